@@ -1,0 +1,19 @@
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/log.js';
+import type { Orm } from '../db/orm.js';
+import { createDiagnosticsActivities } from './diagnostics.js';
+
+export interface ActivityDeps {
+  orm: Orm;
+  log: Logger;
+  config: Config;
+}
+
+/** Every activity the worker registers, each group built from the dependencies it needs. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createDiagnosticsActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

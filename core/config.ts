@@ -1,0 +1,60 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+/** An unset variable and one set to the empty string (as .env files often leave them) mean the same. */
+const optional = <T extends z.ZodType>(schema: T) => schema.optional().or(z.literal('').transform(() => undefined));
+
+const schema = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PUBLIC_URL: optional(z.url()),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: optional(z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL')),
+  GATEHOUSE_DATA_DIR: z.string().min(1).default('.data'),
+  GATEHOUSE_POSTGRES_PORT: port.default(54329),
+  TEMPORAL_ADDRESS: optional(z.string().regex(/^[^\s:/]+:\d+$/, 'host:port, e.g. 127.0.0.1:7233')),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('gatehouse'),
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  TEMPORAL_UI_URL: optional(z.url()),
+  GATEHOUSE_BOOTSTRAP_KEY: optional(z.string().min(32, 'at least 32 characters').regex(/^\S+$/, 'no whitespace')),
+  GATEHOUSE_KEY_PEPPER: optional(z.string().min(32, 'at least 32 characters')),
+  GATEHOUSE_DEFAULT_WORKSPACE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lowercase letters, digits and dashes, 2-63 characters')
+    .default('default'),
+  GATEHOUSE_EGRESS_ALLOW_CIDRS: z.string().default(''),
+  GATEHOUSE_USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads every environment variable Gatehouse knows; nothing else in the code reads process.env. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const name = String(issue.path[0]);
+  // Never echo a value: some variables hold secrets.
+  throw new ConfigError(`Invalid environment variable ${name}: ${describe(issue)}`);
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'too_small' && 'minimum' in issue) {
+    return issue.origin === 'string' ? `expected at least ${issue.minimum} characters` : `expected a number >= ${issue.minimum}`;
+  }
+  if (issue.code === 'too_big' && 'maximum' in issue) return `expected a number <= ${issue.maximum}`;
+  if (issue.code === 'invalid_value' && 'values' in issue) return `expected one of ${issue.values.join(', ')}`;
+  if (issue.code === 'invalid_type') return `expected ${issue.expected}`;
+  if (issue.code === 'invalid_format' && issue.format === 'regex') return `expected ${issue.message}`;
+  return issue.message;
+}
+
+export function temporalUiUrl(config: Config): string {
+  return config.TEMPORAL_UI_URL ?? `http://127.0.0.1:${config.TEMPORAL_UI_PORT}`;
+}

@@ -1,0 +1,131 @@
+// `npm start`: the whole stack on one machine — PostgreSQL, Temporal, migrations, worker, API and UI.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError, loadConfig, temporalUiUrl, type Config } from '../core/config.js';
+import { createOrm, migrate } from '../db/orm.js';
+import { startEmbeddedPostgres, type RunningPostgres } from '../db/postgres.js';
+import { connectTemporal, ensureSearchAttributes } from '../temporal/client.js';
+import { startTemporalDevServer, stopChild, type RunningDevServer } from '../temporal/dev-server.js';
+import { ensureTemporalCli } from './ensure-temporal.js';
+import { fail } from './fail.js';
+
+const say = (line: string) => process.stdout.write(`[gatehouse] ${line}\n`);
+const t0 = Date.now();
+const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  fail(err instanceof ConfigError ? err.message : String(err));
+}
+
+let postgres: RunningPostgres | undefined;
+let temporalServer: RunningDevServer | undefined;
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+async function stopAll(code: number): Promise<void> {
+  // A terminal's Ctrl-C reaches us twice (directly and relayed by tsx): stop once, and fully.
+  if (stopping) return;
+  stopping = true;
+  setTimeout(() => process.exit(code || 1), 30_000).unref();
+  say('stopping…');
+  await Promise.all([...children.values()].map((c) => stopChild(c)));
+  await temporalServer?.stop();
+  await postgres?.stop();
+  say('stopped');
+  process.exit(code);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+try {
+  const dataDir = resolve(config.GATEHOUSE_DATA_DIR);
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    postgres = await startEmbeddedPostgres(join(dataDir, 'postgres'), config.GATEHOUSE_POSTGRES_PORT);
+    databaseUrl = postgres.url;
+    say(`PostgreSQL (embedded, data in ${join(dataDir, 'postgres')}) ready on port ${config.GATEHOUSE_POSTGRES_PORT} [${elapsed()}]`);
+  } else say('PostgreSQL: using DATABASE_URL');
+
+  let temporalAddress = config.TEMPORAL_ADDRESS;
+  if (!temporalAddress) {
+    ensureTemporalCli(say);
+    temporalServer = await startTemporalDevServer({
+      port: config.TEMPORAL_PORT,
+      uiPort: config.TEMPORAL_UI_PORT,
+      dbFile: join(dataDir, 'temporal.db'),
+      namespace: config.TEMPORAL_NAMESPACE,
+    });
+    temporalAddress = temporalServer.address;
+    say(`Temporal dev server ready on ${temporalAddress} [${elapsed()}]`);
+  } else say(`Temporal: using TEMPORAL_ADDRESS=${temporalAddress}`);
+  const temporal = await connectTemporal(temporalAddress, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
+  await ensureSearchAttributes(temporal.connection, config.TEMPORAL_NAMESPACE);
+  await temporal.connection.close();
+
+  const orm = await createOrm(databaseUrl);
+  const applied = await migrate(orm);
+  await orm.close();
+  say(applied.length ? `migrations applied: ${applied.join(', ')} [${elapsed()}]` : `schema up to date [${elapsed()}]`);
+
+  // Always rebuilt (about a second), so a pulled change to the UI is never served stale.
+  if (existsSync('ui/index.html')) {
+    say('building the UI…');
+    await run(process.execPath, [resolve('node_modules/vite/bin/vite.js'), 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn']);
+  }
+
+  const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress };
+  supervise('worker', 'temporal/worker-main.ts', env);
+  supervise('api', 'server/main.ts', env);
+  await waitForHealth(`http://127.0.0.1:${config.PORT}/healthz`, 60_000);
+  say(`ready in ${elapsed()}`);
+  say(`  App and API:      ${config.PUBLIC_URL ?? `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`}`);
+  say(`  OpenAPI:          http://127.0.0.1:${config.PORT}/openapi.json`);
+  say(`  Temporal Web UI:  ${temporalServer?.uiUrl ?? temporalUiUrl(config)}`);
+  say('Ctrl-C stops everything; data stays in ' + (config.DATABASE_URL ? 'your database' : dataDir));
+} catch (err) {
+  process.stderr.write(`gatehouse: start failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  await stopAll(1);
+}
+
+/** Restarts a process that dies on its own, so one crash does not take the stack down. */
+function supervise(name: string, entry: string, env: NodeJS.ProcessEnv, restarts = 0): void {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: 'inherit' });
+  children.set(name, child);
+  const started = Date.now();
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    const again = Date.now() - started > 30_000 ? 0 : restarts + 1;
+    if (again > 5) {
+      say(`${name} keeps crashing (exit ${code ?? signal}); stopping`);
+      void stopAll(1);
+      return;
+    }
+    say(`${name} exited (${code ?? signal}); restarting`);
+    setTimeout(() => supervise(name, entry, env, again), 1_000 * again);
+  });
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { stdio: 'inherit' });
+    child.once('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`))));
+  });
+}
+
+async function waitForHealth(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${url} was not healthy within ${timeoutMs / 1000}s`);
+}

@@ -1,0 +1,79 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { createExpressMiddleware } from '@trpc/server/adapters/express';
+import { createContextInner, type ServerDeps } from './context.js';
+import { HttpError } from './errors.js';
+import { resolvePrincipal } from './auth/resolve.js';
+import { appRouter } from './routers/_app.js';
+import { restRouter } from './rest/register.js';
+import { buildOpenApi } from './rest/openapi.js';
+import { routes } from './rest/index.js';
+
+const UI_DIST = fileURLToPath(new URL('../ui/dist', import.meta.url));
+/** Event payloads may reach 256 KB; the envelope around them needs a little more. */
+export const BODY_LIMIT = '300kb';
+
+export function createApp(deps: ServerDeps) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(express.json({ limit: BODY_LIMIT }));
+
+  app.use(restRouter(routes, deps));
+  const openapi = buildOpenApi(routes, '0.1.0');
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+
+  app.use(
+    '/trpc',
+    createExpressMiddleware({
+      router: appRouter,
+      createContext: async ({ req }) => createContextInner(deps, await resolvePrincipal(req, deps), req.ip ?? ''),
+      onError: ({ error, path }) => {
+        if (error.code === 'INTERNAL_SERVER_ERROR') deps.log.error({ err: error.cause ?? error, path }, 'trpc procedure failed');
+      },
+    }),
+  );
+
+  if (existsSync(UI_DIST)) {
+    app.use(express.static(UI_DIST, { index: 'index.html', maxAge: '1h' }));
+    // The UI routes on the client; any other GET that accepts HTML gets the app shell.
+    app.get(/^\/(?!trpc|api-keys|v1|webhooks|events|usage|logs|audit-log|workspaces|deliveries|event-types).*/, (req, res, next) => {
+      if (!req.accepts('html')) return next();
+      res.sendFile('index.html', { root: UI_DIST });
+    });
+  }
+
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ error: { code: 'not_found', message: `No route ${req.method} ${req.path}` } });
+  });
+  app.use(errorHandler(deps));
+  return app;
+}
+
+function errorHandler(deps: ServerDeps) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof HttpError) {
+      res.set(err.headers);
+      res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } });
+      return;
+    }
+    const e = err as { type?: string; status?: number };
+    if (e.type === 'entity.parse.failed') {
+      res.status(400).json({ error: { code: 'invalid_json', message: 'body: not valid JSON' } });
+      return;
+    }
+    if (e.type === 'entity.too.large') {
+      res.status(413).json({ error: { code: 'payload_too_large', message: `body: larger than ${BODY_LIMIT}` } });
+      return;
+    }
+    if (e.status && e.status >= 400 && e.status < 500) {
+      res.status(e.status).json({ error: { code: 'invalid_request', message: 'The request could not be read' } });
+      return;
+    }
+    deps.log.error({ err, method: req.method, path: req.path }, 'request failed');
+    res.status(500).json({ error: { code: 'internal_error', message: 'Internal error; it has been logged' } });
+  };
+}

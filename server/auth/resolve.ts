@@ -1,0 +1,19 @@
+import type { Request } from 'express';
+import type { ServerDeps } from '../context.js';
+import { HttpError } from '../errors.js';
+import { authenticate } from './authenticate.js';
+import type { Principal } from './principal.js';
+
+/** The x-api-key header, exactly once; a repeated header is refused rather than guessed at. */
+export function apiKeyHeader(req: Request): string | undefined {
+  const raw = req.headers['x-api-key'];
+  if (Array.isArray(raw)) throw new HttpError(400, 'invalid_input', 'x-api-key header: send it exactly once', 'x-api-key');
+  if (raw?.includes(',')) throw new HttpError(400, 'invalid_input', 'x-api-key header: send it exactly once', 'x-api-key');
+  return raw?.trim() || undefined;
+}
+
+export async function resolvePrincipal(req: Request, deps: ServerDeps): Promise<Principal | undefined> {
+  const secret = apiKeyHeader(req);
+  if (!secret) return undefined;
+  return authenticate(deps.orm.em.fork() as never, secret, deps.config.GATEHOUSE_KEY_PEPPER);
+}

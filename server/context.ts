@@ -1,0 +1,25 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/log.js';
+import type { Orm } from '../db/orm.js';
+import type { TemporalHandle } from '../temporal/client.js';
+import type { Principal } from './auth/principal.js';
+
+/** What a running API process holds once, from start-up: passed down, never imported. */
+export interface ServerDeps {
+  config: Config;
+  orm: Orm;
+  temporal: TemporalHandle;
+  log: Logger;
+}
+
+export interface Context extends ServerDeps {
+  em: EntityManager;
+  principal?: Principal;
+  ip: string;
+}
+
+/** Independent of Express, so tests call procedures through `createCaller`. */
+export function createContextInner(deps: ServerDeps, principal?: Principal, ip = '127.0.0.1'): Context {
+  return { ...deps, em: deps.orm.em.fork() as EntityManager, principal, ip };
+}

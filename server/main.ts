@@ -1,0 +1,45 @@
+// `npm run api`: one API process. Needs DATABASE_URL and TEMPORAL_ADDRESS (`npm start` provides both).
+import type { Server } from 'node:http';
+import { loadConfig, ConfigError } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { bootstrap } from '../core/bootstrap.js';
+import { createOrm } from '../db/orm.js';
+import { connectTemporal } from '../temporal/client.js';
+import { createApp } from './app.js';
+import { fail } from '../scripts/fail.js';
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  fail(err instanceof ConfigError ? err.message : String(err));
+}
+if (!config.DATABASE_URL) fail('DATABASE_URL is not set: the API process needs PostgreSQL (`npm start` starts one for you)');
+if (!config.TEMPORAL_ADDRESS) fail('TEMPORAL_ADDRESS is not set: the API process needs Temporal (`npm start` starts one for you)');
+
+const log = createLogger(config.LOG_LEVEL, 'gatehouse-api');
+const orm = await createOrm(config.DATABASE_URL);
+const temporal = await connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
+const { createdSecret } = await bootstrap(orm.em.fork(), config);
+if (createdSecret) {
+  // Written to the terminal only, never to the log: this is the one time anyone sees it.
+  process.stdout.write(
+    `\n  First admin key for workspace '${config.GATEHOUSE_DEFAULT_WORKSPACE}' (shown once, store it now):\n\n    ${createdSecret}\n\n`,
+  );
+}
+
+const app = createApp({ config, orm, temporal, log });
+const server: Server = app.listen(config.PORT, config.HOST, () => {
+  log.info({ port: config.PORT, host: config.HOST }, 'api listening');
+});
+
+async function shutdown(signal: string) {
+  log.info({ signal }, 'api shutting down');
+  server.close();
+  server.closeIdleConnections();
+  await orm.close();
+  await temporal.connection.close();
+  process.exit(0);
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));

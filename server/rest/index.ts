@@ -1,0 +1,5 @@
+import type { AnyRoute } from './route.js';
+import { healthRoute } from './system.js';
+
+/** Every REST route, in the order OpenAPI lists them. Each resource keeps its routes in its own file. */
+export const routes: AnyRoute[] = [healthRoute];

@@ -1,0 +1,52 @@
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import { z, ZodError } from 'zod';
+import { hasScope } from '../../core/permissions.js';
+import { createContextInner, type ServerDeps } from '../context.js';
+import { forbidden, HttpError, unauthorized } from '../errors.js';
+import type { AnyRoute } from './route.js';
+import { resolvePrincipal } from '../auth/resolve.js';
+
+function expressPath(path: string): string {
+  return path.replace(/\{(\w+)\}/g, ':$1');
+}
+
+/** `body.rate_limits.0.limit: expected a number` — names the field the caller got wrong. */
+export function zodToHttp(err: ZodError, where: 'body' | 'query' | 'params'): HttpError {
+  const issue = err.issues[0]!;
+  const path = issue.path.map(String).join('.');
+  const field = path || undefined;
+  const label = where === 'body' ? path || 'body' : `${where === 'params' ? 'path parameter' : 'query parameter'} ${path}`;
+  return new HttpError(400, 'invalid_input', `${label}: ${issue.message}`, field);
+}
+
+function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: 'body' | 'query' | 'params'): unknown {
+  if (!schema) return where === 'body' ? undefined : {};
+  const result = schema.safeParse(value);
+  if (!result.success) throw zodToHttp(result.error, where);
+  return result.data;
+}
+
+export function restRouter(routes: AnyRoute[], deps: ServerDeps): Router {
+  const router = Router();
+  for (const route of routes) {
+    router[route.method](expressPath(route.path), async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const principal = route.scope ? await resolvePrincipal(req, deps) : undefined;
+        if (route.scope) {
+          if (!principal) throw unauthorized();
+          if (!hasScope(principal.scopes, route.scope)) throw forbidden(route.scope);
+        }
+        const params = parse(route.params, req.params, 'params');
+        const query = parse(route.query, req.query, 'query');
+        if (route.body && req.body === undefined) throw new HttpError(400, 'invalid_input', 'body: expected a JSON object with Content-Type: application/json');
+        const body = parse(route.body, req.body, 'body');
+        const ctx = createContextInner(deps, principal, req.ip ?? '');
+        const result = await route.handler({ params, query, body, ctx: ctx as never, req, res });
+        if (!res.headersSent) res.status(route.status ?? 200).json(result);
+      } catch (err) {
+        next(err);
+      }
+    });
+  }
+  return router;
+}

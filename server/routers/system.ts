@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { scopedProcedure, authedProcedure, router } from '../trpc.js';
+import { selfTestWorkflow } from '../../workflows/diagnostics.js';
+import { newId } from '../../core/ids.js';
+
+export const systemRouter = router({
+  /** Who the caller is, as Gatehouse sees it: the UI's first call after sign-in. */
+  whoami: authedProcedure.query(({ ctx }) => ({
+    workspaceId: ctx.principal.workspaceId,
+    keyId: ctx.principal.keyId,
+    scopes: [...ctx.principal.scopes].sort(),
+  })),
+
+  /** API → Temporal → worker → PostgreSQL round trip; the workflow is visible in the Temporal Web UI. */
+  selfTest: scopedProcedure('keys:read')
+    .output(z.object({ workspaceId: z.string(), keys: z.number(), activeKeys: z.number(), workflowId: z.string() }))
+    .mutation(async ({ ctx }) => {
+      return ctx.temporal.client.workflow.execute(selfTestWorkflow, {
+        taskQueue: ctx.temporal.taskQueue,
+        workflowId: newId(`selftest:${ctx.principal.workspaceId}`),
+        args: [ctx.principal.workspaceId],
+        typedSearchAttributes: undefined,
+        workflowExecutionTimeout: '1 minute',
+      });
+    }),
+});

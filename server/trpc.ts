@@ -1,0 +1,62 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import { ZodError } from 'zod';
+import { hasScope } from '../core/permissions.js';
+import type { Context } from './context.js';
+import { HttpError } from './errors.js';
+
+const codeFor: Record<number, TRPCError['code']> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  429: 'TOO_MANY_REQUESTS',
+};
+
+const t = initTRPC
+  .context<Context>()
+  .create({
+    errorFormatter({ shape, error }) {
+      const cause = error.cause;
+      return {
+        ...shape,
+        data: {
+          ...shape.data,
+          stack: undefined,
+          field: cause instanceof HttpError ? cause.field : undefined,
+          issues: cause instanceof ZodError ? cause.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) : undefined,
+        },
+      };
+    },
+  });
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** Core code throws HttpError; tRPC callers get the matching code with the same safe message. */
+const mapErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof HttpError) {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: codeFor[cause.status] ?? 'INTERNAL_SERVER_ERROR', message: cause.message, cause });
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(mapErrors);
+
+export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.principal) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid API key' });
+  return next({ ctx: { ...ctx, principal: ctx.principal } });
+});
+
+/** Authorisation lives here, never in a handler: `scopedProcedure('keys:write')`. */
+export function scopedProcedure(scope: string) {
+  return authedProcedure.use(({ ctx, next }) => {
+    if (!hasScope(ctx.principal.scopes, scope)) {
+      throw new TRPCError({ code: 'FORBIDDEN', message: `This API key lacks the '${scope}' permission` });
+    }
+    return next();
+  });
+}

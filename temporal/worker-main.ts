@@ -1,0 +1,32 @@
+// `npm run worker`: one Temporal worker process. Needs DATABASE_URL and TEMPORAL_ADDRESS.
+import { loadConfig, ConfigError } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { createOrm } from '../db/orm.js';
+import { createActivities } from '../activities/index.js';
+import { bundleWorkflows, createWorker } from './worker.js';
+import { fail } from '../scripts/fail.js';
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  fail(err instanceof ConfigError ? err.message : String(err));
+}
+if (!config.DATABASE_URL) fail('DATABASE_URL is not set: the worker needs PostgreSQL (`npm start` starts one for you)');
+if (!config.TEMPORAL_ADDRESS) fail('TEMPORAL_ADDRESS is not set: the worker needs Temporal (`npm start` starts one for you)');
+
+const log = createLogger(config.LOG_LEVEL, 'gatehouse-worker');
+const orm = await createOrm(config.DATABASE_URL);
+const { worker, connection } = await createWorker({
+  address: config.TEMPORAL_ADDRESS,
+  namespace: config.TEMPORAL_NAMESPACE,
+  taskQueue: config.TEMPORAL_TASK_QUEUE,
+  activities: createActivities({ orm, log, config }),
+  bundle: await bundleWorkflows(),
+});
+log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
+// The SDK stops polling on SIGINT/SIGTERM and lets running activities finish before run() resolves.
+await worker.run();
+await orm.close();
+await connection.close();
+log.info('worker stopped');

@@ -1,0 +1,49 @@
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres, type RunningPostgres } from '../db/postgres.js';
+import { startTemporalDevServer } from '../temporal/dev-server.js';
+import { bundleWorkflows } from '../temporal/worker.js';
+import { freePort } from './free-port.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** A server URL; each test file creates its own database on it. */
+    databaseUrl: string;
+    temporalAddress: string;
+    workflowBundlePath: string;
+  }
+}
+
+/**
+ * One PostgreSQL (embedded, or DATABASE_URL's server) and one real Temporal dev server for the
+ * whole run, started from the existing `temporal` binary; the workflow bundle is built once.
+ */
+export default async function setup(project: TestProject) {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
+  // initdb runs as the postgres user, which must be able to enter the folder.
+  await chmod(dir, 0o755);
+  let postgres: RunningPostgres | undefined;
+  const external = process.env['DATABASE_URL'];
+  const [databaseUrl, temporal, bundle] = await Promise.all([
+    external
+      ? Promise.resolve(external)
+      : freePort().then(async (port) => {
+          postgres = await startEmbeddedPostgres(join(dir, 'postgres'), port);
+          return postgres.url;
+        }),
+    freePort().then((port) => startTemporalDevServer({ port })),
+    bundleWorkflows(),
+  ]);
+  const workflowBundlePath = join(dir, 'workflow-bundle.js');
+  await writeFile(workflowBundlePath, bundle.code);
+  project.provide('databaseUrl', databaseUrl);
+  project.provide('temporalAddress', temporal.address);
+  project.provide('workflowBundlePath', workflowBundlePath);
+  return async () => {
+    await temporal.stop();
+    await postgres?.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { createActivities } from '../activities/index.js';
+import { bootstrap } from '../core/bootstrap.js';
+import { loadConfig, type Config } from '../core/config.js';
+import { newId } from '../core/ids.js';
+import { generateSecret, hashSecret, maskSecret } from '../core/keys/secret.js';
+import { createLogger } from '../core/log.js';
+import { createOrm, migrate, type Orm } from '../db/orm.js';
+import { dropDatabase, ensureDatabase, withDatabase } from '../db/postgres.js';
+import { createApp } from '../server/app.js';
+import { createContextInner, type ServerDeps } from '../server/context.js';
+import { authenticate } from '../server/auth/authenticate.js';
+import { appRouter } from '../server/routers/_app.js';
+import { createCallerFactory } from '../server/trpc.js';
+import { connectTemporal, type TemporalHandle } from '../temporal/client.js';
+import { createWorker } from '../temporal/worker.js';
+
+let runtimeInstalled = false;
+function quietRuntime() {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed in this fork
+  }
+}
+
+export interface Stack {
+  url: string;
+  config: Config;
+  orm: Orm;
+  temporal: TemporalHandle;
+  deps: ServerDeps;
+  /** Admin + operator key of the default workspace. */
+  bootstrapKey: string;
+  databaseUrl: string;
+  /** fetch against the running API with x-api-key set; JSON in and out. */
+  rest(method: string, path: string, opts?: { key?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<RestResult>;
+  /** A tRPC caller acting as the key with that secret. */
+  caller(secret?: string): Promise<Caller>;
+  /** A fresh workspace and a key in it with the given permissions, straight in the database. */
+  workspace(permissions?: string[]): Promise<{ workspaceId: string; secret: string; keyId: string }>;
+  close(): Promise<void>;
+}
+
+const makeCaller = createCallerFactory(appRouter);
+export type Caller = ReturnType<typeof makeCaller>;
+
+export interface RestResult {
+  status: number;
+  headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+}
+
+export interface StackOptions {
+  /** Run a Temporal worker on this file's own task queue (default true). */
+  worker?: boolean;
+  env?: Record<string, string>;
+}
+
+/** A whole Gatehouse against this file's own database and task queue, on a free port. */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  quietRuntime();
+  const suffix = randomBytes(5).toString('hex');
+  const databaseUrl = withDatabase(inject('databaseUrl'), `gh_test_${suffix}`);
+  await ensureDatabase(databaseUrl);
+  const bootstrapKey = `bootstrap-${randomBytes(24).toString('hex')}`;
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_TASK_QUEUE: `test-${suffix}`,
+    GATEHOUSE_BOOTSTRAP_KEY: bootstrapKey,
+    GATEHOUSE_EGRESS_ALLOW_CIDRS: '127.0.0.0/8',
+    LOG_LEVEL: 'silent',
+    ...opts.env,
+  });
+  const log = createLogger(config.LOG_LEVEL);
+  const orm = await createOrm(databaseUrl, { pool: { min: 0, max: 20 } });
+  await migrate(orm);
+  const temporal = await connectTemporal(config.TEMPORAL_ADDRESS!, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
+  await bootstrap(orm.em.fork(), config);
+  const deps: ServerDeps = { config, orm, temporal, log };
+
+  let worker: Worker | undefined;
+  let workerRun: Promise<void> | undefined;
+  let workerConnection: { close(): Promise<void> } | undefined;
+  if (opts.worker !== false) {
+    const created = await createWorker({
+      address: config.TEMPORAL_ADDRESS!,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      activities: createActivities({ orm, log, config }),
+      bundle: { codePath: inject('workflowBundlePath') } as never,
+    });
+    worker = created.worker;
+    workerConnection = created.connection;
+    workerRun = worker.run();
+  }
+
+  const server = createApp(deps).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url,
+    config,
+    orm,
+    temporal,
+    deps,
+    bootstrapKey,
+    databaseUrl,
+    async rest(method, path, o = {}) {
+      const headers: Record<string, string> = { ...o.headers };
+      const key = o.key === undefined ? bootstrapKey : o.key;
+      if (key !== null) headers['x-api-key'] = key;
+      if (o.body !== undefined) headers['content-type'] ??= 'application/json';
+      const res = await fetch(url + path, {
+        method,
+        headers,
+        body: o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body),
+      });
+      const text = await res.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text so the assertion shows it
+      }
+      return { status: res.status, headers: res.headers, body };
+    },
+    async caller(secret = bootstrapKey) {
+      const principal = await authenticate(orm.em.fork() as never, secret, config.GATEHOUSE_KEY_PEPPER);
+      return makeCaller(createContextInner(deps, principal));
+    },
+    async workspace(permissions = ['admin']) {
+      const workspaceId = `ws-${randomBytes(4).toString('hex')}`;
+      const secret = generateSecret('gate', 'live');
+      const keyId = 'owner';
+      const em = orm.em.fork();
+      await em.execute(`insert into workspace (id, name, key_prefix, created_at) values (?, ?, 'gate', now())`, [workspaceId, workspaceId]);
+      const pk = newId('kid');
+      await em.execute(
+        `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
+         values (?, ?, ?, 'test key', 'live', ?, '[]', '[]', '{}', true, ?, now(), now())`,
+        [pk, workspaceId, keyId, JSON.stringify(permissions), maskSecret(secret)],
+      );
+      await em.execute(`insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now())`, [
+        hashSecret(secret, config.GATEHOUSE_KEY_PEPPER),
+        pk,
+        maskSecret(secret),
+      ]);
+      return { workspaceId, secret, keyId };
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      if (worker) {
+        worker.shutdown();
+        await workerRun;
+        await workerConnection?.close();
+      }
+      await temporal.connection.close();
+      await orm.close();
+      await dropDatabase(databaseUrl);
+    },
+  };
+}

@@ -1,0 +1,2 @@
+// The worker's workflow bundle entry: every workflow Gatehouse runs is exported here.
+export * from './diagnostics.js';
