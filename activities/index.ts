@@ -1,12 +1,15 @@
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { Orm } from '../db/orm.js';
+import type { TemporalHandle } from '../temporal/client.js';
 import { createDiagnosticsActivities } from './diagnostics.js';
 
 export interface ActivityDeps {
   orm: Orm;
   log: Logger;
   config: Config;
+  /** Activities that raise events start their delivery workflows through this client. */
+  temporal: TemporalHandle;
 }
 
 /** Every activity the worker registers, each group built from the dependencies it needs. */

@@ -39,9 +39,10 @@ export function createApp(deps: ServerDeps) {
 
   if (existsSync(UI_DIST)) {
     app.use(express.static(UI_DIST, { index: 'index.html', maxAge: '1h' }));
-    // The UI routes on the client; any other GET that accepts HTML gets the app shell.
-    app.get(/^\/(?!trpc|api-keys|v1|webhooks|events|usage|logs|audit-log|workspaces|deliveries|event-types).*/, (req, res, next) => {
-      if (!req.accepts('html')) return next();
+    // The UI routes on the client: a browser navigating (Accept: text/html) gets the app shell,
+    // an API client asking for an unknown route still gets a JSON 404.
+    app.get(/.*/, (req, res, next) => {
+      if (!req.headers.accept?.includes('text/html')) return next();
       res.sendFile('index.html', { root: UI_DIST });
     });
   }

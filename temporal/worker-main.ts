@@ -4,6 +4,7 @@ import { createLogger } from '../core/log.js';
 import { createOrm } from '../db/orm.js';
 import { createActivities } from '../activities/index.js';
 import { bundleWorkflows, createWorker } from './worker.js';
+import { connectTemporal } from './client.js';
 import { fail } from '../scripts/fail.js';
 
 let config;
@@ -17,11 +18,12 @@ if (!config.TEMPORAL_ADDRESS) fail('TEMPORAL_ADDRESS is not set: the worker need
 
 const log = createLogger(config.LOG_LEVEL, 'gatehouse-worker');
 const orm = await createOrm(config.DATABASE_URL);
+const temporal = await connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
 const { worker, connection } = await createWorker({
   address: config.TEMPORAL_ADDRESS,
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
-  activities: createActivities({ orm, log, config }),
+  activities: createActivities({ orm, log, config, temporal }),
   bundle: await bundleWorkflows(),
 });
 log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
@@ -29,4 +31,5 @@ log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
 await worker.run();
 await orm.close();
 await connection.close();
+await temporal.connection.close();
 log.info('worker stopped');

@@ -94,7 +94,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       address: config.TEMPORAL_ADDRESS!,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
-      activities: createActivities({ orm, log, config }),
+      activities: createActivities({ orm, log, config, temporal }),
       bundle: { codePath: inject('workflowBundlePath') } as never,
     });
     worker = created.worker;

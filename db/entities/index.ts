@@ -1,11 +1,13 @@
 import { ApiKey } from './api-key.js';
 import { ApiKeySecret } from './api-key-secret.js';
+import { Event } from './event.js';
 import { Workspace } from './workspace.js';
 
-export { ApiKey, ApiKeySecret, Workspace };
+export { ApiKey, ApiKeySecret, Event, Workspace };
 export type { IApiKey, RateLimit, RefillInterval } from './api-key.js';
 export type { IApiKeySecret } from './api-key-secret.js';
+export type { IEvent } from './event.js';
 export type { IWorkspace } from './workspace.js';
 
 /** Every entity, in one list, for the ORM config and the migration generator. */
-export const entities = [Workspace, ApiKey, ApiKeySecret];
+export const entities = [Workspace, ApiKey, ApiKeySecret, Event];

@@ -1,4 +1,9 @@
 // Listed by hand, oldest first, so no runner depends on globbing a folder.
+// Several people add migrations at once: each adds one import and one line, nothing else.
 import { Migration20261123091902_Initial } from './Migration20261123091902_Initial.js';
+import { Migration20261123092935_Events } from './Migration20261123092935_Events.js';
 
-export const migrationsList = [{ name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial }];
+export const migrationsList = [
+  { name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial },
+  { name: 'Migration20261123092935_Events', class: Migration20261123092935_Events },
+];
