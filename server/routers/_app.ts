@@ -1,9 +1,11 @@
 import { router } from '../trpc.js';
+import { keysRouter } from './keys.js';
 import { systemRouter } from './system.js';
 
 /** One router per resource, merged here. */
 export const appRouter = router({
   system: systemRouter,
+  keys: keysRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,0 +1,2 @@
+// Key verification procedure (the hot path's tRPC face).
+export const keyVerifyProcedures = {};
