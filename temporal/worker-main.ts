@@ -3,6 +3,7 @@ import { loadConfig, ConfigError } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { createOrm } from '../db/orm.js';
 import { createActivities } from '../activities/index.js';
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { bundleWorkflows, createWorker } from './worker.js';
 import { connectTemporal } from './client.js';
 import { fail } from '../scripts/fail.js';
@@ -17,6 +18,9 @@ if (!config.DATABASE_URL) fail('DATABASE_URL is not set: the worker needs Postgr
 if (!config.TEMPORAL_ADDRESS) fail('TEMPORAL_ADDRESS is not set: the worker needs Temporal (`npm start` starts one for you)');
 
 const log = createLogger(config.LOG_LEVEL, 'gatehouse-worker');
+const sdkLevels: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'ERROR', silent: 'ERROR' };
+// The SDK's own logger follows LOG_LEVEL too, so `LOG_LEVEL=warn` quiets the whole worker.
+Runtime.install({ logger: new DefaultLogger(sdkLevels[config.LOG_LEVEL]) });
 const orm = await createOrm(config.DATABASE_URL);
 const temporal = await connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
 const { worker, connection } = await createWorker({
