@@ -30,7 +30,8 @@ export function createApp(deps: ServerDeps) {
     '/trpc',
     createExpressMiddleware({
       router: appRouter,
-      createContext: async ({ req }) => createContextInner(deps, await resolvePrincipal(req, deps), req.ip ?? ''),
+      createContext: async ({ req, res }) =>
+        createContextInner(deps, await resolvePrincipal(req, deps, { session: true }), req.ip ?? '', { req, res }),
       onError: ({ error, path }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') deps.log.error({ err: error.cause ?? error, path }, 'trpc procedure failed');
       },

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Request, Response } from 'express';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { Orm } from '../db/orm.js';
@@ -17,9 +18,11 @@ export interface Context extends ServerDeps {
   em: EntityManager;
   principal?: Principal;
   ip: string;
+  /** The HTTP exchange, when there is one (not under `createCaller`): the session router sets cookies. */
+  http?: { req: Request; res: Response };
 }
 
 /** Independent of Express, so tests call procedures through `createCaller`. */
-export function createContextInner(deps: ServerDeps, principal?: Principal, ip = '127.0.0.1'): Context {
-  return { ...deps, em: deps.orm.em.fork() as EntityManager, principal, ip };
+export function createContextInner(deps: ServerDeps, principal?: Principal, ip = '127.0.0.1', http?: Context['http']): Context {
+  return { ...deps, em: deps.orm.em.fork() as EntityManager, principal, ip, http };
 }

@@ -3,6 +3,7 @@ import type { ServerDeps } from '../context.js';
 import { HttpError } from '../errors.js';
 import { authenticate } from './authenticate.js';
 import type { Principal } from './principal.js';
+import { principalFromSession } from './session.js';
 
 /** The x-api-key header, exactly once; a repeated header is refused rather than guessed at. */
 export function apiKeyHeader(req: Request): string | undefined {
@@ -12,8 +13,12 @@ export function apiKeyHeader(req: Request): string | undefined {
   return raw?.trim() || undefined;
 }
 
-export async function resolvePrincipal(req: Request, deps: ServerDeps): Promise<Principal | undefined> {
+/**
+ * `session: true` (tRPC only, for the admin UI) also accepts the UI's session cookie when no
+ * x-api-key header is sent. REST never does, so no REST route can be driven by a browser's cookie.
+ */
+export async function resolvePrincipal(req: Request, deps: ServerDeps, opts: { session?: boolean } = {}): Promise<Principal | undefined> {
   const secret = apiKeyHeader(req);
-  if (!secret) return undefined;
+  if (!secret) return opts.session ? principalFromSession(req, deps.orm.em.fork() as never) : undefined;
   return authenticate(deps.orm.em.fork() as never, secret, deps.config.GATEHOUSE_KEY_PEPPER);
 }

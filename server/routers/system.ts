@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { scopedProcedure, authedProcedure, router } from '../trpc.js';
 import { selfTestWorkflow } from '../../workflows/diagnostics.js';
 import { newId } from '../../core/ids.js';
+import { temporalUiUrl } from '../../core/config.js';
 
 export const systemRouter = router({
   /** Who the caller is, as Gatehouse sees it: the UI's first call after sign-in. */
@@ -9,6 +10,12 @@ export const systemRouter = router({
     workspaceId: ctx.principal.workspaceId,
     keyId: ctx.principal.keyId,
     scopes: [...ctx.principal.scopes].sort(),
+  })),
+
+  /** Where the operator's tools are: the UI links each delivery and rotation to its workflow there. */
+  info: authedProcedure.query(({ ctx }) => ({
+    temporalUiUrl: temporalUiUrl(ctx.config),
+    temporalNamespace: ctx.config.TEMPORAL_NAMESPACE,
   })),
 
   /** API → Temporal → worker → PostgreSQL round trip; the workflow is visible in the Temporal Web UI. */

@@ -1,0 +1,128 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Request, Response } from 'express';
+import { expandPermissions, PRESETS } from '../../core/permissions.js';
+import { hashSecret } from '../../core/keys/secret.js';
+import type { Principal } from './principal.js';
+
+/**
+ * Admin UI sessions. Signing in exchanges an API key for a random token in an httpOnly cookie, so
+ * the browser never keeps the key itself. The database holds only SHA-256(token), and each session
+ * is tied to the key and to the very secret it was opened with: revoking or disabling the key, or
+ * a rotation retiring that secret, ends the session on the next request.
+ */
+export const SESSION_COOKIE = 'gh_session';
+export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+/**
+ * Cookie-authenticated requests that may change state must carry this header. A cross-site form or
+ * `<img>` cannot set a custom header, and a cross-site `fetch` that sets one needs a CORS preflight,
+ * which Gatehouse never grants: together with SameSite=Strict this closes CSRF.
+ */
+export const CSRF_HEADER = 'x-gatehouse-csrf';
+
+/** Signing in to the UI needs at least everything the read-only preset can see. */
+export const SIGN_IN_SCOPES: readonly string[] = PRESETS['read-only'];
+
+interface SessionRow {
+  pk: string;
+  id: string;
+  workspace_id: string;
+  permissions: string[];
+  expires_at: Date;
+}
+
+function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function sessionToken(req: Request): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === SESSION_COOKIE) {
+      const value = part.slice(eq + 1).trim();
+      // 32 random bytes in base64url: anything else is not ours and needs no database look-up.
+      return /^[A-Za-z0-9_-]{43}$/.test(value) ? value : undefined;
+    }
+  }
+  return undefined;
+}
+
+export interface OpenedSession {
+  token: string;
+  expiresAt: Date;
+}
+
+/** Opens a session for a secret that already authenticated as `principal`. */
+export async function openSession(em: EntityManager, principal: Principal, secret: string, pepper?: string): Promise<OpenedSession> {
+  const token = randomBytes(32).toString('base64url');
+  const expiresAt = new Date(Date.now() + SESSION_TTL_MS);
+  // Expired rows are useless; sign-ins are rare enough to sweep them here.
+  await em.execute(`delete from ui_session where expires_at < now()`);
+  await em.execute(`insert into ui_session (token_hash, api_key_pk, secret_hash, created_at, expires_at) values (?, ?, ?, now(), ?)`, [
+    hashToken(token),
+    principal.keyPk,
+    hashSecret(secret, pepper),
+    expiresAt,
+  ]);
+  return { token, expiresAt };
+}
+
+export interface ActiveSession {
+  principal: Principal;
+  expiresAt: Date;
+}
+
+/** The session behind a token, if it, its key and its secret are all still good. */
+export async function findSession(em: EntityManager, token: string): Promise<ActiveSession | undefined> {
+  const rows = await em.execute<SessionRow[]>(
+    `select k.pk, k.id, k.workspace_id, k.permissions, s.expires_at
+       from ui_session s
+       join api_key k on k.pk = s.api_key_pk
+       join api_key_secret ks on ks.hash = s.secret_hash and ks.api_key_pk = k.pk
+      where s.token_hash = ? and s.expires_at > now()
+        and ks.revoked_at is null and (ks.expires_at is null or ks.expires_at > now())
+        and k.enabled and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())`,
+    [hashToken(token)],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    principal: { workspaceId: row.workspace_id, keyPk: row.pk, keyId: row.id, scopes: new Set(expandPermissions(row.permissions)) },
+    expiresAt: new Date(row.expires_at),
+  };
+}
+
+export async function closeSession(em: EntityManager, token: string): Promise<void> {
+  await em.execute(`delete from ui_session where token_hash = ?`, [hashToken(token)]);
+}
+
+/** Safe methods carry no state change; anything else sent with the cookie must prove it came from the UI. */
+export function passesCsrfCheck(req: Request): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return true;
+  return req.headers[CSRF_HEADER] === '1';
+}
+
+export function setSessionCookie(req: Request, res: Response, session: OpenedSession): void {
+  res.cookie(SESSION_COOKIE, session.token, {
+    httpOnly: true,
+    sameSite: 'strict',
+    // req.secure follows X-Forwarded-Proto from a trusted proxy (app.set('trust proxy')).
+    secure: req.secure,
+    path: '/',
+    expires: session.expiresAt,
+  });
+}
+
+export function clearSessionCookie(req: Request, res: Response): void {
+  res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
+}
+
+/** The principal of a cookie session, for tRPC requests without an x-api-key header. */
+export async function principalFromSession(req: Request, em: EntityManager): Promise<Principal | undefined> {
+  const token = sessionToken(req);
+  if (!token || !passesCsrfCheck(req)) return undefined;
+  return (await findSession(em, token))?.principal;
+}

@@ -1,0 +1,66 @@
+import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { hasScope } from '../../core/permissions.js';
+import { authenticate } from '../auth/authenticate.js';
+import type { Principal } from '../auth/principal.js';
+import {
+  clearSessionCookie,
+  closeSession,
+  findSession,
+  openSession,
+  passesCsrfCheck,
+  sessionToken,
+  setSessionCookie,
+  SIGN_IN_SCOPES,
+} from '../auth/session.js';
+import type { Context } from '../context.js';
+import { publicProcedure, router } from '../trpc.js';
+
+/** What the UI needs to know about who signed in; `canWrite` decides which controls are enabled. */
+function describe(principal: Principal, expiresAt: Date | null) {
+  return {
+    workspaceId: principal.workspaceId,
+    keyId: principal.keyId,
+    scopes: [...principal.scopes].sort(),
+    canWrite: hasScope(principal.scopes, 'keys:write') && hasScope(principal.scopes, 'webhooks:write'),
+    expiresAt: expiresAt?.toISOString() ?? null,
+  };
+}
+
+function http(ctx: Context) {
+  if (!ctx.http) throw new TRPCError({ code: 'BAD_REQUEST', message: 'Sessions need an HTTP request: call this through /trpc' });
+  return ctx.http;
+}
+
+/** The admin UI's sign-in: an API key goes in once, an httpOnly session cookie comes out. */
+export const sessionRouter = router({
+  signIn: publicProcedure.input(z.object({ key: z.string().trim().min(1, 'Paste an API key').max(256) })).mutation(async ({ ctx, input }) => {
+    const { req, res } = http(ctx);
+    // Login CSRF: a cross-site page must not be able to sign a browser in to an attacker's workspace.
+    if (!passesCsrfCheck(req)) throw new TRPCError({ code: 'FORBIDDEN', message: 'Sign in from the Gatehouse UI' });
+    const principal = await authenticate(ctx.em, input.key, ctx.config.GATEHOUSE_KEY_PEPPER);
+    if (!principal) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'That API key is not valid, or it has been revoked or has expired' });
+    if (!SIGN_IN_SCOPES.every((s) => hasScope(principal.scopes, s))) {
+      throw new TRPCError({ code: 'FORBIDDEN', message: 'This key cannot sign in to the UI: it needs the read-only or admin permission' });
+    }
+    const session = await openSession(ctx.em, principal, input.key, ctx.config.GATEHOUSE_KEY_PEPPER);
+    setSessionCookie(req, res, session);
+    return describe(principal, session.expiresAt);
+  }),
+
+  signOut: publicProcedure.mutation(async ({ ctx }) => {
+    const { req, res } = http(ctx);
+    const token = sessionToken(req);
+    if (token) await closeSession(ctx.em, token);
+    clearSessionCookie(req, res);
+    return { signedOut: true };
+  }),
+
+  /** The signed-in session, or null: the UI shows the sign-in page on null. */
+  me: publicProcedure.query(async ({ ctx }) => {
+    if (!ctx.principal) return null;
+    const token = ctx.http ? sessionToken(ctx.http.req) : undefined;
+    const session = token ? await findSession(ctx.em, token) : undefined;
+    return describe(ctx.principal, session && session.principal.keyPk === ctx.principal.keyPk ? session.expiresAt : null);
+  }),
+});

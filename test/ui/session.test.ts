@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Request } from 'express';
+import { resolvePrincipal } from '../../server/auth/resolve.js';
+import { startStack, type Stack } from '../harness.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ worker: false });
+});
+afterAll(() => stack.close());
+
+interface Call {
+  status: number;
+  body: { result?: { data: unknown }; error?: { message: string; data: { code: string } } };
+  setCookie: string | null;
+}
+
+/** A tRPC call over HTTP, as the browser makes it (no x-api-key header). */
+async function trpc(kind: 'query' | 'mutation', path: string, opts: { cookie?: string; input?: unknown; csrf?: boolean } = {}): Promise<Call> {
+  const headers: Record<string, string> = {};
+  if (opts.cookie) headers['cookie'] = opts.cookie;
+  if (opts.csrf !== false) headers['x-gatehouse-csrf'] = '1';
+  let res: globalThis.Response;
+  if (kind === 'query') {
+    res = await fetch(`${stack.url}/trpc/${path}`, { headers });
+  } else {
+    headers['content-type'] = 'application/json';
+    res = await fetch(`${stack.url}/trpc/${path}`, { method: 'POST', headers, body: JSON.stringify(opts.input ?? {}) });
+  }
+  return { status: res.status, body: (await res.json()) as Call['body'], setCookie: res.headers.get('set-cookie') };
+}
+
+async function signIn(key: string) {
+  const res = await trpc('mutation', 'session.signIn', { input: { key } });
+  const cookie = res.setCookie?.split(';')[0] ?? '';
+  return { res, cookie };
+}
+
+describe('admin UI sessions', () => {
+  it('signing in with an admin key sets an httpOnly, SameSite=Strict, expiring cookie that is not the key', async () => {
+    const { res, cookie } = await signIn(stack.bootstrapKey);
+    expect(res.status).toBe(200);
+    expect(res.body.result?.data).toMatchObject({ workspaceId: 'default', keyId: 'bootstrap', canWrite: true });
+    const attrs = res.setCookie!.toLowerCase();
+    expect(attrs).toContain('httponly');
+    expect(attrs).toContain('samesite=strict');
+    expect(attrs).toContain('expires=');
+    expect(attrs).not.toContain('secure');
+    expect(res.setCookie).not.toContain(stack.bootstrapKey);
+    const expires = new Date(/expires=([^;]+)/i.exec(res.setCookie!)![1]!).getTime();
+    expect(expires - Date.now()).toBeGreaterThan(11 * 3600_000);
+    expect(expires - Date.now()).toBeLessThanOrEqual(12 * 3600_000 + 5_000);
+
+    const me = await trpc('query', 'session.me', { cookie });
+    expect(me.body.result?.data).toMatchObject({ keyId: 'bootstrap', canWrite: true });
+    const whoami = await trpc('query', 'system.whoami', { cookie });
+    expect(whoami.body.result?.data).toMatchObject({ workspaceId: 'default', keyId: 'bootstrap' });
+  });
+
+  it('marks the cookie Secure behind an https proxy', async () => {
+    const res = await fetch(`${stack.url}/trpc/session.signIn`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-gatehouse-csrf': '1', 'x-forwarded-proto': 'https' },
+      body: JSON.stringify({ key: stack.bootstrapKey }),
+    });
+    expect(res.headers.get('set-cookie')!.toLowerCase()).toContain('secure');
+  });
+
+  it('stores only a hash of the session token, never the key', async () => {
+    const { cookie } = await signIn(stack.bootstrapKey);
+    const token = cookie.split('=')[1]!;
+    const rows = await stack.orm.em.fork().execute(`select * from ui_session`);
+    expect(rows.length).toBeGreaterThan(0);
+    const dump = JSON.stringify(rows);
+    expect(dump).not.toContain(token);
+    expect(dump).not.toContain(stack.bootstrapKey);
+  });
+
+  it('without a session, me is null and protected procedures are refused', async () => {
+    expect((await trpc('query', 'session.me')).body.result?.data).toBeNull();
+    expect((await trpc('query', 'system.whoami')).status).toBe(401);
+    expect((await trpc('query', 'session.me', { cookie: 'gh_session=' + 'A'.repeat(43) })).body.result?.data).toBeNull();
+  });
+
+  it('refuses a state-changing call carried by the cookie alone (CSRF) but allows it from the UI', async () => {
+    const { cookie } = await signIn(stack.bootstrapKey);
+    const forged = await trpc('mutation', 'system.selfTest', { cookie, csrf: false });
+    expect(forged.status).toBe(401);
+    const fromUi = await fetch(`${stack.url}/trpc/system.whoami`, { headers: { cookie } });
+    expect(fromUi.status).toBe(200);
+    const signInForged = await trpc('mutation', 'session.signIn', { input: { key: stack.bootstrapKey }, csrf: false });
+    expect(signInForged.status).toBe(403);
+  });
+
+  it('REST ignores the session cookie: only tRPC resolves it', async () => {
+    const { cookie } = await signIn(stack.bootstrapKey);
+    const req = { method: 'GET', headers: { cookie } } as unknown as Request;
+    expect(await resolvePrincipal(req, stack.deps)).toBeUndefined();
+    expect(await resolvePrincipal(req, stack.deps, { session: true })).toMatchObject({ keyId: 'bootstrap' });
+  });
+
+  it('a read-only key signs in and cannot write; a key without read permissions cannot sign in', async () => {
+    const ro = await stack.workspace(['read-only']);
+    const { res } = await signIn(ro.secret);
+    expect(res.body.result?.data).toMatchObject({ workspaceId: ro.workspaceId, canWrite: false });
+
+    const narrow = await stack.workspace(['products:read']);
+    const refused = await signIn(narrow.secret);
+    expect(refused.res.status).toBe(403);
+    expect(refused.res.body.error?.message).toMatch(/read-only or admin/);
+    expect(refused.res.setCookie).toBeNull();
+
+    const wrong = await signIn('gate_sk_live_not-a-real-key-at-all');
+    expect(wrong.res.status).toBe(401);
+    expect(wrong.res.body.error?.message).toMatch(/not valid/);
+  });
+
+  it('revoking the key, or retiring the secret it signed in with, ends its sessions', async () => {
+    const ws = await stack.workspace(['admin']);
+    const first = await signIn(ws.secret);
+    expect((await trpc('query', 'session.me', { cookie: first.cookie })).body.result?.data).toMatchObject({ keyId: 'owner' });
+    await stack.orm.em.fork().execute(`update api_key_secret set expires_at = now() - interval '1 second' where api_key_pk = (select pk from api_key where workspace_id = ?)`, [ws.workspaceId]);
+    expect((await trpc('query', 'session.me', { cookie: first.cookie })).body.result?.data).toBeNull();
+
+    const ws2 = await stack.workspace(['admin']);
+    const second = await signIn(ws2.secret);
+    await stack.orm.em.fork().execute(`update api_key set revoked_at = now() where workspace_id = ?`, [ws2.workspaceId]);
+    expect((await trpc('query', 'session.me', { cookie: second.cookie })).body.result?.data).toBeNull();
+    expect((await trpc('query', 'system.whoami', { cookie: second.cookie })).status).toBe(401);
+  });
+
+  it('signing out ends the session and clears the cookie', async () => {
+    const { cookie } = await signIn(stack.bootstrapKey);
+    const out = await trpc('mutation', 'session.signOut', { cookie });
+    expect(out.status).toBe(200);
+    expect(out.setCookie).toMatch(/gh_session=;/);
+    expect((await trpc('query', 'session.me', { cookie })).body.result?.data).toBeNull();
+  });
+});
