@@ -3,6 +3,7 @@ import type { Logger } from '../core/log.js';
 import type { Orm } from '../db/orm.js';
 import type { TemporalHandle } from '../temporal/client.js';
 import { createDiagnosticsActivities } from './diagnostics.js';
+import { createKeyActivities } from './keys.js';
 
 export interface ActivityDeps {
   orm: Orm;
@@ -16,6 +17,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createDiagnosticsActivities(deps),
+    ...createKeyActivities(deps),
   };
 }
 

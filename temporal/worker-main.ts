@@ -7,6 +7,7 @@ import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { bundleWorkflows, createWorker } from './worker.js';
 import { connectTemporal } from './client.js';
 import { fail } from '../scripts/fail.js';
+import { ensureSchedules } from './schedules.js';
 
 let config;
 try {
@@ -30,6 +31,7 @@ const { worker, connection } = await createWorker({
   activities: createActivities({ orm, log, config, temporal }),
   bundle: await bundleWorkflows(),
 });
+log.info({ schedules: await ensureSchedules(temporal.client, config) }, 'schedules ensured');
 log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
 // The SDK stops polling on SIGINT/SIGTERM and lets running activities finish before run() resolves.
 await worker.run();

@@ -1,2 +1,4 @@
 // The worker's workflow bundle entry: every workflow Gatehouse runs is exported here.
 export * from './diagnostics.js';
+export * from './rotation.js';
+export * from './key-reminders.js';

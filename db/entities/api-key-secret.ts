@@ -16,6 +16,8 @@ export const ApiKeySecret = defineEntity({
     /** Set when a rotation retires this secret: it works until then. */
     expiresAt: p.datetime().nullable(),
     revokedAt: p.datetime().nullable(),
+    /** The key's rotation count when this secret was issued (0 = at creation). */
+    rotation: p.integer().default(0),
   },
 });
 export type IApiKeySecret = InferEntity<typeof ApiKeySecret>;

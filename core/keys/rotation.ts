@@ -1,0 +1,441 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import {
+  ApplicationFailure,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { TemporalHandle } from '../../temporal/client.js';
+import { SA } from '../../temporal/search-attributes.js';
+// Update/query definitions are plain `{ name }` objects: importing them keeps client and workflow
+// agreeing on names, the same way the server names workflows it starts.
+import {
+  endGraceNowUpdate,
+  endGraceSignal,
+  extendGraceUpdate,
+  keyRotationWorkflow,
+  MAX_GRACE_SECONDS,
+  rotationStateQuery,
+  type RotationInput,
+  type RotationState,
+} from '../../workflows/rotation.js';
+import { HttpError, conflict, notFound } from '../../server/errors.js';
+import { raiseEvent } from '../events.js';
+import { generateSecret, hashSecret, maskSecret, type KeyEnvironment } from './secret.js';
+import { notifyKeyChanged } from './notify.js';
+
+export { MAX_GRACE_SECONDS };
+export type { RotationState };
+export const DEFAULT_GRACE_SECONDS = 24 * 60 * 60;
+
+export interface RotationDeps {
+  em: EntityManager;
+  temporal: TemporalHandle;
+  log: Logger;
+  config: Pick<Config, 'GATEHOUSE_KEY_PEPPER'>;
+}
+
+export interface RotateInput {
+  workspaceId: string;
+  keyId: string;
+  /** 0 ends the old secret at once; default 24 h; at most 7 days. */
+  gracePeriodSeconds?: number;
+}
+
+export interface RotateResult {
+  keyId: string;
+  /** The new secret: returned to the caller exactly once, stored only as a hash. */
+  secret: string;
+  start: string;
+  rotation: number;
+  createdAt: Date;
+  previousKeyExpiresAt: Date;
+  gracePeriodSeconds: number;
+  workflowId: string;
+  /** False when Temporal could not be reached; the old secret still stops at previousKeyExpiresAt. */
+  workflowStarted: boolean;
+}
+
+interface KeyRow {
+  pk: string;
+  id: string;
+  environment: string;
+  rotation_count: number;
+  last_rotated_at: Date | null;
+  revoked_at: Date | null;
+  key_prefix: string;
+}
+
+export function rotationWorkflowId(workspaceId: string, keyId: string, rotation: number): string {
+  return `rotation:${workspaceId}:${keyId}:${rotation}`;
+}
+
+/** Every look-up is scoped by workspace: a key of another workspace is simply not found. */
+async function findKey(em: EntityManager, workspaceId: string, keyId: string, forUpdate = false): Promise<KeyRow> {
+  const rows = await em.execute<KeyRow[]>(
+    `select k.pk, k.id, k.environment, k.rotation_count, k.last_rotated_at, k.revoked_at, w.key_prefix
+       from api_key k join workspace w on w.id = k.workspace_id
+      where k.workspace_id = ? and k.id = ?${forUpdate ? ' for update of k' : ''}`,
+    [workspaceId, keyId],
+  );
+  const row = rows[0];
+  if (!row) throw notFound('API key', keyId);
+  return row;
+}
+
+function checkGrace(seconds: number): void {
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_GRACE_SECONDS) {
+    throw new HttpError(
+      400,
+      'invalid_input',
+      `grace_period_seconds: expected a whole number from 0 to ${MAX_GRACE_SECONDS} (7 days)`,
+      'grace_period_seconds',
+    );
+  }
+}
+
+/**
+ * Issues a new secret and retires the current one after a grace period. The database is the
+ * authority: the retired secret's `expires_at` stops it even if the workflow never runs; the
+ * workflow then revokes it, tells every API process and raises `key.revoked`.
+ *
+ * A rotation while an earlier one is still in grace ends that earlier grace at once, so a key
+ * never has more than two working secrets (the usual reason to rotate twice is a leak).
+ */
+export async function rotateKey(deps: RotationDeps, input: RotateInput): Promise<RotateResult> {
+  const grace = input.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
+  checkGrace(grace);
+  const pepper = deps.config.GATEHOUSE_KEY_PEPPER;
+
+  const done = await deps.em.transactional(async (tx) => {
+    const key = await findKey(tx, input.workspaceId, input.keyId, true);
+    if (key.revoked_at) throw conflict(`API key '${key.id}' is revoked and cannot be rotated`, 'id');
+    const rotation = key.rotation_count + 1;
+    const [{ now } = { now: new Date() }] = await tx.execute<{ now: Date }[]>(`select now() as now`);
+    const rotatedAt = new Date(now);
+    const graceEndsAt = new Date(rotatedAt.getTime() + grace * 1000);
+    const secret = generateSecret(key.key_prefix, key.environment as KeyEnvironment);
+    const start = maskSecret(secret);
+
+    const cut = await tx.execute<{ rotation: number }[]>(
+      `update api_key_secret set expires_at = ?
+        where api_key_pk = ? and revoked_at is null and expires_at is not null and expires_at > ?
+        returning rotation`,
+      [rotatedAt, key.pk, rotatedAt],
+    );
+    await tx.execute(`update api_key_secret set expires_at = ? where api_key_pk = ? and revoked_at is null and expires_at is null`, [
+      graceEndsAt,
+      key.pk,
+    ]);
+    await tx.execute(`insert into api_key_secret (hash, api_key_pk, start, created_at, rotation) values (?, ?, ?, ?, ?)`, [
+      hashSecret(secret, pepper),
+      key.pk,
+      start,
+      rotatedAt,
+      rotation,
+    ]);
+    await tx.execute(`update api_key set rotation_count = ?, last_rotated_at = ?, start = ?, updated_at = ? where pk = ?`, [
+      rotation,
+      rotatedAt,
+      start,
+      rotatedAt,
+      key.pk,
+    ]);
+    await notifyKeyChanged(tx, key.pk);
+    await raiseEvent(
+      { em: tx, temporal: deps.temporal },
+      {
+        workspaceId: input.workspaceId,
+        type: 'key.rotated',
+        idempotencyKey: `key.rotated:${key.pk}:${rotation}`,
+        payload: {
+          key_id: key.id,
+          rotation,
+          rotated_at: rotatedAt.toISOString(),
+          previous_key_expires_at: graceEndsAt.toISOString(),
+          grace_period_seconds: grace,
+        },
+      },
+    );
+    // Rotations whose grace this one cut short (the secret they retired was issued by rotation r-1).
+    const superseded = [...new Set(cut.map((r) => Number(r.rotation) + 1))].filter((r) => r >= 1 && r < rotation);
+    return { key, rotation, rotatedAt, graceEndsAt, secret, start, superseded };
+  });
+
+  const wf: RotationInput = {
+    workspaceId: input.workspaceId,
+    keyPk: done.key.pk,
+    keyId: done.key.id,
+    rotation: done.rotation,
+    rotatedAt: done.rotatedAt.toISOString(),
+    graceEndsAt: done.graceEndsAt.toISOString(),
+  };
+  for (const r of done.superseded) await signalEndGrace(deps, rotationWorkflowId(input.workspaceId, done.key.id, r));
+  const workflowStarted = await startRotationWorkflow(deps, wf);
+  return {
+    keyId: done.key.id,
+    secret: done.secret,
+    start: done.start,
+    rotation: done.rotation,
+    createdAt: done.rotatedAt,
+    previousKeyExpiresAt: done.graceEndsAt,
+    gracePeriodSeconds: grace,
+    workflowId: rotationWorkflowId(input.workspaceId, done.key.id, done.rotation),
+    workflowStarted,
+  };
+}
+
+/**
+ * Idempotent: the id names the rotation, a running one is reused and a finished one is never run
+ * again. Retried briefly; if Temporal stays away, the rotation still holds (expiry is in the row)
+ * and the next state/end/extend call or the reminders sweep picks it up.
+ */
+export async function startRotationWorkflow(deps: Pick<RotationDeps, 'temporal' | 'log'>, input: RotationInput): Promise<boolean> {
+  const workflowId = rotationWorkflowId(input.workspaceId, input.keyId, input.rotation);
+  const budgetEnds = Date.now() + 5_000;
+  let last: unknown;
+  for (const pause of [0, 250, 1_000]) {
+    if (pause) await new Promise((r) => setTimeout(r, pause));
+    if (Date.now() >= budgetEnds) break;
+    try {
+      await deps.temporal.connection.withDeadline(budgetEnds, () =>
+        deps.temporal.client.workflow.start(keyRotationWorkflow, {
+          taskQueue: deps.temporal.taskQueue,
+          workflowId,
+          args: [input],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          typedSearchAttributes: [
+            { key: SA.workspace, value: input.workspaceId },
+            { key: SA.keyId, value: input.keyId },
+          ],
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return true;
+      last = err;
+    }
+  }
+  deps.log.warn({ err: last, workflowId }, 'rotation workflow not started; the retired secret still expires on time');
+  return false;
+}
+
+async function signalEndGrace(deps: Pick<RotationDeps, 'temporal' | 'log'>, workflowId: string): Promise<void> {
+  try {
+    await deps.temporal.connection.withDeadline(Date.now() + 3_000, () =>
+      deps.temporal.client.workflow.getHandle(workflowId).signal(endGraceSignal),
+    );
+  } catch (err) {
+    // Finished already, or Temporal is away: the row's expires_at already ended that grace.
+    if (!(err instanceof WorkflowNotFoundError)) deps.log.warn({ err, workflowId }, 'could not end the superseded grace period');
+  }
+}
+
+/** Rebuilds the workflow input of a key's latest rotation from the database alone. */
+async function rotationInputFromDb(em: EntityManager, workspaceId: string, key: KeyRow): Promise<RotationInput> {
+  const [row] = await em.execute<{ grace_ends_at: Date | null }[]>(
+    `select max(expires_at) as grace_ends_at from api_key_secret where api_key_pk = ? and rotation = ?`,
+    [key.pk, key.rotation_count - 1],
+  );
+  const rotatedAt = new Date(key.last_rotated_at!);
+  const graceEndsAt = row?.grace_ends_at ? new Date(row.grace_ends_at) : rotatedAt;
+  return {
+    workspaceId,
+    keyPk: key.pk,
+    keyId: key.id,
+    rotation: key.rotation_count,
+    rotatedAt: rotatedAt.toISOString(),
+    graceEndsAt: graceEndsAt.toISOString(),
+  };
+}
+
+interface Target {
+  key: KeyRow;
+  workflowId: string;
+  status: 'running' | 'completed' | 'closed';
+}
+
+/** The key's latest rotation, its workflow started if an earlier attempt never got through. */
+async function latestRotation(deps: RotationDeps, workspaceId: string, keyId: string): Promise<Target> {
+  const key = await findKey(deps.em, workspaceId, keyId);
+  if (key.rotation_count === 0) throw new HttpError(404, 'not_found', `API key '${key.id}' has never been rotated`);
+  const workflowId = rotationWorkflowId(workspaceId, key.id, key.rotation_count);
+  const handle = deps.temporal.client.workflow.getHandle(workflowId);
+  try {
+    const described = await handle.describe();
+    const name = described.status.name;
+    return { key, workflowId, status: name === 'RUNNING' ? 'running' : name === 'COMPLETED' ? 'completed' : 'closed' };
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+  const input = await rotationInputFromDb(deps.em, workspaceId, key);
+  if (!(await startRotationWorkflow(deps, input))) {
+    throw new HttpError(503, 'temporal_unavailable', 'The rotation workflow cannot be reached right now; try again shortly');
+  }
+  return { key, workflowId, status: 'running' };
+}
+
+/** What the database says, for a rotation whose workflow was terminated by an operator. */
+async function stateFromDb(deps: RotationDeps, workspaceId: string, key: KeyRow): Promise<RotationState> {
+  const input = await rotationInputFromDb(deps.em, workspaceId, key);
+  const [row] = await deps.em.execute<{ pending: string; revoked_at: Date | null }[]>(
+    `select count(*) filter (where revoked_at is null and expires_at > now()) as pending, max(revoked_at) as revoked_at
+       from api_key_secret where api_key_pk = ? and rotation < ?`,
+    [key.pk, key.rotation_count],
+  );
+  const ended = Number(row?.pending ?? 0) === 0;
+  return {
+    phase: ended ? 'completed' : 'grace',
+    workspaceId,
+    keyId: key.id,
+    rotation: key.rotation_count,
+    rotatedAt: input.rotatedAt,
+    graceEndsAt: input.graceEndsAt,
+    completedAt: ended ? new Date(row?.revoked_at ?? input.graceEndsAt).toISOString() : null,
+  };
+}
+
+export async function getRotationState(deps: RotationDeps, input: { workspaceId: string; keyId: string }): Promise<RotationState> {
+  const target = await latestRotation(deps, input.workspaceId, input.keyId);
+  const handle = deps.temporal.client.workflow.getHandle<typeof keyRotationWorkflow>(target.workflowId);
+  if (target.status === 'completed') return handle.result();
+  if (target.status === 'closed') return stateFromDb(deps, input.workspaceId, target.key);
+  return handle.query(rotationStateQuery);
+}
+
+/** Ends the grace period of the key's latest rotation now; answers once the old secret is revoked. */
+export async function endGraceNow(deps: RotationDeps, input: { workspaceId: string; keyId: string }): Promise<RotationState> {
+  const target = await latestRotation(deps, input.workspaceId, input.keyId);
+  const handle = deps.temporal.client.workflow.getHandle<typeof keyRotationWorkflow>(target.workflowId);
+  if (target.status === 'completed') return handle.result();
+  if (target.status === 'closed') {
+    // Its workflow was terminated: do its last step here.
+    await revokeRetiredSecrets(deps, { workspaceId: input.workspaceId, keyPk: target.key.pk, keyId: target.key.id, rotation: target.key.rotation_count });
+    return stateFromDb(deps, input.workspaceId, target.key);
+  }
+  return handle.executeUpdate(endGraceNowUpdate);
+}
+
+/** Moves the end of the latest rotation's grace period `seconds` later (never past 7 days after the rotation). */
+export async function extendGrace(
+  deps: RotationDeps,
+  input: { workspaceId: string; keyId: string; seconds: number },
+): Promise<RotationState> {
+  if (!Number.isInteger(input.seconds) || input.seconds < 1 || input.seconds > MAX_GRACE_SECONDS) {
+    throw new HttpError(400, 'invalid_input', `seconds: expected a whole number from 1 to ${MAX_GRACE_SECONDS}`, 'seconds');
+  }
+  const target = await latestRotation(deps, input.workspaceId, input.keyId);
+  if (target.status !== 'running') {
+    throw conflict(`The grace period of rotation ${target.key.rotation_count} of API key '${target.key.id}' has already ended`);
+  }
+  try {
+    return await deps.temporal.client.workflow.getHandle(target.workflowId).executeUpdate(extendGraceUpdate, { args: [input.seconds] });
+  } catch (err) {
+    const failure = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+    if (failure instanceof ApplicationFailure) {
+      if (failure.type === 'GraceEnded') throw conflict(failure.message);
+      if (failure.type === 'GraceTooLong' || failure.type === 'InvalidGraceExtension') {
+        throw new HttpError(400, 'invalid_input', failure.message, 'seconds');
+      }
+    }
+    throw err;
+  }
+}
+
+// ---- What the rotation workflow's activities do (also used by the reminders sweep) ----
+
+export interface RetiredSecretsInput {
+  workspaceId: string;
+  keyPk: string;
+  keyId: string;
+  rotation: number;
+}
+
+/**
+ * Revokes every secret of the key issued before `rotation`, tells every API process, and raises
+ * `key.revoked` once per rotation (idempotent: retries and the sweep never raise it twice).
+ */
+export async function revokeRetiredSecrets(
+  deps: { em: EntityManager; temporal: TemporalHandle },
+  input: RetiredSecretsInput,
+): Promise<{ revoked: number; revokedAt: string }> {
+  return deps.em.transactional(async (tx) => {
+    const [{ now } = { now: new Date() }] = await tx.execute<{ now: Date }[]>(`select now() as now`);
+    const revokedAt = new Date(now);
+    const rows = await tx.execute<{ rotation: number }[]>(
+      `update api_key_secret s set revoked_at = ?, expires_at = least(coalesce(s.expires_at, ?), ?)
+         from api_key k
+        where k.pk = s.api_key_pk and k.pk = ? and k.workspace_id = ? and s.rotation < ? and s.revoked_at is null
+        returning s.rotation`,
+      [revokedAt, revokedAt, revokedAt, input.keyPk, input.workspaceId, input.rotation],
+    );
+    const exists = await tx.execute<{ pk: string }[]>(`select pk from api_key where pk = ? and workspace_id = ?`, [
+      input.keyPk,
+      input.workspaceId,
+    ]);
+    if (exists.length === 0) return { revoked: 0, revokedAt: revokedAt.toISOString() };
+    if (rows.length > 0) await notifyKeyChanged(tx, input.keyPk);
+    await raiseEvent(
+      { em: tx, temporal: deps.temporal },
+      {
+        workspaceId: input.workspaceId,
+        type: 'key.revoked',
+        idempotencyKey: `key.revoked:${input.keyPk}:rotation:${input.rotation}`,
+        payload: { key_id: input.keyId, reason: 'rotation', rotation: input.rotation, revoked_at: revokedAt.toISOString() },
+      },
+    );
+    return { revoked: rows.length, revokedAt: revokedAt.toISOString() };
+  });
+}
+
+/** Moves the retired secret's expiry, unless a newer rotation has happened since (it ended this grace). */
+export async function setRetiredSecretsExpiry(
+  em: EntityManager,
+  input: RetiredSecretsInput & { expiresAt: string },
+): Promise<{ updated: number }> {
+  return em.transactional(async (tx) => {
+    const rows = await tx.execute<{ hit: number }[]>(
+      `update api_key_secret s set expires_at = ?
+         from api_key k
+        where k.pk = s.api_key_pk and k.pk = ? and k.workspace_id = ? and k.rotation_count = ?
+          and s.rotation = ? and s.revoked_at is null
+        returning 1 as hit`,
+      [new Date(input.expiresAt), input.keyPk, input.workspaceId, input.rotation, input.rotation - 1],
+    );
+    if (rows.length > 0) await notifyKeyChanged(tx, input.keyPk);
+    return { updated: rows.length };
+  });
+}
+
+/**
+ * Revokes retired secrets whose grace ended over a minute ago without their workflow doing it
+ * (it could not be started, or was terminated). Their expiry already stopped them; this finishes
+ * the bookkeeping: revoked_at, the cache notification, `key.revoked`.
+ */
+export async function sweepExpiredRetiredSecrets(
+  deps: { em: EntityManager; temporal: TemporalHandle },
+  limit = 500,
+): Promise<{ revoked: number }> {
+  const rows = await deps.em.execute<{ api_key_pk: string; workspace_id: string; id: string; rotation: number }[]>(
+    `select distinct s.api_key_pk, k.workspace_id, k.id, s.rotation
+       from api_key_secret s join api_key k on k.pk = s.api_key_pk
+      where s.revoked_at is null and s.expires_at is not null and s.expires_at < now() - interval '1 minute'
+      order by s.api_key_pk, s.rotation
+      limit ?`,
+    [limit],
+  );
+  let revoked = 0;
+  for (const row of rows) {
+    const result = await revokeRetiredSecrets(deps, {
+      workspaceId: row.workspace_id,
+      keyPk: row.api_key_pk,
+      keyId: row.id,
+      rotation: Number(row.rotation) + 1,
+    });
+    revoked += result.revoked;
+  }
+  return { revoked };
+}
