@@ -5,6 +5,7 @@ import type { Logger } from '../core/log.js';
 import type { Orm } from '../db/orm.js';
 import type { TemporalHandle } from '../temporal/client.js';
 import type { Principal } from './auth/principal.js';
+import type { KeyVerifier } from '../core/keys/verifier.js';
 
 /** What a running API process holds once, from start-up: passed down, never imported. */
 export interface ServerDeps {
@@ -12,6 +13,8 @@ export interface ServerDeps {
   orm: Orm;
   temporal: TemporalHandle;
   log: Logger;
+  /** Key cache + change listener + rate limiter: the verification hot path (core/keys/verifier.ts). */
+  verifier: KeyVerifier;
 }
 
 export interface Context extends ServerDeps {

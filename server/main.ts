@@ -6,6 +6,7 @@ import { bootstrap } from '../core/bootstrap.js';
 import { createOrm } from '../db/orm.js';
 import { connectTemporal } from '../temporal/client.js';
 import { createApp } from './app.js';
+import { startKeyVerifier } from '../core/keys/verifier.js';
 import { fail } from '../scripts/fail.js';
 
 let config;
@@ -28,7 +29,13 @@ if (createdSecret) {
   );
 }
 
-const app = createApp({ config, orm, temporal, log });
+const verifier = await startKeyVerifier({
+  databaseUrl: config.DATABASE_URL,
+  pepper: config.GATEHOUSE_KEY_PEPPER,
+  bootstrapKey: config.GATEHOUSE_BOOTSTRAP_KEY,
+  log,
+});
+const app = createApp({ config, orm, temporal, log, verifier });
 const server: Server = app.listen(config.PORT, config.HOST, () => {
   log.info({ port: config.PORT, host: config.HOST }, 'api listening');
 });
@@ -37,6 +44,7 @@ async function shutdown(signal: string) {
   log.info({ signal }, 'api shutting down');
   server.close();
   server.closeIdleConnections();
+  await verifier.stop();
   await orm.close();
   await temporal.connection.close();
   process.exit(0);

@@ -3,6 +3,7 @@ import { ZodError } from 'zod';
 import { hasScope } from '../core/permissions.js';
 import type { Context } from './context.js';
 import { HttpError } from './errors.js';
+import { enforceCallerRateLimit } from './auth/rate-limit.js';
 
 const codeFor: Record<number, TRPCError['code']> = {
   400: 'BAD_REQUEST',
@@ -46,8 +47,10 @@ const mapErrors = t.middleware(async ({ next }) => {
 
 export const publicProcedure = t.procedure.use(mapErrors);
 
-export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
+export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   if (!ctx.principal) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid API key' });
+  // The calling key's own rate limits: a 429 here surfaces as TOO_MANY_REQUESTS through mapErrors.
+  await enforceCallerRateLimit(ctx.verifier, ctx.principal, ctx.http?.res);
   return next({ ctx: { ...ctx, principal: ctx.principal } });
 });
 

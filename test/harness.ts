@@ -11,6 +11,7 @@ import { createLogger } from '../core/log.js';
 import { createOrm, migrate, type Orm } from '../db/orm.js';
 import { dropDatabase, ensureDatabase, withDatabase } from '../db/postgres.js';
 import { createApp } from '../server/app.js';
+import { startKeyVerifier } from '../core/keys/verifier.js';
 import { createContextInner, type ServerDeps } from '../server/context.js';
 import { authenticate } from '../server/auth/authenticate.js';
 import { appRouter } from '../server/routers/_app.js';
@@ -84,7 +85,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   await migrate(orm);
   const temporal = await connectTemporal(config.TEMPORAL_ADDRESS!, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
   await bootstrap(orm.em.fork(), config);
-  const deps: ServerDeps = { config, orm, temporal, log };
+  const verifier = await startKeyVerifier({
+    databaseUrl,
+    pepper: config.GATEHOUSE_KEY_PEPPER,
+    bootstrapKey: config.GATEHOUSE_BOOTSTRAP_KEY,
+    log,
+  });
+  const deps: ServerDeps = { config, orm, temporal, log, verifier };
 
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
@@ -134,7 +141,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       return { status: res.status, headers: res.headers, body };
     },
     async caller(secret = bootstrapKey) {
-      const principal = await authenticate(orm.em.fork() as never, secret, config.GATEHOUSE_KEY_PEPPER);
+      const principal = await authenticate(verifier, secret);
       return makeCaller(createContextInner(deps, principal));
     },
     async workspace(permissions = ['admin']) {
@@ -164,6 +171,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         await workerRun;
         await workerConnection?.close();
       }
+      await verifier.stop();
       await temporal.connection.close();
       await orm.close();
       await dropDatabase(databaseUrl);

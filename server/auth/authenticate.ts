@@ -1,30 +1,37 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { expandPermissions } from '../../core/permissions.js';
+import { KEY_BY_HASH_SQL, toRecord, type KeyRecord, type KeyRow } from '../../core/keys/key-record.js';
 import { hashSecret } from '../../core/keys/secret.js';
+import { KeyVerifier } from '../../core/keys/verifier.js';
+import { isActive } from '../../core/keys/verify.js';
 import type { Principal } from './principal.js';
-
-interface Row {
-  pk: string;
-  id: string;
-  workspace_id: string;
-  permissions: string[];
-}
 
 /**
  * Resolves a secret to the key it belongs to, or undefined for any reason it may not be used
- * (unknown, disabled, revoked, expired, retired by a rotation). The look-up is by hash, so the
- * comparison happens inside an index probe on a value the caller cannot steer byte by byte.
+ * (unknown, disabled, revoked, expired, retired by a rotation).
+ *
+ * Requests pass the process's KeyVerifier: the same checksum gate, cache and change listener as
+ * `POST /v1/keys/verify`, so authenticating a request costs no query once the key is cached and a
+ * revoke is seen by every process at once. Given an EntityManager instead (tools, tests), it reads
+ * PostgreSQL directly with the same query and the same rules. Either way the look-up is by hash,
+ * so no comparison runs on a value the caller can steer byte by byte.
  */
-export async function authenticate(em: EntityManager, secret: string, pepper?: string): Promise<Principal | undefined> {
-  if (secret.length < 16 || secret.length > 256) return undefined;
-  const rows = await em.execute<Row[]>(
-    `select k.pk, k.id, k.workspace_id, k.permissions
-       from api_key_secret s join api_key k on k.pk = s.api_key_pk
-      where s.hash = ? and s.revoked_at is null and (s.expires_at is null or s.expires_at > now())
-        and k.enabled and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())`,
-    [hashSecret(secret, pepper)],
-  );
-  const row = rows[0];
-  if (!row) return undefined;
-  return { workspaceId: row.workspace_id, keyPk: row.pk, keyId: row.id, scopes: new Set(expandPermissions(row.permissions)) };
+export async function authenticate(source: KeyVerifier | EntityManager, secret: string, pepper?: string): Promise<Principal | undefined> {
+  let record: KeyRecord | undefined;
+  if (source instanceof KeyVerifier) {
+    const found = source.lookup(secret);
+    record = found instanceof Promise ? await found : found;
+  } else {
+    if (secret.length < 16 || secret.length > 256) return undefined;
+    const rows = await source.execute<KeyRow[]>(KEY_BY_HASH_SQL.replace('$1', '?'), [hashSecret(secret, pepper)]);
+    record = rows[0] ? toRecord(rows[0]) : undefined;
+  }
+  if (!record || !isActive(record)) return undefined;
+  if (source instanceof KeyVerifier) source.touches.touch(record.pk);
+  return {
+    workspaceId: record.workspaceId,
+    keyPk: record.pk,
+    keyId: record.id,
+    scopes: record.scopes,
+    rateLimits: record.rateLimits,
+  };
 }

@@ -20,5 +20,5 @@ export function apiKeyHeader(req: Request): string | undefined {
 export async function resolvePrincipal(req: Request, deps: ServerDeps, opts: { session?: boolean } = {}): Promise<Principal | undefined> {
   const secret = apiKeyHeader(req);
   if (!secret) return opts.session ? principalFromSession(req, deps.orm.em.fork() as never) : undefined;
-  return authenticate(deps.orm.em.fork() as never, secret, deps.config.GATEHOUSE_KEY_PEPPER);
+  return authenticate(deps.verifier, secret);
 }

@@ -5,6 +5,7 @@ import { createContextInner, type ServerDeps } from '../context.js';
 import { forbidden, HttpError, unauthorized } from '../errors.js';
 import type { AnyRoute } from './route.js';
 import { resolvePrincipal } from '../auth/resolve.js';
+import { enforceCallerRateLimit } from '../auth/rate-limit.js';
 
 function expressPath(path: string): string {
   return path.replace(/\{(\w+)\}/g, ':$1');
@@ -34,6 +35,7 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps): Router {
         const principal = route.scope ? await resolvePrincipal(req, deps) : undefined;
         if (route.scope) {
           if (!principal) throw unauthorized();
+          await enforceCallerRateLimit(deps.verifier, principal, res);
           if (!hasScope(principal.scopes, route.scope)) throw forbidden(route.scope);
         }
         const params = parse(route.params, req.params, 'params');

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { MAX_COST, VERIFY_CODES, verifyKey } from '../../core/keys/verify.js';
+import { defineRoute } from './route.js';
+import { recordVerification } from '../usage-middleware.js';
+
+export const verifyBody = z.object({
+  key: z
+    .string({ error: 'expected the secret to verify, as a string' })
+    .min(1, 'expected the secret to verify')
+    .max(512, 'at most 512 characters')
+    .meta({ description: 'The secret your API received (never logged).', example: 'gate_sk_live_…' }),
+  permission: z
+    .string({ error: 'expected a string' })
+    .min(1, 'expected a permission expression')
+    .max(1000, 'at most 1000 characters')
+    .optional()
+    .meta({ description: 'A scope or an expression: `products:write`, `a AND b`, `a OR (b AND c)`.', example: 'products:write' }),
+  ip: z
+    .union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' })
+    .optional()
+    .meta({ description: 'Where the key was presented from, for its IP allowlist; defaults to this request’s address.' }),
+  cost: z
+    .number({ error: 'expected an integer' })
+    .int('expected an integer')
+    .min(0, 'expected at least 0')
+    .max(MAX_COST, `expected at most ${MAX_COST}`)
+    .optional()
+    .meta({ description: 'Credits to charge when the key is metered (default 1).' }),
+});
+
+export const verifyResponse = z
+  .object({
+    valid: z.boolean(),
+    code: z.enum(VERIFY_CODES),
+    key_id: z.string().nullable(),
+    permissions: z.array(z.string()),
+    ratelimit: z
+      .object({
+        limit: z.number().int(),
+        remaining: z.number().int(),
+        reset: z.number().int().meta({ description: 'Epoch milliseconds at which the current window ends.' }),
+      })
+      .nullable(),
+    credits: z.number().int().nullable(),
+    expires_at: z.string().nullable(),
+  })
+  .meta({ id: 'VerifyKeyResponse' });
+
+export const verifyRoute = defineRoute({
+  method: 'post',
+  path: '/v1/keys/verify',
+  summary: 'Verify a key your API received: always 200, `valid` and `code` say whether to let it in',
+  tags: ['keys'],
+  scope: 'keys:verify',
+  body: verifyBody,
+  response: verifyResponse,
+  handler: async ({ body, ctx, req, res }) => {
+    const r = await verifyKey(
+      { secret: body.key, workspaceId: ctx.principal.workspaceId, permission: body.permission, ip: body.ip ?? ctx.ip, cost: body.cost },
+      ctx,
+    );
+    recordVerification(ctx.usage, ctx.principal.workspaceId, r, req, res);
+    return {
+      valid: r.valid,
+      code: r.code,
+      key_id: r.keyId,
+      permissions: r.permissions,
+      ratelimit: r.ratelimit,
+      credits: r.credits,
+      expires_at: r.expires === null ? null : new Date(r.expires).toISOString(),
+    };
+  },
+});
+
+export const verifyRoutes = [verifyRoute];
