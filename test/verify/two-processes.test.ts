@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../free-port.js';
+import { startStack, type Stack } from '../harness.js';
+import { changeKey, creditsOf, insertKey } from './keys.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+interface ApiProcess {
+  url: string;
+  child: ChildProcess;
+  output: string[];
+}
+
+/** `npm run api` as production runs it: its own process, pool, cache and listener. */
+async function startApi(stack: Stack): Promise<ApiProcess> {
+  const port = await freePort();
+  const output: string[] = [];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      DATABASE_URL: stack.databaseUrl,
+      TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS!,
+      TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
+      GATEHOUSE_BOOTSTRAP_KEY: stack.bootstrapKey,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`API process exited early: ${output.join('')}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`API process did not start: ${output.join('')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, child, output };
+}
+
+async function stopApi(api: ApiProcess | undefined) {
+  if (!api || api.child.exitCode !== null) return;
+  const exited = new Promise((r) => api.child.once('exit', r));
+  api.child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (api.child.exitCode === null) api.child.kill('SIGKILL');
+}
+
+let stack: Stack;
+let a: ApiProcess;
+let b: ApiProcess;
+beforeAll(async () => {
+  stack = await startStack({ worker: false });
+  [a, b] = await Promise.all([startApi(stack), startApi(stack)]);
+}, 180_000);
+afterAll(async () => {
+  await Promise.all([stopApi(a), stopApi(b)]);
+  await stack?.close();
+});
+
+async function verifyOn(api: ApiProcess, body: Record<string, unknown>) {
+  const res = await fetch(`${api.url}/v1/keys/verify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': stack.bootstrapKey },
+    body: JSON.stringify(body),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { code: string; valid: boolean };
+}
+
+/** `total` verifications of `secret` on `api`, `concurrency` at a time. */
+async function hammer(api: ApiProcess, secret: string, total: number, concurrency: number): Promise<string[]> {
+  const codes: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        next++;
+        codes.push((await verifyOn(api, { key: secret })).code);
+      }
+    }),
+  );
+  return codes;
+}
+
+describe('two API processes sharing PostgreSQL', () => {
+  it('admit at most 1 % over a rate limit between them', async () => {
+    const key = await insertKey(stack, { rateLimits: [{ name: 'per-hour', limit: 200, windowSeconds: 3600 }] });
+    const [onA, onB] = await Promise.all([hammer(a, key.secret, 300, 40), hammer(b, key.secret, 300, 40)]);
+    const valid = [...onA, ...onB].filter((c) => c === 'VALID').length;
+    expect(valid).toBeLessThanOrEqual(202);
+    expect(valid).toBeGreaterThanOrEqual(200);
+    // Both processes really took part.
+    expect(onA.filter((c) => c === 'VALID').length).toBeGreaterThan(0);
+    expect(onB.filter((c) => c === 'VALID').length).toBeGreaterThan(0);
+    expect([...onA, ...onB].filter((c) => c === 'RATE_LIMITED')).toHaveLength(600 - valid);
+  });
+
+  it('never charge credits below zero between them', async () => {
+    const key = await insertKey(stack, { credits: 50 });
+    const [onA, onB] = await Promise.all([hammer(a, key.secret, 60, 20), hammer(b, key.secret, 60, 20)]);
+    expect([...onA, ...onB].filter((c) => c === 'VALID')).toHaveLength(50);
+    expect(await creditsOf(stack, key.pk)).toBe(0);
+  });
+
+  it('both see a revoke and an update at once, though both had the key cached', async () => {
+    const key = await insertKey(stack, { permissions: ['products:write'] });
+    for (const api of [a, b]) {
+      for (let i = 0; i < 3; i++) expect((await verifyOn(api, { key: key.secret, permission: 'products:write' })).code).toBe('VALID');
+    }
+    await changeKey(stack, key.pk, `permissions = '["products:read"]'::jsonb`);
+    for (const api of [a, b]) {
+      expect(await eventually(api, { key: key.secret, permission: 'products:write' }, 'INSUFFICIENT_PERMISSIONS')).toBeLessThan(250);
+    }
+    await changeKey(stack, key.pk, 'revoked_at = now()');
+    const [tookA, tookB] = await Promise.all([a, b].map((api) => eventually(api, { key: key.secret }, 'NOT_FOUND')));
+    expect(tookA).toBeLessThan(250);
+    expect(tookB).toBeLessThan(250);
+  });
+});
+
+/** Polls until the process answers `want`; returns how long that took (ms). */
+async function eventually(api: ApiProcess, body: Record<string, unknown>, want: string): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if ((await verifyOn(api, body)).code === want) return Date.now() - start;
+    if (Date.now() - start > 3000) throw new Error(`still not ${want} after 3 s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
