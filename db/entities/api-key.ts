@@ -14,6 +14,8 @@ export const ApiKey = defineEntity({
   name: 'ApiKey',
   tableName: 'api_key',
   uniques: [{ properties: ['workspace', 'id'] }],
+  /** Lists page newest first on (created_at, pk). */
+  indexes: [{ properties: ['workspace', 'createdAt', 'pk'] }],
   properties: {
     /** Internal surrogate; callers only ever see `id`, which is unique per workspace. */
     pk: p.string().primary().length(40),

@@ -1,10 +1,13 @@
 import { ApiKey } from './api-key.js';
+import { AuditEntry } from './audit-entry.js';
 import { ApiKeySecret } from './api-key-secret.js';
 import { Event } from './event.js';
 import { Workspace } from './workspace.js';
 import { UiSession } from './ui-session.js';
 
 export { ApiKey, ApiKeySecret, Event, Workspace };
+export { AuditEntry };
+export type { IAuditEntry } from './audit-entry.js';
 export { UiSession };
 export type { IApiKey, RateLimit, RefillInterval } from './api-key.js';
 export type { IApiKeySecret } from './api-key-secret.js';
@@ -13,4 +16,4 @@ export type { IWorkspace } from './workspace.js';
 export type { IUiSession } from './ui-session.js';
 
 /** Every entity, in one list, for the ORM config and the migration generator. */
-export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession];
+export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession, AuditEntry];

@@ -3,6 +3,7 @@
 import { Migration20261123091902_Initial } from './Migration20261123091902_Initial.js';
 import { Migration20261123092935_Events } from './Migration20261123092935_Events.js';
 import { Migration20261123093552_UiSessions } from './Migration20261123093552_UiSessions.js';
+import { Migration20261123093625_AuditLog } from './Migration20261123093625_AuditLog.js';
 import { Migration20261123093630_KeySecretRotation } from './Migration20261123093630_KeySecretRotation.js';
 import { Migration20261123093649_RateLimitCounters } from './Migration20261123093649_RateLimitCounters.js';
 
@@ -10,6 +11,7 @@ export const migrationsList = [
   { name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial },
   { name: 'Migration20261123092935_Events', class: Migration20261123092935_Events },
   { name: 'Migration20261123093552_UiSessions', class: Migration20261123093552_UiSessions },
+  { name: 'Migration20261123093625_AuditLog', class: Migration20261123093625_AuditLog },
   { name: 'Migration20261123093630_KeySecretRotation', class: Migration20261123093630_KeySecretRotation },
   { name: 'Migration20261123093649_RateLimitCounters', class: Migration20261123093649_RateLimitCounters },
 ];

@@ -1,13 +1,17 @@
 import { router } from '../trpc.js';
+import { auditRouter } from './audit.js';
 import { keysRouter } from './keys.js';
 import { sessionRouter } from './session.js';
 import { systemRouter } from './system.js';
+import { workspacesRouter } from './workspaces.js';
 
 /** One router per resource, merged here. */
 export const appRouter = router({
   system: systemRouter,
   session: sessionRouter,
   keys: keysRouter,
+  workspaces: workspacesRouter,
+  audit: auditRouter,
 });
 
 export type AppRouter = typeof appRouter;
