@@ -5,6 +5,7 @@ import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { createContextInner, type ServerDeps } from './context.js';
 import { HttpError } from './errors.js';
 import { resolvePrincipal } from './auth/resolve.js';
+import { markUsage, usageMiddleware } from './usage-middleware.js';
 import { appRouter } from './routers/_app.js';
 import { restRouter } from './rest/register.js';
 import { buildOpenApi } from './rest/openapi.js';
@@ -18,6 +19,7 @@ export function createApp(deps: ServerDeps) {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(usageMiddleware(deps.usage));
   app.use(express.json({ limit: BODY_LIMIT }));
 
   app.use(restRouter(routes, deps));
@@ -30,8 +32,11 @@ export function createApp(deps: ServerDeps) {
     '/trpc',
     createExpressMiddleware({
       router: appRouter,
-      createContext: async ({ req, res }) =>
-        createContextInner(deps, await resolvePrincipal(req, deps, { session: true }), req.ip ?? '', { req, res }),
+      createContext: async ({ req, res }) => {
+        const principal = await resolvePrincipal(req, deps, { session: true });
+        markUsage(res, principal, `/trpc${req.path}`);
+        return createContextInner(deps, principal, req.ip ?? '', { req, res });
+      },
       onError: ({ error, path }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') deps.log.error({ err: error.cause ?? error, path }, 'trpc procedure failed');
       },

@@ -4,8 +4,9 @@ import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { Orm } from '../db/orm.js';
 import type { TemporalHandle } from '../temporal/client.js';
-import type { Principal } from './auth/principal.js';
+import type { Usage } from '../core/usage/index.js';
 import type { KeyVerifier } from '../core/keys/verifier.js';
+import type { Principal } from './auth/principal.js';
 
 /** What a running API process holds once, from start-up: passed down, never imported. */
 export interface ServerDeps {
@@ -13,6 +14,8 @@ export interface ServerDeps {
   orm: Orm;
   temporal: TemporalHandle;
   log: Logger;
+  /** Per-process usage buffer (records every call, watches limits), flushed in batches. */
+  usage: Usage;
   /** Key cache + change listener + rate limiter: the verification hot path (core/keys/verifier.ts). */
   verifier: KeyVerifier;
 }

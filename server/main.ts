@@ -6,6 +6,7 @@ import { bootstrap } from '../core/bootstrap.js';
 import { createOrm } from '../db/orm.js';
 import { connectTemporal } from '../temporal/client.js';
 import { createApp } from './app.js';
+import { createUsage } from '../core/usage/index.js';
 import { startKeyVerifier } from '../core/keys/verifier.js';
 import { fail } from '../scripts/fail.js';
 
@@ -29,13 +30,14 @@ if (createdSecret) {
   );
 }
 
+const usage = createUsage({ databaseUrl: config.DATABASE_URL, orm, temporal, log });
 const verifier = await startKeyVerifier({
   databaseUrl: config.DATABASE_URL,
   pepper: config.GATEHOUSE_KEY_PEPPER,
   bootstrapKey: config.GATEHOUSE_BOOTSTRAP_KEY,
   log,
 });
-const app = createApp({ config, orm, temporal, log, verifier });
+const app = createApp({ config, orm, temporal, log, usage, verifier });
 const server: Server = app.listen(config.PORT, config.HOST, () => {
   log.info({ port: config.PORT, host: config.HOST }, 'api listening');
 });
@@ -44,6 +46,8 @@ async function shutdown(signal: string) {
   log.info({ signal }, 'api shutting down');
   server.close();
   server.closeIdleConnections();
+  // Buffered usage records are written before the pool closes (docs/usage.md, "Loss bound").
+  await usage.close();
   await verifier.stop();
   await orm.close();
   await temporal.connection.close();

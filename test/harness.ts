@@ -11,7 +11,9 @@ import { createLogger } from '../core/log.js';
 import { createOrm, migrate, type Orm } from '../db/orm.js';
 import { dropDatabase, ensureDatabase, withDatabase } from '../db/postgres.js';
 import { createApp } from '../server/app.js';
+import { createUsage } from '../core/usage/index.js';
 import { startKeyVerifier } from '../core/keys/verifier.js';
+import type { RecorderOptions } from '../core/usage/recorder.js';
 import { createContextInner, type ServerDeps } from '../server/context.js';
 import { authenticate } from '../server/auth/authenticate.js';
 import { appRouter } from '../server/routers/_app.js';
@@ -62,6 +64,8 @@ export interface StackOptions {
   /** Run a Temporal worker on this file's own task queue (default true). */
   worker?: boolean;
   env?: Record<string, string>;
+  /** Usage recorder tuning (flush interval, batch size, buffer bound). */
+  usage?: Omit<RecorderOptions, 'databaseUrl' | 'log' | 'afterFlush'>;
 }
 
 /** A whole Gatehouse against this file's own database and task queue, on a free port. */
@@ -85,13 +89,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   await migrate(orm);
   const temporal = await connectTemporal(config.TEMPORAL_ADDRESS!, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
   await bootstrap(orm.em.fork(), config);
+  const usage = createUsage({ databaseUrl, orm, temporal, log, options: opts.usage });
   const verifier = await startKeyVerifier({
     databaseUrl,
     pepper: config.GATEHOUSE_KEY_PEPPER,
     bootstrapKey: config.GATEHOUSE_BOOTSTRAP_KEY,
     log,
   });
-  const deps: ServerDeps = { config, orm, temporal, log, verifier };
+  const deps: ServerDeps = { config, orm, temporal, log, usage, verifier };
 
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
@@ -171,6 +176,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         await workerRun;
         await workerConnection?.close();
       }
+      await usage.close();
       await verifier.stop();
       await temporal.connection.close();
       await orm.close();

@@ -4,11 +4,15 @@ import { ApiKeySecret } from './api-key-secret.js';
 import { Event } from './event.js';
 import { Workspace } from './workspace.js';
 import { UiSession } from './ui-session.js';
+import { LimitRequest } from './limit-request.js';
+import { UsageDay, UsageMinute, UsageMonth, UsageRecord } from './usage.js';
 
 export { ApiKey, ApiKeySecret, Event, Workspace };
 export { AuditEntry };
 export type { IAuditEntry } from './audit-entry.js';
 export { UiSession };
+export { LimitRequest, UsageDay, UsageMinute, UsageMonth, UsageRecord };
+export type { ILimitRequest, LimitRequestStatus } from './limit-request.js';
 export type { IApiKey, RateLimit, RefillInterval } from './api-key.js';
 export type { IApiKeySecret } from './api-key-secret.js';
 export type { IEvent } from './event.js';
@@ -16,4 +20,4 @@ export type { IWorkspace } from './workspace.js';
 export type { IUiSession } from './ui-session.js';
 
 /** Every entity, in one list, for the ORM config and the migration generator. */
-export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession, AuditEntry];
+export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession, AuditEntry, UsageRecord, UsageMinute, UsageDay, UsageMonth, LimitRequest];

@@ -6,6 +6,7 @@ import { Migration20261123093552_UiSessions } from './Migration20261123093552_Ui
 import { Migration20261123093625_AuditLog } from './Migration20261123093625_AuditLog.js';
 import { Migration20261123093630_KeySecretRotation } from './Migration20261123093630_KeySecretRotation.js';
 import { Migration20261123093649_RateLimitCounters } from './Migration20261123093649_RateLimitCounters.js';
+import { Migration20261123093657_Usage } from './Migration20261123093657_Usage.js';
 
 export const migrationsList = [
   { name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial },
@@ -14,4 +15,5 @@ export const migrationsList = [
   { name: 'Migration20261123093625_AuditLog', class: Migration20261123093625_AuditLog },
   { name: 'Migration20261123093630_KeySecretRotation', class: Migration20261123093630_KeySecretRotation },
   { name: 'Migration20261123093649_RateLimitCounters', class: Migration20261123093649_RateLimitCounters },
+  { name: 'Migration20261123093657_Usage', class: Migration20261123093657_Usage },
 ];

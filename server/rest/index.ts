@@ -4,7 +4,8 @@ import { apiKeyRoutes } from './api-keys.js';
 import { auditRoutes } from './audit.js';
 import { workspaceRoutes } from './workspaces.js';
 import { verifyRoutes } from './verify.js';
+import { usageRoutes } from './usage.js';
 import { keyRotationRoutes } from './key-rotation.js';
 
 /** Every REST route, in the order OpenAPI lists them. Each resource keeps its routes in its own file. */
-export const routes: AnyRoute[] = [healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...auditRoutes, ...keyRotationRoutes, ...verifyRoutes];
+export const routes: AnyRoute[] = [healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...auditRoutes, ...keyRotationRoutes, ...verifyRoutes, ...usageRoutes];

@@ -6,6 +6,7 @@ import { forbidden, HttpError, unauthorized } from '../errors.js';
 import type { AnyRoute } from './route.js';
 import { resolvePrincipal } from '../auth/resolve.js';
 import { enforceCallerRateLimit } from '../auth/rate-limit.js';
+import { markUsage } from '../usage-middleware.js';
 
 function expressPath(path: string): string {
   return path.replace(/\{(\w+)\}/g, ':$1');
@@ -33,6 +34,7 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps): Router {
     router[route.method](expressPath(route.path), async (req: Request, res: Response, next: NextFunction) => {
       try {
         const principal = route.scope ? await resolvePrincipal(req, deps) : undefined;
+        markUsage(res, principal, route.path);
         if (route.scope) {
           if (!principal) throw unauthorized();
           await enforceCallerRateLimit(deps.verifier, principal, res);

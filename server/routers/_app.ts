@@ -1,6 +1,8 @@
 import { router } from '../trpc.js';
 import { auditRouter } from './audit.js';
 import { keysRouter } from './keys.js';
+import { logsRouter } from './logs.js';
+import { usageRouter } from './usage.js';
 import { sessionRouter } from './session.js';
 import { systemRouter } from './system.js';
 import { workspacesRouter } from './workspaces.js';
@@ -12,6 +14,8 @@ export const appRouter = router({
   keys: keysRouter,
   workspaces: workspacesRouter,
   audit: auditRouter,
+  usage: usageRouter,
+  logs: logsRouter,
 });
 
 export type AppRouter = typeof appRouter;

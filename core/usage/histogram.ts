@@ -1,0 +1,32 @@
+/**
+ * Fixed latency buckets shared by the writer, the rollups and every query, so percentiles come
+ * from summed counts instead of raw rows. Upper bounds in ms, inclusive; the last bucket is
+ * open-ended. Changing these means rewriting every stored histogram: append, never reorder.
+ */
+export const LATENCY_BOUNDS_MS = [1, 5, 10, 25, 50, 100, 200, 300, 500, 750, 1000, 2500, 5000, 10000] as const;
+export const BUCKETS = LATENCY_BOUNDS_MS.length + 1;
+
+export function bucketOf(latencyMs: number): number {
+  for (let i = 0; i < LATENCY_BOUNDS_MS.length; i++) if (latencyMs <= LATENCY_BOUNDS_MS[i]!) return i;
+  return LATENCY_BOUNDS_MS.length;
+}
+
+export function emptyHistogram(): number[] {
+  return new Array<number>(BUCKETS).fill(0);
+}
+
+/**
+ * The q-quantile as the upper bound of the bucket holding the ceil(q·n)-th call; in the open
+ * last bucket, the largest latency seen. 0 when there were no calls.
+ */
+export function quantileFromHistogram(hist: readonly number[], q: number, maxLatencyMs: number): number {
+  const total = hist.reduce((a, b) => a + b, 0);
+  if (total === 0) return 0;
+  const rank = Math.ceil(q * total);
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    seen += hist[i]!;
+    if (seen >= rank) return i < LATENCY_BOUNDS_MS.length ? Math.min(LATENCY_BOUNDS_MS[i]!, maxLatencyMs) : maxLatencyMs;
+  }
+  return maxLatencyMs;
+}

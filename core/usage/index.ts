@@ -1,0 +1,107 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from '../log.js';
+import type { Orm } from '../../db/orm.js';
+import type { TemporalHandle } from '../../temporal/client.js';
+import { LimitWatcher, type LimitObservation } from './limits.js';
+import { UsageRecorder, type RecorderOptions, type UsageInput } from './recorder.js';
+
+export type { UsageInput, LimitObservation };
+
+/** The parts of core/keys/verify.ts's VerifyResult usage needs. */
+export interface VerificationOutcome {
+  code: string;
+  keyId: string | null;
+  ratelimit: { limit: number; remaining: number; reset: number } | null;
+  credits: number | null;
+}
+
+/** The status a protected API answers for each verification code (what the Express middleware sends). */
+export function statusForCode(code: string): number {
+  switch (code) {
+    case 'VALID':
+      return 200;
+    case 'FORBIDDEN':
+    case 'INSUFFICIENT_PERMISSIONS':
+      return 403;
+    case 'RATE_LIMITED':
+    case 'USAGE_EXCEEDED':
+      return 429;
+    default:
+      return 401;
+  }
+}
+
+/** Method and route of verification records: the call verified is the customer's, its route unknown here. */
+export const VERIFICATION_METHOD = 'VERIFY';
+export const VERIFICATION_ROUTE = '/v1/keys/verify';
+
+/** The per-process usage pipeline an API process holds in ServerDeps: recorder + limit watcher. */
+export interface Usage {
+  recorder: UsageRecorder;
+  limits: LimitWatcher;
+  /** Buffers one record; never waits, never throws. */
+  record(input: UsageInput): void;
+  /** Called by verification with the key's limits after the call was counted. */
+  observeLimits(o: LimitObservation): void;
+  /** Records a verification (status derived from its code) and watches the key's limits. */
+  verification(workspaceId: string, result: VerificationOutcome, opts: { latencyMs: number; counted: boolean }): void;
+  /** Writes what is buffered and raises pending limit warnings. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface UsageDeps {
+  databaseUrl: string;
+  orm: Orm;
+  temporal: TemporalHandle;
+  log: Logger;
+  options?: Omit<RecorderOptions, 'databaseUrl' | 'log' | 'afterFlush'>;
+}
+
+export function createUsage(deps: UsageDeps): Usage {
+  const limits = new LimitWatcher({ em: () => deps.orm.em.fork() as EntityManager, temporal: deps.temporal, log: deps.log });
+  const recorder = new UsageRecorder({
+    ...deps.options,
+    databaseUrl: deps.databaseUrl,
+    log: deps.log,
+    afterFlush: async () => {
+      if (limits.waiting > 0) await limits.raisePending();
+    },
+  });
+  return {
+    recorder,
+    limits,
+    record: (input) => {
+      recorder.record(input);
+    },
+    observeLimits: (o) => {
+      try {
+        limits.observe(o);
+      } catch (err) {
+        deps.log.warn({ err }, 'limit observation failed');
+      }
+    },
+    verification: (workspaceId, r, opts) => {
+      recorder.record({
+        workspaceId,
+        keyId: r.keyId,
+        source: 'verification',
+        method: VERIFICATION_METHOD,
+        route: VERIFICATION_ROUTE,
+        status: statusForCode(r.code),
+        latencyMs: opts.latencyMs,
+        code: r.code,
+        counted: opts.counted,
+      });
+      if (r.keyId && (r.ratelimit || r.credits !== null)) {
+        try {
+          limits.observe({ workspaceId, keyId: r.keyId, ratelimit: r.ratelimit, credits: r.credits });
+        } catch (err) {
+          deps.log.warn({ err }, 'limit observation failed');
+        }
+      }
+    },
+    flush: () => recorder.flush(),
+    close: () => recorder.close(),
+  };
+}

@@ -1,0 +1,182 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { z } from 'zod';
+import type { RateLimit } from '../../db/entities/api-key.js';
+import type { LimitRequestStatus } from '../../db/entities/limit-request.js';
+import { conflict, HttpError, notFound, truncate } from '../../server/errors.js';
+import { recordAudit } from '../audit.js';
+import { newId } from '../ids.js';
+import { notifyKeyChanged } from '../keys/notify.js';
+
+/** Who asks or decides: a key of the workspace, as the server's Principal plus the caller's address. */
+export interface LimitActor {
+  workspaceId: string;
+  keyId: string;
+  ip: string;
+}
+
+export const CreateLimitRequestInput = z.strictObject({
+  /** The rate limit to raise, by name; a name the key does not have adds a limit on approval. */
+  limit_name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'expected 1-64 letters, digits, "_", ".", ":" or "-"'),
+  requested_limit: z.number().int().min(1).max(1_000_000_000),
+  /** Required for a new limit; for an existing one it defaults to that limit's window. */
+  window_seconds: z.number().int().min(1).max(31 * 86_400).optional(),
+  reason: z.string().max(1000).default(''),
+});
+export type CreateLimitRequestInput = z.infer<typeof CreateLimitRequestInput>;
+
+export interface LimitRequestView {
+  id: string;
+  key_id: string;
+  limit_name: string;
+  current_limit: number | null;
+  requested_limit: number;
+  window_seconds: number;
+  reason: string;
+  status: LimitRequestStatus;
+  requested_by: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  decision_note: string | null;
+  created_at: string;
+}
+
+interface Row {
+  id: string;
+  api_key_pk: string;
+  key_id: string;
+  limit_name: string;
+  current_limit: number | null;
+  requested_limit: number;
+  window_seconds: number;
+  reason: string;
+  status: LimitRequestStatus;
+  requested_by: string;
+  decided_by: string | null;
+  decided_at: Date | null;
+  decision_note: string | null;
+  created_at: Date;
+}
+
+const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+
+function toView(r: Row): LimitRequestView {
+  return {
+    id: r.id,
+    key_id: r.key_id,
+    limit_name: r.limit_name,
+    current_limit: r.current_limit,
+    requested_limit: r.requested_limit,
+    window_seconds: r.window_seconds,
+    reason: r.reason,
+    status: r.status,
+    requested_by: r.requested_by,
+    decided_by: r.decided_by,
+    decided_at: iso(r.decided_at),
+    decision_note: r.decision_note,
+    created_at: iso(r.created_at)!,
+  };
+}
+
+export async function createLimitRequest(em: EntityManager, actor: LimitActor, keyId: string, input: CreateLimitRequestInput): Promise<LimitRequestView> {
+  return em.transactional(async (tx) => {
+    const [key] = await tx.execute<{ pk: string; rate_limits: RateLimit[] | null; revoked_at: Date | null }[]>(
+      `select pk, rate_limits, revoked_at from api_key where workspace_id = ? and id = ? for update`,
+      [actor.workspaceId, keyId],
+    );
+    if (!key) throw notFound('API key', keyId);
+    if (key.revoked_at) throw conflict(`API key '${truncate(keyId)}' is revoked; its limits cannot change`);
+    const existing = (key.rate_limits ?? []).find((l) => l.name === input.limit_name);
+    const windowSeconds = input.window_seconds ?? existing?.windowSeconds;
+    if (windowSeconds === undefined) {
+      throw new HttpError(400, 'invalid_input', `window_seconds: required for '${input.limit_name}', a limit this key does not have yet`, 'window_seconds');
+    }
+    const [pending] = await tx.execute<{ id: string }[]>(
+      `select id from limit_request where api_key_pk = ? and limit_name = ? and status = 'pending'`,
+      [key.pk, input.limit_name],
+    );
+    if (pending) throw conflict(`A request for '${input.limit_name}' on this key is already pending (${pending.id})`, 'limit_name');
+    const [row] = await tx.execute<Row[]>(
+      `insert into limit_request (id, workspace_id, api_key_pk, key_id, limit_name, current_limit, requested_limit, window_seconds, reason, status, requested_by, created_at)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, clock_timestamp()) returning *`,
+      [newId('lr'), actor.workspaceId, key.pk, keyId, input.limit_name, existing?.limit ?? null, input.requested_limit, windowSeconds, input.reason, actor.keyId],
+    );
+    await recordAudit(tx, actor, {
+      workspaceId: actor.workspaceId,
+      action: 'limit_request.created',
+      targetType: 'api_key',
+      targetId: keyId,
+      changes: { limit_name: input.limit_name, requested_limit: input.requested_limit, window_seconds: windowSeconds },
+    });
+    return toView(row!);
+  });
+}
+
+export const ListLimitRequestsInput = z.strictObject({
+  status: z.enum(['pending', 'approved', 'declined']).optional(),
+  key_id: z.string().min(1).max(128).optional(),
+});
+
+export async function listLimitRequests(em: EntityManager, workspaceId: string, f: z.infer<typeof ListLimitRequestsInput>): Promise<LimitRequestView[]> {
+  const where = ['workspace_id = ?'];
+  const params: unknown[] = [workspaceId];
+  if (f.status) {
+    where.push('status = ?');
+    params.push(f.status);
+  }
+  if (f.key_id) {
+    where.push('key_id = ?');
+    params.push(f.key_id);
+  }
+  const rows = await em.execute<Row[]>(`select * from limit_request where ${where.join(' and ')} order by created_at desc, id desc limit 500`, params);
+  return rows.map(toView);
+}
+
+/**
+ * Approving sets the key's limit of that name to the requested value (adding the limit when
+ * the key had none of that name), in the same transaction, and tells every API process.
+ */
+export async function decideLimitRequest(
+  em: EntityManager,
+  actor: LimitActor,
+  id: string,
+  decision: 'approve' | 'decline',
+  note?: string,
+): Promise<LimitRequestView> {
+  return em.transactional(async (tx) => {
+    const [req] = await tx.execute<Row[]>(`select * from limit_request where workspace_id = ? and id = ? for update`, [actor.workspaceId, id]);
+    if (!req) throw notFound('Limit request', id);
+    if (req.status !== 'pending') throw conflict(`Limit request '${truncate(id)}' was already ${req.status}`);
+    if (decision === 'approve') {
+      const [key] = await tx.execute<{ pk: string; rate_limits: RateLimit[] | null; revoked_at: Date | null }[]>(
+        `select pk, rate_limits, revoked_at from api_key where pk = ? for update`,
+        [req.api_key_pk],
+      );
+      if (!key || key.revoked_at) throw conflict(`API key '${truncate(req.key_id)}' is revoked; the request can only be declined`);
+      const limits = [...(key.rate_limits ?? [])];
+      const next: RateLimit = { name: req.limit_name, limit: req.requested_limit, windowSeconds: req.window_seconds };
+      const at = limits.findIndex((l) => l.name === req.limit_name);
+      if (at >= 0) limits[at] = next;
+      else limits.push(next);
+      await tx.execute(`update api_key set rate_limits = ?, updated_at = clock_timestamp() where pk = ?`, [JSON.stringify(limits), key.pk]);
+      await notifyKeyChanged(tx, key.pk);
+      await recordAudit(tx, actor, {
+        workspaceId: actor.workspaceId,
+        action: 'key.updated',
+        targetType: 'api_key',
+        targetId: req.key_id,
+        changes: { rate_limits: { from: key.rate_limits ?? [], to: limits } },
+      });
+    }
+    const [row] = await tx.execute<Row[]>(
+      `update limit_request set status = ?, decided_by = ?, decided_at = clock_timestamp(), decision_note = ? where id = ? returning *`,
+      [decision === 'approve' ? 'approved' : 'declined', actor.keyId, note ?? null, req.id],
+    );
+    await recordAudit(tx, actor, {
+      workspaceId: actor.workspaceId,
+      action: decision === 'approve' ? 'limit_request.approved' : 'limit_request.declined',
+      targetType: 'limit_request',
+      targetId: req.id,
+    });
+    return toView(row!);
+  });
+}

@@ -1,0 +1,198 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { quantileFromHistogram } from './histogram.js';
+import { healthScore } from './health.js';
+
+export interface Range {
+  from: Date;
+  to: Date;
+}
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+export const startOfUtcDay = (d: Date) => new Date(Math.floor(d.getTime() / DAY) * DAY);
+export const startOfUtcMonth = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
+export const startOfNextUtcMonth = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
+
+/** The calendar month (UTC) holding `now`: the dashboard's "this month". */
+export function thisMonth(now = new Date()): Range {
+  return { from: startOfUtcMonth(now), to: startOfNextUtcMonth(now) };
+}
+
+export interface Totals {
+  calls: number;
+  errors4xx: number;
+  errors5xx: number;
+  latencySum: number;
+  latencyMax: number;
+  hist: number[];
+}
+
+interface TotalsRow {
+  calls: string | null;
+  e4: string | null;
+  e5: string | null;
+  lsum: number | null;
+  lmax: number | null;
+  hist: (string | number)[] | null;
+}
+
+/**
+ * Rollup rows covering [from, to): whole UTC days from usage_day, the ragged ends from
+ * usage_minute, so a month reads ~31 day rows per key and route instead of millions of records.
+ * Bounds resolve to whole minutes (a minute bucket belongs to the range when it starts inside it).
+ */
+function rollupSources(workspaceId: string, range: Range, keyId?: string): { sql: string; params: unknown[] } {
+  const from = new Date(Math.ceil(range.from.getTime() / MINUTE) * MINUTE);
+  const to = range.to;
+  const dayFrom = new Date(Math.ceil(from.getTime() / DAY) * DAY);
+  const dayTo = startOfUtcDay(to);
+  const keyFilter = keyId === undefined ? '' : ' and key_id = ?';
+  const keyParam = keyId === undefined ? [] : [keyId];
+  const cols = 'bucket, key_id, route, calls, errors_4xx, errors_5xx, latency_sum, latency_max';
+  if (dayFrom < dayTo) {
+    return {
+      sql: `select ${cols}, hist from usage_day where workspace_id = ? and bucket >= ? and bucket < ?${keyFilter}
+            union all
+            select ${cols}, hist::bigint[] from usage_minute where workspace_id = ?${keyFilter}
+               and ((bucket >= ? and bucket < ?) or (bucket >= ? and bucket < ?))`,
+      params: [workspaceId, dayFrom, dayTo, ...keyParam, workspaceId, ...keyParam, from, dayFrom, dayTo, to],
+    };
+  }
+  return {
+    sql: `select ${cols}, hist::bigint[] as hist from usage_minute where workspace_id = ? and bucket >= ? and bucket < ?${keyFilter}`,
+    params: [workspaceId, from, to, ...keyParam],
+  };
+}
+
+export async function totals(em: EntityManager, workspaceId: string, range: Range, keyId?: string): Promise<Totals> {
+  const src = rollupSources(workspaceId, range, keyId);
+  const [row] = await em.execute<TotalsRow[]>(
+    `with r as (${src.sql}),
+          h as (select i, sum(v) as v from r, unnest(r.hist) with ordinality as u(v, i) group by i)
+     select sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5, sum(latency_sum) as lsum,
+            max(latency_max) as lmax, (select array_agg(v order by i) from h) as hist
+       from r`,
+    src.params,
+  );
+  return {
+    calls: Number(row?.calls ?? 0),
+    errors4xx: Number(row?.e4 ?? 0),
+    errors5xx: Number(row?.e5 ?? 0),
+    latencySum: Number(row?.lsum ?? 0),
+    latencyMax: Number(row?.lmax ?? 0),
+    hist: (row?.hist ?? []).map(Number),
+  };
+}
+
+export interface Summary {
+  calls: number;
+  errors_4xx: number;
+  errors_5xx: number;
+  /** (4xx + 5xx) / calls, 0..1, four decimals. */
+  error_rate: number;
+  avg_latency_ms: number;
+  p95_latency_ms: number;
+  health_score: number;
+}
+
+const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+export function summarise(t: Totals, webhookSuccessRate: number | null): Summary {
+  const errorRate = t.calls === 0 ? 0 : (t.errors4xx + t.errors5xx) / t.calls;
+  const p95 = quantileFromHistogram(t.hist, 0.95, t.latencyMax);
+  return {
+    calls: t.calls,
+    errors_4xx: t.errors4xx,
+    errors_5xx: t.errors5xx,
+    error_rate: round(errorRate, 4),
+    avg_latency_ms: t.calls === 0 ? 0 : round(t.latencySum / t.calls, 1),
+    p95_latency_ms: round(p95, 1),
+    health_score: healthScore({ calls: t.calls, errorRate, p95LatencyMs: p95, webhookSuccessRate }),
+  };
+}
+
+/**
+ * Share of finished webhook deliveries (created in the range) that succeeded; null when there
+ * were none, or when this database has no delivery table yet.
+ */
+export async function webhookSuccessRate(em: EntityManager, workspaceId: string, range: Range): Promise<number | null> {
+  const [exists] = await em.execute<{ t: string | null }[]>(`select to_regclass('webhook_delivery')::text as t`);
+  if (!exists?.t) return null;
+  const [row] = await em.execute<{ ok: string; done: string }[]>(
+    `select count(*) filter (where status = 'succeeded') as ok, count(*) filter (where status in ('succeeded', 'failed')) as done
+       from webhook_delivery where workspace_id = ? and created_at >= ? and created_at < ?`,
+    [workspaceId, range.from, range.to],
+  );
+  const done = Number(row?.done ?? 0);
+  return done === 0 ? null : Number(row!.ok) / done;
+}
+
+export async function summary(em: EntityManager, workspaceId: string, range: Range, keyId?: string): Promise<Summary> {
+  const [t, wh] = await Promise.all([totals(em, workspaceId, range, keyId), webhookSuccessRate(em, workspaceId, range)]);
+  return summarise(t, wh);
+}
+
+export interface TimeseriesPoint {
+  t: string;
+  calls: number;
+  errors_4xx: number;
+  errors_5xx: number;
+  avg_latency_ms: number;
+  p95_latency_ms: number;
+}
+
+export const MAX_POINTS = 2_000;
+
+/**
+ * One point per hour (from minute rollups) or per UTC day (from day rollups), gaps filled with
+ * zeros so a chart's x axis is regular. `from` is rounded down to the interval.
+ */
+export async function timeseries(
+  em: EntityManager,
+  workspaceId: string,
+  range: Range,
+  interval: 'hour' | 'day',
+  keyId?: string,
+): Promise<TimeseriesPoint[]> {
+  const table = interval === 'hour' ? 'usage_minute' : 'usage_day';
+  const step = interval === 'hour' ? 3_600_000 : DAY;
+  const from = new Date(Math.floor(range.from.getTime() / step) * step);
+  const keyFilter = keyId === undefined ? '' : ' and key_id = ?';
+  const rows = await em.execute<{ t: Date; calls: string; e4: string; e5: string; lsum: number; lmax: number; hist: string[] | null }[]>(
+    `with r as (
+       select date_trunc('${interval}', bucket, 'UTC') as t, calls, errors_4xx, errors_5xx, latency_sum, latency_max, hist::bigint[] as hist
+         from ${table} where workspace_id = ? and bucket >= ? and bucket < ?${keyFilter}),
+     h as (select t, i, sum(v) as v from r, unnest(r.hist) with ordinality as u(v, i) group by t, i),
+     a as (select t, sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5, sum(latency_sum) as lsum, max(latency_max) as lmax
+             from r group by t)
+     select a.*, (select array_agg(h.v order by h.i) from h where h.t = a.t) as hist from a order by t`,
+    [workspaceId, from, range.to, ...(keyId === undefined ? [] : [keyId])],
+  );
+  const byTime = new Map(rows.map((r) => [new Date(r.t).getTime(), r]));
+  const points: TimeseriesPoint[] = [];
+  for (let t = from.getTime(); t < range.to.getTime(); t += step) {
+    const r = byTime.get(t);
+    const calls = Number(r?.calls ?? 0);
+    const hist = (r?.hist ?? []).map(Number);
+    points.push({
+      t: new Date(t).toISOString(),
+      calls,
+      errors_4xx: Number(r?.e4 ?? 0),
+      errors_5xx: Number(r?.e5 ?? 0),
+      avg_latency_ms: calls === 0 ? 0 : round(Number(r!.lsum) / calls, 1),
+      p95_latency_ms: round(quantileFromHistogram(hist, 0.95, Number(r?.lmax ?? 0)), 1),
+    });
+  }
+  return points;
+}
+
+/** Calls of one key today and this month (UTC), from the day rollups. */
+export async function keyCalls(em: EntityManager, workspaceId: string, keyId: string, now = new Date()): Promise<{ today: number; month: number }> {
+  const [row] = await em.execute<{ today: string | null; month: string | null }[]>(
+    `select sum(calls) filter (where bucket >= ?) as today, sum(calls) as month
+       from usage_day where workspace_id = ? and key_id = ? and bucket >= ? and bucket < ?`,
+    [startOfUtcDay(now), workspaceId, keyId, startOfUtcMonth(now), startOfNextUtcMonth(now)],
+  );
+  return { today: Number(row?.today ?? 0), month: Number(row?.month ?? 0) };
+}

@@ -1,0 +1,67 @@
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+
+// Usage tables are written and read with SQL (batch COPY, upserts, aggregates); these entities
+// exist so the migration generator knows the tables and never proposes to drop them.
+
+/** One request: a call to Gatehouse's API, a verification, or a call a protected service reported. */
+export const UsageRecord = defineEntity({
+  name: 'UsageRecord',
+  tableName: 'usage_record',
+  indexes: [
+    { name: 'usage_record_workspace_created_index', expression: 'create index "usage_record_workspace_created_index" on "usage_record" ("workspace_id", "created_at" desc, "id" desc)' },
+    { name: 'usage_record_workspace_key_created_index', expression: 'create index "usage_record_workspace_key_created_index" on "usage_record" ("workspace_id", "key_id", "created_at" desc)' },
+    { name: 'usage_record_created_brin', expression: 'create index "usage_record_created_brin" on "usage_record" using brin ("created_at")' },
+  ],
+  properties: {
+    id: p.bigint('string').primary().autoincrement(),
+    workspaceId: p.string().length(64),
+    keyId: p.string().length(128).nullable(),
+    /** `api` (Gatehouse's own API), `verification`, or `service` (reported through POST /v1/usage). */
+    source: p.string().length(16),
+    method: p.string().length(10),
+    route: p.string().length(200),
+    status: p.smallint(),
+    latencyMs: p.float().columnType('real'),
+    code: p.string().length(32).nullable(),
+    /** False for records whose call is counted by another record (see docs/usage.md). */
+    counted: p.boolean().default(true),
+    createdAt: p.datetime(),
+  },
+});
+export type IUsageRecord = InferEntity<typeof UsageRecord>;
+
+const rollupProperties = (big: boolean) => ({
+  workspaceId: p.string().length(64).primary(),
+  bucket: p.datetime().primary(),
+  /** '' when the call had no key (a verification of an unknown secret). */
+  keyId: p.string().length(128).primary(),
+  /** `GET /api-keys/{id}`: method and route pattern. */
+  route: p.string().length(220).primary(),
+  calls: big ? p.bigint('number') : p.integer(),
+  errors4xx: (big ? p.bigint('number') : p.integer()).fieldName('errors_4xx'),
+  errors5xx: (big ? p.bigint('number') : p.integer()).fieldName('errors_5xx'),
+  latencySum: p.double(),
+  latencyMax: p.float().columnType('real'),
+  /** Counts per fixed latency bucket (core/usage/histogram.ts). */
+  hist: p.array<number>(Number).columnType(big ? 'bigint[]' : 'int[]'),
+});
+
+export const UsageMinute = defineEntity({ name: 'UsageMinute', tableName: 'usage_minute', properties: rollupProperties(false) });
+export const UsageDay = defineEntity({ name: 'UsageDay', tableName: 'usage_day', properties: rollupProperties(true) });
+
+/** Written by the monthly-rollup workflow; key_id '*' holds the workspace's total. */
+export const UsageMonth = defineEntity({
+  name: 'UsageMonth',
+  tableName: 'usage_month',
+  properties: {
+    workspaceId: p.string().length(64).primary(),
+    month: p.date().primary(),
+    keyId: p.string().length(128).primary(),
+    calls: p.bigint('number'),
+    errors4xx: p.bigint('number').fieldName('errors_4xx'),
+    errors5xx: p.bigint('number').fieldName('errors_5xx'),
+    avgLatencyMs: p.double(),
+    p95LatencyMs: p.double(),
+    updatedAt: p.datetime(),
+  },
+});

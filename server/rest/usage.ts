@@ -1,0 +1,307 @@
+import { z } from 'zod';
+import { ingestReported, MAX_REPORTED_RECORDS } from '../../core/usage/ingest.js';
+import { keyUsage } from '../../core/usage/key-usage.js';
+import {
+  CreateLimitRequestInput,
+  createLimitRequest,
+  decideLimitRequest,
+  listLimitRequests,
+  ListLimitRequestsInput,
+} from '../../core/usage/limit-requests.js';
+import { searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
+import { summary, thisMonth, timeseries, MAX_POINTS, type Range } from '../../core/usage/queries.js';
+import { badRequest } from '../errors.js';
+import { zodToHttp } from './register.js';
+import { defineRoute } from './route.js';
+
+const TAGS = ['usage'];
+
+const time = (description: string) =>
+  z
+    .string()
+    .refine((s) => /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), 'expected an ISO 8601 date or date-time, e.g. 2026-11-01T00:00:00Z')
+    .transform((s) => new Date(s))
+    .optional()
+    .meta({ description, example: '2026-11-01T00:00:00Z' });
+
+/** [from, to), defaulting to this calendar month (UTC); to must follow from. */
+export function resolveRange(q: { from?: Date; to?: Date }, now = new Date()): Range {
+  const month = thisMonth(now);
+  const from = q.from ?? (q.to ? new Date(q.to.getTime() - (month.to.getTime() - month.from.getTime())) : month.from);
+  const to = q.to ?? (q.from ? new Date(Math.max(now.getTime(), from.getTime() + 1)) : month.to);
+  if (to <= from) throw badRequest('to: must be later than from', 'to');
+  return { from, to };
+}
+
+const RangeQuery = z.object({
+  from: time('Start, inclusive (default: the start of this month, UTC).'),
+  to: time('End, exclusive (default: the start of next month, UTC).'),
+});
+
+const SummaryResponse = z
+  .object({
+    calls: z.number().int(),
+    errors_4xx: z.number().int(),
+    errors_5xx: z.number().int(),
+    error_rate: z.number().meta({ description: '(4xx + 5xx) / calls, from 0 to 1' }),
+    avg_latency_ms: z.number(),
+    p95_latency_ms: z.number().meta({ description: 'Upper bound of the latency bucket holding the 95th percentile (docs/usage.md)' }),
+    health_score: z.number().int().meta({ description: '0–100, formula in docs/usage.md' }),
+  })
+  .meta({ id: 'UsageSummary' });
+
+export const usageSummaryRoute = defineRoute({
+  method: 'get',
+  path: '/usage/summary',
+  summary: "Calls, errors, latency and health score of the caller's workspace (default: this month)",
+  tags: TAGS,
+  scope: 'usage:read',
+  query: RangeQuery.extend({ key_id: z.string().min(1).max(128).optional() }),
+  response: SummaryResponse,
+  handler: async ({ query, ctx }) => summary(ctx.em, ctx.principal.workspaceId, resolveRange(query), query.key_id),
+});
+
+const KeyUsageResponse = z
+  .object({
+    calls_today: z.number().int(),
+    calls_month: z.number().int(),
+    rate_limits: z.array(
+      z.object({
+        name: z.string(),
+        limit: z.number().int(),
+        window_seconds: z.number().int(),
+        used: z.number().int(),
+        remaining: z.number().int(),
+        reset_at: z.string(),
+      }),
+    ),
+    credits_remaining: z.number().int().nullable(),
+  })
+  .meta({ id: 'KeyUsage' });
+
+export const keyUsageRoute = defineRoute({
+  method: 'get',
+  path: '/usage/keys/{id}',
+  summary: 'Calls today and this month (UTC), rate limits as used right now, credits left',
+  tags: TAGS,
+  scope: 'usage:read',
+  params: z.object({ id: z.string().min(1).max(128) }),
+  errors: [404],
+  response: KeyUsageResponse,
+  handler: async ({ params, ctx }) => keyUsage(ctx.em, ctx.principal.workspaceId, params.id),
+});
+
+const TimeseriesResponse = z
+  .object({
+    interval: z.enum(['hour', 'day']),
+    from: z.string(),
+    to: z.string(),
+    points: z.array(
+      z.object({
+        t: z.string(),
+        calls: z.number().int(),
+        errors_4xx: z.number().int(),
+        errors_5xx: z.number().int(),
+        avg_latency_ms: z.number(),
+        p95_latency_ms: z.number(),
+      }),
+    ),
+  })
+  .meta({ id: 'UsageTimeseries' });
+
+export const timeseriesRoute = defineRoute({
+  method: 'get',
+  path: '/usage/timeseries',
+  summary: 'Calls, errors and latency per hour or per UTC day, gaps filled with zeros, for charts',
+  tags: TAGS,
+  scope: 'usage:read',
+  query: RangeQuery.extend({
+    interval: z.enum(['hour', 'day']).default('day'),
+    key_id: z.string().min(1).max(128).optional(),
+  }),
+  response: TimeseriesResponse,
+  handler: async ({ query, ctx }) => {
+    const range = resolveRange(query);
+    const step = query.interval === 'hour' ? 3_600_000 : 86_400_000;
+    if ((range.to.getTime() - range.from.getTime()) / step > MAX_POINTS) {
+      throw badRequest(`to: at most ${MAX_POINTS} ${query.interval}s per request; narrow the range or use a larger interval`, 'to');
+    }
+    const points = await timeseries(ctx.em, ctx.principal.workspaceId, range, query.interval, query.key_id);
+    return { interval: query.interval, from: range.from.toISOString(), to: range.to.toISOString(), points };
+  },
+});
+
+const IngestResponse = z
+  .object({
+    accepted: z.number().int(),
+    rejected: z.number().int(),
+    errors: z.array(z.object({ index: z.number().int(), field: z.string().optional(), message: z.string() })),
+  })
+  .meta({ id: 'UsageIngestResult' });
+
+export const reportUsageRoute = defineRoute({
+  method: 'post',
+  path: '/v1/usage',
+  summary: 'Report calls your API served (status, latency): 202 when all were accepted, 207 with per-record errors otherwise',
+  tags: TAGS,
+  scope: 'usage:write',
+  body: z.object({
+    records: z
+      .array(z.unknown())
+      .min(1, 'expected at least one record')
+      .max(MAX_REPORTED_RECORDS, `at most ${MAX_REPORTED_RECORDS} records per request`)
+      .meta({
+        description: 'Each: key_id, method, route (the pattern, e.g. /products/{id}), status, latency_ms, time (ISO, optional), code (optional).',
+        example: [{ key_id: 'api-key-produccion-2024', method: 'GET', route: '/products/{id}', status: 200, latency_ms: 42.5 }],
+      }),
+  }),
+  status: 202,
+  errors: [207],
+  response: IngestResponse,
+  handler: async ({ body, ctx, res }) => {
+    const result = await ingestReported(ctx.em, ctx.usage, ctx.principal.workspaceId, body.records);
+    res.status(result.rejected > 0 ? 207 : 202);
+    return result;
+  },
+});
+
+const LogEntry = z.object({
+  id: z.string(),
+  time: z.string(),
+  key_id: z.string().nullable(),
+  source: z.string().meta({ description: 'api (Gatehouse API), verification, or service (reported by your API)' }),
+  method: z.string(),
+  route: z.string(),
+  status: z.number().int(),
+  latency_ms: z.number(),
+  code: z.string().nullable(),
+});
+
+export const LogsQuery = z.object({
+  key_id: z.string().min(1).max(128).optional(),
+  route: z.string().min(1).max(200).optional(),
+  method: z.string().regex(/^[A-Za-z]{3,10}$/, 'expected an HTTP method').optional(),
+  status: z.string().regex(STATUS_FILTER, 'expected a status such as 404 or a class such as 4xx').optional(),
+  source: z.enum(['api', 'verification', 'service']).optional(),
+  from: time('Oldest time, inclusive.'),
+  to: time('Newest time, exclusive.'),
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export const logsRoute = defineRoute({
+  method: 'get',
+  path: '/logs',
+  summary: 'Request log, newest first: filter by key, route, method, status (404 or 4xx), source and time; cursor pagination',
+  tags: TAGS,
+  scope: 'usage:read',
+  query: LogsQuery,
+  response: z.object({ entries: z.array(LogEntry), next_cursor: z.string().nullable() }).meta({ id: 'RequestLogPage' }),
+  handler: async ({ query, ctx }) =>
+    searchLogs(ctx.em, ctx.principal.workspaceId, {
+      keyId: query.key_id,
+      route: query.route,
+      method: query.method,
+      status: query.status,
+      source: query.source,
+      from: query.from,
+      to: query.to,
+      cursor: query.cursor,
+      limit: query.limit,
+    }),
+});
+
+const LimitRequest = z
+  .object({
+    id: z.string(),
+    key_id: z.string(),
+    limit_name: z.string(),
+    current_limit: z.number().int().nullable(),
+    requested_limit: z.number().int(),
+    window_seconds: z.number().int(),
+    reason: z.string(),
+    status: z.enum(['pending', 'approved', 'declined']),
+    requested_by: z.string(),
+    decided_by: z.string().nullable(),
+    decided_at: z.string().nullable(),
+    decision_note: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'LimitRequest' });
+
+const actor = (ctx: { principal: { workspaceId: string; keyId: string }; ip: string }) => ({
+  workspaceId: ctx.principal.workspaceId,
+  keyId: ctx.principal.keyId,
+  ip: ctx.ip,
+});
+
+export const createLimitRequestRoute = defineRoute({
+  method: 'post',
+  path: '/api-keys/{id}/limit-requests',
+  summary: 'Ask for a higher rate limit on a key; a key with limits:approve decides',
+  tags: TAGS,
+  scope: 'usage:write',
+  params: z.object({ id: z.string().min(1).max(128) }),
+  body: CreateLimitRequestInput,
+  status: 201,
+  errors: [404, 409],
+  response: LimitRequest,
+  handler: async ({ params, body, ctx }) => createLimitRequest(ctx.em, actor(ctx), params.id, body),
+});
+
+export const listLimitRequestsRoute = defineRoute({
+  method: 'get',
+  path: '/limit-requests',
+  summary: 'Limit increase requests of the workspace, newest first',
+  tags: TAGS,
+  scope: 'usage:read',
+  query: ListLimitRequestsInput,
+  response: z.object({ limit_requests: z.array(LimitRequest) }),
+  handler: async ({ query, ctx }) => ({ limit_requests: await listLimitRequests(ctx.em, ctx.principal.workspaceId, query) }),
+});
+
+export const Decision = z.strictObject({ note: z.string().max(1000).optional() });
+
+/** The body is optional (`{"note": "…"}`); when sent it is validated like any other. */
+function decisionNote(body: unknown): string | undefined {
+  if (body === undefined) return undefined;
+  const parsed = Decision.safeParse(body);
+  if (!parsed.success) throw zodToHttp(parsed.error, 'body');
+  return parsed.data.note;
+}
+
+export const approveLimitRequestRoute = defineRoute({
+  method: 'post',
+  path: '/limit-requests/{id}/approve',
+  summary: "Approve: the key's limit of that name becomes the requested one at once",
+  tags: TAGS,
+  scope: 'limits:approve',
+  params: z.object({ id: z.string().min(1).max(64) }),
+  errors: [404, 409],
+  response: LimitRequest,
+  handler: async ({ params, ctx, req }) => decideLimitRequest(ctx.em, actor(ctx), params.id, 'approve', decisionNote(req.body)),
+});
+
+export const declineLimitRequestRoute = defineRoute({
+  method: 'post',
+  path: '/limit-requests/{id}/decline',
+  summary: 'Decline a limit increase request',
+  tags: TAGS,
+  scope: 'limits:approve',
+  params: z.object({ id: z.string().min(1).max(64) }),
+  errors: [404, 409],
+  response: LimitRequest,
+  handler: async ({ params, ctx, req }) => decideLimitRequest(ctx.em, actor(ctx), params.id, 'decline', decisionNote(req.body)),
+});
+
+export const usageRoutes = [
+  usageSummaryRoute,
+  keyUsageRoute,
+  timeseriesRoute,
+  reportUsageRoute,
+  logsRoute,
+  createLimitRequestRoute,
+  listLimitRequestsRoute,
+  approveLimitRequestRoute,
+  declineLimitRequestRoute,
+];

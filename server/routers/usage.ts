@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { keyUsage } from '../../core/usage/key-usage.js';
+import {
+  CreateLimitRequestInput,
+  createLimitRequest,
+  decideLimitRequest,
+  listLimitRequests,
+  ListLimitRequestsInput,
+} from '../../core/usage/limit-requests.js';
+import { MAX_POINTS, summary, timeseries } from '../../core/usage/queries.js';
+import { badRequest } from '../errors.js';
+import { resolveRange } from '../rest/usage.js';
+import { router, scopedProcedure } from '../trpc.js';
+
+// Outputs are the REST shapes (snake_case), so the UI and REST clients read the same fields.
+
+const time = z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional();
+const keyId = z.string().min(1).max(128).optional();
+const rangeInput = z.strictObject({ from: time, to: time, keyId });
+
+const actor = (ctx: { principal: { workspaceId: string; keyId: string }; ip: string }) => ({
+  workspaceId: ctx.principal.workspaceId,
+  keyId: ctx.principal.keyId,
+  ip: ctx.ip,
+});
+
+export const usageRouter = router({
+  /** Calls, errors, latency and health score of the workspace; default this month (UTC). */
+  summary: scopedProcedure('usage:read')
+    .input(rangeInput.optional())
+    .query(({ ctx, input }) => summary(ctx.em, ctx.principal.workspaceId, resolveRange(input ?? {}), input?.keyId)),
+
+  /** One key: calls today and this month, rate limits as used now, credits left. */
+  key: scopedProcedure('usage:read')
+    .input(z.strictObject({ id: z.string().min(1).max(128) }))
+    .query(({ ctx, input }) => keyUsage(ctx.em, ctx.principal.workspaceId, input.id)),
+
+  /** Points per hour or UTC day for charts, gaps filled with zeros. */
+  timeseries: scopedProcedure('usage:read')
+    .input(rangeInput.extend({ interval: z.enum(['hour', 'day']).default('day') }).optional())
+    .query(async ({ ctx, input }) => {
+      const interval = input?.interval ?? 'day';
+      const range = resolveRange(input ?? {});
+      const step = interval === 'hour' ? 3_600_000 : 86_400_000;
+      if ((range.to.getTime() - range.from.getTime()) / step > MAX_POINTS) throw badRequest(`to: at most ${MAX_POINTS} ${interval}s per request`, 'to');
+      const points = await timeseries(ctx.em, ctx.principal.workspaceId, range, interval, input?.keyId);
+      return { interval, from: range.from.toISOString(), to: range.to.toISOString(), points };
+    }),
+
+  requestLimit: scopedProcedure('usage:write')
+    .input(CreateLimitRequestInput.extend({ keyId: z.string().min(1).max(128) }))
+    .mutation(({ ctx, input }) => {
+      const { keyId: id, ...rest } = input;
+      return createLimitRequest(ctx.em, actor(ctx), id, rest);
+    }),
+
+  limitRequests: scopedProcedure('usage:read')
+    .input(ListLimitRequestsInput.optional())
+    .query(({ ctx, input }) => listLimitRequests(ctx.em, ctx.principal.workspaceId, input ?? {})),
+
+  approveLimitRequest: scopedProcedure('limits:approve')
+    .input(z.strictObject({ id: z.string().min(1).max(64), note: z.string().max(1000).optional() }))
+    .mutation(({ ctx, input }) => decideLimitRequest(ctx.em, actor(ctx), input.id, 'approve', input.note)),
+
+  declineLimitRequest: scopedProcedure('limits:approve')
+    .input(z.strictObject({ id: z.string().min(1).max(64), note: z.string().max(1000).optional() }))
+    .mutation(({ ctx, input }) => decideLimitRequest(ctx.em, actor(ctx), input.id, 'decline', input.note)),
+});

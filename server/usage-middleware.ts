@@ -1,0 +1,74 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Usage, VerificationOutcome } from '../core/usage/index.js';
+import type { Principal } from './auth/principal.js';
+
+/**
+ * What the usage middleware reads from `res.locals`, set by whoever authenticates the request
+ * (REST's route runner, tRPC's createContext).
+ */
+export interface UsageLocals {
+  principal?: Principal;
+  /** Route pattern, OpenAPI style (`/api-keys/{id}`) or `/trpc/<procedure>`. */
+  usageRoute?: string;
+  /** False when another record already counts this call (docs/usage.md, "What counts"). */
+  usageCounted?: boolean;
+  /** process.hrtime.bigint() when the request arrived. */
+  usageStart?: bigint;
+}
+
+/**
+ * Sent by a protected service that reports each call's outcome through POST /v1/usage (the
+ * Express middleware does): its verifications are then logged but not counted, or every call
+ * would count twice.
+ */
+export const REPORTS_USAGE_HEADER = 'x-gatehouse-reports-usage';
+
+/**
+ * Routes whose calls are counted by the records they carry (the verification, the reported
+ * calls): their own API record stays in the request log but out of the rollups.
+ */
+export const SELF_COUNTING_ROUTES: ReadonlySet<string> = new Set(['/v1/keys/verify', '/v1/usage']);
+
+/** Marks a request as made by `principal` on `route`, for the usage record written when it finishes. */
+export function markUsage(res: Response, principal: Principal | undefined, route: string): void {
+  const locals = res.locals as UsageLocals;
+  locals.principal = principal;
+  locals.usageRoute = route;
+  locals.usageCounted = !SELF_COUNTING_ROUTES.has(route);
+}
+
+/**
+ * Records every call to Gatehouse's own API once its response is sent. Only calls made with a
+ * key (or UI session) are attributable to a workspace; anonymous ones (public routes, missing
+ * or invalid keys) are not recorded.
+ */
+export function usageMiddleware(usage: Usage) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const start = process.hrtime.bigint();
+    (res.locals as UsageLocals).usageStart = start;
+    res.on('finish', () => {
+      const locals = res.locals as UsageLocals;
+      if (!locals.principal) return;
+      usage.record({
+        workspaceId: locals.principal.workspaceId,
+        keyId: locals.principal.keyId,
+        source: 'api',
+        method: req.method,
+        route: (locals.usageRoute ?? '(unmatched)').slice(0, 200),
+        status: res.statusCode,
+        latencyMs: Number(process.hrtime.bigint() - start) / 1e6,
+        counted: locals.usageCounted ?? true,
+      });
+    });
+    next();
+  };
+}
+
+/** The verify route's hook: one verification record, counted unless the caller reports the call itself. */
+export function recordVerification(usage: Usage, workspaceId: string, result: VerificationOutcome, req: Request, res: Response): void {
+  const start = (res.locals as UsageLocals).usageStart;
+  usage.verification(workspaceId, result, {
+    latencyMs: start === undefined ? 0 : Number(process.hrtime.bigint() - start) / 1e6,
+    counted: req.headers[REPORTS_USAGE_HEADER] !== '1',
+  });
+}

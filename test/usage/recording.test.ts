@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../core/log.js';
+import { UsageRecorder } from '../../core/usage/recorder.js';
+import { startStack, type Stack } from '../harness.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  // A long interval: every test flushes explicitly, so nothing depends on timing.
+  stack = await startStack({ worker: false, usage: { flushIntervalMs: 60_000 } });
+});
+afterAll(() => stack.close());
+
+interface Rec {
+  key_id: string | null;
+  source: string;
+  method: string;
+  route: string;
+  status: number;
+  latency_ms: number;
+  code: string | null;
+  counted: boolean;
+}
+
+async function records(workspaceId: string): Promise<Rec[]> {
+  await stack.deps.usage.flush();
+  return stack.orm.em
+    .fork()
+    .execute<Rec[]>(`select key_id, source, method, route, status, latency_ms, code, counted from usage_record where workspace_id = ? order by id`, [workspaceId]);
+}
+
+describe('every call to Gatehouse is recorded', () => {
+  it('records a REST call with its route pattern, status, latency and key', async () => {
+    const ws = await stack.workspace(['admin']);
+    expect((await stack.rest('GET', '/usage/summary', { key: ws.secret })).status).toBe(200);
+    expect((await stack.rest('GET', '/usage/keys/no-such-key', { key: ws.secret })).status).toBe(404);
+    const rows = await records(ws.workspaceId);
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({ key_id: ws.keyId, source: 'api', method: 'GET', route: '/usage/summary', status: 200, counted: true });
+    // The pattern, never the raw path with the id in it.
+    expect(rows[1]).toMatchObject({ route: '/usage/keys/{id}', status: 404 });
+    for (const r of rows) {
+      expect(r.latency_ms).toBeGreaterThan(0);
+      expect(r.latency_ms).toBeLessThan(10_000);
+    }
+  });
+
+  it('records a refused call (403) and a bad request (400) of a known key', async () => {
+    const ws = await stack.workspace(['read-only']);
+    const refused = await stack.rest('POST', '/api-keys/owner/limit-requests', { key: ws.secret, body: { limit_name: 'x', requested_limit: 5 } });
+    expect(refused.status).toBe(403);
+    const bad = await stack.rest('GET', '/usage/timeseries?interval=week', { key: ws.secret });
+    expect(bad.status).toBe(400);
+    const rows = await records(ws.workspaceId);
+    expect(rows.map((r) => [r.method, r.route, r.status])).toEqual([
+      ['POST', '/api-keys/{id}/limit-requests', 403],
+      ['GET', '/usage/timeseries', 400],
+    ]);
+  });
+
+  it('records tRPC calls by procedure', async () => {
+    const ws = await stack.workspace(['admin']);
+    const ok = await stack.rest('GET', '/trpc/system.whoami', { key: ws.secret });
+    expect(ok.status).toBe(200);
+    const rows = await records(ws.workspaceId);
+    expect(rows).toEqual([expect.objectContaining({ source: 'api', method: 'GET', route: '/trpc/system.whoami', status: 200, key_id: ws.keyId })]);
+  });
+
+  it('does not record calls no workspace can be named for (public routes, missing or unknown keys)', async () => {
+    const before = await stack.orm.em.fork().execute<{ n: string }[]>(`select count(*) as n from usage_record`);
+    await stack.deps.usage.flush();
+    await stack.rest('GET', '/healthz', { key: null });
+    await stack.rest('GET', '/usage/summary', { key: null });
+    await stack.rest('GET', '/usage/summary', { key: 'gate_sk_live_notarealkeyatall0000' });
+    await stack.deps.usage.flush();
+    const after = await stack.orm.em.fork().execute<{ n: string }[]>(`select count(*) as n from usage_record`);
+    expect(after[0]!.n).toBe(before[0]!.n);
+  });
+
+  it('keeps usage calls of one workspace out of another', async () => {
+    const a = await stack.workspace(['admin']);
+    const b = await stack.workspace(['admin']);
+    await stack.rest('GET', '/usage/summary', { key: a.secret });
+    await stack.deps.usage.flush();
+    const seenByB = await stack.rest('GET', '/logs', { key: b.secret });
+    expect(seenByB.status).toBe(200);
+    // B sees only its own GET /logs call (recorded after the response was computed: none yet).
+    expect(seenByB.body.entries).toEqual([]);
+  });
+});
+
+describe('the batch writer', () => {
+  const log = createLogger('silent');
+  const input = (workspaceId: string, i: number) => ({
+    workspaceId,
+    keyId: 'k',
+    source: 'service' as const,
+    method: 'GET',
+    route: `/items/{id}`,
+    status: 200,
+    latencyMs: i,
+  });
+  const count = async (ws: string) =>
+    Number((await stack.orm.em.fork().execute<{ n: string }[]>(`select count(*) as n from usage_record where workspace_id = ?`, [ws]))[0]!.n);
+
+  it('writes a batch as soon as it is full, without waiting for the interval', async () => {
+    const rec = new UsageRecorder({ databaseUrl: stack.databaseUrl, log, batchSize: 10, flushIntervalMs: 60_000 });
+    for (let i = 0; i < 10; i++) rec.record(input('ws-batch', i));
+    await expect.poll(() => count('ws-batch'), { timeout: 5_000 }).toBe(10);
+    for (let i = 0; i < 4; i++) rec.record(input('ws-batch', i));
+    await new Promise((r) => setTimeout(r, 300));
+    // Not a full batch, and the interval is a minute away: still buffered.
+    expect(await count('ws-batch')).toBe(10);
+    expect(rec.buffered).toBe(4);
+    await rec.close();
+    expect(await count('ws-batch')).toBe(14);
+  });
+
+  it('flushes on the interval', async () => {
+    const rec = new UsageRecorder({ databaseUrl: stack.databaseUrl, log, batchSize: 1_000, flushIntervalMs: 100 });
+    rec.record(input('ws-interval', 1));
+    await expect.poll(() => count('ws-interval'), { timeout: 5_000 }).toBe(1);
+    await rec.close();
+  });
+
+  it('drops beyond its bound instead of growing, and says how many', async () => {
+    const rec = new UsageRecorder({ databaseUrl: stack.databaseUrl, log, batchSize: 1_000, maxBuffer: 5, flushIntervalMs: 60_000 });
+    const kept = Array.from({ length: 8 }, (_, i) => rec.record(input('ws-bound', i)));
+    expect(kept).toEqual([true, true, true, true, true, false, false, false]);
+    expect(rec.stats.dropped).toBe(3);
+    await rec.close();
+    expect(await count('ws-bound')).toBe(5);
+  });
+
+  it('keeps a failed batch for the next try', async () => {
+    const rec = new UsageRecorder({ databaseUrl: 'postgres://postgres@127.0.0.1:1/nowhere', log, flushIntervalMs: 60_000 });
+    rec.record(input('ws-fail', 1));
+    await rec.flush();
+    expect(rec.stats.failedBatches).toBe(1);
+    expect(rec.buffered).toBe(1);
+    await rec.close().catch(() => {});
+  });
+
+  it('stores text that needs escaping unchanged', async () => {
+    const rec = new UsageRecorder({ databaseUrl: stack.databaseUrl, log, flushIntervalMs: 60_000 });
+    rec.record({ ...input('ws-escape', 1), route: '/a\\b\tc\nd' });
+    await rec.close();
+    const [row] = await stack.orm.em.fork().execute<{ route: string }[]>(`select route from usage_record where workspace_id = 'ws-escape'`);
+    expect(row!.route).toBe('/a\\b\tc\nd');
+  });
+});
