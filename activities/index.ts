@@ -4,6 +4,7 @@ import type { Orm } from '../db/orm.js';
 import type { TemporalHandle } from '../temporal/client.js';
 import { createDiagnosticsActivities } from './diagnostics.js';
 import { createKeyActivities } from './keys.js';
+import { createWebhookActivities } from './webhooks.js';
 
 export interface ActivityDeps {
   orm: Orm;
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createDiagnosticsActivities(deps),
     ...createKeyActivities(deps),
+    ...createWebhookActivities(deps),
   };
 }
 

@@ -25,6 +25,9 @@ const schema = z.object({
     .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lowercase letters, digits and dashes, 2-63 characters')
     .default('default'),
   GATEHOUSE_EGRESS_ALLOW_CIDRS: z.string().default(''),
+  /** Webhook signing secrets are encrypted with a key derived from it; unset, a random per-install key in the database is used. */
+  GATEHOUSE_SECRET_KEY: optional(z.string().min(32, 'at least 32 characters')),
+  GATEHOUSE_WEBHOOK_RETRY_SCHEDULE: optional(z.string().regex(/^\s*\d+(ms|s|m|h)?(\s*,\s*\d+(ms|s|m|h)?)*\s*$/, 'comma-separated delays such as 0,5s,5m,30m,2h')),
   GATEHOUSE_USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
 });
 

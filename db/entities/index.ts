@@ -6,6 +6,7 @@ import { Workspace } from './workspace.js';
 import { UiSession } from './ui-session.js';
 import { LimitRequest } from './limit-request.js';
 import { UsageDay, UsageMinute, UsageMonth, UsageRecord } from './usage.js';
+import { webhookEntities } from './webhooks.js';
 
 export { ApiKey, ApiKeySecret, Event, Workspace };
 export { AuditEntry };
@@ -20,4 +21,4 @@ export type { IWorkspace } from './workspace.js';
 export type { IUiSession } from './ui-session.js';
 
 /** Every entity, in one list, for the ORM config and the migration generator. */
-export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession, AuditEntry, UsageRecord, UsageMinute, UsageDay, UsageMonth, LimitRequest];
+export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession, AuditEntry, UsageRecord, UsageMinute, UsageDay, UsageMonth, LimitRequest, ...webhookEntities];

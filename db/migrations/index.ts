@@ -7,6 +7,7 @@ import { Migration20261123093625_AuditLog } from './Migration20261123093625_Audi
 import { Migration20261123093630_KeySecretRotation } from './Migration20261123093630_KeySecretRotation.js';
 import { Migration20261123093649_RateLimitCounters } from './Migration20261123093649_RateLimitCounters.js';
 import { Migration20261123093657_Usage } from './Migration20261123093657_Usage.js';
+import { Migration20261123093719_Webhooks } from './Migration20261123093719_Webhooks.js';
 
 export const migrationsList = [
   { name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial },
@@ -16,4 +17,5 @@ export const migrationsList = [
   { name: 'Migration20261123093630_KeySecretRotation', class: Migration20261123093630_KeySecretRotation },
   { name: 'Migration20261123093649_RateLimitCounters', class: Migration20261123093649_RateLimitCounters },
   { name: 'Migration20261123093657_Usage', class: Migration20261123093657_Usage },
+  { name: 'Migration20261123093719_Webhooks', class: Migration20261123093719_Webhooks },
 ];

@@ -3,9 +3,10 @@ import { healthRoute } from './system.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { auditRoutes } from './audit.js';
 import { workspaceRoutes } from './workspaces.js';
+import { keyRotationRoutes } from './key-rotation.js';
 import { verifyRoutes } from './verify.js';
 import { usageRoutes } from './usage.js';
-import { keyRotationRoutes } from './key-rotation.js';
+import { webhookRestRoutes } from './webhook-routes.js';
 
 /** Every REST route, in the order OpenAPI lists them. Each resource keeps its routes in its own file. */
-export const routes: AnyRoute[] = [healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...auditRoutes, ...keyRotationRoutes, ...verifyRoutes, ...usageRoutes];
+export const routes: AnyRoute[] = [healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...auditRoutes, ...keyRotationRoutes, ...verifyRoutes, ...usageRoutes, ...webhookRestRoutes];

@@ -1,0 +1,32 @@
+import { proxyActivities, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { AttemptOutcome, DeliveryInput } from '../core/webhooks/attempt.js';
+import { SA } from '../temporal/search-attributes.js';
+
+// An attempt's HTTP exchange is cut at 15 s; the rest is PostgreSQL. Infrastructure failures
+// (the database down, the worker killed) retry the activity without limit: the delivery waits
+// for Gatehouse to come back instead of being marked failed for Gatehouse's own trouble.
+const { attemptDelivery } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+export interface DeliveryResult {
+  deliveryId: string;
+  status: AttemptOutcome['status'];
+  attempts: number;
+}
+
+/**
+ * One event to one endpoint (`delivery:<eventId>:<endpointId>`): attempts until one succeeds,
+ * the endpoint answers 410 or stops being active, or the retry schedule is spent. Only ids and
+ * small status objects pass through here: payload and secrets stay in PostgreSQL.
+ */
+export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryResult> {
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await attemptDelivery({ ...input, attempt, trigger: attempt === 1 ? input.trigger : 'scheduled' });
+    upsertSearchAttributes([{ key: SA.deliveryStatus, value: outcome.status }]);
+    if (outcome.status !== 'retrying') return { deliveryId: input.deliveryId, status: outcome.status, attempts: attempt };
+    await sleep(outcome.nextDelayMs);
+  }
+}
