@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '../log.js';
 import type { TemporalHandle } from '../../temporal/client.js';
 import { raiseEvent } from '../events.js';
+import { textArray } from './sql.js';
 
 /** What one verification saw of a key's limits, right after it was counted. */
 export interface LimitObservation {
@@ -94,7 +95,7 @@ export class LimitWatcher {
     const rows = await em.execute<KeyLimitsRow[]>(
       `select k.workspace_id, k.id, k.rate_limits, k.credits_refill_amount, k.credits_refill_interval, k.credits_refilled_at, k.created_at
          from api_key k join unnest(?::text[], ?::text[]) as u(w, i) on k.workspace_id = u.w and k.id = u.i`,
-      [wanted.map((w) => w.workspaceId), wanted.map((w) => w.keyId)],
+      [textArray(wanted.map((w) => w.workspaceId)), textArray(wanted.map((w) => w.keyId))],
     );
     for (const r of rows) keys.set(`${r.workspace_id}\u0000${r.id}`, r);
 

@@ -160,7 +160,8 @@ export const reportUsageRoute = defineRoute({
   response: IngestResponse,
   handler: async ({ body, ctx, res }) => {
     const result = await ingestReported(ctx.em, ctx.usage, ctx.principal.workspaceId, body.records);
-    res.status(result.rejected > 0 ? 207 : 202);
+    // Sent here: the route runner would answer with the route's fixed status.
+    res.status(result.rejected > 0 ? 207 : 202).json(result);
     return result;
   },
 });

@@ -1,0 +1,243 @@
+// `import { gatehouse } from 'gatehouse/express'`: protects an Express API with Gatehouse keys
+// and reports every response's status and latency back to Gatehouse. Depends on express types only.
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+
+export interface GatehouseOptions {
+  /** Base URL of the Gatehouse server, e.g. `http://127.0.0.1:3000`. */
+  url: string;
+  /** Your service's Gatehouse key: needs `keys:verify` and `usage:write`. Never the caller's key. */
+  apiKey: string;
+  /** Permission (or expression such as `a AND b`) the caller's key must hold; per request when a function. */
+  permission?: string | ((req: Request) => string | undefined);
+  /** Credits to charge per request (default 1; Gatehouse's default when omitted). */
+  cost?: number | ((req: Request) => number | undefined);
+  /** How often usage reports are sent (default 1 s). */
+  flushIntervalMs?: number;
+  /** Reports per POST /v1/usage (default 500, at most 1,000). */
+  batchSize?: number;
+  /** Reports held while Gatehouse is unreachable; beyond this the oldest are dropped (default 10,000). */
+  maxBuffer?: number;
+  /** Give up on a verification after this long and answer 503 (default 5 s). */
+  timeoutMs?: number;
+  /** Failures of Gatehouse itself (verification unavailable, reports refused). Never receives a secret. */
+  onError?: (err: Error) => void;
+  fetch?: typeof fetch;
+}
+
+/** What a verified request carries for the handlers after the middleware: `res.locals.gatehouse`. */
+export interface GatehouseVerification {
+  valid: boolean;
+  code: string;
+  key_id: string | null;
+  permissions: string[];
+  ratelimit: { limit: number; remaining: number; reset: number } | null;
+  credits: number | null;
+  expires_at: string | null;
+}
+
+export interface UsageReport {
+  key_id: string | null;
+  method: string;
+  route: string;
+  status: number;
+  latency_ms: number;
+  time: string;
+  code: string | null;
+}
+
+export interface GatehouseMiddleware extends RequestHandler {
+  /** Sends every buffered report now. */
+  flush(): Promise<void>;
+  /** Stops the timer and sends what is left: call on shutdown. */
+  close(): Promise<void>;
+}
+
+const STATUS: Record<string, number> = {
+  NOT_FOUND: 401,
+  DISABLED: 401,
+  EXPIRED: 401,
+  FORBIDDEN: 403,
+  INSUFFICIENT_PERMISSIONS: 403,
+  RATE_LIMITED: 429,
+  USAGE_EXCEEDED: 429,
+};
+
+const MESSAGES: Record<string, string> = {
+  NOT_FOUND: 'Invalid API key',
+  DISABLED: 'This API key is disabled',
+  EXPIRED: 'This API key has expired',
+  FORBIDDEN: 'This API key may not be used from this address',
+  INSUFFICIENT_PERMISSIONS: 'This API key lacks the permission this route needs',
+  RATE_LIMITED: 'Rate limit exceeded: see the RateLimit-* and Retry-After headers',
+  USAGE_EXCEEDED: 'No credits left on this API key',
+};
+
+interface RouteLayer {
+  route?: { path: unknown; _handlesMethod?: (method: string) => boolean };
+  match?: (path: string) => unknown;
+}
+
+/**
+ * The pattern of the app route a request was (or would have been) handled by. A request the
+ * middleware refused never reached a route, so the app's top-level routes are matched against
+ * its path; routes inside nested routers are found only once routed.
+ */
+function routePattern(req: Request): string {
+  const routed = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof routed === 'string') return pattern(`${req.baseUrl ?? ''}${routed}`);
+  try {
+    const stack = (req.app as unknown as { router?: { stack?: RouteLayer[] } }).router?.stack ?? [];
+    const path = new URL(req.originalUrl, 'http://local').pathname;
+    for (const layer of stack) {
+      if (!layer.route || typeof layer.route.path !== 'string' || !layer.match?.(path)) continue;
+      if (layer.route._handlesMethod && !layer.route._handlesMethod(req.method)) continue;
+      return pattern(layer.route.path);
+    }
+  } catch {
+    // Express internals changed shape: fall through to "unmatched" rather than record a raw path.
+  }
+  return '(unmatched)';
+}
+
+/** `/products/:id` → `/products/{id}`, the style Gatehouse records routes in. */
+const pattern = (p: string) => p.replace(/:(\w+)/g, '{$1}') || '/';
+
+/** IPv4-mapped IPv6 (`::ffff:10.0.0.1`) as the IPv4 address allowlists are written in. */
+function clientIp(req: Request): string | undefined {
+  const ip = req.ip;
+  if (!ip) return undefined;
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+function rateLimitHeaders(res: Response, rl: GatehouseVerification['ratelimit'], limited: boolean) {
+  if (!rl) return;
+  const resetSeconds = Math.max(0, Math.ceil((rl.reset - Date.now()) / 1000));
+  res.setHeader('RateLimit-Limit', String(rl.limit));
+  res.setHeader('RateLimit-Remaining', String(Math.max(0, rl.remaining)));
+  res.setHeader('RateLimit-Reset', String(resetSeconds));
+  if (limited) res.setHeader('Retry-After', String(Math.max(1, resetSeconds)));
+}
+
+/**
+ * Express middleware: verifies the request's `x-api-key` with Gatehouse (`POST /v1/keys/verify`),
+ * answers 401/403/429 itself (RateLimit-* headers included), lets valid requests through with
+ * the verification in `res.locals.gatehouse`, and reports each response's status and latency to
+ * `POST /v1/usage` in batches. Gatehouse unreachable: 503, never an open door.
+ */
+export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
+  const base = opts.url.replace(/\/+$/, '');
+  const doFetch = opts.fetch ?? fetch;
+  const batchSize = Math.min(opts.batchSize ?? 500, 1_000);
+  const maxBuffer = opts.maxBuffer ?? 10_000;
+  const timeoutMs = opts.timeoutMs ?? 5_000;
+  const onError = opts.onError ?? (() => {});
+  let buffer: UsageReport[] = [];
+  let sending: Promise<void> | undefined;
+
+  const headers = { 'content-type': 'application/json', 'x-api-key': opts.apiKey, 'x-gatehouse-reports-usage': '1' };
+
+  async function send(): Promise<void> {
+    while (buffer.length > 0) {
+      const batch = buffer.slice(0, batchSize);
+      let res: globalThis.Response;
+      try {
+        res = await doFetch(`${base}/v1/usage`, { method: 'POST', headers, body: JSON.stringify({ records: batch }), signal: AbortSignal.timeout(timeoutMs) });
+      } catch (err) {
+        onError(new Error(`gatehouse: usage report failed: ${(err as Error).message}`));
+        return; // kept for the next tick
+      }
+      buffer = buffer.slice(batch.length);
+      if (res.status === 207) {
+        const body = (await res.json().catch(() => null)) as { rejected?: number; errors?: { message: string }[] } | null;
+        onError(new Error(`gatehouse: ${body?.rejected ?? '?'} usage reports rejected: ${body?.errors?.[0]?.message ?? 'see the response'}`));
+      } else if (!res.ok) {
+        await res.body?.cancel();
+        onError(new Error(`gatehouse: usage report answered ${res.status}`));
+        // A refusal (bad key, missing usage:write) will not fix itself by retrying: drop the batch.
+        if (res.status >= 500) {
+          buffer = [...batch, ...buffer].slice(0, maxBuffer);
+          return;
+        }
+      } else {
+        await res.body?.cancel();
+      }
+    }
+  }
+
+  function flush(): Promise<void> {
+    sending ??= send().finally(() => {
+      sending = undefined;
+    });
+    return sending;
+  }
+
+  function report(r: UsageReport) {
+    if (buffer.length >= maxBuffer) buffer.shift();
+    buffer.push(r);
+    if (buffer.length >= batchSize) void flush();
+  }
+
+  const timer = setInterval(() => void flush(), opts.flushIntervalMs ?? 1_000);
+  timer.unref();
+
+  const middleware = (async (req: Request, res: Response, next: NextFunction) => {
+    const start = performance.now();
+    let keyId: string | null = null;
+    let code: string | null = null;
+    res.on('finish', () => {
+      report({
+        key_id: keyId,
+        method: req.method,
+        route: routePattern(req).slice(0, 200),
+        status: res.statusCode,
+        latency_ms: Math.round((performance.now() - start) * 100) / 100,
+        time: new Date().toISOString(),
+        code,
+      });
+    });
+
+    const secret = req.get('x-api-key')?.trim();
+    if (!secret) {
+      res.status(401).json({ error: { code: 'unauthorized', message: 'Missing API key: send it in the x-api-key header' } });
+      return;
+    }
+    const permission = typeof opts.permission === 'function' ? opts.permission(req) : opts.permission;
+    const cost = typeof opts.cost === 'function' ? opts.cost(req) : opts.cost;
+    let v: GatehouseVerification;
+    try {
+      const r = await doFetch(`${base}/v1/keys/verify`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ key: secret, ...(permission ? { permission } : {}), ...(cost !== undefined ? { cost } : {}), ...(clientIp(req) ? { ip: clientIp(req) } : {}) }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (!r.ok) {
+        await r.body?.cancel();
+        throw new Error(`verification answered ${r.status}`);
+      }
+      v = (await r.json()) as GatehouseVerification;
+    } catch (err) {
+      onError(new Error(`gatehouse: ${(err as Error).message}`));
+      res.status(503).json({ error: { code: 'unavailable', message: 'API keys cannot be checked right now; try again shortly' } });
+      return;
+    }
+    keyId = v.key_id;
+    code = v.code;
+    if (!v.valid) {
+      const status = STATUS[v.code] ?? 401;
+      rateLimitHeaders(res, v.ratelimit, status === 429);
+      res.status(status).json({ error: { code: v.code.toLowerCase(), message: MESSAGES[v.code] ?? 'API key refused' } });
+      return;
+    }
+    rateLimitHeaders(res, v.ratelimit, false);
+    res.locals['gatehouse'] = v;
+    next();
+  }) as GatehouseMiddleware;
+
+  middleware.flush = flush;
+  middleware.close = async () => {
+    clearInterval(timer);
+    await flush();
+  };
+  return middleware;
+}
