@@ -6,6 +6,7 @@ import { usageRouter } from './usage.js';
 import { sessionRouter } from './session.js';
 import { systemRouter } from './system.js';
 import { workspacesRouter } from './workspaces.js';
+import { webhookRouters } from './webhook-routers.js';
 
 /** One router per resource, merged here. */
 export const appRouter = router({
@@ -16,6 +17,7 @@ export const appRouter = router({
   audit: auditRouter,
   usage: usageRouter,
   logs: logsRouter,
+  ...webhookRouters,
 });
 
 export type AppRouter = typeof appRouter;

@@ -103,4 +103,110 @@ describe('create endpoint → publish → a signed delivery', () => {
     const sa = (await handle.describe()).searchAttributes as Record<string, unknown[]>;
     expect(sa['GatehouseDeliveryStatus']).toEqual(['failed']);
   });
+
+  it('stops on 410 Gone, disables the endpoint and raises webhook.endpoint.disabled', async () => {
+    rx.script('/gone', { status: 410, body: 'no such hook' });
+    const watcher = await endpoint('/watch-410', ['webhook.endpoint.disabled']);
+    const ep = await endpoint('/gone', ['content.approved']);
+    const pub = await stack.rest('POST', '/events', { body: { type: 'content.approved', payload: { id: 'c1' } } });
+    const mine = (ds: Delivery[]) => ds.find((d) => d.endpoint_id === ep.id);
+    const ds = await deliveriesOf(pub.body.id, (d) => mine(d)?.status === 'failed');
+    expect(mine(ds)!.attempts).toEqual([expect.objectContaining({ status_code: 410, error: 'endpoint answered 410 Gone: endpoint disabled' })]);
+    expect(rx.at('/gone')).toHaveLength(1);
+
+    const got = await stack.rest('GET', `/webhooks/${ep.id}`);
+    expect(got.body).toMatchObject({ status: 'disabled', disabled_reason: 'The endpoint answered 410 Gone' });
+    const [notice] = await rx.waitFor('/watch-410', 1);
+    expect(verify(watcher.secret, notice!)).toMatchObject({ type: 'webhook.endpoint.disabled', data: { endpoint_id: ep.id, reason: 'The endpoint answered 410 Gone' } });
+
+    // A disabled endpoint is not fanned out to.
+    const again = await stack.rest('POST', '/events', { body: { type: 'content.approved', payload: { id: 'c2' } } });
+    expect((await deliveriesOf(again.body.id, () => true)).find((d) => d.endpoint_id === ep.id)).toBeUndefined();
+  });
+
+  it('treats a redirect as a failure and never follows it', async () => {
+    rx.script('/moved', { status: 301, headers: { location: `${rx.url}/elsewhere` } }, { status: 302, headers: { location: `${rx.url}/elsewhere` } }, { status: 200 });
+    const ep = await endpoint('/moved', ['export.completed']);
+    const pub = await stack.rest('POST', '/events', { body: { type: 'export.completed', payload: { file: 'a.csv' } } });
+    const mine = (ds: Delivery[]) => ds.find((d) => d.endpoint_id === ep.id);
+    const ds = await deliveriesOf(pub.body.id, (d) => mine(d)?.status === 'succeeded');
+    expect(mine(ds)!.attempts.map((a) => a.status_code)).toEqual([301, 302, 200]);
+    expect(mine(ds)!.attempts[0]!.error).toMatch(/redirect \(301\) not followed/);
+    expect(rx.at('/elsewhere')).toHaveLength(0);
+  });
+
+  it('honours Retry-After, capped at twice the scheduled delay', async () => {
+    rx.script('/slow-down', { status: 429, headers: { 'retry-after': '30' } }, { status: 200 });
+    const ep = await endpoint('/slow-down', ['usage.monthly_report']);
+    await stack.rest('POST', '/events', { body: { type: 'usage.monthly_report', payload: {} } });
+    const reqs = await rx.waitFor('/slow-down', 2);
+    const gap = reqs[1]!.at - reqs[0]!.at;
+    // Scheduled 100 ms; Retry-After asks 30 s; the cap is 200 ms.
+    expect(gap).toBeGreaterThanOrEqual(180);
+    expect(gap).toBeLessThan(5_000);
+    verify(ep.secret, reqs[1]!);
+  });
+
+  it('signs with both secrets during the 24 h overlap of a rotation, then with the new one only', async () => {
+    const ep = await endpoint('/rotating', ['key.rotated']);
+    const rotated = await stack.rest('POST', `/webhooks/${ep.id}/rotate-secret`);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.secret).toMatch(/^whsec_/);
+    expect(rotated.body.secret).not.toBe(ep.secret);
+    const overlapEnds = Date.parse(rotated.body.previous_secret_expires_at);
+    expect(overlapEnds - Date.now()).toBeGreaterThan(23.9 * 3_600_000);
+    expect(overlapEnds - Date.now()).toBeLessThanOrEqual(24 * 3_600_000);
+
+    await stack.rest('POST', '/events', { body: { type: 'key.rotated', payload: { key_id: 'k1' } } });
+    const [during] = await rx.waitFor('/rotating', 1);
+    expect(String(during!.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(verify(rotated.body.secret, during!)).toMatchObject({ data: { key_id: 'k1' } });
+    expect(verify(ep.secret, during!)).toMatchObject({ data: { key_id: 'k1' } });
+
+    await stack.orm.em.fork().execute(`update webhook_endpoint set previous_secret_expires_at = now() - interval '1 second' where id = ?`, [ep.id]);
+    await stack.rest('POST', '/events', { body: { type: 'key.rotated', payload: { key_id: 'k2' } } });
+    const [, after] = await rx.waitFor('/rotating', 2);
+    expect(String(after!.headers['webhook-signature']).split(' ')).toHaveLength(1);
+    expect(verify(rotated.body.secret, after!)).toMatchObject({ data: { key_id: 'k2' } });
+    expect(() => verify(ep.secret, after!)).toThrow();
+    expect((await stack.rest('GET', `/webhooks/${ep.id}`)).body.previous_secret_expires_at).toBeNull();
+  });
+
+  it('disables an endpoint that has failed every attempt for 5 days', async () => {
+    rx.script('/dead', { status: 502 });
+    const watcher = await endpoint('/watch-5d', ['webhook.endpoint.disabled']);
+    const ep = await endpoint('/dead', ['product.generated']);
+    // Its failure streak began six days ago.
+    await stack.orm.em.fork().execute(`update webhook_endpoint set first_failure_at = now() - interval '6 days' where id = ?`, [ep.id]);
+    await stack.rest('POST', '/events', { body: { type: 'product.generated', payload: { p: 1 } } });
+    const [notice] = await rx.waitFor('/watch-5d', 1);
+    expect(verify(watcher.secret, notice!)).toMatchObject({ data: { endpoint_id: ep.id, reason: 'Every delivery attempt failed for 5 days' } });
+    expect((await stack.rest('GET', `/webhooks/${ep.id}`)).body).toMatchObject({ status: 'disabled' });
+  });
+
+  it('does not disable an endpoint whose failures started recently, and a success ends the streak', async () => {
+    rx.script('/wobbly', { status: 500 }, { status: 200 });
+    const ep = await endpoint('/wobbly', ['credits.low']);
+    const pub = await stack.rest('POST', '/events', { body: { type: 'credits.low', payload: {} } });
+    await deliveriesOf(pub.body.id, (d) => d.find((x) => x.endpoint_id === ep.id)?.status === 'succeeded');
+    const rows = await stack.orm.em.fork().execute<{ status: string; first_failure_at: Date | null }[]>(
+      `select status, first_failure_at from webhook_endpoint where id = ?`,
+      [ep.id],
+    );
+    expect(rows[0]).toEqual({ status: 'active', first_failure_at: null });
+  });
+
+  it('sends nothing to a paused endpoint and resumes on PATCH status active', async () => {
+    const ep = await endpoint('/pausable', ['content.published']);
+    const paused = await stack.rest('PATCH', `/webhooks/${ep.id}`, { body: { status: 'paused' } });
+    expect(paused.body.status).toBe('paused');
+    const during = await stack.rest('POST', '/events', { body: { type: 'content.published', payload: { n: 'paused' } } });
+    expect((await deliveriesOf(during.body.id, () => true)).find((d) => d.endpoint_id === ep.id)).toBeUndefined();
+
+    expect((await stack.rest('PATCH', `/webhooks/${ep.id}`, { body: { status: 'active' } })).body.status).toBe('active');
+    await stack.rest('POST', '/events', { body: { type: 'content.published', payload: { n: 'resumed' } } });
+    const [req] = await rx.waitFor('/pausable', 1);
+    expect(verify(ep.secret, req!)).toMatchObject({ data: { n: 'resumed' } });
+    expect(rx.at('/pausable')).toHaveLength(1);
+  });
 });
