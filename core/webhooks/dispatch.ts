@@ -80,22 +80,35 @@ export async function startDeliveryWorkflow(
   }
 }
 
-const sweepersEnsured = new WeakMap<TemporalHandle, Promise<void>>();
+const sweepersEnsured = new WeakMap<TemporalHandle, Promise<boolean>>();
 
 /**
  * The outbox safety net: a Temporal Schedule that runs `outboxSweepWorkflow` every minute (skipping
- * while one runs). Created once per process on first need; safe from any number of processes.
+ * while one runs). Ensured once per process (by the worker at start-up and on the first event
+ * raised); safe from any number of processes. Resolves false, and forgets the attempt so the next
+ * call tries again, when Temporal could not be reached.
  */
-export function ensureOutboxSweeper(temporal: TemporalHandle, log?: Logger): Promise<void> {
+export function ensureOutboxSweeper(temporal: TemporalHandle, log?: Logger): Promise<boolean> {
   let ensured = sweepersEnsured.get(temporal);
   if (!ensured) {
-    ensured = createSweeper(temporal).catch((err: unknown) => {
-      sweepersEnsured.delete(temporal);
-      log?.warn({ err }, 'outbox sweeper schedule not created yet; will retry on the next event');
-    });
+    ensured = createSweeper(temporal).then(
+      () => true,
+      (err: unknown) => {
+        sweepersEnsured.delete(temporal);
+        log?.warn({ err }, 'outbox sweeper schedule not created yet; will retry');
+        return false;
+      },
+    );
     sweepersEnsured.set(temporal, ensured);
   }
   return ensured;
+}
+
+/** Keeps trying in the background until the Schedule exists; for a worker's start-up. */
+export function ensureOutboxSweeperInBackground(temporal: TemporalHandle, log?: Logger, retryMs = 30_000): void {
+  void ensureOutboxSweeper(temporal, log).then((ok) => {
+    if (!ok) setTimeout(() => ensureOutboxSweeperInBackground(temporal, log, retryMs), retryMs).unref();
+  });
 }
 
 async function createSweeper(temporal: TemporalHandle): Promise<void> {

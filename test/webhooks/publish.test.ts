@@ -1,0 +1,223 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { raiseEvent } from '../../core/events.js';
+import { connectTemporal } from '../../temporal/client.js';
+import { startStack, type Stack } from '../harness.js';
+import { eventually, Receiver, verify } from './receiver.js';
+
+let stack: Stack;
+let rx: Receiver;
+beforeAll(async () => {
+  stack = await startStack({ env: { GATEHOUSE_WEBHOOK_RETRY_SCHEDULE: '0,100ms,100ms' } });
+  rx = await new Receiver().start();
+});
+afterAll(async () => {
+  await rx.close();
+  await stack.close();
+});
+
+async function count(sql: string, params: unknown[] = []): Promise<number> {
+  const rows = await stack.orm.em.fork().execute<{ n: string }[]>(sql, params);
+  return Number(rows[0]!.n);
+}
+
+describe('POST /events: fan-out', () => {
+  it('delivers only to active endpoints subscribed to the type (or to every type)', async () => {
+    const { secret: key } = await stack.workspace(['admin']);
+    const mk = async (path: string, event_types?: string[]) =>
+      (await stack.rest('POST', '/webhooks', { key, body: { url: rx.url + path, ...(event_types ? { event_types } : {}) } })).body as { id: string; secret: string };
+    const subscribed = await mk('/fan/subscribed', ['product.generated', 'key.created']);
+    const all = await mk('/fan/all');
+    await mk('/fan/other', ['key.revoked']);
+    const paused = await mk('/fan/paused', ['product.generated']);
+    await stack.rest('PATCH', `/webhooks/${paused.id}`, { key, body: { status: 'paused' } });
+
+    const pub = await stack.rest('POST', '/events', { key, body: { type: 'product.generated', payload: { sku: 'A1' } } });
+    expect(pub.status).toBe(202);
+    expect(pub.body.deliveries).toBe(2);
+    const [a] = await rx.waitFor('/fan/subscribed', 1);
+    const [b] = await rx.waitFor('/fan/all', 1);
+    verify(subscribed.secret, a!);
+    verify(all.secret, b!);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(rx.at('/fan/other')).toHaveLength(0);
+    expect(rx.at('/fan/paused')).toHaveLength(0);
+    const ds = (await stack.rest('GET', `/events/${pub.body.id}/deliveries`, { key })).body.deliveries as { endpoint_id: string }[];
+    expect(ds.map((d) => d.endpoint_id).sort()).toEqual([subscribed.id, all.id].sort());
+    const events = await stack.rest('GET', `/events/${pub.body.id}`, { key });
+    expect(events.body).toMatchObject({ id: pub.body.id, deliveries: 2, payload: { sku: 'A1' }, source: 'api' });
+    await eventually(async () => (await stack.rest('GET', `/events/${pub.body.id}`, { key })).body.dispatched_at, (v) => v !== null);
+  });
+
+  it('answers 0 deliveries and starts no workflow when nobody subscribes', async () => {
+    const { secret: key } = await stack.workspace(['admin']);
+    const pub = await stack.rest('POST', '/events', { key, body: { type: 'export.completed', payload: {} } });
+    expect(pub.body.deliveries).toBe(0);
+    await expect(stack.temporal.client.workflow.getHandle(`fanout:${pub.body.id}`).describe()).rejects.toThrow(/not found/i);
+    expect((await stack.rest('GET', `/events/${pub.body.id}`, { key })).body.dispatched_at).not.toBeNull();
+  });
+
+  it('delivers key and usage events raised inside Gatehouse through raiseEvent()', async () => {
+    const { workspaceId, secret: key } = await stack.workspace(['admin']);
+    const ep = (await stack.rest('POST', '/webhooks', { key, body: { url: `${rx.url}/internal`, event_types: ['key.created', 'usage.rate_limit.exceeded'] } })).body;
+    const em = stack.orm.em.fork();
+    const deps = { em, temporal: stack.temporal, log: stack.deps.log };
+    // As the key service does: inside its own transaction.
+    const created = await em.transactional((tx) =>
+      raiseEvent({ ...deps, em: tx }, { workspaceId, type: 'key.created', payload: { key_id: 'k-1' }, idempotencyKey: 'key.created:k-1' }),
+    );
+    const exceeded = await raiseEvent(deps, { workspaceId, type: 'usage.rate_limit.exceeded', payload: { key_id: 'k-1', limit: 'per-minute' } });
+    expect(created).toMatchObject({ created: true, deliveries: 1 });
+    expect(exceeded.deliveries).toBe(1);
+    const reqs = await rx.waitFor('/internal', 2);
+    const bodies = reqs.map((r) => verify(ep.secret, r) as { type: string });
+    expect(bodies.map((b) => b.type).sort()).toEqual(['key.created', 'usage.rate_limit.exceeded']);
+    // Gatehouse's own idempotency keys hold: raising the same key again sends nothing new.
+    const again = await raiseEvent(deps, { workspaceId, type: 'key.created', payload: { key_id: 'k-1' }, idempotencyKey: 'key.created:k-1' });
+    expect(again).toMatchObject({ id: created.id, created: false, deliveries: 1 });
+  });
+});
+
+describe('POST /events: idempotency', () => {
+  it('returns the same answer for the same Idempotency-Key and sends nothing new', async () => {
+    const { secret: key } = await stack.workspace(['admin']);
+    await stack.rest('POST', '/webhooks', { key, body: { url: `${rx.url}/idem`, event_types: ['content.approved'] } });
+    const send = () => stack.rest('POST', '/events', { key, headers: { 'idempotency-key': 'order-42' }, body: { type: 'content.approved', payload: { n: 42 } } });
+    const first = await send();
+    const second = await send();
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(second.body).toEqual(first.body);
+    await rx.waitFor('/idem', 1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(rx.at('/idem')).toHaveLength(1);
+    expect(await count(`select count(*) as n from event where idempotency_key = 'order-42'`)).toBe(1);
+  });
+
+  it('keeps keys apart per workspace, and frees a key after 24 hours', async () => {
+    const a = await stack.workspace(['admin']);
+    const b = await stack.workspace(['admin']);
+    const body = { type: 'content.approved', payload: {} };
+    const ea = await stack.rest('POST', '/events', { key: a.secret, headers: { 'idempotency-key': 'same' }, body });
+    const eb = await stack.rest('POST', '/events', { key: b.secret, headers: { 'idempotency-key': 'same' }, body });
+    expect(ea.body.id).not.toBe(eb.body.id);
+    await stack.orm.em.fork().execute(`update event set created_at = now() - interval '25 hours' where id = ?`, [ea.body.id]);
+    const later = await stack.rest('POST', '/events', { key: a.secret, headers: { 'idempotency-key': 'same' }, body });
+    expect(later.status).toBe(202);
+    expect(later.body.id).not.toBe(ea.body.id);
+  });
+});
+
+describe('POST /events: bad input stores nothing', () => {
+  it.each([
+    ['an unknown event type', { type: 'no.such.type', payload: {} }, 400, /type: unknown event type 'no.such.type'/],
+    ['a malformed type name', { type: 'bad type!', payload: {} }, 400, /^type: /],
+    ['a payload that is not an object', { type: 'content.approved', payload: [1, 2] }, 400, /^payload: /],
+    ['a missing payload', { type: 'content.approved' }, 400, /^payload: /],
+    ['an unexpected field', { type: 'content.approved', payload: {}, extra: 1 }, 400, /extra/],
+  ])('refuses %s', async (_what, body, status, message) => {
+    const { workspaceId, secret: key } = await stack.workspace(['admin']);
+    const res = await stack.rest('POST', '/events', { key, body });
+    expect(res.status).toBe(status);
+    expect(res.body.error.message).toMatch(message);
+    expect(await count(`select count(*) as n from event where workspace_id = ?`, [workspaceId])).toBe(0);
+  });
+
+  it('refuses malformed JSON with a JSON 400', async () => {
+    const { workspaceId, secret: key } = await stack.workspace(['admin']);
+    const res = await stack.rest('POST', '/events', { key, body: '{"type": "content.approved", "payload": {' });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_json' });
+    expect(await count(`select count(*) as n from event where workspace_id = ?`, [workspaceId])).toBe(0);
+  });
+
+  it('refuses a payload over 256 KB with 413, measured on the payload itself', async () => {
+    const { workspaceId, secret: key } = await stack.workspace(['admin']);
+    const res = await stack.rest('POST', '/events', { key, body: { type: 'content.approved', payload: { blob: 'x'.repeat(256 * 1024) } } });
+    expect(res.status).toBe(413);
+    expect(res.body.error).toMatchObject({ code: 'payload_too_large', field: 'payload' });
+    expect(res.body.error.message).toMatch(/over the 256 KB/);
+    // Just under the limit is fine.
+    const ok = await stack.rest('POST', '/events', { key, body: { type: 'content.approved', payload: { blob: 'x'.repeat(256 * 1024 - 20) } } });
+    expect(ok.status).toBe(202);
+    expect(await count(`select count(*) as n from event where workspace_id = ?`, [workspaceId])).toBe(1);
+  });
+
+  it('refuses an Idempotency-Key that is too long or has spaces', async () => {
+    const { secret: key } = await stack.workspace(['admin']);
+    const res = await stack.rest('POST', '/events', { key, headers: { 'idempotency-key': 'has space' }, body: { type: 'content.approved', payload: {} } });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ field: 'idempotency-key' });
+    expect(res.body.error.message).toMatch(/^Idempotency-Key header: /);
+  });
+});
+
+describe('custom event types', () => {
+  it('registers a type per workspace that can then be subscribed to and published', async () => {
+    const { secret: key } = await stack.workspace(['admin']);
+    const other = await stack.workspace(['admin']);
+    const created = await stack.rest('POST', '/event-types', { key, body: { name: 'invoice.paid', description: 'An invoice was paid' } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ name: 'invoice.paid', built_in: false });
+    expect((await stack.rest('POST', '/event-types', { key, body: { name: 'invoice.paid' } })).status).toBe(409);
+    expect((await stack.rest('POST', '/event-types', { key, body: { name: 'key.created' } })).status).toBe(409);
+
+    const list = (await stack.rest('GET', '/event-types', { key })).body.event_types as { name: string; built_in: boolean }[];
+    expect(list.filter((t) => t.built_in)).toHaveLength(15);
+    expect(list.map((t) => t.name)).toContain('invoice.paid');
+    expect(list.map((t) => t.name)).toContain('webhook.endpoint.disabled');
+    // Invisible to another workspace.
+    const theirs = (await stack.rest('GET', '/event-types', { key: other.secret })).body.event_types as { name: string }[];
+    expect(theirs.map((t) => t.name)).not.toContain('invoice.paid');
+    expect((await stack.rest('POST', '/events', { key: other.secret, body: { type: 'invoice.paid', payload: {} } })).status).toBe(400);
+
+    const ep = (await stack.rest('POST', '/webhooks', { key, body: { url: `${rx.url}/custom`, event_types: ['invoice.paid'] } })).body;
+    const pub = await stack.rest('POST', '/events', { key, body: { type: 'invoice.paid', payload: { invoice: 'inv_1' } } });
+    expect(pub.body.deliveries).toBe(1);
+    const [req] = await rx.waitFor('/custom', 1);
+    expect(verify(ep.secret, req!)).toMatchObject({ type: 'invoice.paid', data: { invoice: 'inv_1' } });
+  });
+});
+
+describe('GET /events', () => {
+  it('pages newest first with a cursor and filters by type', async () => {
+    const { secret: key } = await stack.workspace(['admin']);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push((await stack.rest('POST', '/events', { key, body: { type: i % 2 ? 'content.approved' : 'content.published', payload: { i } } })).body.id);
+    }
+    const p1 = await stack.rest('GET', '/events?limit=2', { key });
+    expect(p1.body.events.map((e: { id: string }) => e.id)).toEqual([ids[4], ids[3]]);
+    const p2 = await stack.rest('GET', `/events?limit=2&cursor=${p1.body.next_cursor}`, { key });
+    const p3 = await stack.rest('GET', `/events?limit=2&cursor=${p2.body.next_cursor}`, { key });
+    expect([...p2.body.events, ...p3.body.events].map((e: { id: string }) => e.id)).toEqual([ids[2], ids[1], ids[0]]);
+    expect(p3.body.next_cursor).toBeNull();
+    const filtered = await stack.rest('GET', '/events?type=content.approved', { key });
+    expect(filtered.body.events.map((e: { id: string }) => e.id)).toEqual([ids[3], ids[1]]);
+    expect((await stack.rest('GET', '/events?cursor=nonsense', { key })).status).toBe(400);
+  });
+});
+
+describe('outbox safety net', () => {
+  it('delivers an event whose fan-out could not be started, through the sweeper', async () => {
+    const { workspaceId, secret: key } = await stack.workspace(['admin']);
+    const ep = (await stack.rest('POST', '/webhooks', { key, body: { url: `${rx.url}/swept`, event_types: ['export.completed'] } })).body;
+    // Temporal unreachable at publish time: a closed connection.
+    const down = await connectTemporal(stack.config.TEMPORAL_ADDRESS!, stack.config.TEMPORAL_NAMESPACE, stack.config.TEMPORAL_TASK_QUEUE);
+    await down.connection.close();
+    const ev = await raiseEvent({ em: stack.orm.em.fork(), temporal: down, log: stack.deps.log }, { workspaceId, type: 'export.completed', payload: { f: 1 } });
+    expect(ev).toMatchObject({ created: true, deliveries: 1 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(rx.at('/swept')).toHaveLength(0);
+
+    // The sweeper Schedule exists (ensured on the first event), and its workflow picks the event up.
+    const schedule = await stack.temporal.client.schedule.getHandle(`outbox-sweep:${stack.config.TEMPORAL_TASK_QUEUE}`).describe();
+    expect(schedule.action.type).toBe('startWorkflow');
+    await stack.temporal.client.workflow.execute('outboxSweepWorkflow', {
+      taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
+      workflowId: `outbox-sweep-test-${ev.id}`,
+      args: [0],
+    });
+    const [req] = await rx.waitFor('/swept', 1);
+    expect(verify(ep.secret, req!)).toMatchObject({ data: { f: 1 } });
+  });
+});
