@@ -5,6 +5,7 @@ import type { TemporalHandle } from '../temporal/client.js';
 import { createDiagnosticsActivities } from './diagnostics.js';
 import { createKeyActivities } from './keys.js';
 import { createWebhookActivities } from './webhooks.js';
+import { createUsageActivities } from './usage.js';
 
 export interface ActivityDeps {
   orm: Orm;
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDiagnosticsActivities(deps),
     ...createKeyActivities(deps),
     ...createWebhookActivities(deps),
+    ...createUsageActivities(deps),
   };
 }
 

@@ -1,6 +1,7 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from '../core/config.js';
 import type { KeyRemindersInput } from '../workflows/key-reminders.js';
+import type { MonthlyRollupInput } from '../workflows/monthly-rollup.js';
 
 const DAY_SECONDS = 24 * 60 * 60;
 
@@ -15,7 +16,7 @@ export interface ScheduleOverrides {
 
 /** Schedule ids carry the task queue, so deployments (and test files) sharing a namespace never collide. */
 export function scheduleIds(config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>) {
-  return { keyReminders: `key-reminders:${config.TEMPORAL_TASK_QUEUE}` };
+  return { keyReminders: `key-reminders:${config.TEMPORAL_TASK_QUEUE}`, monthlyUsage: `usage-monthly-rollup:${config.TEMPORAL_TASK_QUEUE}` };
 }
 
 /**
@@ -47,6 +48,21 @@ export function scheduleDefinitions(config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>,
         // After an outage shorter than a day, the missed run happens when Temporal is back.
         catchupWindow: `${Math.max(everySeconds, 60)} seconds`,
       },
+    },
+    {
+      // Closes the previous month on the 1st at 00:05 UTC (the month is derived from the run's start).
+      scheduleId: ids.monthlyUsage,
+      spec: { calendars: [{ dayOfMonth: 1, hour: 0, minute: 5, comment: '1st of each month, 00:05 UTC' }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'monthlyRollupWorkflow',
+        workflowId: ids.monthlyUsage,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        args: [{}] satisfies [MonthlyRollupInput],
+        workflowExecutionTimeout: '1 day',
+      },
+      // Missed while Temporal was down for up to a week: run on return (still the right month).
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '7 days' },
     },
   ];
 }

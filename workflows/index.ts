@@ -3,3 +3,4 @@ export * from './diagnostics.js';
 export * from './rotation.js';
 export * from './key-reminders.js';
 export * from './webhooks.js';
+export * from './monthly-rollup.js';

@@ -1,0 +1,43 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { MONTH_PATTERN, pruneUsage, raiseMonthlyReports, rollupMonth } from '../core/usage/monthly.js';
+import type { ActivityDeps } from './index.js';
+
+const DAY = 86_400_000;
+
+function activityContext(): Context | undefined {
+  // Called directly (a test, a script) there is no activity context to heartbeat to.
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Monthly rollup activities: inputs and outputs are months, counts and times only. */
+export function createUsageActivities({ orm, temporal, config }: Pick<ActivityDeps, 'orm' | 'temporal' | 'config'>) {
+  const fork = () => orm.em.fork() as EntityManager;
+  return {
+    async rollupUsageMonth(month: string): Promise<{ workspaces: number; rows: number }> {
+      if (!MONTH_PATTERN.test(month)) throw ApplicationFailure.nonRetryable(`month: expected YYYY-MM, got '${month.slice(0, 20)}'`, 'InvalidMonth');
+      const r = await rollupMonth(fork(), month);
+      return { workspaces: r.workspaces.length, rows: r.rows };
+    },
+
+    async raiseMonthlyReports(month: string): Promise<{ raised: number; workspaces: number }> {
+      return raiseMonthlyReports({ em: fork, temporal }, month, (done) => activityContext()?.heartbeat(done));
+    },
+
+    /** Raw records past GATEHOUSE_USAGE_RETENTION_DAYS, in batches, heartbeating after each. */
+    async pruneUsageRecords(input: { now?: string } = {}): Promise<{ records: number; minutes: number; cutoff: string }> {
+      const now = input.now ? Date.parse(input.now) : Date.now();
+      const cutoff = new Date(now - config.GATEHOUSE_USAGE_RETENTION_DAYS * DAY);
+      const ctx = activityContext();
+      const r = await pruneUsage(fork, cutoff, {
+        onBatch: (deleted) => ctx?.heartbeat(deleted),
+        cancelled: () => ctx?.cancellationSignal.aborted ?? false,
+      });
+      return { ...r, cutoff: cutoff.toISOString() };
+    },
+  };
+}

@@ -1,0 +1,216 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { TemporalHandle } from '../../temporal/client.js';
+import { raiseEvent } from '../events.js';
+import { BUCKETS, quantileFromHistogram } from './histogram.js';
+
+/** `key_id` of the row holding a workspace's total (key ids cannot start with `*`). */
+export const WORKSPACE_TOTAL = '*';
+export const MONTH_PATTERN = /^\d{4}-(0[1-9]|1[0-2])$/;
+
+export function monthBounds(month: string): { from: Date; to: Date } {
+  if (!MONTH_PATTERN.test(month)) throw new Error(`month: expected YYYY-MM, got '${month.slice(0, 20)}'`);
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return { from: new Date(Date.UTC(y, m - 1, 1)), to: new Date(Date.UTC(y, m, 1)) };
+}
+
+/** The month before the one holding `at` (UTC): what a run on the 1st closes. */
+export function previousMonth(at: Date): string {
+  const d = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() - 1, 1));
+  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+interface Agg {
+  workspace_id: string;
+  key_id: string;
+  calls: string;
+  e4: string;
+  e5: string;
+  lsum: number;
+  lmax: number;
+  hist: string[] | null;
+}
+
+export interface MonthRow {
+  workspaceId: string;
+  keyId: string;
+  calls: number;
+  errors4xx: number;
+  errors5xx: number;
+  avgLatencyMs: number;
+  p95LatencyMs: number;
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+function finish(workspaceId: string, keyId: string, calls: number, e4: number, e5: number, lsum: number, lmax: number, hist: number[]): MonthRow {
+  return {
+    workspaceId,
+    keyId,
+    calls,
+    errors4xx: e4,
+    errors5xx: e5,
+    avgLatencyMs: calls === 0 ? 0 : round1(lsum / calls),
+    p95LatencyMs: round1(quantileFromHistogram(hist, 0.95, lmax)),
+  };
+}
+
+/**
+ * Writes the month's totals per key and per workspace (`key_id = '*'`) from the day rollups,
+ * replacing whatever an earlier run wrote for that month in one transaction: running a month
+ * again gives the same rows. Day rollups are never pruned, so a month can be closed (or
+ * re-closed) long after its raw records are gone.
+ */
+export async function rollupMonth(em: EntityManager, month: string): Promise<{ workspaces: string[]; rows: number }> {
+  const { from, to } = monthBounds(month);
+  const aggs = await em.execute<Agg[]>(
+    `with r as (select workspace_id, key_id, calls, errors_4xx, errors_5xx, latency_sum, latency_max, hist
+                  from usage_day where bucket >= ? and bucket < ?),
+          h as (select workspace_id, key_id, i, sum(v) as v from r, unnest(r.hist) with ordinality as u(v, i) group by 1, 2, 3),
+          a as (select workspace_id, key_id, sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5,
+                       sum(latency_sum) as lsum, max(latency_max) as lmax
+                  from r group by 1, 2)
+     select a.*, (select array_agg(h.v order by h.i) from h where h.workspace_id = a.workspace_id and h.key_id = a.key_id) as hist
+       from a order by a.workspace_id, a.key_id`,
+    [from, to],
+  );
+  const rows: MonthRow[] = [];
+  const totals = new Map<string, { calls: number; e4: number; e5: number; lsum: number; lmax: number; hist: number[] }>();
+  for (const a of aggs) {
+    const hist = (a.hist ?? []).map(Number);
+    const calls = Number(a.calls);
+    rows.push(finish(a.workspace_id, a.key_id, calls, Number(a.e4), Number(a.e5), Number(a.lsum), Number(a.lmax), hist));
+    let t = totals.get(a.workspace_id);
+    if (!t) totals.set(a.workspace_id, (t = { calls: 0, e4: 0, e5: 0, lsum: 0, lmax: 0, hist: new Array<number>(BUCKETS).fill(0) }));
+    t.calls += calls;
+    t.e4 += Number(a.e4);
+    t.e5 += Number(a.e5);
+    t.lsum += Number(a.lsum);
+    t.lmax = Math.max(t.lmax, Number(a.lmax));
+    hist.forEach((v, i) => (t.hist[i] = (t.hist[i] ?? 0) + v));
+  }
+  for (const [ws, t] of totals) rows.push(finish(ws, WORKSPACE_TOTAL, t.calls, t.e4, t.e5, t.lsum, t.lmax, t.hist));
+
+  await em.transactional(async (tx) => {
+    await tx.execute(`delete from usage_month where month = ?`, [month + '-01']);
+    for (let i = 0; i < rows.length; i += 500) {
+      const chunk = rows.slice(i, i + 500);
+      await tx.execute(
+        `insert into usage_month (workspace_id, month, key_id, calls, errors_4xx, errors_5xx, avg_latency_ms, p95_latency_ms, updated_at)
+         values ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, now())').join(', ')}`,
+        chunk.flatMap((r) => [r.workspaceId, month + '-01', r.keyId, r.calls, r.errors4xx, r.errors5xx, r.avgLatencyMs, r.p95LatencyMs]),
+      );
+    }
+  });
+  return { workspaces: [...totals.keys()], rows: rows.length };
+}
+
+export interface MonthReport {
+  month: string;
+  workspaceId: string;
+  totals: Omit<MonthRow, 'workspaceId' | 'keyId'>;
+  keys: (Omit<MonthRow, 'workspaceId'> & { keyId: string })[];
+}
+
+export async function readMonth(em: EntityManager, workspaceId: string, month: string): Promise<MonthReport | undefined> {
+  const rows = await em.execute<{ key_id: string; calls: string; errors_4xx: string; errors_5xx: string; avg_latency_ms: number; p95_latency_ms: number }[]>(
+    `select key_id, calls, errors_4xx, errors_5xx, avg_latency_ms, p95_latency_ms from usage_month where workspace_id = ? and month = ? order by calls desc, key_id`,
+    [workspaceId, month + '-01'],
+  );
+  const conv = (r: (typeof rows)[number]) => ({
+    keyId: r.key_id,
+    calls: Number(r.calls),
+    errors4xx: Number(r.errors_4xx),
+    errors5xx: Number(r.errors_5xx),
+    avgLatencyMs: Number(r.avg_latency_ms),
+    p95LatencyMs: Number(r.p95_latency_ms),
+  });
+  const total = rows.find((r) => r.key_id === WORKSPACE_TOTAL);
+  if (!total) return undefined;
+  const { keyId: _k, ...totals } = conv(total);
+  return { month, workspaceId, totals, keys: rows.filter((r) => r.key_id !== WORKSPACE_TOTAL).map(conv) };
+}
+
+/**
+ * `usage.monthly_report` for each workspace that had calls in the month, idempotent per
+ * workspace and month: re-running the workflow never sends a second report.
+ */
+export async function raiseMonthlyReports(
+  deps: { em: () => EntityManager; temporal: TemporalHandle },
+  month: string,
+  onProgress: (done: number) => void = () => {},
+  startAfter = '',
+): Promise<{ raised: number; workspaces: number }> {
+  const workspaces = await deps
+    .em()
+    .execute<{ workspace_id: string }[]>(`select workspace_id from usage_month where month = ? and key_id = ? and workspace_id > ? order by workspace_id`, [
+      month + '-01',
+      WORKSPACE_TOTAL,
+      startAfter,
+    ]);
+  let raised = 0;
+  for (const { workspace_id } of workspaces) {
+    const em = deps.em();
+    const report = await readMonth(em, workspace_id, month);
+    if (!report) continue;
+    const t = report.totals;
+    const ev = await raiseEvent(
+      { em, temporal: deps.temporal },
+      {
+        workspaceId: workspace_id,
+        type: 'usage.monthly_report',
+        idempotencyKey: `usage.monthly_report:${month}`,
+        source: 'gatehouse',
+        payload: {
+          month,
+          calls: t.calls,
+          errors_4xx: t.errors4xx,
+          errors_5xx: t.errors5xx,
+          error_rate: t.calls === 0 ? 0 : Math.round(((t.errors4xx + t.errors5xx) / t.calls) * 10_000) / 10_000,
+          avg_latency_ms: t.avgLatencyMs,
+          p95_latency_ms: t.p95LatencyMs,
+          top_keys: report.keys.slice(0, 10).map((k) => ({ key_id: k.keyId || null, calls: k.calls, errors: k.errors4xx + k.errors5xx })),
+        },
+      },
+    );
+    if (ev.created) raised++;
+    onProgress(raised);
+  }
+  return { raised, workspaces: workspaces.length };
+}
+
+/**
+ * Deletes raw records (and minute rollups) older than the cutoff in batches, so no statement
+ * holds locks for long; `onBatch` heartbeats between batches. Day and month rollups are kept.
+ */
+export async function pruneUsage(
+  em: () => EntityManager,
+  cutoff: Date,
+  opts: { batchSize?: number; onBatch?: (deleted: number) => void; cancelled?: () => boolean } = {},
+): Promise<{ records: number; minutes: number }> {
+  const batch = opts.batchSize ?? 10_000;
+  let records = 0;
+  let minutes = 0;
+  for (;;) {
+    if (opts.cancelled?.()) break;
+    const rows = await em().execute<{ n: string }[]>(
+      `with d as (delete from usage_record where id in (select id from usage_record where created_at < ? limit ?) returning 1) select count(*) as n from d`,
+      [cutoff, batch],
+    );
+    const n = Number(rows[0]?.n ?? 0);
+    records += n;
+    opts.onBatch?.(records + minutes);
+    if (n < batch) break;
+  }
+  for (;;) {
+    if (opts.cancelled?.()) break;
+    const rows = await em().execute<{ n: string }[]>(
+      `with d as (delete from usage_minute where ctid in (select ctid from usage_minute where bucket < ? limit ?) returning 1) select count(*) as n from d`,
+      [cutoff, batch],
+    );
+    const n = Number(rows[0]?.n ?? 0);
+    minutes += n;
+    opts.onBatch?.(records + minutes);
+    if (n < batch) break;
+  }
+  return { records, minutes };
+}

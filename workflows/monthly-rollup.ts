@@ -1,0 +1,44 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+
+const { rollupUsageMonth, raiseMonthlyReports } = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { maximumAttempts: 5 },
+});
+const { pruneUsageRecords } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  // Each batch heartbeats: a worker lost mid-prune is noticed within a minute and the next
+  // attempt carries on (deleting what is older than the cutoff is naturally resumable).
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 10 },
+});
+
+export interface MonthlyRollupInput {
+  /** `YYYY-MM`; omitted (as the Schedule does) the month before the run's start, UTC. */
+  month?: string;
+}
+
+export interface MonthlyRollupResult {
+  month: string;
+  workspaces: number;
+  rows: number;
+  reportsRaised: number;
+  prunedRecords: number;
+  prunedMinutes: number;
+}
+
+/** Closes a month: totals per key and workspace, a usage.monthly_report each, then retention. */
+export async function monthlyRollupWorkflow(input: MonthlyRollupInput = {}): Promise<MonthlyRollupResult> {
+  // Workflow time is deterministic: the start of this run, e.g. the 1st at 00:05 UTC.
+  const now = new Date(Date.now());
+  const month = input.month ?? previousMonthOf(now);
+  const rolled = await rollupUsageMonth(month);
+  const reports = await raiseMonthlyReports(month);
+  const pruned = await pruneUsageRecords({});
+  return { month, workspaces: rolled.workspaces, rows: rolled.rows, reportsRaised: reports.raised, prunedRecords: pruned.records, prunedMinutes: pruned.minutes };
+}
+
+function previousMonthOf(at: Date): string {
+  const d = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() - 1, 1));
+  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}
