@@ -221,3 +221,28 @@ describe('outbox safety net', () => {
     expect(verify(ep.secret, req!)).toMatchObject({ data: { f: 1 } });
   });
 });
+
+describe('tRPC: what the UI calls', () => {
+  it('creates an endpoint, publishes, and reads the delivery back', async () => {
+    const { secret } = await stack.workspace(['admin']);
+    const caller = await stack.caller(secret);
+    const { endpoint, secret: signing } = await caller.webhooks.create({ url: `${rx.url}/trpc`, eventTypes: ['content.approved'], description: 'UI' });
+    expect(endpoint).toMatchObject({ url: `${rx.url}/trpc`, eventTypes: ['content.approved'], status: 'active', description: 'UI' });
+    expect((await caller.webhooks.list()).map((e) => e.id)).toEqual([endpoint.id]);
+    const event = await caller.events.publish({ type: 'content.approved', payload: { via: 'trpc' }, idempotencyKey: 'ui-1' });
+    expect(event.deliveries).toBe(1);
+    const [req] = await rx.waitFor('/trpc', 1);
+    expect(verify(signing, req!)).toMatchObject({ data: { via: 'trpc' } });
+    const ds = await eventually(() => caller.events.deliveries({ id: event.id }), (d) => d[0]?.status === 'succeeded');
+    expect(ds[0]).toMatchObject({ endpointId: endpoint.id, attempts: [expect.objectContaining({ statusCode: 200 })] });
+    const page = await caller.webhooks.deliveries({ id: endpoint.id });
+    expect(page.deliveries.map((d) => d.id)).toEqual([ds[0]!.id]);
+    expect((await caller.eventTypes.list()).length).toBeGreaterThanOrEqual(15);
+    await expect(caller.webhooks.create({ url: 'http://10.0.0.1/x' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(caller.events.publish({ type: 'nope.nope', payload: {} })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await caller.webhooks.update({ id: endpoint.id, patch: { status: 'paused' } });
+    expect((await caller.webhooks.get({ id: endpoint.id })).status).toBe('paused');
+    await caller.webhooks.delete({ id: endpoint.id });
+    await expect(caller.webhooks.get({ id: endpoint.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
