@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAllowListValid } from './webhooks/egress.js';
 
 const port = z.coerce.number().int().min(1).max(65535);
 /** An unset variable and one set to the empty string (as .env files often leave them) mean the same. */
@@ -24,7 +25,7 @@ const schema = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lowercase letters, digits and dashes, 2-63 characters')
     .default('default'),
-  GATEHOUSE_EGRESS_ALLOW_CIDRS: z.string().default(''),
+  GATEHOUSE_EGRESS_ALLOW_CIDRS: z.string().default('').refine((v) => isAllowListValid(v), 'comma-separated CIDRs such as 10.0.0.0/8,fd00::/8'),
   /** Webhook signing secrets are encrypted with a key derived from it; unset, a random per-install key in the database is used. */
   GATEHOUSE_SECRET_KEY: optional(z.string().min(32, 'at least 32 characters')),
   GATEHOUSE_WEBHOOK_RETRY_SCHEDULE: optional(z.string().regex(/^\s*\d+(ms|s|m|h)?(\s*,\s*\d+(ms|s|m|h)?)*\s*$/, 'comma-separated delays such as 0,5s,5m,30m,2h')),

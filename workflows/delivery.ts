@@ -3,11 +3,12 @@ import type { Activities } from '../activities/index.js';
 import type { AttemptOutcome, DeliveryInput } from '../core/webhooks/attempt.js';
 import { SA } from '../temporal/search-attributes.js';
 
-// An attempt's HTTP exchange is cut at 15 s; the rest is PostgreSQL. Infrastructure failures
+// An attempt's HTTP exchange is cut at 15 s; the rest is PostgreSQL, so 30 s is ample and a
+// worker killed mid-attempt is noticed within 30 s. Infrastructure failures
 // (the database down, the worker killed) retry the activity without limit: the delivery waits
 // for Gatehouse to come back instead of being marked failed for Gatehouse's own trouble.
 const { attemptDelivery } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 

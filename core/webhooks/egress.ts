@@ -79,6 +79,16 @@ export function parseAllowList(value: string): BlockList {
   return list;
 }
 
+/** For config validation at start-up: a typo in the allowlist stops the process instead of a request. */
+export function isAllowListValid(value: string): boolean {
+  try {
+    parseAllowList(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const allowLists = new Map<string, BlockList>();
 function allowListFor(value: string): BlockList {
   let list = allowLists.get(value);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../core/config.js';
 import { checkEndpointUrl, parseAllowList, refusalReason } from '../../core/webhooks/egress.js';
 
 describe('SSRF guard: refusalReason', () => {
@@ -53,6 +54,12 @@ describe('SSRF guard: refusalReason', () => {
     expect(() => parseAllowList('10.0.0.0/33')).toThrow(/GATEHOUSE_EGRESS_ALLOW_CIDRS: '10.0.0.0\/33'/);
     expect(() => parseAllowList('intranet')).toThrow(/not a CIDR/);
     expect(() => parseAllowList('10.0.0.0/8,')).not.toThrow();
+  });
+
+  it('stops start-up on a malformed GATEHOUSE_EGRESS_ALLOW_CIDRS, naming the variable', () => {
+    expect(() => loadConfig({ GATEHOUSE_EGRESS_ALLOW_CIDRS: '10.0.0.0/8,intranet' })).toThrow(ConfigError);
+    expect(() => loadConfig({ GATEHOUSE_EGRESS_ALLOW_CIDRS: '10.0.0.0/8,intranet' })).toThrow(/GATEHOUSE_EGRESS_ALLOW_CIDRS: comma-separated CIDRs/);
+    expect(loadConfig({ GATEHOUSE_EGRESS_ALLOW_CIDRS: '10.0.0.0/8, fd00::/8' }).GATEHOUSE_EGRESS_ALLOW_CIDRS).toBe('10.0.0.0/8, fd00::/8');
   });
 });
 
