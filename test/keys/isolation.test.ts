@@ -98,7 +98,7 @@ describe('REST: a key of one workspace cannot reach another', () => {
     for (const route of keyRoutes) {
       const res = await stack.rest(route.method.toUpperCase(), route.path.replace('{id}', 'victim'), {
         key: a.secret,
-        body: route.method === 'get' || route.method === 'delete' ? undefined : (bodies[`${route.method} ${route.path}`] ?? (route.body ? sample(z.toJSONSchema(route.body, { io: 'input', unrepresentable: 'any' })) : {})),
+        body: route.method === 'get' || route.method === 'delete' ? undefined : (bodies[`${route.method} ${route.path}`] ?? (route.body ? sample(z.toJSONSchema(route.body, { io: 'input', unrepresentable: 'any' }) as JsonSchema) : {})),
       });
       expect(res.status, `${route.method} ${route.path}`).toBe(404);
       expect(res.body.error.code, `${route.method} ${route.path}`).toBe('not_found');
