@@ -28,7 +28,14 @@ export interface Context extends ServerDeps {
   http?: { req: Request; res: Response };
 }
 
-/** Independent of Express, so tests call procedures through `createCaller`. */
+/**
+ * Independent of Express, so tests call procedures through `createCaller`. The EntityManager is
+ * forked on first use: the verification hot path never touches it, and a fork per request was a
+ * measurable share of its CPU and garbage (bench/verify.ts).
+ */
 export function createContextInner(deps: ServerDeps, principal?: Principal, ip = '127.0.0.1', http?: Context['http']): Context {
-  return { ...deps, em: deps.orm.em.fork() as EntityManager, principal, ip, http };
+  let em: EntityManager | undefined;
+  const ctx = { ...deps, principal, ip, http } as Context;
+  Object.defineProperty(ctx, 'em', { enumerable: true, configurable: true, get: () => (em ??= deps.orm.em.fork() as EntityManager) });
+  return ctx;
 }

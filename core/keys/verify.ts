@@ -82,42 +82,33 @@ export async function verifyKey(input: VerifyInput, deps: VerifyDeps): Promise<V
   const record = found instanceof Promise ? await found : found;
   if (!record || record.revoked || record.workspaceId !== input.workspaceId) return { ...NOT_FOUND, permissions: [] };
 
-  const base = {
-    keyId: record.id,
-    permissions: record.permissions,
-    expires: record.keyExpiresAt,
-  };
-  const refuse = (code: VerifyCode, extra: Partial<VerifyResult> = {}): VerifyResult => ({
-    valid: false,
-    code,
-    ...base,
-    ratelimit: null,
-    credits: null,
-    ...extra,
-  });
-
-  if (!record.enabled) return refuse('DISABLED');
-  if (record.expiresAt !== null && record.expiresAt <= Date.now()) return refuse('EXPIRED');
-  if (record.hasAllowlist && !record.allowlist.allows(input.ip)) return refuse('FORBIDDEN');
-  if (expr && !satisfies(expr, record.scopes)) return refuse('INSUFFICIENT_PERMISSIONS');
+  if (!record.enabled) return refuse(record, 'DISABLED', null, null);
+  if (record.expiresAt !== null && record.expiresAt <= Date.now()) return refuse(record, 'EXPIRED', null, null);
+  if (record.hasAllowlist && !record.allowlist.allows(input.ip)) return refuse(record, 'FORBIDDEN', null, null);
+  if (expr && !satisfies(expr, record.scopes)) return refuse(record, 'INSUFFICIENT_PERMISSIONS', null, null);
 
   let ratelimit: VerifyResult['ratelimit'] = null;
   if (record.rateLimits.length > 0) {
     const decision = await deps.verifier.limiter.consume(record.pk, record.rateLimits);
     const { limit, remaining, reset } = decision.state;
     ratelimit = { limit, remaining, reset };
-    if (!decision.allowed) return refuse('RATE_LIMITED', { ratelimit });
+    if (!decision.allowed) return refuse(record, 'RATE_LIMITED', ratelimit, null);
   }
 
   let credits: number | null = null;
   if (record.metered) {
     const charge = await chargeCredits(deps.verifier.pool, record.pk, cost, () => deps.verifier.queries++);
     credits = charge.remaining;
-    if (!charge.charged) return refuse('USAGE_EXCEEDED', { ratelimit, credits });
+    if (!charge.charged) return refuse(record, 'USAGE_EXCEEDED', ratelimit, credits);
   }
 
   deps.verifier.touches.touch(record.pk);
-  return { valid: true, code: 'VALID', ...base, ratelimit, credits };
+  return { valid: true, code: 'VALID', keyId: record.id, permissions: record.permissions, ratelimit, credits, expires: record.keyExpiresAt };
+}
+
+/** A module-level function rather than a closure per call: this runs on every verification. */
+function refuse(record: KeyRecord, code: VerifyCode, ratelimit: VerifyResult['ratelimit'], credits: number | null): VerifyResult {
+  return { valid: false, code, keyId: record.id, permissions: record.permissions, ratelimit, credits, expires: record.keyExpiresAt };
 }
 
 /** Whether a found key may be used at all (the checks before IP, permissions and limits). */
