@@ -30,3 +30,11 @@ export function quantileFromHistogram(hist: readonly number[], q: number, maxLat
   }
   return maxLatencyMs;
 }
+
+/**
+ * `array[sum(hist[1]), …, sum(hist[n])]` for SQL: summing histograms by subscript in one pass is
+ * far cheaper than unnesting every array and grouping by position.
+ */
+export function sumHistogramSql(column = 'hist'): string {
+  return `array[${Array.from({ length: BUCKETS }, (_, i) => `coalesce(sum(${column}[${i + 1}]), 0)`).join(', ')}]`;
+}

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TemporalHandle } from '../../temporal/client.js';
 import { raiseEvent } from '../events.js';
-import { BUCKETS, quantileFromHistogram } from './histogram.js';
+import { BUCKETS, quantileFromHistogram, sumHistogramSql } from './histogram.js';
 
 /** `key_id` of the row holding a workspace's total (key ids cannot start with `*`). */
 export const WORKSPACE_TOTAL = '*';
@@ -63,14 +63,10 @@ function finish(workspaceId: string, keyId: string, calls: number, e4: number, e
 export async function rollupMonth(em: EntityManager, month: string): Promise<{ workspaces: string[]; rows: number }> {
   const { from, to } = monthBounds(month);
   const aggs = await em.execute<Agg[]>(
-    `with r as (select workspace_id, key_id, calls, errors_4xx, errors_5xx, latency_sum, latency_max, hist
-                  from usage_day where bucket >= ? and bucket < ?),
-          h as (select workspace_id, key_id, i, sum(v) as v from r, unnest(r.hist) with ordinality as u(v, i) group by 1, 2, 3),
-          a as (select workspace_id, key_id, sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5,
-                       sum(latency_sum) as lsum, max(latency_max) as lmax
-                  from r group by 1, 2)
-     select a.*, (select array_agg(h.v order by h.i) from h where h.workspace_id = a.workspace_id and h.key_id = a.key_id) as hist
-       from a order by a.workspace_id, a.key_id`,
+    `select workspace_id, key_id, sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5,
+            sum(latency_sum) as lsum, max(latency_max) as lmax, ${sumHistogramSql()} as hist
+       from usage_day where bucket >= ? and bucket < ?
+      group by 1, 2 order by 1, 2`,
     [from, to],
   );
   const rows: MonthRow[] = [];

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { quantileFromHistogram } from './histogram.js';
+import { quantileFromHistogram, sumHistogramSql } from './histogram.js';
 import { healthScore } from './health.js';
 
 export interface Range {
@@ -68,11 +68,9 @@ function rollupSources(workspaceId: string, range: Range, keyId?: string): { sql
 export async function totals(em: EntityManager, workspaceId: string, range: Range, keyId?: string): Promise<Totals> {
   const src = rollupSources(workspaceId, range, keyId);
   const [row] = await em.execute<TotalsRow[]>(
-    `with r as (${src.sql}),
-          h as (select i, sum(v) as v from r, unnest(r.hist) with ordinality as u(v, i) group by i)
-     select sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5, sum(latency_sum) as lsum,
-            max(latency_max) as lmax, (select array_agg(v order by i) from h) as hist
-       from r`,
+    `select sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5, sum(latency_sum) as lsum,
+            max(latency_max) as lmax, ${sumHistogramSql()} as hist
+       from (${src.sql}) r`,
     src.params,
   );
   return {
@@ -160,13 +158,10 @@ export async function timeseries(
   const from = new Date(Math.floor(range.from.getTime() / step) * step);
   const keyFilter = keyId === undefined ? '' : ' and key_id = ?';
   const rows = await em.execute<{ t: Date; calls: string; e4: string; e5: string; lsum: number; lmax: number; hist: string[] | null }[]>(
-    `with r as (
-       select date_trunc('${interval}', bucket, 'UTC') as t, calls, errors_4xx, errors_5xx, latency_sum, latency_max, hist::bigint[] as hist
-         from ${table} where workspace_id = ? and bucket >= ? and bucket < ?${keyFilter}),
-     h as (select t, i, sum(v) as v from r, unnest(r.hist) with ordinality as u(v, i) group by t, i),
-     a as (select t, sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5, sum(latency_sum) as lsum, max(latency_max) as lmax
-             from r group by t)
-     select a.*, (select array_agg(h.v order by h.i) from h where h.t = a.t) as hist from a order by t`,
+    `select date_trunc('${interval}', bucket, 'UTC') as t, sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5,
+            sum(latency_sum) as lsum, max(latency_max) as lmax, ${sumHistogramSql()} as hist
+       from ${table} where workspace_id = ? and bucket >= ? and bucket < ?${keyFilter}
+      group by 1 order by 1`,
     [workspaceId, from, range.to, ...(keyId === undefined ? [] : [keyId])],
   );
   const byTime = new Map(rows.map((r) => [new Date(r.t).getTime(), r]));
