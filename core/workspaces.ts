@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
+import { closedObject } from './keys/schema.js';
 import { conflict, notFound } from '../server/errors.js';
 import { recordAudit } from './audit.js';
 import { cursorTimestamp, decodeCursor, encodeCursor } from './cursor.js';
@@ -15,7 +16,7 @@ export const keyPrefixSchema = z
   .regex(/^[a-z][a-z0-9]{1,15}$/, 'a lowercase letter, then 1-15 lowercase letters or digits')
   .meta({ description: 'Start of every secret the workspace issues: `treb` gives `treb_sk_live_…`.', example: 'treb' });
 
-export const createWorkspaceInput = z.strictObject({
+export const createWorkspaceInput = closedObject({
   id: workspaceIdSchema,
   name: z.string({ error: 'expected a string' }).trim().min(1, 'must not be empty').max(200, 'at most 200 characters').meta({ example: 'Trebol' }),
   keyPrefix: keyPrefixSchema.optional(),

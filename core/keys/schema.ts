@@ -2,6 +2,21 @@ import { z } from 'zod';
 import { invalidPermission } from '../permissions.js';
 
 /**
+ * An object that refuses unknown fields by name (`body.permisions: unknown field`), where zod's
+ * strictObject would report them at the root with no field to point at.
+ */
+export function closedObject<T extends z.core.$ZodLooseShape>(shape: T): z.ZodObject<T, z.core.$strict> {
+  // Same contract as strictObject (and typed as one: a value with an unknown key never parses),
+  // but each unknown key is its own issue whose path is the key.
+  // Not for .extend(): the check would call the added keys unknown; write a new closedObject instead.
+  return z.looseObject(shape).superRefine((value, ctx) => {
+    for (const key of Object.keys(value)) {
+      if (!Object.hasOwn(shape, key)) ctx.addIssue({ code: 'custom', path: [key], message: 'unknown field; check its spelling' });
+    }
+  }).meta({ additionalProperties: false }) as unknown as z.ZodObject<T, z.core.$strict>;
+}
+
+/**
  * The validators every face of the key API shares (tRPC in camelCase, REST in snake_case), so
  * both refuse the same input with the same words.
  */
@@ -53,7 +68,7 @@ const RATE_NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 const MAX_WINDOW_SECONDS = 31 * 24 * 3600;
 const INT32 = 2_147_483_647;
 
-export const rateLimitSchema = z.strictObject({
+export const rateLimitSchema = closedObject({
   name: z
     .string()
     .regex(RATE_NAME_RE, 'lowercase letters, digits, "_", "-" and ".", 1-64 characters')
@@ -99,12 +114,12 @@ export const creditsRemainingSchema = z
   .max(INT32, `at most ${INT32}`)
   .meta({ description: 'Credits left; each verification that passes its rate limits spends one (or its cost).', example: 1000 });
 
-export const refillSchema = z.strictObject({
+export const refillSchema = closedObject({
   amount: z.number().int('expected an integer').min(1, 'at least 1').max(INT32, `at most ${INT32}`).meta({ example: 1000 }),
   interval: z.enum(['daily', 'monthly']).meta({ description: 'Credits are reset to `amount` every day or month (UTC).' }),
 });
 
-export const creditsSchema = z.strictObject({
+export const creditsSchema = closedObject({
   remaining: creditsRemainingSchema,
   refill: refillSchema.nullable().optional(),
 });
@@ -143,7 +158,7 @@ export const metadataSchema = z
 export const enabledSchema = z.boolean().meta({ description: 'A disabled key fails verification with `DISABLED` until enabled again.' });
 
 /** The tRPC (camelCase) shapes; REST builds its snake_case ones from the same parts. */
-export const createKeyInput = z.strictObject({
+export const createKeyInput = closedObject({
   id: keyIdSchema.nullish(),
   name: nameSchema.optional(),
   environment: environmentSchema.optional(),
@@ -158,7 +173,7 @@ export const createKeyInput = z.strictObject({
 });
 export type CreateKeyInput = z.output<typeof createKeyInput>;
 
-export const updateKeyFields = z.strictObject({
+export const updateKeyFields = closedObject({
   name: nameSchema.optional(),
   permissions: permissionsSchema.optional(),
   rateLimits: rateLimitsSchema.optional(),
@@ -182,7 +197,7 @@ export const listLimitSchema = z.coerce
   .min(1, 'at least 1')
   .max(500, 'at most 500');
 
-export const listKeysInput = z.strictObject({
+export const listKeysInput = closedObject({
   environment: environmentSchema.optional(),
   status: keyStatusSchema.optional(),
   permission: z.string().max(130).optional().meta({ description: 'Keys holding this permission, directly or through a preset.', example: 'keys:write' }),

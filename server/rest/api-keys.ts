@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createKey, deleteKey, getKey, listKeys, revokeKey, updateKey, type KeyView } from '../../core/keys/service.js';
 import {
+  closedObject,
   creditsRemainingSchema,
   duplicateRateLimitName,
   enabledSchema,
@@ -29,8 +30,7 @@ const nullableTimestamp = (description: string) => timestamp(description).nullab
 
 // ---- request parts, snake_case over the shared validators -----------------------------------
 
-const RateLimitBody = z
-  .strictObject({
+const RateLimitBody = closedObject({
     name: rateLimitSchema.shape.name,
     limit: rateLimitSchema.shape.limit,
     window_seconds: rateLimitSchema.shape.windowSeconds,
@@ -47,8 +47,7 @@ const RateLimitsBody = z
   })
   .meta({ example: [{ name: 'per-minute', limit: 100, window_seconds: 60 }] });
 
-const CreditsBody = z
-  .strictObject({ remaining: creditsRemainingSchema, refill: refillSchema.nullable().optional() })
+const CreditsBody = closedObject({ remaining: creditsRemainingSchema, refill: refillSchema.nullable().optional() })
   .meta({ description: 'Optional quota: verifications fail with USAGE_EXCEEDED at 0; null for unlimited.' });
 
 const writableFields = {
@@ -60,8 +59,7 @@ const writableFields = {
   enabled: enabledSchema.optional(),
 };
 
-const CreateApiKeyBody = z
-  .strictObject({
+const CreateApiKeyBody = closedObject({
     id: keyIdSchema.nullish().meta({
       description: 'Your id for the key, unique in the workspace, e.g. `api-key-produccion-2024`. Omitted or null: `ak_` + 16 hex.',
       example: 'mi-api-key-1',
@@ -77,8 +75,7 @@ const CreateApiKeyBody = z
   })
   .meta({ id: 'CreateApiKey', example: { id: 'mi-api-key-1' } });
 
-const UpdateApiKeyBody = z
-  .strictObject({
+const UpdateApiKeyBody = closedObject({
     ...writableFields,
     credits: CreditsBody.nullable().optional(),
     expires_at: expiresAtSchema.nullable().optional(),
@@ -176,8 +173,7 @@ export const listApiKeysRoute = defineRoute({
   summary: 'List the API keys of your workspace, newest first',
   tags: TAGS,
   scope: 'keys:read',
-  query: z
-    .strictObject({
+  query: closedObject({
       environment: listKeysInput.shape.environment,
       status: listKeysInput.shape.status,
       permission: listKeysInput.shape.permission,

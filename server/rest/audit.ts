@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { listAudit } from '../../core/audit.js';
-import { keyIdSchema, listLimitSchema } from '../../core/keys/schema.js';
+import { closedObject, keyIdSchema, listLimitSchema } from '../../core/keys/schema.js';
 import { defineRoute } from './route.js';
 
 const dateTime = (description: string) =>
@@ -32,7 +32,7 @@ export const listAuditRoute = defineRoute({
   summary: 'Audit log of your workspace, newest first: who changed which key, when and from where',
   tags: ['audit'],
   scope: 'audit:read',
-  query: z.strictObject({
+  query: closedObject({
     key_id: keyIdSchema.optional().meta({ description: 'Only entries about this API key (deleted keys too).' }),
     action: z.string().max(64).optional().meta({ example: 'key.revoked' }),
     since: dateTime('Entries at or after this time.').optional(),

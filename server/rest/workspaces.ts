@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { createWorkspace, keyPrefixSchema, listWorkspaces, workspaceIdSchema, type WorkspaceView } from '../../core/workspaces.js';
-import { listLimitSchema } from '../../core/keys/schema.js';
+import { closedObject, listLimitSchema } from '../../core/keys/schema.js';
 import { actorOf, keyDeps } from '../actor.js';
 import { defineRoute } from './route.js';
 
@@ -30,8 +30,7 @@ export const createWorkspaceRoute = defineRoute({
   scope: 'operator',
   status: 201,
   errors: [409],
-  body: z
-    .strictObject({
+  body: closedObject({
       id: workspaceIdSchema,
       name: z.string({ error: 'expected a string' }).trim().min(1, 'must not be empty').max(200, 'at most 200 characters').meta({ example: 'Trebol' }),
       key_prefix: keyPrefixSchema.optional().meta({ description: 'Start of the secrets it issues (default `gate`).' }),
@@ -62,7 +61,7 @@ export const listWorkspacesRoute = defineRoute({
   summary: 'Every workspace, newest first (operators only)',
   tags: ['workspaces'],
   scope: 'operator',
-  query: z.strictObject({
+  query: closedObject({
     limit: listLimitSchema.optional().meta({ description: 'Page size, 1-500 (default 100).' }),
     cursor: z.string().max(400).optional().meta({ description: '`next_cursor` of the previous page.' }),
   }),

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { listAudit } from '../../core/audit.js';
-import { keyIdSchema, listLimitSchema } from '../../core/keys/schema.js';
+import { closedObject, keyIdSchema, listLimitSchema } from '../../core/keys/schema.js';
 import { router, scopedProcedure } from '../trpc.js';
 
-export const auditListInput = z.strictObject({
+export const auditListInput = closedObject({
   keyId: keyIdSchema.optional(),
   action: z.string().max(64).optional(),
   since: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),

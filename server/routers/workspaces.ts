@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { createWorkspace, createWorkspaceInput, getWorkspace, listWorkspaces } from '../../core/workspaces.js';
-import { listLimitSchema } from '../../core/keys/schema.js';
+import { closedObject, listLimitSchema } from '../../core/keys/schema.js';
 import { actorOf, keyDeps } from '../actor.js';
 import { authedProcedure, router, scopedProcedure } from '../trpc.js';
 
@@ -10,7 +10,7 @@ export const workspacesRouter = router({
 
   /** Every tenant: operators only. */
   list: scopedProcedure('operator')
-    .input(z.strictObject({ limit: listLimitSchema.optional(), cursor: z.string().max(400).optional() }).optional())
+    .input(closedObject({ limit: listLimitSchema.optional(), cursor: z.string().max(400).optional() }).optional())
     .query(({ ctx, input }) => listWorkspaces(ctx.em, input ?? {})),
 
   /** A new tenant with its first admin key, whose secret is in `adminKey.secret` this once. */

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { listAudit } from '../../../core/audit.js';
 import { createKey, deleteKey, getKey, listKeys, revokeKey, updateKey } from '../../../core/keys/service.js';
-import { createKeyInput, keyIdSchema, listKeysInput, listLimitSchema, updateKeyFields } from '../../../core/keys/schema.js';
+import { closedObject, createKeyInput, keyIdSchema, listKeysInput, listLimitSchema, updateKeyFields } from '../../../core/keys/schema.js';
 import { actorOf, keyDeps } from '../../actor.js';
 import { scopedProcedure } from '../../trpc.js';
 
-const byId = z.strictObject({ id: keyIdSchema });
+const byId = closedObject({ id: keyIdSchema });
 
 /** Key lifecycle: every procedure acts within the caller's workspace only. */
 export const keyCrudProcedures = {
@@ -23,7 +23,7 @@ export const keyCrudProcedures = {
     .mutation(({ ctx, input }) => createKey(keyDeps(ctx), actorOf(ctx), input)),
 
   update: scopedProcedure('keys:write')
-    .input(byId.extend({ patch: updateKeyFields }))
+    .input(closedObject({ id: keyIdSchema, patch: updateKeyFields }))
     .mutation(({ ctx, input }) => updateKey(keyDeps(ctx), actorOf(ctx), input.id, input.patch)),
 
   revoke: scopedProcedure('keys:write')
@@ -36,7 +36,7 @@ export const keyCrudProcedures = {
 
   /** The audit entries about one key, newest first; they outlive the key. */
   auditTrail: scopedProcedure('audit:read')
-    .input(byId.extend({ limit: listLimitSchema.optional(), cursor: z.string().max(400).optional() }))
+    .input(closedObject({ id: keyIdSchema, limit: listLimitSchema.optional(), cursor: z.string().max(400).optional() }))
     .query(({ ctx, input }) =>
       listAudit(ctx.em, ctx.principal.workspaceId, { keyId: input.id, limit: input.limit, cursor: input.cursor }),
     ),
