@@ -63,6 +63,22 @@ describe('GET /usage/summary', () => {
     expect(last.body).toMatchObject({ calls: 1, avg_latency_ms: 900, p95_latency_ms: 900 });
   });
 
+  it('defaults to this calendar month', async () => {
+    for (const latencyMs of [10, 30]) {
+      stack.deps.usage.record({ workspaceId: ws.workspaceId, keyId: 'now-key', source: 'service', method: 'GET', route: '/now', status: 200, latencyMs });
+    }
+    await stack.deps.usage.flush();
+    const res = await stack.rest('GET', '/usage/summary?key_id=now-key', { key: ws.secret });
+    expect(res.body).toMatchObject({ calls: 2, avg_latency_ms: 20, p95_latency_ms: 30, error_rate: 0 });
+  });
+
+  it('is described in /openapi.json', async () => {
+    const doc = await stack.rest('GET', '/openapi.json', { key: null });
+    for (const path of ['/usage/summary', '/usage/keys/{id}', '/usage/timeseries', '/v1/usage', '/logs', '/limit-requests', '/api-keys/{id}/limit-requests']) {
+      expect(doc.body.paths[path], path).toBeDefined();
+    }
+  });
+
   it('answers zeros and a full score for a range without calls', async () => {
     const res = await stack.rest('GET', '/usage/summary?from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z', { key: ws.secret });
     expect(res.body).toEqual({ calls: 0, errors_4xx: 0, errors_5xx: 0, error_rate: 0, avg_latency_ms: 0, p95_latency_ms: 0, health_score: 100 });
