@@ -1,15 +1,34 @@
 import { defineConfig } from 'vitest/config';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { svelteTesting } from '@testing-library/svelte/vite';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     pool: 'forks',
     // Two cores: more forks only queue behind each other and starve the Temporal server.
     maxWorkers: 2,
-    globalSetup: ['test/global-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
     reporters: ['default', 'json'],
     outputFile: { json: '.reports/vitest.json' },
+    projects: [
+      {
+        test: {
+          name: 'node',
+          include: ['test/**/*.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // Admin UI components rendered with fixed data in jsdom: no database, no Temporal.
+        plugins: [svelte({ configFile: 'ui/svelte.config.js' }), svelteTesting()],
+        test: {
+          name: 'ui',
+          include: ['ui/**/*.test.ts'],
+          environment: 'jsdom',
+          setupFiles: ['ui/test/setup.ts'],
+        },
+      },
+    ],
   },
 });

@@ -1,0 +1,25 @@
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const SCREENSHOTS = `${ROOT}test-output/screenshots`;
+
+/** Builds ui/dist the way `npm run build:ui` does, so the stack serves the current UI. */
+export async function buildUi(): Promise<void> {
+  await build({ configFile: `${ROOT}ui/vite.config.ts`, logLevel: 'error' });
+}
+
+/** Debian's Chromium, headless; never a browser downloaded by Playwright. */
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
+}

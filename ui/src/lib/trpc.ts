@@ -1,0 +1,38 @@
+import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, TRPCClientError } from '@trpc/client';
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import type { AppRouter } from '../../../server/routers/_app.js';
+
+export type Outputs = inferRouterOutputs<AppRouter>;
+export type Inputs = inferRouterInputs<AppRouter>;
+
+/**
+ * The UI's only way to the server. The session cookie rides along (same origin); every request
+ * carries the CSRF header the server demands of cookie-authenticated writes. Subscriptions go over
+ * server-sent events, everything else in batches.
+ */
+export const trpc = createTRPCClient<AppRouter>({
+  links: [
+    splitLink({
+      condition: (op) => op.type === 'subscription',
+      true: httpSubscriptionLink({ url: '/trpc' }),
+      false: httpBatchLink({ url: '/trpc', headers: () => ({ 'x-gatehouse-csrf': '1' }) }),
+    }),
+  ],
+});
+
+/** A message fit to show: the server's own words for expected errors, a generic line otherwise. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof TRPCClientError) {
+    const data = err.data as { code?: string; issues?: { path: string; message: string }[] } | undefined;
+    const issue = data?.issues?.[0];
+    if (issue) return issue.path ? `${issue.path}: ${issue.message}` : issue.message;
+    if (data?.code === 'INTERNAL_SERVER_ERROR') return 'The server hit an error; it has been logged. Try again.';
+    return err.message;
+  }
+  if (err instanceof TypeError) return 'Could not reach the Gatehouse API. Check that it is running.';
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function isUnauthorized(err: unknown): boolean {
+  return err instanceof TRPCClientError && (err.data as { code?: string } | undefined)?.code === 'UNAUTHORIZED';
+}

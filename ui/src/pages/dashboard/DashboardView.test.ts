@@ -1,0 +1,56 @@
+import { render, screen, within } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import DashboardView, { type DashboardData } from './DashboardView.svelte';
+
+const busy: DashboardData = {
+  activeKeys: 3,
+  webhooks: 2,
+  callsThisMonth: 245_000,
+  avgResponseMs: 120,
+  errorRate: 0.003,
+  healthScore: 97,
+  callsPerDay: [
+    { day: '2026-11-01', calls: 8000, errors: 20 },
+    { day: '2026-11-02', calls: 9100, errors: 31 },
+  ],
+  warnings: [{ keyId: 'key_prod', limit: 'per-minute', used: 85, max: 100 }],
+};
+
+describe('dashboard', () => {
+  it('shows the figures the product page promises', () => {
+    render(DashboardView, { data: busy });
+    const summary = screen.getByRole('region', { name: 'Summary' });
+    expect(within(summary).getByText('Keys active').nextElementSibling?.textContent).toBe('3');
+    expect(within(summary).getByText('Webhooks').nextElementSibling?.textContent).toBe('2');
+    expect(within(summary).getByText('245K')).toBeTruthy();
+    expect(within(summary).getByText('120 ms')).toBeTruthy();
+    expect(within(summary).getByText('0.3%')).toBeTruthy();
+    expect(within(summary).getByText('97/100')).toBeTruthy();
+    expect(screen.queryByRole('heading', { name: 'How it works' })).toBeNull();
+  });
+
+  it('warns about keys near their rate limit', () => {
+    render(DashboardView, { data: busy });
+    const item = screen.getByText(/is near its/);
+    expect(item.textContent).toContain('key_prod');
+    expect(item.textContent).toContain('85 of 100 (85%)');
+  });
+
+  it('charts calls per day, with the numbers available as a table', () => {
+    render(DashboardView, { data: busy });
+    expect(screen.getByRole('img', { name: /Calls per day/ })).toBeTruthy();
+    const row = screen.getByRole('rowheader', { name: '11-02' }).closest('tr')!;
+    expect(row.textContent).toContain('9069');
+    expect(row.textContent).toContain('31');
+  });
+
+  it('when empty, offers the three onboarding steps as actions', () => {
+    render(DashboardView, { data: { ...busy, activeKeys: 1, webhooks: 0, callsThisMonth: 0, callsPerDay: [], warnings: [], avgResponseMs: null, errorRate: null, healthScore: null } });
+    expect(screen.getByRole('heading', { name: 'How it works' })).toBeTruthy();
+    expect(screen.getByRole('link', { name: 'Create a key' }).getAttribute('href')).toBe('#/keys?new=1');
+    expect(screen.getByRole('link', { name: 'Add an endpoint' }).getAttribute('href')).toBe('#/webhooks?new=1');
+    expect(screen.getByRole('link', { name: 'Open usage' }).getAttribute('href')).toBe('#/usage');
+    expect(screen.getByText(/No calls yet this month/)).toBeTruthy();
+    expect(screen.getAllByText('—').length).toBe(3);
+  });
+});
