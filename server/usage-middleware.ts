@@ -27,7 +27,7 @@ export const REPORTS_USAGE_HEADER = 'x-gatehouse-reports-usage';
  * Routes whose calls are counted by the records they carry (the verification, the reported
  * calls): their own API record stays in the request log but out of the rollups.
  */
-export const SELF_COUNTING_ROUTES: ReadonlySet<string> = new Set(['/v1/keys/verify', '/v1/usage']);
+export const SELF_COUNTING_ROUTES: ReadonlySet<string> = new Set(['/v1/keys/verify', '/v1/usage', '/trpc/keys.verify']);
 
 /** Marks a request as made by `principal` on `route`, for the usage record written when it finishes. */
 export function markUsage(res: Response, principal: Principal | undefined, route: string): void {
@@ -70,5 +70,17 @@ export function recordVerification(usage: Usage, workspaceId: string, result: Ve
   usage.verification(workspaceId, result, {
     latencyMs: start === undefined ? 0 : Number(process.hrtime.bigint() - start) / 1e6,
     counted: req.headers[REPORTS_USAGE_HEADER] !== '1',
+  });
+}
+
+/** The tRPC verify procedure's hook: as `recordVerification`, timed from `startedAt` (performance.now()). */
+export function recordContextVerification(
+  ctx: { usage: Usage; principal: Principal; http?: { req: Request } },
+  result: VerificationOutcome,
+  startedAt: number,
+): void {
+  ctx.usage.verification(ctx.principal.workspaceId, result, {
+    latencyMs: performance.now() - startedAt,
+    counted: ctx.http?.req.headers[REPORTS_USAGE_HEADER] !== '1',
   });
 }

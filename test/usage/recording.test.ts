@@ -65,6 +65,29 @@ describe('every call to Gatehouse is recorded', () => {
     expect(rows).toEqual([expect.objectContaining({ source: 'api', method: 'GET', route: '/trpc/system.whoami', status: 200, key_id: ws.keyId })]);
   });
 
+  it('records every verification, over REST and tRPC, counted once', async () => {
+    const ws = await stack.workspace(['admin']);
+    const created = await stack.rest('POST', '/api-keys', { key: ws.secret, body: { id: 'customer', permissions: ['products:read'] } });
+    expect(created.status).toBe(201);
+    expect((await stack.rest('POST', '/v1/keys/verify', { key: ws.secret, body: { key: created.body.api_key, permission: 'products:write' } })).body.code).toBe(
+      'INSUFFICIENT_PERMISSIONS',
+    );
+    const caller = await stack.caller(ws.secret);
+    expect((await caller.keys.verify({ key: created.body.api_key })).code).toBe('VALID');
+    expect((await stack.rest('POST', '/v1/keys/verify', { key: ws.secret, body: { key: 'gate_sk_live_unknownunknown' } })).body.code).toBe('NOT_FOUND');
+    const verifications = (await records(ws.workspaceId)).filter((r) => r.source === 'verification');
+    expect(verifications.map((r) => [r.key_id, r.code, r.status, r.counted])).toEqual([
+      ['customer', 'INSUFFICIENT_PERMISSIONS', 403, true],
+      ['customer', 'VALID', 200, true],
+      [null, 'NOT_FOUND', 401, true],
+    ]);
+    const verifyCalls = (await records(ws.workspaceId)).filter((r) => r.route === '/v1/keys/verify' && r.source === 'api');
+    expect(verifyCalls.map((r) => [r.key_id, r.counted])).toEqual([
+      [ws.keyId, false],
+      [ws.keyId, false],
+    ]);
+  });
+
   it('does not record calls no workspace can be named for (public routes, missing or unknown keys)', async () => {
     const before = await stack.orm.em.fork().execute<{ n: string }[]>(`select count(*) as n from usage_record`);
     await stack.deps.usage.flush();

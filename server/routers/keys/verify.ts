@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_COST, verifyKey } from '../../../core/keys/verify.js';
 import { scopedProcedure } from '../../trpc.js';
+import { recordContextVerification } from '../../usage-middleware.js';
 
 /** The hot path's tRPC face: same checks and answers as `POST /v1/keys/verify`, in camelCase. */
 export const keyVerifyProcedures = {
@@ -14,10 +15,13 @@ export const keyVerifyProcedures = {
       }),
     )
     // A mutation: it may consume rate-limit room and credits.
-    .mutation(({ ctx, input }) =>
-      verifyKey(
+    .mutation(async ({ ctx, input }) => {
+      const started = performance.now();
+      const r = await verifyKey(
         { secret: input.key, workspaceId: ctx.principal.workspaceId, permission: input.permission, ip: input.ip ?? ctx.ip, cost: input.cost },
         ctx,
-      ),
-    ),
+      );
+      recordContextVerification(ctx, r, started);
+      return r;
+    }),
 };
