@@ -44,8 +44,12 @@ const server: Server = app.listen(config.PORT, config.HOST, () => {
 
 async function shutdown(signal: string) {
   log.info({ signal }, 'api shutting down');
-  server.close();
-  server.closeIdleConnections();
+  // Requests in flight get up to 5 s to finish, so their usage records are taken too.
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(resolve, 5_000).unref();
+  });
   // Buffered usage records are written before the pool closes (docs/usage.md, "Loss bound").
   await usage.close();
   await verifier.stop();
