@@ -28,14 +28,30 @@ export interface Context extends ServerDeps {
   http?: { req: Request; res: Response };
 }
 
-/**
- * Independent of Express, so tests call procedures through `createCaller`. The EntityManager is
- * forked on first use: the verification hot path never touches it, and a fork per request was a
- * measurable share of its CPU and garbage (bench/verify.ts).
- */
+/** Independent of Express, so tests call procedures through `createCaller`. */
 export function createContextInner(deps: ServerDeps, principal?: Principal, ip = '127.0.0.1', http?: Context['http']): Context {
-  let em: EntityManager | undefined;
-  const ctx = { ...deps, principal, ip, http } as Context;
-  Object.defineProperty(ctx, 'em', { enumerable: true, configurable: true, get: () => (em ??= deps.orm.em.fork() as EntityManager) });
-  return ctx;
+  return { ...deps, em: deps.orm.em.fork() as EntityManager, principal, ip, http };
+}
+
+/**
+ * REST's context: the same fields, but the EntityManager is forked on first use. The verification
+ * hot path never touches it, and a fork per request was a measurable share of its CPU and garbage
+ * (bench/verify.ts). A prototype getter, because an own accessor makes every context a slow
+ * dictionary object; the price is that spreading this object drops `em`, so tRPC (whose
+ * middlewares spread their context) keeps createContextInner.
+ */
+class RestContext {
+  #em: EntityManager | undefined;
+  readonly #orm: Orm;
+  constructor(deps: ServerDeps, readonly principal: Principal | undefined, readonly ip: string) {
+    Object.assign(this, deps);
+    this.#orm = deps.orm;
+  }
+  get em(): EntityManager {
+    return (this.#em ??= this.#orm.em.fork() as EntityManager);
+  }
+}
+
+export function createRestContext(deps: ServerDeps, principal: Principal | undefined, ip: string): Context {
+  return new RestContext(deps, principal, ip) as unknown as Context;
 }

@@ -8,5 +8,8 @@ import { verifyRoutes } from './verify.js';
 import { usageRoutes } from './usage.js';
 import { webhookRestRoutes } from './webhook-routes.js';
 
-/** Every REST route, in the order OpenAPI lists them. Each resource keeps its routes in its own file. */
-export const routes: AnyRoute[] = [healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...auditRoutes, ...keyRotationRoutes, ...verifyRoutes, ...usageRoutes, ...webhookRestRoutes];
+/**
+ * Every REST route, in the order OpenAPI lists them. Each resource keeps its routes in its own file.
+ * Verification comes first: Express tries routes in order, and it is the hot path.
+ */
+export const routes: AnyRoute[] = [...verifyRoutes, healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...auditRoutes, ...keyRotationRoutes, ...usageRoutes, ...webhookRestRoutes];

@@ -1,7 +1,7 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { z, ZodError } from 'zod';
 import { hasScope } from '../../core/permissions.js';
-import { createContextInner, type ServerDeps } from '../context.js';
+import { createRestContext, type ServerDeps } from '../context.js';
 import { forbidden, HttpError, unauthorized } from '../errors.js';
 import type { AnyRoute } from './route.js';
 import { resolvePrincipal } from '../auth/resolve.js';
@@ -44,7 +44,7 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps): Router {
         const query = parse(route.query, req.query, 'query');
         if (route.body && req.body === undefined) throw new HttpError(400, 'invalid_input', 'body: expected a JSON object with Content-Type: application/json');
         const body = parse(route.body, req.body, 'body');
-        const ctx = createContextInner(deps, principal, req.ip ?? '');
+        const ctx = createRestContext(deps, principal, req.ip ?? '');
         const result = await route.handler({ params, query, body, ctx: ctx as never, req, res });
         if (!res.headersSent) res.status(route.status ?? 200).json(result);
       } catch (err) {
