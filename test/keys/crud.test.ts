@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { KEY_CHANGED_CHANNEL } from '../../core/keys/notify.js';
 import { hasValidChecksum, hashSecret } from '../../core/keys/secret.js';
 import { startStack, type Stack } from '../harness.js';
 
@@ -279,5 +281,85 @@ describe('tRPC keys.*', () => {
     expect(trail.entries.map((e) => e.action)).toEqual(['key.deleted', 'key.revoked', 'key.updated', 'key.created']);
     await expect(caller.keys.get({ id: 'trpc-key' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(caller.keys.create({ id: 'bootstrap' })).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+});
+
+describe('every key change reaches other API processes', () => {
+  it('create, update, revoke and delete each notify gatehouse_key_changed once committed', async () => {
+    const listener = new pg.Client({ connectionString: stack.databaseUrl });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.payload ?? ''));
+    await listener.query(`listen ${KEY_CHANGED_CHANNEL}`);
+    try {
+      await stack.rest('POST', '/api-keys', { body: { id: 'notify-me' } });
+      const [{ pk }] = (await sql<{ pk: string }>(`select pk from api_key where id = 'notify-me'`)) as [{ pk: string }];
+      await stack.rest('PATCH', '/api-keys/notify-me', { body: { enabled: false } });
+      await stack.rest('POST', '/api-keys/notify-me/revoke');
+      await stack.rest('DELETE', '/api-keys/notify-me');
+      // A refused change notifies nobody.
+      await stack.rest('DELETE', '/api-keys/notify-me');
+      await vi.waitFor(() => expect(heard.filter((p) => p === pk)).toHaveLength(4));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(heard.filter((p) => p === pk)).toHaveLength(4);
+    } finally {
+      await listener.end();
+    }
+  });
+});
+
+describe('GET /audit-log', () => {
+  it('filters by action and time and pages newest first', async () => {
+    const start = new Date().toISOString();
+    for (const id of ['audit-a', 'audit-b', 'audit-c']) await stack.rest('POST', '/api-keys', { body: { id } });
+    await stack.rest('POST', '/api-keys/audit-b/revoke');
+    const created = await stack.rest('GET', `/audit-log?action=key.created&since=${encodeURIComponent(start)}`);
+    expect(created.body.entries.map((e: { target_id: string }) => e.target_id)).toEqual(['audit-c', 'audit-b', 'audit-a']);
+    const revoked = await stack.rest('GET', `/audit-log?action=key.revoked&since=${encodeURIComponent(start)}`);
+    expect(revoked.body.entries).toHaveLength(1);
+    expect(revoked.body.entries[0]).toMatchObject({ target_type: 'api_key', target_id: 'audit-b', actor_key_id: 'bootstrap' });
+    const before = await stack.rest('GET', `/audit-log?until=${encodeURIComponent(start)}&limit=500`);
+    expect(before.body.entries.map((e: { target_id: string }) => e.target_id)).not.toContain('audit-a');
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { entries: { id: string }[]; next_cursor: string | null } } = await stack.rest(
+        'GET',
+        `/audit-log?since=${encodeURIComponent(start)}&limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      seen.push(...page.body.entries.map((e) => e.id));
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    expect(seen).toHaveLength(4);
+    expect(new Set(seen).size).toBe(4);
+  });
+});
+
+describe('/openapi.json', () => {
+  it('describes the key, workspace and audit routes from their schemas, with examples', async () => {
+    const doc = (await stack.rest('GET', '/openapi.json', { key: null })).body;
+    for (const [path, method] of [
+      ['/api-keys', 'get'],
+      ['/api-keys', 'post'],
+      ['/api-keys/{id}', 'get'],
+      ['/api-keys/{id}', 'patch'],
+      ['/api-keys/{id}', 'delete'],
+      ['/api-keys/{id}/revoke', 'post'],
+      ['/audit-log', 'get'],
+      ['/workspaces', 'get'],
+      ['/workspaces', 'post'],
+    ] as const) {
+      expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+      expect(doc.paths[path][method].summary).toBeTruthy();
+    }
+    const post = doc.paths['/api-keys'].post;
+    expect(Object.keys(post.responses)).toEqual(expect.arrayContaining(['201', '400', '401', '403', '409', '500']));
+    expect(Object.keys(doc.paths['/api-keys/{id}'].delete.responses)).toContain('404');
+    const body = doc.components.schemas.CreateApiKey;
+    expect(body.example).toEqual({ id: 'mi-api-key-1' });
+    expect(body.properties.id.description).toMatch(/unique in the workspace/);
+    expect(body.additionalProperties).toBe(false);
+    expect(doc.components.schemas.CreatedApiKey.properties.api_key.description).toMatch(/Shown in this response only/);
   });
 });
