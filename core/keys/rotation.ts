@@ -21,8 +21,11 @@ import {
   type RotationInput,
   type RotationState,
 } from '../../workflows/rotation.js';
-import { HttpError, conflict, notFound } from '../../server/errors.js';
+import { HttpError, conflict, notFound, truncate } from '../../server/errors.js';
+import { recordAudit } from '../audit.js';
 import { raiseEvent } from '../events.js';
+import { ungrantable } from '../permissions.js';
+import type { KeyActor } from './service.js';
 import { generateSecret, hashSecret, maskSecret, type KeyEnvironment } from './secret.js';
 import { notifyKeyChanged } from './notify.js';
 
@@ -38,7 +41,8 @@ export interface RotationDeps {
 }
 
 export interface RotateInput {
-  workspaceId: string;
+  /** Who rotates; the key rotated is looked up in the actor's workspace only. */
+  actor: KeyActor;
   keyId: string;
   /** 0 ends the old secret at once; default 24 h; at most 7 days. */
   gracePeriodSeconds?: number;
@@ -61,6 +65,7 @@ export interface RotateResult {
 interface KeyRow {
   pk: string;
   id: string;
+  permissions: string[];
   environment: string;
   rotation_count: number;
   last_rotated_at: Date | null;
@@ -75,7 +80,7 @@ export function rotationWorkflowId(workspaceId: string, keyId: string, rotation:
 /** Every look-up is scoped by workspace: a key of another workspace is simply not found. */
 async function findKey(em: EntityManager, workspaceId: string, keyId: string, forUpdate = false): Promise<KeyRow> {
   const rows = await em.execute<KeyRow[]>(
-    `select k.pk, k.id, k.environment, k.rotation_count, k.last_rotated_at, k.revoked_at, w.key_prefix
+    `select k.pk, k.id, k.permissions, k.environment, k.rotation_count, k.last_rotated_at, k.revoked_at, w.key_prefix
        from api_key k join workspace w on w.id = k.workspace_id
       where k.workspace_id = ? and k.id = ?${forUpdate ? ' for update of k' : ''}`,
     [workspaceId, keyId],
@@ -83,6 +88,22 @@ async function findKey(em: EntityManager, workspaceId: string, keyId: string, fo
   const row = rows[0];
   if (!row) throw notFound('API key', keyId);
   return row;
+}
+
+/**
+ * The same rule as the key service's: a key acts on itself or on keys whose permissions it could
+ * have granted. Rotation hands out a working secret, so a `write` key must not rotate the admin's.
+ */
+function assertMayManage(actor: KeyActor, key: KeyRow, verb: string): void {
+  if (key.pk === actor.keyPk) return;
+  const above = ungrantable(actor.scopes, key.permissions);
+  if (above) {
+    throw new HttpError(
+      403,
+      'insufficient_permissions',
+      `This API key cannot ${verb} key '${truncate(key.id)}': that key holds '${above}', which this key does not`,
+    );
+  }
 }
 
 function checkGrace(seconds: number): void {
@@ -108,9 +129,11 @@ export async function rotateKey(deps: RotationDeps, input: RotateInput): Promise
   const grace = input.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
   checkGrace(grace);
   const pepper = deps.config.GATEHOUSE_KEY_PEPPER;
+  const workspaceId = input.actor.workspaceId;
 
   const done = await deps.em.transactional(async (tx) => {
-    const key = await findKey(tx, input.workspaceId, input.keyId, true);
+    const key = await findKey(tx, workspaceId, input.keyId, true);
+    assertMayManage(input.actor, key, 'rotate');
     if (key.revoked_at) throw conflict(`API key '${key.id}' is revoked and cannot be rotated`, 'id');
     const rotation = key.rotation_count + 1;
     const [{ now } = { now: new Date() }] = await tx.execute<{ now: Date }[]>(`select now() as now`);
@@ -144,10 +167,22 @@ export async function rotateKey(deps: RotationDeps, input: RotateInput): Promise
       key.pk,
     ]);
     await notifyKeyChanged(tx, key.pk);
+    await recordAudit(tx, input.actor, {
+      workspaceId,
+      action: 'key.rotated',
+      targetType: 'api_key',
+      targetId: key.id,
+      changes: {
+        rotation_count: { from: key.rotation_count, to: rotation },
+        start: { from: null, to: start },
+        previous_key_expires_at: { from: null, to: graceEndsAt.toISOString() },
+        grace_period_seconds: grace,
+      },
+    });
     await raiseEvent(
       { em: tx, temporal: deps.temporal },
       {
-        workspaceId: input.workspaceId,
+        workspaceId,
         type: 'key.rotated',
         idempotencyKey: `key.rotated:${key.pk}:${rotation}`,
         payload: {
@@ -165,14 +200,14 @@ export async function rotateKey(deps: RotationDeps, input: RotateInput): Promise
   });
 
   const wf: RotationInput = {
-    workspaceId: input.workspaceId,
+    workspaceId,
     keyPk: done.key.pk,
     keyId: done.key.id,
     rotation: done.rotation,
     rotatedAt: done.rotatedAt.toISOString(),
     graceEndsAt: done.graceEndsAt.toISOString(),
   };
-  for (const r of done.superseded) await signalEndGrace(deps, rotationWorkflowId(input.workspaceId, done.key.id, r));
+  for (const r of done.superseded) await signalEndGrace(deps, rotationWorkflowId(workspaceId, done.key.id, r));
   const workflowStarted = await startRotationWorkflow(deps, wf);
   return {
     keyId: done.key.id,
@@ -182,7 +217,7 @@ export async function rotateKey(deps: RotationDeps, input: RotateInput): Promise
     createdAt: done.rotatedAt,
     previousKeyExpiresAt: done.graceEndsAt,
     gracePeriodSeconds: grace,
-    workflowId: rotationWorkflowId(input.workspaceId, done.key.id, done.rotation),
+    workflowId: rotationWorkflowId(workspaceId, done.key.id, done.rotation),
     workflowStarted,
   };
 }
@@ -307,32 +342,47 @@ export async function getRotationState(deps: RotationDeps, input: { workspaceId:
 }
 
 /** Ends the grace period of the key's latest rotation now; answers once the old secret is revoked. */
-export async function endGraceNow(deps: RotationDeps, input: { workspaceId: string; keyId: string }): Promise<RotationState> {
-  const target = await latestRotation(deps, input.workspaceId, input.keyId);
+export async function endGraceNow(deps: RotationDeps, input: { actor: KeyActor; keyId: string }): Promise<RotationState> {
+  const workspaceId = input.actor.workspaceId;
+  const target = await latestRotation(deps, workspaceId, input.keyId);
+  assertMayManage(input.actor, target.key, 'end the grace period of');
   const handle = deps.temporal.client.workflow.getHandle<typeof keyRotationWorkflow>(target.workflowId);
   if (target.status === 'completed') return handle.result();
+  let state: RotationState;
   if (target.status === 'closed') {
     // Its workflow was terminated: do its last step here.
-    await revokeRetiredSecrets(deps, { workspaceId: input.workspaceId, keyPk: target.key.pk, keyId: target.key.id, rotation: target.key.rotation_count });
-    return stateFromDb(deps, input.workspaceId, target.key);
+    await revokeRetiredSecrets(deps, { workspaceId, keyPk: target.key.pk, keyId: target.key.id, rotation: target.key.rotation_count });
+    state = await stateFromDb(deps, workspaceId, target.key);
+  } else {
+    state = await handle.executeUpdate(endGraceNowUpdate);
   }
-  return handle.executeUpdate(endGraceNowUpdate);
+  await recordAudit(deps.em, input.actor, {
+    workspaceId,
+    action: 'key.rotation.grace_ended',
+    targetType: 'api_key',
+    targetId: target.key.id,
+    changes: { rotation: state.rotation, previous_key_revoked_at: { from: null, to: state.completedAt } },
+  });
+  return state;
 }
 
 /** Moves the end of the latest rotation's grace period `seconds` later (never past 7 days after the rotation). */
 export async function extendGrace(
   deps: RotationDeps,
-  input: { workspaceId: string; keyId: string; seconds: number },
+  input: { actor: KeyActor; keyId: string; seconds: number },
 ): Promise<RotationState> {
+  const workspaceId = input.actor.workspaceId;
   if (!Number.isInteger(input.seconds) || input.seconds < 1 || input.seconds > MAX_GRACE_SECONDS) {
     throw new HttpError(400, 'invalid_input', `seconds: expected a whole number from 1 to ${MAX_GRACE_SECONDS}`, 'seconds');
   }
-  const target = await latestRotation(deps, input.workspaceId, input.keyId);
+  const target = await latestRotation(deps, workspaceId, input.keyId);
+  assertMayManage(input.actor, target.key, 'extend the grace period of');
   if (target.status !== 'running') {
     throw conflict(`The grace period of rotation ${target.key.rotation_count} of API key '${target.key.id}' has already ended`);
   }
+  let state: RotationState;
   try {
-    return await deps.temporal.client.workflow.getHandle(target.workflowId).executeUpdate(extendGraceUpdate, { args: [input.seconds] });
+    state = await deps.temporal.client.workflow.getHandle(target.workflowId).executeUpdate(extendGraceUpdate, { args: [input.seconds] });
   } catch (err) {
     const failure = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
     if (failure instanceof ApplicationFailure) {
@@ -343,6 +393,14 @@ export async function extendGrace(
     }
     throw err;
   }
+  await recordAudit(deps.em, input.actor, {
+    workspaceId,
+    action: 'key.rotation.grace_extended',
+    targetType: 'api_key',
+    targetId: target.key.id,
+    changes: { rotation: state.rotation, grace_ends_at: { from: new Date(Date.parse(state.graceEndsAt) - input.seconds * 1000).toISOString(), to: state.graceEndsAt }, seconds: input.seconds },
+  });
+  return state;
 }
 
 // ---- What the rotation workflow's activities do (also used by the reminders sweep) ----

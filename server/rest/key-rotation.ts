@@ -9,6 +9,8 @@ import {
   type RotationDeps,
   type RotationState,
 } from '../../core/keys/rotation.js';
+import { closedObject } from '../../core/keys/schema.js';
+import { actorOf } from '../actor.js';
 import type { Context } from '../context.js';
 import { defineRoute } from './route.js';
 
@@ -49,7 +51,7 @@ export const rotateKeyRoute = defineRoute({
   tags: ['api-keys'],
   scope: 'keys:write',
   params: Params,
-  body: z.object({
+  body: closedObject({
     grace_period_seconds: z
       .number()
       .int()
@@ -70,7 +72,7 @@ export const rotateKeyRoute = defineRoute({
     .meta({ id: 'RotatedKey' }),
   handler: async ({ params, body, ctx }) => {
     const r = await rotateKey(deps(ctx), {
-      workspaceId: ctx.principal.workspaceId,
+      actor: actorOf(ctx),
       keyId: params.id,
       gracePeriodSeconds: body.grace_period_seconds,
     });
@@ -102,7 +104,7 @@ export const endGraceRoute = defineRoute({
   scope: 'keys:write',
   params: Params,
   response: RotationStateBody,
-  handler: async ({ params, ctx }) => toBody(await endGraceNow(deps(ctx), { workspaceId: ctx.principal.workspaceId, keyId: params.id })),
+  handler: async ({ params, ctx }) => toBody(await endGraceNow(deps(ctx), { actor: actorOf(ctx), keyId: params.id })),
 });
 
 export const extendGraceRoute = defineRoute({
@@ -112,13 +114,13 @@ export const extendGraceRoute = defineRoute({
   tags: ['api-keys'],
   scope: 'keys:write',
   params: Params,
-  body: z.object({
+  body: closedObject({
     seconds: z.number().int().min(1).max(MAX_GRACE_SECONDS).meta({ description: 'Added to the current end of the grace period', example: 3600 }),
   }),
   errors: [409],
   response: RotationStateBody,
   handler: async ({ params, body, ctx }) =>
-    toBody(await extendGrace(deps(ctx), { workspaceId: ctx.principal.workspaceId, keyId: params.id, seconds: body.seconds })),
+    toBody(await extendGrace(deps(ctx), { actor: actorOf(ctx), keyId: params.id, seconds: body.seconds })),
 });
 
 export const keyRotationRoutes = [rotateKeyRoute, keyRotationStateRoute, endGraceRoute, extendGraceRoute];

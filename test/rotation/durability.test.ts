@@ -3,6 +3,7 @@ import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { rotateKey, rotationWorkflowId } from '../../core/keys/rotation.js';
+import { authenticate } from '../../server/auth/authenticate.js';
 import { createWorker } from '../../temporal/worker.js';
 import { startStack, type Stack } from '../harness.js';
 import { addKey, events, secretRow, waitFor, works } from './helpers.js';
@@ -85,7 +86,7 @@ describe('rotation durability', () => {
     const started = Date.now();
     const result = await rotateKey(
       { em: stack.orm.em.fork() as never, temporal: deadHandle, log: stack.deps.log, config: stack.config },
-      { workspaceId: ws.workspaceId, keyId: key.keyId, gracePeriodSeconds: 4 },
+      { actor: { ...(await authenticate(stack.orm.em.fork() as never, ws.secret))!, ip: '127.0.0.1' }, keyId: key.keyId, gracePeriodSeconds: 4 },
     );
     expect(Date.now() - started).toBeLessThan(8000);
     expect(result.workflowStarted).toBe(false);

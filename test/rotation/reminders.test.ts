@@ -7,14 +7,16 @@ import { addKey, events, hashOf, secretRow, waitFor } from './helpers.js';
 
 let stack: Stack;
 let schedule: ScheduleHandle;
+let created: string[] = [];
 beforeAll(async () => {
   stack = await startStack();
   // An hour apart: every run in this file is one the test triggers.
-  await ensureSchedules(stack.temporal.client, stack.config, { keyReminders: { intervalSeconds: 3600 } });
+  created = await ensureSchedules(stack.temporal.client, stack.config, { keyReminders: { intervalSeconds: 3600 } });
   schedule = stack.temporal.client.schedule.getHandle(scheduleIds(stack.config).keyReminders);
 });
 afterAll(async () => {
-  await schedule?.delete().catch(() => undefined);
+  // Schedules outlive the test's task queue: remove every one this file created.
+  for (const id of created) await stack.temporal.client.schedule.getHandle(id).delete().catch(() => undefined);
   await stack.close();
 });
 

@@ -179,6 +179,61 @@ describe('POST /api-keys/{id}/rotate', () => {
   });
 });
 
+describe('who may rotate, and the trail it leaves', () => {
+  it('a key rotates itself or keys no stronger than itself; never an admin key from a write key', async () => {
+    const { ws, key } = await setup();
+    const writer = await addKey(stack, ws.workspaceId, { permissions: ['write'] });
+    const admin = await addKey(stack, ws.workspaceId, { permissions: ['admin'] });
+    const asWriter = (path: string, body: unknown = {}) => stack.rest('POST', path, { key: writer.secret, body });
+
+    const denied = await asWriter(`/api-keys/${admin.keyId}/rotate`, { grace_period_seconds: 60 });
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.code).toBe('insufficient_permissions');
+    expect(JSON.stringify(denied.body)).not.toMatch(/gate_sk_/);
+    expect((await secretRow(stack, admin.secret))?.expires_at).toBeNull();
+
+    expect((await asWriter(`/api-keys/${key.keyId}/rotate`, { grace_period_seconds: 60 })).status).toBe(201);
+    expect((await asWriter(`/api-keys/${key.keyId}/rotation/extend-grace`, { seconds: 60 })).status).toBe(200);
+    // Its own key: the caller keeps working through the grace period with the old secret.
+    const self = await asWriter(`/api-keys/${writer.keyId}/rotate`, { grace_period_seconds: 60 });
+    expect(self.status).toBe(201);
+    expect((await asWriter(`/api-keys/${writer.keyId}/rotation/end-grace`)).status).toBe(200);
+    expect(await works(stack, writer.secret)).toBe(false);
+    expect(await works(stack, self.body.api_key)).toBe(true);
+  });
+
+  it('records who rotated, ended and extended in the audit log, without the secret', async () => {
+    const { ws, key, admin } = await setup();
+    const rotated = await admin.post(`/api-keys/${key.keyId}/rotate`, { grace_period_seconds: 600 });
+    await admin.post(`/api-keys/${key.keyId}/rotation/extend-grace`, { seconds: 60 });
+    await admin.post(`/api-keys/${key.keyId}/rotation/end-grace`);
+    const rows = await stack.orm.em
+      .fork()
+      .execute<{ action: string; actor_key_id: string; target_id: string; changes: Record<string, unknown> }[]>(
+        `select action, actor_key_id, target_id, changes from audit_log where workspace_id = ? and target_id = ? order by created_at`,
+        [ws.workspaceId, key.keyId],
+      );
+    expect(rows.map((r) => r.action)).toEqual(['key.rotated', 'key.rotation.grace_extended', 'key.rotation.grace_ended']);
+    expect(rows.every((r) => r.actor_key_id === ws.keyId)).toBe(true);
+    expect(rows[0]!.changes).toMatchObject({ rotation_count: { from: 0, to: 1 }, grace_period_seconds: 600 });
+    const text = JSON.stringify(rows);
+    expect(text).not.toContain(rotated.body.api_key);
+    expect(text).not.toContain(hashOf(stack, rotated.body.api_key));
+  });
+
+  it('refuses an unknown field by name, and lists the routes in /openapi.json', async () => {
+    const { key, admin } = await setup();
+    const res = await admin.post(`/api-keys/${key.keyId}/rotate`, { grace_period: 60 });
+    expect(res.status).toBe(400);
+    expect(res.body.error.field).toBe('grace_period');
+    expect(await works(stack, key.secret)).toBe(true);
+    const doc = (await stack.rest('GET', '/openapi.json', { key: null })).body;
+    for (const path of ['/api-keys/{id}/rotate', '/api-keys/{id}/rotation', '/api-keys/{id}/rotation/end-grace', '/api-keys/{id}/rotation/extend-grace']) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
+  });
+});
+
 describe('rotation state, end-grace and extend-grace', () => {
   it('reports the grace period, ends it on request, and the old secret is revoked before the answer', async () => {
     const { ws, key, admin } = await setup();
@@ -194,8 +249,11 @@ describe('rotation state, end-grace and extend-grace', () => {
       completed_at: null,
     });
 
+    // The old key is in use (and so in any API process's cache) right up to the end.
+    expect((await stack.rest('GET', `/api-keys/${key.keyId}/rotation`, { key: key.secret })).status).toBe(200);
     const ended = await admin.post(`/api-keys/${key.keyId}/rotation/end-grace`);
     expect(ended.status).toBe(200);
+    expect((await stack.rest('GET', `/api-keys/${key.keyId}/rotation`, { key: key.secret })).status).toBe(401);
     expect(ended.body).toMatchObject({ phase: 'completed', rotation: 1 });
     expect(ended.body.completed_at).toBeTruthy();
     expect(await works(stack, key.secret)).toBe(false);

@@ -9,6 +9,7 @@ import {
   rotateKey,
   type RotationDeps,
 } from '../../../core/keys/rotation.js';
+import { actorOf } from '../../actor.js';
 import type { Context } from '../../context.js';
 import { scopedProcedure } from '../../trpc.js';
 
@@ -38,7 +39,7 @@ export const keyRotationProcedures = {
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const r = await rotateKey(deps(ctx), { workspaceId: ctx.principal.workspaceId, keyId: input.id, gracePeriodSeconds: input.gracePeriodSeconds });
+      const r = await rotateKey(deps(ctx), { actor: actorOf(ctx), keyId: input.id, gracePeriodSeconds: input.gracePeriodSeconds });
       return {
         id: r.keyId,
         apiKey: r.secret,
@@ -60,13 +61,13 @@ export const keyRotationProcedures = {
   endGraceNow: scopedProcedure('keys:write')
     .input(z.object({ id: keyId }))
     .output(RotationStateOut)
-    .mutation(({ ctx, input }) => endGraceNow(deps(ctx), { workspaceId: ctx.principal.workspaceId, keyId: input.id })),
+    .mutation(({ ctx, input }) => endGraceNow(deps(ctx), { actor: actorOf(ctx), keyId: input.id })),
 
   /** Pushes the end of the latest rotation's grace period `seconds` later, up to 7 days after the rotation. */
   extendGrace: scopedProcedure('keys:write')
     .input(z.object({ id: keyId, seconds: z.number().int().min(1).max(MAX_GRACE_SECONDS) }))
     .output(RotationStateOut)
     .mutation(({ ctx, input }) =>
-      extendGrace(deps(ctx), { workspaceId: ctx.principal.workspaceId, keyId: input.id, seconds: input.seconds }),
+      extendGrace(deps(ctx), { actor: actorOf(ctx), keyId: input.id, seconds: input.seconds }),
     ),
 };
