@@ -15,6 +15,8 @@ export interface KeyListener {
   /** Resolves once the first LISTEN succeeded. */
   ready: Promise<void>;
   readonly connected: boolean;
+  /** How many times LISTEN has been established (1 after start, +1 per reconnect). */
+  readonly connections: number;
   stop(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export function startKeyListener(databaseUrl: string, handlers: KeyListenerHandl
   let stopped = false;
   let connected = false;
   let attempt = 0;
+  let connections = 0;
   let timer: NodeJS.Timeout | undefined;
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
@@ -62,6 +65,7 @@ export function startKeyListener(databaseUrl: string, handlers: KeyListenerHandl
       .then(() => {
         if (client !== c) return;
         attempt = 0;
+        connections++;
         connected = true;
         handlers.onConnected();
         resolveReady();
@@ -74,6 +78,9 @@ export function startKeyListener(databaseUrl: string, handlers: KeyListenerHandl
     ready,
     get connected() {
       return connected;
+    },
+    get connections() {
+      return connections;
     },
     async stop() {
       stopped = true;

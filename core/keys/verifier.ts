@@ -71,6 +71,11 @@ export class KeyVerifier {
   private readonly touchEveryMs: number;
   private readonly databaseUrl: string;
 
+  /** LISTEN sessions established so far: a reconnect (after which the cache starts empty) adds one. */
+  get listenerConnections(): number {
+    return this.listener?.connections ?? 0;
+  }
+
   /** Starts listening for key changes; resolves once the cache may be used. */
   async start(): Promise<this> {
     this.listener = startKeyListener(

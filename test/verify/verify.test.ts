@@ -347,6 +347,27 @@ describe('the key cache', () => {
     expect(Math.abs(new Date(at!).getTime() - Date.now())).toBeLessThan(10_000);
   });
 
+  it('misses no change while its listener reconnects', async () => {
+    const key = await insertKey(stack, { permissions: ['products:write'] });
+    expect((await verify({ key: key.secret })).body.code).toBe('VALID');
+    const verifier = stack.deps.verifier;
+    const sessions = verifier.listenerConnections;
+    const rows = await stack.orm.em.fork().execute<{ n: number }[]>(
+      `select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
+        where application_name = 'gatehouse-key-listener' and datname = current_database()`,
+    );
+    expect(rows[0]!.n).toBe(1);
+    // Notified while nobody listens: the notification is lost, the change must not be.
+    await changeKey(stack, key.pk, 'enabled = false');
+    const deadline = Date.now() + 5000;
+    while (verifier.listenerConnections === sessions && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(verifier.listenerConnections).toBe(sessions + 1);
+    expect((await verify({ key: key.secret })).body.code).toBe('DISABLED');
+    // Listening again, the cache stays honest as before.
+    await changeKey(stack, key.pk, 'enabled = true');
+    expect(await eventually(async () => (await verify({ key: key.secret })).body.code, 'VALID')).toBeLessThan(250);
+  });
+
   it('keeps random garbage from growing memory', async () => {
     const verifier = await new KeyVerifier({
       databaseUrl: stack.databaseUrl,
