@@ -236,6 +236,19 @@ export async function run(args: string[]): Promise<void> {
       keyPk,
       maskSecret(secret),
     ]);
+    // A second key whose (never reached) rate limit makes every verification count in PostgreSQL.
+    const limitedSecret = generateSecret('gate', 'live');
+    const limitedPk = newId('kid');
+    await em.execute(
+      `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
+       values (?, 'default', 'bench-limited', 'bench', 'live', '["products:write"]', ?, '[]', '{}', true, ?, now(), now())`,
+      [limitedPk, JSON.stringify([{ name: 'bench', limit: 1_000_000_000, windowSeconds: 60 }]), maskSecret(limitedSecret)],
+    );
+    await em.execute(`insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now())`, [
+      hashSecret(limitedSecret),
+      limitedPk,
+      maskSecret(limitedSecret),
+    ]);
     await orm.close();
 
     const apiPort = await freePort();
@@ -302,6 +315,15 @@ export async function run(args: string[]): Promise<void> {
     say(`verify   at ${half} req/s (half of max): p50 ${atHalf.p50.toFixed(3)} ms  p99 ${atHalf.p99.toFixed(3)} ms`);
     say(`baseline at ${half} req/s:               p50 ${baseAtHalf.p50.toFixed(3)} ms  p99 ${baseAtHalf.p99.toFixed(3)} ms`);
 
+    const limitedBody = JSON.stringify({ key: limitedSecret, permission: 'products:write' });
+    await load(apiUrl, auth, limitedBody, { duration: 2, connections });
+    const limited = await measured(api.child.pid, () => load(apiUrl, auth, limitedBody, { duration, connections }));
+    if (limited.errors || limited.non2xx) throw new Error(`errors with the rate-limited key: ${limited.errors} / ${limited.non2xx}`);
+    say(
+      `verify, key with a rate limit (a PostgreSQL upsert per request, batched): ${limited.rps.toFixed(0)} req/s  p99 ${limited.p99.toFixed(2)} ms` +
+        (limited.cpuUs === undefined ? '' : `  ${limited.cpuUs.toFixed(0)} µs CPU/req`),
+    );
+
     const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
     say(
       JSON.stringify({
@@ -313,6 +335,7 @@ export async function run(args: string[]): Promise<void> {
         p50_ms: round(atHalf.p50, 3),
         half_rate_rps: half,
         baseline_p99_ms: round(baseAtHalf.p99, 3),
+        ratelimited_rps: Math.round(limited.rps),
       }),
     );
   } finally {
