@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startStack, type Stack } from '../harness.js';
 import { buildUi, launchChromium, screenshot } from './browser.js';
@@ -12,7 +14,11 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 let createdSecret = '';
+let rotatedSecret = '';
 let readOnlySecret = '';
+let receiver: Server;
+let receiverUrl = '';
+const received: { headers: IncomingHttpHeaders; body: string }[] = [];
 
 beforeAll(async () => {
   await buildUi();
@@ -22,9 +28,27 @@ beforeAll(async () => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
   page = await context.newPage();
   page.setDefaultTimeout(15_000);
+  // A customer's system receiving webhooks: answers 200 and remembers what came.
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('thanks');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/catalogue`;
 }, 240_000);
 
+// What the browser showed when a step failed: the first thing to look at.
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail' && page) await screenshot(page, `failed-${ctx.task.name.slice(0, 40).replace(/\W+/g, '-')}`);
+});
+
 afterAll(async () => {
+  receiver?.closeAllConnections();
+  await new Promise((r) => receiver?.close(r));
   await browser?.close();
   await stack?.close();
 });
@@ -110,7 +134,9 @@ describe('admin UI in Chromium', () => {
     const dialog = page.getByRole('dialog');
     await dialog.getByLabel('1 hour').check();
     await dialog.getByRole('button', { name: 'Rotate key' }).click();
+    await dialog.getByTestId('secret').waitFor({ timeout: 30_000 });
     const fresh = await dialog.getByTestId('secret').inputValue();
+    rotatedSecret = fresh;
     expect(fresh).toMatch(/^gate_sk_live_/);
     expect(fresh).not.toBe(createdSecret);
     await expect(dialog.textContent()).resolves.toMatch(/old secret keeps working until/);
@@ -138,6 +164,110 @@ describe('admin UI in Chromium', () => {
     await screenshot(page, '07-key-detail');
   });
 
+  it('adds an endpoint to a local receiver, publishes an event and watches the delivery succeed', async () => {
+    await nav('Webhooks');
+    await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('URL').fill(receiverUrl);
+    await dialog.getByLabel('Description').fill('Store catalogue sync');
+    await dialog.getByLabel('product.generated').check();
+    await dialog.getByLabel('content.approved').check();
+    await screenshot(page, '08-webhook-create');
+    await dialog.getByRole('button', { name: 'Add endpoint' }).click();
+    const signing = await dialog.getByTestId('secret').inputValue();
+    expect(signing).toMatch(/^whsec_/);
+    await dialog.getByLabel('I have stored this secret somewhere safe').check();
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    const row = page.getByRole('row', { name: /hooks\/catalogue/ });
+    await row.waitFor();
+    await expect(row.textContent()).resolves.toContain('product.generated');
+    await expect(row.textContent()).resolves.toContain('content.approved');
+
+    await page.getByRole('button', { name: 'Publish an event' }).click();
+    await dialog.getByLabel('Type').selectOption('product.generated');
+    await dialog.getByLabel('Payload (JSON)').fill('{"product_id": "prod_42", "title": "Lámpara"}');
+    await dialog.getByRole('button', { name: 'Publish' }).click();
+    await dialog.getByRole('link', { name: 'See its deliveries' }).click();
+    await page.getByRole('heading', { name: /Event product.generated/ }).waitFor();
+    const delivery = page.getByTestId('delivery');
+    await delivery.getByText('succeeded').waitFor({ timeout: 30_000 });
+    await delivery.getByText('1 attempt').click();
+    await expect(delivery.textContent()).resolves.toMatch(/HTTP 200 in \d+ ms/);
+    await expect(delivery.textContent()).resolves.toContain('thanks');
+    const temporal = delivery.getByRole('link', { name: /Temporal/ });
+    expect(await temporal.getAttribute('href')).toMatch(/\/namespaces\/default\/workflows\/delivery%3A/);
+    await screenshot(page, '09-event-deliveries');
+
+    const hit = received.find((r) => r.body.includes('prod_42'));
+    expect(hit?.headers['webhook-signature']).toMatch(/^v1,/);
+
+    // The endpoint's own page: a test event, delivered live while the page watches.
+    await delivery.getByRole('link', { name: /^ep_/ }).click();
+    await page.getByRole('heading', { name: /hooks\/catalogue/ }).waitFor();
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByText('Test event sent').waitFor();
+    await page.getByRole('row', { name: /webhook.test/ }).getByText('succeeded').waitFor({ timeout: 30_000 });
+    expect(received.some((r) => r.body.includes('A test event from Gatehouse'))).toBe(true);
+    await screenshot(page, '10-webhook-endpoint');
+    await nav('Webhooks');
+    await page.getByRole('row', { name: /hooks\/catalogue/ }).getByText('100%').waitFor();
+    await screenshot(page, '11-webhooks');
+  });
+
+  it('sends a request from the playground and shows status, headers, body and timing', async () => {
+    await nav('Playground');
+    const route = page.getByLabel('Route');
+    await route.waitFor();
+    const option = await route.locator('option', { hasText: 'GET /api-keys' }).first().getAttribute('value');
+    await route.selectOption(option!);
+    const keyBox = page.getByRole('textbox', { name: /^API key/ });
+    await keyBox.fill(rotatedSecret);
+    await page.getByRole('button', { name: 'Send request' }).click();
+    await expect(page.getByTestId('response-status').textContent()).resolves.toMatch(/^200/);
+    await expect(page.getByTestId('response-body').textContent()).resolves.toContain('api-key-produccion-2024');
+    await expect(page.getByText(/ in \d+ ms/).first().textContent()).resolves.toBeTruthy();
+    await page.getByText(/Headers \(\d+\)/).click();
+    await page.getByRole('rowheader', { name: 'content-type' }).waitFor();
+    const curl = await page.getByTestId('curl').textContent();
+    expect(curl).toContain('curl -i -X GET');
+    expect(curl).toContain('$GATEHOUSE_API_KEY');
+    expect(curl).not.toContain(rotatedSecret);
+    await screenshot(page, '12-playground');
+
+    await keyBox.fill('');
+    await page.getByRole('button', { name: 'Send request' }).click();
+    await expect(page.getByTestId('response-status').textContent()).resolves.toMatch(/^401/);
+  });
+
+  it('shows usage and the request log, and tails new requests live', async () => {
+    await nav('Usage');
+    await page.getByRole('heading', { name: 'Per key: rate limits and credits' }).waitFor();
+    await page.getByRole('heading', { name: 'Monthly reports' }).waitFor();
+    await page.getByRole('heading', { name: 'Calls and errors' }).waitFor({ timeout: 20_000 }).catch(async () => {
+      // Usage records are flushed in batches: give the playground's request a moment, then reload.
+      await page.reload();
+      await page.getByRole('heading', { name: 'Calls and errors' }).waitFor();
+    });
+    await screenshot(page, '13-usage');
+
+    await nav('Logs');
+    await page.getByRole('heading', { name: 'Request log' }).waitFor();
+    await page.getByTestId('log-row').filter({ hasText: 'GET /api-keys' }).first().waitFor();
+    await page.getByLabel('Live tail').check();
+    await page.getByText('live', { exact: true }).waitFor();
+    const before = await page.getByTestId('log-row').count();
+    expect((await stack.rest('GET', '/api-keys/does-not-exist', { key: rotatedSecret })).status).toBe(404);
+    await page.getByTestId('log-row').filter({ hasText: '404' }).first().waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId('log-row').count()).toBeGreaterThan(before);
+    await screenshot(page, '14-logs');
+
+    await nav('Dashboard');
+    await page.getByRole('heading', { name: 'Calls per day' }).waitFor();
+    await page.getByRole('img', { name: /Calls per day/ }).waitFor();
+    await screenshot(page, '15-dashboard');
+  });
+
   it('signs in read-only: sees everything, every write control is disabled with the reason, and the server refuses writes', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
@@ -151,6 +281,10 @@ describe('admin UI in Chromium', () => {
     expect(await page.getByRole('button', { name: 'Rotate api-key-produccion-2024' }).isDisabled()).toBe(true);
     expect(await page.getByRole('button', { name: 'Revoke api-key-produccion-2024' }).isDisabled()).toBe(true);
     await screenshot(page, '20-read-only-keys');
+    await nav('Webhooks');
+    await page.getByRole('row', { name: /hooks\/catalogue/ }).waitFor();
+    expect(await page.getByRole('button', { name: 'Add endpoint' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Publish an event' }).isDisabled()).toBe(true);
 
     // Past the disabled buttons, straight at the API with the session cookie: refused.
     const status = await page.evaluate(async () => {

@@ -1,0 +1,45 @@
+import { fireEvent, render, screen, within } from '@testing-library/svelte';
+import { describe, expect, it, vi } from 'vitest';
+import { delivery, info } from '../../../test/fixtures.js';
+import DeliveriesTable from './DeliveriesTable.svelte';
+import { successRate } from './types.js';
+
+describe('deliveries', () => {
+  it('shows each attempt with status code, duration and response excerpt', () => {
+    render(DeliveriesTable, { deliveries: [delivery()], info, canWrite: true, onreplay: vi.fn() });
+    const row = screen.getByTestId('delivery');
+    expect(within(row).getByText('succeeded')).toBeTruthy();
+    expect(within(row).getByText('2 attempts')).toBeTruthy();
+    expect(row.textContent).toMatch(/HTTP 503\s+in 120 ms/);
+    expect(row.textContent).toMatch(/HTTP 200\s+in 42 ms/);
+    expect(row.textContent).toContain('{"ok":true}');
+  });
+
+  it('links each delivery to its workflow in the Temporal Web UI', () => {
+    render(DeliveriesTable, { deliveries: [delivery()], info, canWrite: true, onreplay: vi.fn() });
+    const link = screen.getByRole('link', { name: /Temporal/ });
+    expect(link.getAttribute('href')).toBe('http://127.0.0.1:8233/namespaces/default/workflows/delivery%3Amsg_1%3Aep_1');
+    expect(link.getAttribute('target')).toBe('_blank');
+  });
+
+  it('replays a finished delivery, not one still being retried', async () => {
+    const onreplay = vi.fn();
+    render(DeliveriesTable, {
+      deliveries: [delivery(), delivery({ id: 'dlv_2', status: 'retrying', nextAttemptAt: new Date(Date.now() + 300_000).toISOString() } as never)],
+      info,
+      canWrite: true,
+      onreplay,
+    });
+    await fireEvent.click(screen.getByRole('button', { name: 'Replay delivery dlv_1' }));
+    expect(onreplay).toHaveBeenCalledWith(expect.objectContaining({ id: 'dlv_1' }));
+    const retrying = screen.getByRole('button', { name: 'Replay delivery dlv_2' }) as HTMLButtonElement;
+    expect(retrying.disabled).toBe(true);
+    expect(retrying.title).toBe('Still being delivered');
+    expect(screen.getByText(/next in 4 min|next in 5 min/)).toBeTruthy();
+  });
+
+  it('success rate counts finished deliveries only', () => {
+    expect(successRate([{ status: 'succeeded' }, { status: 'failed' }, { status: 'retrying' }, { status: 'succeeded' }, { status: 'failed' }])).toBe(0.5);
+    expect(successRate([{ status: 'pending' }])).toBeNull();
+  });
+});
