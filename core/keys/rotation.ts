@@ -4,6 +4,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -290,8 +291,12 @@ async function rotationInputFromDb(em: EntityManager, workspaceId: string, key: 
 interface Target {
   key: KeyRow;
   workflowId: string;
-  status: 'running' | 'completed' | 'closed';
+  /** `unreachable`: Temporal did not answer; the database still knows the rotation. */
+  status: 'running' | 'completed' | 'closed' | 'unreachable';
 }
+
+/** How long a call waits on Temporal before answering from the database instead. */
+const TEMPORAL_WAIT_MS = 5_000;
 
 /** The key's latest rotation, its workflow started if an earlier attempt never got through. */
 async function latestRotation(deps: RotationDeps, workspaceId: string, keyId: string): Promise<Target> {
@@ -300,20 +305,20 @@ async function latestRotation(deps: RotationDeps, workspaceId: string, keyId: st
   const workflowId = rotationWorkflowId(workspaceId, key.id, key.rotation_count);
   const handle = deps.temporal.client.workflow.getHandle(workflowId);
   try {
-    const described = await handle.describe();
+    const described = await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_WAIT_MS, () => handle.describe());
     const name = described.status.name;
     return { key, workflowId, status: name === 'RUNNING' ? 'running' : name === 'COMPLETED' ? 'completed' : 'closed' };
   } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    if (!(err instanceof WorkflowNotFoundError)) {
+      deps.log.warn({ err, workflowId }, 'rotation workflow not reachable; answering from the database');
+      return { key, workflowId, status: 'unreachable' };
+    }
   }
   const input = await rotationInputFromDb(deps.em, workspaceId, key);
-  if (!(await startRotationWorkflow(deps, input))) {
-    throw new HttpError(503, 'temporal_unavailable', 'The rotation workflow cannot be reached right now; try again shortly');
-  }
-  return { key, workflowId, status: 'running' };
+  return { key, workflowId, status: (await startRotationWorkflow(deps, input)) ? 'running' : 'unreachable' };
 }
 
-/** What the database says, for a rotation whose workflow was terminated by an operator. */
+/** What the database says: for a rotation whose workflow was terminated, or while Temporal does not answer. */
 async function stateFromDb(deps: RotationDeps, workspaceId: string, key: KeyRow): Promise<RotationState> {
   const input = await rotationInputFromDb(deps.em, workspaceId, key);
   const [row] = await deps.em.execute<{ pending: string; revoked_at: Date | null }[]>(
@@ -337,8 +342,15 @@ export async function getRotationState(deps: RotationDeps, input: { workspaceId:
   const target = await latestRotation(deps, input.workspaceId, input.keyId);
   const handle = deps.temporal.client.workflow.getHandle<typeof keyRotationWorkflow>(target.workflowId);
   if (target.status === 'completed') return handle.result();
-  if (target.status === 'closed') return stateFromDb(deps, input.workspaceId, target.key);
-  return handle.query(rotationStateQuery);
+  if (target.status === 'running') {
+    try {
+      return await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_WAIT_MS, () => handle.query(rotationStateQuery));
+    } catch (err) {
+      // No worker answers queries right now; the rows say the same thing, less the workflow's view.
+      deps.log.warn({ err, workflowId: target.workflowId }, 'rotation state query failed; answering from the database');
+    }
+  }
+  return stateFromDb(deps, input.workspaceId, target.key);
 }
 
 /** Ends the grace period of the key's latest rotation now; answers once the old secret is revoked. */
@@ -348,13 +360,22 @@ export async function endGraceNow(deps: RotationDeps, input: { actor: KeyActor; 
   assertMayManage(input.actor, target.key, 'end the grace period of');
   const handle = deps.temporal.client.workflow.getHandle<typeof keyRotationWorkflow>(target.workflowId);
   if (target.status === 'completed') return handle.result();
-  let state: RotationState;
-  if (target.status === 'closed') {
-    // Its workflow was terminated: do its last step here.
+  let state: RotationState | undefined;
+  if (target.status === 'running') {
+    try {
+      state = await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_WAIT_MS, () => handle.executeUpdate(endGraceNowUpdate));
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw err;
+      deps.log.warn({ err, workflowId: target.workflowId }, 'end-grace update not answered; revoking from the API');
+    }
+  }
+  if (!state) {
+    // Ending a grace period is how a leaked secret is cut off: it must not wait for a worker or
+    // for Temporal. The API does the workflow's last step itself; the workflow, told by signal,
+    // finds nothing left to do (revocation and its event are idempotent).
     await revokeRetiredSecrets(deps, { workspaceId, keyPk: target.key.pk, keyId: target.key.id, rotation: target.key.rotation_count });
+    if (target.status !== 'closed') await signalEndGrace(deps, target.workflowId);
     state = await stateFromDb(deps, workspaceId, target.key);
-  } else {
-    state = await handle.executeUpdate(endGraceNowUpdate);
   }
   await recordAudit(deps.em, input.actor, {
     workspaceId,
@@ -377,13 +398,34 @@ export async function extendGrace(
   }
   const target = await latestRotation(deps, workspaceId, input.keyId);
   assertMayManage(input.actor, target.key, 'extend the grace period of');
+  const [live] = await deps.em.execute<{ n: string }[]>(
+    `select count(*) as n from api_key_secret where api_key_pk = ? and rotation = ? and revoked_at is null and expires_at > now()`,
+    [target.key.pk, target.key.rotation_count - 1],
+  );
+  if (Number(live?.n ?? 0) === 0) {
+    // The row is the authority: once the old secret stopped, no extension brings it back.
+    throw conflict(`The grace period of rotation ${target.key.rotation_count} of API key '${target.key.id}' has already ended`);
+  }
+  if (target.status === 'unreachable') {
+    // The workflow holds the grace timer: extending only the row would be undone when it fires.
+    throw new HttpError(503, 'temporal_unavailable', 'The rotation workflow cannot be reached right now; try again shortly');
+  }
   if (target.status !== 'running') {
     throw conflict(`The grace period of rotation ${target.key.rotation_count} of API key '${target.key.id}' has already ended`);
   }
   let state: RotationState;
   try {
-    state = await deps.temporal.client.workflow.getHandle(target.workflowId).executeUpdate(extendGraceUpdate, { args: [input.seconds] });
+    state = await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_WAIT_MS, () =>
+      deps.temporal.client.workflow.getHandle(target.workflowId).executeUpdate(extendGraceUpdate, { args: [input.seconds] }),
+    );
   } catch (err) {
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      throw new HttpError(
+        503,
+        'temporal_unavailable',
+        'The rotation workflow did not confirm the extension in time (no worker running?); read the rotation state before retrying',
+      );
+    }
     const failure = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
     if (failure instanceof ApplicationFailure) {
       if (failure.type === 'GraceEnded') throw conflict(failure.message);

@@ -75,6 +75,36 @@ describe('rotation durability', () => {
     }
   });
 
+  it('with no worker running, end-grace still cuts the old secret off, and the workflow agrees once a worker is back', async () => {
+    const ws = await stack.workspace(['admin']);
+    const key = await addKey(stack, ws.workspaceId);
+    const rotated = await stack.rest('POST', `/api-keys/${key.keyId}/rotate`, { key: ws.secret, body: { grace_period_seconds: 3600 } });
+    expect(rotated.status).toBe(201);
+    expect(await works(stack, key.secret)).toBe(true);
+
+    const t = Date.now();
+    const ended = await stack.rest('POST', `/api-keys/${key.keyId}/rotation/end-grace`, { key: ws.secret });
+    expect(ended.status).toBe(200);
+    expect(ended.body).toMatchObject({ phase: 'completed', rotation: 1 });
+    expect(Date.now() - t).toBeLessThan(10_000);
+    expect(await works(stack, key.secret)).toBe(false);
+    expect((await stack.rest('GET', `/api-keys/${key.keyId}/rotation`, { key: key.secret })).status).toBe(401);
+    expect((await secretRow(stack, key.secret))?.revoked_at).toBeTruthy();
+    // Once the row says it stopped, nothing brings the old secret back.
+    const ext = await stack.rest('POST', `/api-keys/${key.keyId}/rotation/extend-grace`, { key: ws.secret, body: { seconds: 60 } });
+    expect(ext.status).toBe(409);
+
+    const worker = await runWorker();
+    try {
+      const final = await stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.keyId, 1)).result();
+      expect(final.phase).toBe('completed');
+      expect(await events(stack, ws.workspaceId, 'key.revoked')).toHaveLength(1);
+      expect(await works(stack, rotated.body.api_key)).toBe(true);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('Temporal unreachable at rotation: the rotation still holds, the old secret stops at grace end, and the workflow is started later', async () => {
     const ws = await stack.workspace(['admin']);
     const key = await addKey(stack, ws.workspaceId);
