@@ -13,11 +13,11 @@ import type { ActivityDeps } from './index.js';
  * Rotation and reminder activities. Inputs and outputs are ids, counts and times only: what
  * goes in and out of an activity is written to workflow history.
  */
-export function createKeyActivities({ orm, temporal }: Pick<ActivityDeps, 'orm' | 'temporal'>) {
+export function createKeyActivities({ orm, temporal, log }: Pick<ActivityDeps, 'orm' | 'temporal' | 'log'>) {
   const fork = () => orm.em.fork() as EntityManager;
   return {
     async revokeRetiredSecrets(input: RetiredSecretsInput): Promise<{ revoked: number; revokedAt: string }> {
-      return revokeRetiredSecrets({ em: fork(), temporal }, input);
+      return revokeRetiredSecrets({ em: fork(), temporal, log }, input);
     },
 
     async setRetiredSecretsExpiry(input: RetiredSecretsInput & { expiresAt: string }): Promise<{ updated: number }> {
@@ -25,11 +25,11 @@ export function createKeyActivities({ orm, temporal }: Pick<ActivityDeps, 'orm' 
     },
 
     async raiseKeyReminders(input: { withinDays: number }): Promise<ReminderCounts> {
-      return raiseKeyReminders({ em: fork(), temporal }, { withinDays: input.withinDays, onPage: heartbeat });
+      return raiseKeyReminders({ em: fork(), temporal, log }, { withinDays: input.withinDays, onPage: heartbeat });
     },
 
     async sweepExpiredRetiredSecrets(): Promise<{ revoked: number }> {
-      return sweepExpiredRetiredSecrets({ em: fork(), temporal });
+      return sweepExpiredRetiredSecrets({ em: fork(), temporal, log });
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TemporalHandle } from '../../temporal/client.js';
 import { raiseEvent } from '../events.js';
+import type { Logger } from '../log.js';
 
 export interface ReminderCounts {
   /** Events newly raised by this run; reminders raised by an earlier run are not counted again. */
@@ -25,7 +26,7 @@ const PAGE = 500;
  * key and due date, so a daily run raises it once, and a rotation (a new due date) raises a new one.
  */
 export async function raiseKeyReminders(
-  deps: { em: EntityManager; temporal: TemporalHandle },
+  deps: { em: EntityManager; temporal: TemporalHandle; log?: Logger },
   opts: { withinDays: number; onPage?: () => void },
 ): Promise<ReminderCounts> {
   const counts: ReminderCounts = { rotationDue: 0, expiring: 0 };

@@ -181,7 +181,7 @@ export async function rotateKey(deps: RotationDeps, input: RotateInput): Promise
       },
     });
     await raiseEvent(
-      { em: tx, temporal: deps.temporal },
+      { em: tx, temporal: deps.temporal, log: deps.log },
       {
         workspaceId,
         type: 'key.rotated',
@@ -459,7 +459,7 @@ export interface RetiredSecretsInput {
  * `key.revoked` once per rotation (idempotent: retries and the sweep never raise it twice).
  */
 export async function revokeRetiredSecrets(
-  deps: { em: EntityManager; temporal: TemporalHandle },
+  deps: { em: EntityManager; temporal: TemporalHandle; log?: Logger },
   input: RetiredSecretsInput,
 ): Promise<{ revoked: number; revokedAt: string }> {
   return deps.em.transactional(async (tx) => {
@@ -472,14 +472,18 @@ export async function revokeRetiredSecrets(
         returning s.rotation`,
       [revokedAt, revokedAt, revokedAt, input.keyPk, input.workspaceId, input.rotation],
     );
-    const exists = await tx.execute<{ pk: string }[]>(`select pk from api_key where pk = ? and workspace_id = ?`, [
-      input.keyPk,
-      input.workspaceId,
-    ]);
-    if (exists.length === 0) return { revoked: 0, revokedAt: revokedAt.toISOString() };
-    if (rows.length > 0) await notifyKeyChanged(tx, input.keyPk);
+    if (rows.length === 0) {
+      // Done already (by the workflow, the sweep, or an end-grace from the API, each of which raised
+      // the event in its own transaction), or the key is gone: report when it actually happened.
+      const [prior] = await tx.execute<{ at: Date | null }[]>(
+        `select max(revoked_at) as at from api_key_secret where api_key_pk = ? and rotation < ?`,
+        [input.keyPk, input.rotation],
+      );
+      return { revoked: 0, revokedAt: new Date(prior?.at ?? revokedAt).toISOString() };
+    }
+    await notifyKeyChanged(tx, input.keyPk);
     await raiseEvent(
-      { em: tx, temporal: deps.temporal },
+      { em: tx, temporal: deps.temporal, log: deps.log },
       {
         workspaceId: input.workspaceId,
         type: 'key.revoked',
@@ -516,7 +520,7 @@ export async function setRetiredSecretsExpiry(
  * the bookkeeping: revoked_at, the cache notification, `key.revoked`.
  */
 export async function sweepExpiredRetiredSecrets(
-  deps: { em: EntityManager; temporal: TemporalHandle },
+  deps: { em: EntityManager; temporal: TemporalHandle; log?: Logger },
   limit = 500,
 ): Promise<{ revoked: number }> {
   const rows = await deps.em.execute<{ api_key_pk: string; workspace_id: string; id: string; rotation: number }[]>(

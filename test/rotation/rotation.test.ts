@@ -148,6 +148,23 @@ describe('POST /api-keys/{id}/rotate', () => {
     expect(state.body).toMatchObject({ rotation: 2, phase: 'grace' });
   });
 
+  it('a key revoked during the grace period: the rotation ends quietly, with no second key.revoked', async () => {
+    const { ws, key, admin } = await setup();
+    const rotated = await admin.post(`/api-keys/${key.keyId}/rotate`, { grace_period_seconds: 3600 });
+    expect((await admin.post(`/api-keys/${key.keyId}/revoke`)).status).toBe(200);
+    expect(await works(stack, key.secret)).toBe(false);
+    expect(await works(stack, rotated.body.api_key)).toBe(false);
+    const ended = await admin.post(`/api-keys/${key.keyId}/rotation/end-grace`);
+    expect(ended.status).toBe(200);
+    expect(ended.body.phase).toBe('completed');
+    const revoked = await events(stack, ws.workspaceId, 'key.revoked');
+    expect(revoked).toHaveLength(1);
+    expect(revoked[0]!.payload['reason']).not.toBe('rotation');
+    // A revoked key is not rotated again.
+    const again = await admin.post(`/api-keys/${key.keyId}/rotate`, { grace_period_seconds: 0 });
+    expect(again.status).toBe(409);
+  });
+
   it('answers 404 for a key of another workspace, and for an unknown key', async () => {
     const { key } = await setup();
     const other = await stack.workspace(['admin']);
