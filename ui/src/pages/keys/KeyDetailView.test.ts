@@ -55,6 +55,16 @@ describe('key detail', () => {
     expect(row.textContent).toContain('grace_period_seconds: 7200');
   });
 
+  it('lists the key\'s limit-increase requests', () => {
+    render(KeyDetailView, props({
+      requests: [{ id: 'lr_1', key_id: 'key_prod', limit_name: 'per-minute', current_limit: 100, requested_limit: 500, window_seconds: 60, reason: 'Black Friday', status: 'declined', requested_by: 'key_prod', decided_by: 'bootstrap', decided_at: '2026-11-23T09:50:00Z', decision_note: 'Not this year', created_at: '2026-11-23T09:00:00Z' }],
+    }));
+    const row = screen.getByRole('row', { name: /Black Friday/ });
+    expect(row.textContent).toContain('100 → 500 per 60 s');
+    expect(row.textContent).toContain('declined');
+    expect(row.textContent).toContain('Not this year');
+  });
+
   it('read-only: grace controls are disabled with the reason', () => {
     render(KeyDetailView, props({ canWrite: false }));
     for (const name of ['End grace now', 'Extend by 1 hour', 'Rotate', 'Revoke']) {
