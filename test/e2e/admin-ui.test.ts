@@ -129,6 +129,21 @@ describe('admin UI in Chromium', () => {
     await page.getByRole('row', { name: /analytics-readonly/ }).waitFor();
   });
 
+  it('works from the keyboard: skip link, focus moves into a dialog, Escape closes it and focus returns', async () => {
+    await page.reload();
+    await page.getByRole('heading', { name: 'API keys' }).waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    const create = page.getByRole('button', { name: 'Create key' });
+    await create.focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog').waitFor();
+    expect(await page.evaluate(() => document.activeElement?.closest('[role=dialog]') !== null)).toBe(true);
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Create key');
+  });
+
   it('rotates the key with a grace period, counts it down, and ends it early', async () => {
     await page.getByRole('button', { name: 'Rotate api-key-produccion-2024' }).click();
     const dialog = page.getByRole('dialog');
@@ -250,6 +265,11 @@ describe('admin UI in Chromium', () => {
       await page.getByRole('heading', { name: 'Calls and errors' }).waitFor();
     });
     await screenshot(page, '13-usage');
+    // The narrowest supported window: nothing may spill sideways.
+    await page.setViewportSize({ width: 1024, height: 800 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1024);
+    await screenshot(page, '13b-usage-1024px');
+    await page.setViewportSize({ width: 1280, height: 860 });
 
     await nav('Logs');
     await page.getByRole('heading', { name: 'Request log' }).waitFor();
@@ -260,6 +280,7 @@ describe('admin UI in Chromium', () => {
     expect((await stack.rest('GET', '/api-keys/does-not-exist', { key: rotatedSecret })).status).toBe(404);
     await page.getByTestId('log-row').filter({ hasText: '404' }).first().waitFor({ timeout: 20_000 });
     expect(await page.getByTestId('log-row').count()).toBeGreaterThan(before);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
     await screenshot(page, '14-logs');
 
     await nav('Dashboard');

@@ -1,0 +1,30 @@
+import { render, screen } from '@testing-library/svelte';
+import { createRawSnippet } from 'svelte';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { session } from '../lib/session.svelte.js';
+import Layout from './Layout.svelte';
+
+const children = createRawSnippet(() => ({ render: () => '<p>page</p>' }));
+
+describe('layout', () => {
+  afterEach(() => {
+    session.me = null;
+  });
+
+  it('names the workspace and key, and links every section', () => {
+    session.me = { workspaceId: 'acme', keyId: 'admin', scopes: ['keys:write'], canWrite: true, expiresAt: null };
+    render(Layout, { children, onsignout: vi.fn() });
+    expect(screen.getByText('acme')).toBeTruthy();
+    const nav = screen.getByRole('navigation', { name: 'Main' });
+    expect([...nav.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Dashboard', 'Keys', 'Webhooks', 'Usage', 'Playground', 'Logs']);
+    expect(screen.queryByText(/read-only/i)).toBeNull();
+    expect(screen.getByRole('button', { name: 'Sign out' })).toBeTruthy();
+  });
+
+  it('tells a read-only user, once, on every page, that nothing can be changed', () => {
+    session.me = { workspaceId: 'acme', keyId: 'analytics', scopes: ['keys:read'], canWrite: false, expiresAt: null };
+    render(Layout, { children, onsignout: vi.fn() });
+    expect(screen.getByText('Read-only')).toBeTruthy();
+    expect(screen.getByText(/you can see everything here but change nothing/)).toBeTruthy();
+  });
+});

@@ -1,0 +1,28 @@
+import { render, screen } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import LogsTable from './LogsTable.svelte';
+
+const entries = [
+  { id: '2', time: '2026-11-23T10:00:02Z', key_id: 'key_prod', source: 'api', method: 'GET', route: '/api-keys/{id}', status: 404, latency_ms: 3, code: 'not_found' },
+  { id: '1', time: '2026-11-23T10:00:01Z', key_id: null, source: 'verification', method: 'POST', route: '/v1/keys/verify', status: 200, latency_ms: 1250, code: null },
+];
+
+describe('request log', () => {
+  it('shows each request with key, route, status, latency and source; new live rows stand out', () => {
+    render(LogsTable, { entries, fresh: new Set(['2']) });
+    const rows = screen.getAllByTestId('log-row');
+    expect(rows[0]!.textContent).toContain('GET /api-keys/{id}');
+    expect(rows[0]!.textContent).toContain('404');
+    expect(rows[0]!.textContent).toContain('not_found');
+    expect(rows[0]!.className).toContain('fresh');
+    expect(rows[1]!.textContent).toContain('1.3 s');
+    expect(rows[1]!.textContent).toContain('verification');
+    expect(rows[1]!.className).not.toContain('fresh');
+    expect(screen.getByRole('link', { name: 'key_prod' }).getAttribute('href')).toBe('#/keys/key_prod');
+  });
+
+  it('says so when nothing matches', () => {
+    render(LogsTable, { entries: [] });
+    expect(screen.getByText(/No requests match/)).toBeTruthy();
+  });
+});
