@@ -112,6 +112,8 @@ export async function keyRotationWorkflow(input: RotationInput): Promise<Rotatio
     const seen = extensions;
     await condition(() => endNow || extensions !== seen, remaining);
   }
+  // From here on the grace period is over: an extension arriving now is refused, not lost.
+  endNow = true;
   const { revokedAt } = await revokeRetiredSecrets(ids);
   completedAt = revokedAt;
   await condition(allHandlersFinished);
