@@ -29,7 +29,7 @@ export function createKeyActivities({ orm, temporal, log }: Pick<ActivityDeps, '
     },
 
     async sweepExpiredRetiredSecrets(): Promise<{ revoked: number }> {
-      return sweepExpiredRetiredSecrets({ em: fork(), temporal, log });
+      return sweepExpiredRetiredSecrets({ em: fork(), temporal, log }, { onProgress: heartbeat });
     },
   };
 }

@@ -521,7 +521,7 @@ export async function setRetiredSecretsExpiry(
  */
 export async function sweepExpiredRetiredSecrets(
   deps: { em: EntityManager; temporal: TemporalHandle; log?: Logger },
-  limit = 500,
+  opts: { limit?: number; onProgress?: () => void } = {},
 ): Promise<{ revoked: number }> {
   const rows = await deps.em.execute<{ api_key_pk: string; workspace_id: string; id: string; rotation: number }[]>(
     `select distinct s.api_key_pk, k.workspace_id, k.id, s.rotation
@@ -529,7 +529,7 @@ export async function sweepExpiredRetiredSecrets(
       where s.revoked_at is null and s.expires_at is not null and s.expires_at < now() - interval '1 minute'
       order by s.api_key_pk, s.rotation
       limit ?`,
-    [limit],
+    [opts.limit ?? 500],
   );
   let revoked = 0;
   for (const row of rows) {
@@ -540,6 +540,7 @@ export async function sweepExpiredRetiredSecrets(
       rotation: Number(row.rotation) + 1,
     });
     revoked += result.revoked;
+    opts.onProgress?.();
   }
   return { revoked };
 }
