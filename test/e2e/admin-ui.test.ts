@@ -267,6 +267,12 @@ describe('admin UI in Chromium', () => {
     await screenshot(page, '13-usage');
     // The narrowest supported window: nothing may spill sideways.
     await page.setViewportSize({ width: 1024, height: 800 });
+    // Charts redraw on their resize observer's next frame.
+    await page.waitForTimeout(500);
+    const wide = await page.evaluate(() =>
+      [...document.querySelectorAll('main *')].filter((el) => el.getBoundingClientRect().right > 1024).map((el) => `${el.tagName}.${el.className}`).slice(0, 5),
+    );
+    expect(wide).toEqual([]);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1024);
     await screenshot(page, '13b-usage-1024px');
     await page.setViewportSize({ width: 1280, height: 860 });
