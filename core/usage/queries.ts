@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { quantileFromHistogram, sumHistogramSql } from './histogram.js';
+import { BUCKETS, quantileFromHistogram, sumHistogramSql } from './histogram.js';
 import { healthScore } from './health.js';
 
 export interface Range {
@@ -34,44 +34,49 @@ interface TotalsRow {
   e5: string | null;
   lsum: number | null;
   lmax: number | null;
-  hist: (string | number)[] | null;
 }
 
 /**
- * Rollup rows covering [from, to): whole UTC days from usage_day, the ragged ends from
+ * The rollup slices covering [from, to): whole UTC days from usage_day, the ragged ends from
  * usage_minute, so a month reads ~31 day rows per key and route instead of millions of records.
  * Bounds resolve to whole minutes (a minute bucket belongs to the range when it starts inside it).
  */
-function rollupSources(workspaceId: string, range: Range, keyId?: string): { sql: string; params: unknown[] } {
+function rollupSlices(range: Range): { table: 'usage_day' | 'usage_minute'; from: Date; to: Date }[] {
   const from = new Date(Math.ceil(range.from.getTime() / MINUTE) * MINUTE);
   const to = range.to;
   const dayFrom = new Date(Math.ceil(from.getTime() / DAY) * DAY);
   const dayTo = startOfUtcDay(to);
-  const keyFilter = keyId === undefined ? '' : ' and key_id = ?';
-  const keyParam = keyId === undefined ? [] : [keyId];
-  const cols = 'bucket, key_id, route, calls, errors_4xx, errors_5xx, latency_sum, latency_max';
-  if (dayFrom < dayTo) {
-    return {
-      sql: `select ${cols}, hist from usage_day where workspace_id = ? and bucket >= ? and bucket < ?${keyFilter}
-            union all
-            select ${cols}, hist::bigint[] from usage_minute where workspace_id = ?${keyFilter}
-               and ((bucket >= ? and bucket < ?) or (bucket >= ? and bucket < ?))`,
-      params: [workspaceId, dayFrom, dayTo, ...keyParam, workspaceId, ...keyParam, from, dayFrom, dayTo, to],
-    };
-  }
-  return {
-    sql: `select ${cols}, hist::bigint[] as hist from usage_minute where workspace_id = ? and bucket >= ? and bucket < ?${keyFilter}`,
-    params: [workspaceId, from, to, ...keyParam],
-  };
+  if (dayFrom >= dayTo) return [{ table: 'usage_minute', from, to }];
+  return [
+    { table: 'usage_day', from: dayFrom, to: dayTo },
+    { table: 'usage_minute', from, to: dayFrom },
+    { table: 'usage_minute', from: dayTo, to },
+  ].filter((s) => s.from < s.to) as { table: 'usage_day' | 'usage_minute'; from: Date; to: Date }[];
 }
 
+const HIST_COLUMNS = Array.from({ length: BUCKETS }, (_, i) => i + 1);
+
+/**
+ * Each slice is summed on its own (histograms by subscript, no array built per row), then the
+ * partial sums are added: no int[]→bigint[] cast or array materialised for every minute row.
+ */
 export async function totals(em: EntityManager, workspaceId: string, range: Range, keyId?: string): Promise<Totals> {
-  const src = rollupSources(workspaceId, range, keyId);
-  const [row] = await em.execute<TotalsRow[]>(
-    `select sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5, sum(latency_sum) as lsum,
-            max(latency_max) as lmax, ${sumHistogramSql()} as hist
-       from (${src.sql}) r`,
-    src.params,
+  const keyFilter = keyId === undefined ? '' : ' and key_id = ?';
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  for (const slice of rollupSlices(range)) {
+    parts.push(
+      `select sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5, sum(latency_sum) as lsum, max(latency_max) as lmax,
+              ${HIST_COLUMNS.map((i) => `sum(hist[${i}]) as h${i}`).join(', ')}
+         from ${slice.table} where workspace_id = ? and bucket >= ? and bucket < ?${keyFilter}`,
+    );
+    params.push(workspaceId, slice.from, slice.to, ...(keyId === undefined ? [] : [keyId]));
+  }
+  const [row] = await em.execute<(Omit<TotalsRow, 'hist'> & Record<string, string | null>)[]>(
+    `select sum(calls) as calls, sum(e4) as e4, sum(e5) as e5, sum(lsum) as lsum, max(lmax) as lmax,
+            ${HIST_COLUMNS.map((i) => `sum(h${i}) as h${i}`).join(', ')}
+       from (${parts.join(' union all ')}) p`,
+    params,
   );
   return {
     calls: Number(row?.calls ?? 0),
@@ -79,7 +84,7 @@ export async function totals(em: EntityManager, workspaceId: string, range: Rang
     errors5xx: Number(row?.e5 ?? 0),
     latencySum: Number(row?.lsum ?? 0),
     latencyMax: Number(row?.lmax ?? 0),
-    hist: (row?.hist ?? []).map(Number),
+    hist: HIST_COLUMNS.map((i) => Number(row?.[`h${i}`] ?? 0)),
   };
 }
 

@@ -90,7 +90,7 @@ export class UsageRecorder {
     this.pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 2 });
     this.pool.on('error', (err) => opts.log.warn({ err }, 'usage writer connection error'));
     this.log = opts.log;
-    this.batchSize = opts.batchSize ?? 20_000;
+    this.batchSize = opts.batchSize ?? 50_000;
     this.maxBuffer = opts.maxBuffer ?? 100_000;
     this.afterFlush = opts.afterFlush;
     this.timer = setInterval(() => void this.flush(), opts.flushIntervalMs ?? 1_000);
