@@ -324,4 +324,29 @@ describe('admin UI in Chromium', () => {
     });
     expect(status).toBe(403);
   });
+
+  it('revokes a key only after its id is typed, and that ends the sessions it opened', async () => {
+    // The read-only user is still signed in on `page`; an admin revokes their key elsewhere.
+    const admin = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const adminPage = await admin.newPage();
+    adminPage.setDefaultTimeout(15_000);
+    await adminPage.goto(stack.url + '/#/keys');
+    await adminPage.getByLabel('API key').fill(stack.bootstrapKey);
+    await adminPage.getByRole('button', { name: 'Sign in' }).click();
+    await adminPage.getByRole('button', { name: 'Revoke analytics-readonly' }).click();
+    const dialog = adminPage.getByRole('dialog');
+    const confirm = dialog.getByRole('button', { name: 'Revoke key' });
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel(/Type the key id/).fill('analytics-readonl');
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel(/Type the key id/).fill('analytics-readonly');
+    await screenshot(adminPage, '21-key-revoke');
+    await confirm.click();
+    await adminPage.getByRole('row', { name: /analytics-readonly/ }).getByText('revoked').waitFor();
+    await admin.close();
+
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    expect((await stack.rest('GET', '/api-keys', { key: readOnlySecret })).status).toBe(401);
+  });
 });
