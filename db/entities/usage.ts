@@ -61,7 +61,7 @@ export const UsageMonth = defineEntity({
     errors4xx: p.bigint('number').fieldName('errors_4xx'),
     errors5xx: p.bigint('number').fieldName('errors_5xx'),
     avgLatencyMs: p.double(),
-    p95LatencyMs: p.double(),
+    p95LatencyMs: p.double().fieldName('p95_latency_ms'),
     updatedAt: p.datetime(),
   },
 });
