@@ -3,6 +3,11 @@ import { describe, expect, it } from 'vitest';
 import DashboardView, { type DashboardData } from './DashboardView.svelte';
 
 const busy: DashboardData = {
+  keys: [
+    { id: 'key_prod', name: 'Production', start: 'key_prod_***', permissions: ['write'], callsToday: 12_400, rate: '100/min' },
+    { id: 'key_analytics', name: 'Analytics', start: 'key_analytics_***', permissions: ['read-only'], callsToday: 3200, rate: '50/min' },
+  ],
+  endpoints: [{ id: 'ep_1', url: 'https://api.mystore.com/hook', events: 'product.generated', status: 'active', lastTriggeredAt: new Date(Date.now() - 120_000).toISOString() }],
   activeKeys: 3,
   webhooks: 2,
   callsThisMonth: 245_000,
@@ -29,6 +34,14 @@ describe('dashboard', () => {
     expect(screen.queryByRole('heading', { name: 'How it works' })).toBeNull();
   });
 
+  it('lists keys and webhooks the way the product page does', () => {
+    render(DashboardView, { data: busy });
+    const keys = screen.getByRole('region', { name: 'API keys' });
+    expect(keys.textContent).toMatch(/key_prod_\*\*\* — Production \(write\)\s*Usage: 12.4K calls today \| Rate: 100\/min/);
+    const hooks = screen.getByRole('region', { name: 'Webhooks' });
+    expect(hooks.textContent).toMatch(/product.generated → https:\/\/api.mystore.com\/hook\s*Status: active \| Last triggered: 2 min ago/);
+  });
+
   it('warns about keys near their rate limit', () => {
     render(DashboardView, { data: busy });
     const item = screen.getByText(/is near its/);
@@ -45,7 +58,7 @@ describe('dashboard', () => {
   });
 
   it('when empty, offers the three onboarding steps as actions', () => {
-    render(DashboardView, { data: { ...busy, activeKeys: 1, webhooks: 0, callsThisMonth: 0, callsPerDay: [], warnings: [], avgResponseMs: null, errorRate: null, healthScore: null } });
+    render(DashboardView, { data: { ...busy, keys: [], endpoints: [], activeKeys: 1, webhooks: 0, callsThisMonth: 0, callsPerDay: [], warnings: [], avgResponseMs: null, errorRate: null, healthScore: null } });
     expect(screen.getByRole('heading', { name: 'How it works' })).toBeTruthy();
     expect(screen.getByRole('link', { name: 'Create a key' }).getAttribute('href')).toBe('#/keys?new=1');
     expect(screen.getByRole('link', { name: 'Add an endpoint' }).getAttribute('href')).toBe('#/webhooks?new=1');
