@@ -19,10 +19,13 @@ let readOnlySecret = '';
 let receiver: Server;
 let receiverUrl = '';
 const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+/** While true, the receiver's /hooks/flaky path answers 500. */
+let flakyFails = true;
 
 beforeAll(async () => {
   await buildUi();
-  stack = await startStack();
+  // Two quick attempts, so a failing delivery gives up within the test.
+  stack = await startStack({ env: { GATEHOUSE_WEBHOOK_RETRY_SCHEDULE: '0,200ms' } });
   browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
@@ -34,7 +37,8 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       received.push({ headers: req.headers, body });
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('thanks');
+      if (req.url?.includes('flaky') && flakyFails) res.writeHead(500, { 'content-type': 'text/plain' }).end('database down');
+      else res.writeHead(200, { 'content-type': 'text/plain' }).end('thanks');
     });
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
@@ -228,6 +232,34 @@ describe('admin UI in Chromium', () => {
     await nav('Webhooks');
     await page.getByRole('row', { name: /hooks\/catalogue/ }).getByText('100%').waitFor();
     await screenshot(page, '11-webhooks');
+  });
+
+  it('shows a failed delivery with its attempts, then recovers it once the receiver is back', async () => {
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('URL').fill(receiverUrl.replace('catalogue', 'flaky'));
+    await dialog.getByLabel('export.completed').check();
+    await dialog.getByRole('button', { name: 'Add endpoint' }).click();
+    await dialog.getByLabel('I have stored this secret somewhere safe').check();
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('link', { name: /hooks\/flaky/ }).click();
+    await page.getByRole('heading', { name: /hooks\/flaky/ }).waitFor();
+
+    await (await stack.caller()).events.publish({ type: 'export.completed', payload: { export_id: 'exp_9' } });
+    const delivery = page.getByTestId('delivery');
+    await delivery.getByText('failed', { exact: true }).waitFor({ timeout: 30_000 });
+    await delivery.getByText('2 attempts').click();
+    await expect(delivery.textContent()).resolves.toMatch(/HTTP 500[\s\S]*HTTP 500/);
+    await expect(delivery.textContent()).resolves.toContain('database down');
+
+    flakyFails = false;
+    await page.getByRole('button', { name: 'Recover' }).click();
+    const progress = page.getByRole('status').filter({ hasText: 'replayed' });
+    await progress.getByText(/1 of 1 replayed · completed/).waitFor({ timeout: 30_000 });
+    await delivery.getByText('succeeded').waitFor({ timeout: 30_000 });
+    await screenshot(page, '10b-webhook-recovered');
+    await nav('Webhooks');
+    await page.getByRole('row', { name: /hooks\/flaky/ }).waitFor();
   });
 
   it('sends a request from the playground and shows status, headers, body and timing', async () => {
