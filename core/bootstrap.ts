@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from './config.js';
 import { newId } from './ids.js';
+import { notifyKeyChanged } from './keys/notify.js';
 import { generateSecret, hashSecret, maskSecret } from './keys/secret.js';
 
 export interface BootstrapResult {
@@ -34,6 +35,8 @@ export async function bootstrap(em: EntityManager, config: Config): Promise<Boot
       const [key] = await tx.execute<{ pk: string }[]>(`select pk from api_key where workspace_id = ? and id = 'bootstrap'`, [ws]);
       // The env var is the source of truth: any other secret this key had stops working.
       await tx.execute(`delete from api_key_secret where api_key_pk = ? and hash <> ?`, [key!.pk, hashSecret(secret, pepper)]);
+      // Running API processes cache keys: tell them the old bootstrap secret is gone.
+      await notifyKeyChanged(tx, key!.pk);
       await tx.execute(
         `insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now())
          on conflict (hash) do update set revoked_at = null, expires_at = null`,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CALLER_ID_PATTERN, CALLER_ID_RULE } from '../../core/ids.js';
+import { keyIdSchema } from '../../core/keys/schema.js';
 import {
   endGraceNow,
   extendGrace,
@@ -15,7 +15,7 @@ import type { Context } from '../context.js';
 import { defineRoute } from './route.js';
 
 const Params = z.object({
-  id: z.string().regex(CALLER_ID_PATTERN, CALLER_ID_RULE).meta({ example: 'api-key-produccion-2024' }),
+  id: keyIdSchema,
 });
 
 const RotationStateBody = z

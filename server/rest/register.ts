@@ -42,8 +42,13 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps): Router {
         }
         const params = parse(route.params, req.params, 'params');
         const query = parse(route.query, req.query, 'query');
-        if (route.body && req.body === undefined) throw new HttpError(400, 'invalid_input', 'body: expected a JSON object with Content-Type: application/json');
-        const body = parse(route.body, req.body, 'body');
+        // No body at all reads as `{}`, so `POST /api-keys/{id}/rotate` needs none when every field has a default.
+        // A body sent without Content-Type: application/json is refused, never read as `{}`.
+        const sentNothing = !req.headers['transfer-encoding'] && Number(req.headers['content-length'] ?? 0) === 0;
+        if (route.body && req.body === undefined && !(sentNothing && route.body.safeParse({}).success)) {
+          throw new HttpError(400, 'invalid_input', 'body: expected a JSON object with Content-Type: application/json');
+        }
+        const body = parse(route.body, req.body ?? (route.body ? {} : undefined), 'body');
         const ctx = createRestContext(deps, principal, req.ip ?? '');
         const result = await route.handler({ params, query, body, ctx: ctx as never, req, res });
         if (!res.headersSent) res.status(route.status ?? 200).json(result);

@@ -1,6 +1,6 @@
 // Rotation procedures (rotate, rotation state, end grace now, extend grace).
 import { z } from 'zod';
-import { CALLER_ID_PATTERN, CALLER_ID_RULE } from '../../../core/ids.js';
+import { keyIdSchema } from '../../../core/keys/schema.js';
 import {
   endGraceNow,
   extendGrace,
@@ -13,7 +13,7 @@ import { actorOf } from '../../actor.js';
 import type { Context } from '../../context.js';
 import { scopedProcedure } from '../../trpc.js';
 
-const keyId = z.string().regex(CALLER_ID_PATTERN, CALLER_ID_RULE);
+const keyId = keyIdSchema;
 
 const RotationStateOut = z.object({
   phase: z.enum(['grace', 'completed']),
