@@ -36,12 +36,14 @@ afterAll(async () => {
 
 describe('webhook delivery survives a worker killed with SIGKILL', () => {
   it('delivers all 900 deliveries of 300 events to 3 endpoints, each recorded as succeeded; duplicates carry the same webhook-id', { timeout: 150_000 }, async () => {
+    const t0 = Date.now();
     const endpoints = await createEndpoints(stack, rx, ENDPOINTS);
     const first = spawnWorker(stack);
     workers.push(first);
 
     // Publish through the REST API while the worker delivers; kill it once a third has arrived.
     let arrivedAtKill = -1;
+    let killedAfterMs = -1;
     const killer = until(
       'a third of the deliveries to arrive',
       () => {
@@ -53,6 +55,7 @@ describe('webhook delivery survives a worker killed with SIGKILL', () => {
     ).then(async () => {
       first.child.kill('SIGKILL');
       arrivedAtKill = arrived(rx);
+      killedAfterMs = Date.now() - t0;
       await first.exited;
     });
     const published = await pool(EVENTS, 8, (i) => publish(stack, i));
@@ -70,6 +73,7 @@ describe('webhook delivery survives a worker killed with SIGKILL', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(arrived(rx)).toBe(stalled);
 
+    const restartedAt = Date.now();
     const second = spawnWorker(stack);
     workers.push(second);
     // Attempts the killed worker held are retried once their 30 s start-to-close timeout passes.
@@ -82,10 +86,11 @@ describe('webhook delivery survives a worker killed with SIGKILL', () => {
       110_000,
       250,
     );
+    const recoveredMs = Date.now() - restartedAt;
     expect(await deliveryStatuses(stack)).toEqual({ succeeded: TOTAL });
 
     const t = tally(rx, endpoints, eventIds);
-    report.info({ arrivedAtKill, ...t }, 'worker SIGKILL mid-way: duplicate deliveries seen by the receiver');
+    report.info({ arrivedAtKill, killedAfterMs, recoveredMs, ...t }, 'worker SIGKILL mid-way: duplicate deliveries seen by the receiver');
     expect(t.distinct).toBe(TOTAL);
     // At-least-once: a copy is resent only for an attempt the killed worker had in flight, and a
     // worker runs at most 100 activities at once (the SDK default).
