@@ -1,4 +1,4 @@
-import { HttpError } from '../server/errors.js';
+import { HttpError } from './errors.js';
 
 /**
  * Opaque page cursors: the last row's exact timestamp (microseconds, as PostgreSQL keeps it) and

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TemporalHandle } from '../temporal/client.js';
-import { HttpError } from '../server/errors.js';
+import { HttpError } from './errors.js';
 import { newId } from './ids.js';
 import type { Logger } from './log.js';
 import { ensureOutboxSweeper, startFanout } from './webhooks/dispatch.js';

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { closedObject } from './keys/schema.js';
-import { conflict, notFound } from '../server/errors.js';
+import { conflict, notFound } from './errors.js';
 import { recordAudit } from './audit.js';
 import { cursorTimestamp, decodeCursor, encodeCursor } from './cursor.js';
 import { insertKey, type CreatedKey, type KeyActor, type KeyServiceDeps } from './keys/service.js';

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { createContextInner, type ServerDeps } from './context.js';
-import { HttpError } from './errors.js';
+import { HttpError } from '../core/errors.js';
 import { resolvePrincipal } from './auth/resolve.js';
 import { markUsage, usageMiddleware } from './usage-middleware.js';
 import { appRouter } from './routers/_app.js';

@@ -2,7 +2,7 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 import { hasScope } from '../core/permissions.js';
 import type { Context } from './context.js';
-import { HttpError } from './errors.js';
+import { HttpError } from '../core/errors.js';
 import { enforceCallerRateLimit } from './auth/rate-limit.js';
 
 const codeFor: Record<number, TRPCError['code']> = {

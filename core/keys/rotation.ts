@@ -22,7 +22,7 @@ import {
   type RotationInput,
   type RotationState,
 } from '../../workflows/rotation.js';
-import { HttpError, conflict, notFound, truncate } from '../../server/errors.js';
+import { HttpError, conflict, notFound, truncate } from '../errors.js';
 import { recordAudit } from '../audit.js';
 import { raiseEvent } from '../events.js';
 import { ungrantable } from '../permissions.js';

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TemporalHandle } from '../../temporal/client.js';
-import { conflict, HttpError, notFound, truncate } from '../../server/errors.js';
+import { conflict, HttpError, notFound, truncate } from '../errors.js';
 import { recordAudit } from '../audit.js';
 import { cursorTimestamp, decodeCursor, encodeCursor } from '../cursor.js';
 import { raiseEvent } from '../events.js';

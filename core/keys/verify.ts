@@ -1,4 +1,4 @@
-import { badRequest } from '../../server/errors.js';
+import { badRequest } from '../errors.js';
 import { chargeCredits } from './credits.js';
 import type { KeyRecord } from './key-record.js';
 import { parsePermissionExprCached, PermissionSyntaxError, satisfies, type PermissionExpr } from './permission-expr.js';

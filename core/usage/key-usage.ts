@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RateLimit } from '../../db/entities/api-key.js';
-import { HttpError } from '../../server/errors.js';
+import { HttpError } from '../errors.js';
 import { keyCalls } from './queries.js';
 
 export interface KeyUsage {

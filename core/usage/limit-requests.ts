@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import type { RateLimit } from '../../db/entities/api-key.js';
 import type { LimitRequestStatus } from '../../db/entities/limit-request.js';
-import { conflict, HttpError, notFound, truncate } from '../../server/errors.js';
+import { conflict, HttpError, notFound, truncate } from '../errors.js';
 import { recordAudit } from '../audit.js';
 import { newId } from '../ids.js';
 import { notifyKeyChanged } from '../keys/notify.js';

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { badRequest } from '../../server/errors.js';
+import { badRequest } from '../errors.js';
 
 export interface LogFilters {
   keyId?: string;

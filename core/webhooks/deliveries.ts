@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { HttpError, conflict, notFound } from '../../server/errors.js';
+import { HttpError, conflict, notFound } from '../errors.js';
 import type { recoverWorkflow, RecoverInput, RecoveryProgress } from '../../workflows/recover.js';
 import { recoveryProgressQuery } from '../../workflows/recover.js';
 import { cursorTimestamp, decodeCursor, encodeCursor } from '../cursor.js';

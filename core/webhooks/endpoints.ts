@@ -1,4 +1,4 @@
-import { HttpError, conflict, notFound } from '../../server/errors.js';
+import { HttpError, conflict, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import type { EndpointStatus } from '../../db/entities/webhook-endpoint.js';
 import type { WebhookDeps } from './deps.js';

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { HttpError, conflict } from '../../server/errors.js';
+import { HttpError, conflict } from '../errors.js';
 import { newId } from '../ids.js';
 
 /** `order.paid`, `invoice.payment_failed`: dot-separated segments of letters, digits, `_` and `-`. */

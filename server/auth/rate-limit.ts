@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import type { KeyVerifier } from '../../core/keys/verifier.js';
-import { HttpError } from '../errors.js';
+import { HttpError } from '../../core/errors.js';
 import type { Principal } from './principal.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { ServerDeps } from '../context.js';
-import { HttpError } from '../errors.js';
+import { HttpError } from '../../core/errors.js';
 import { authenticate } from './authenticate.js';
 import type { Principal } from './principal.js';
 import { principalFromSession } from './session.js';

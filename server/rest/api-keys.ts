@@ -21,7 +21,7 @@ import {
   type RateLimitInput,
 } from '../../core/keys/schema.js';
 import { actorOf, keyDeps } from '../actor.js';
-import { badRequest } from '../errors.js';
+import { badRequest } from '../../core/errors.js';
 import { defineRoute } from './route.js';
 
 const TAGS = ['api-keys'];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { getEvent, listEventDeliveries, listEvents, publishEvent } from '../../core/webhooks/deliveries.js';
 import { eventId, eventPayload, eventTypeName, idempotencyKey, isoDate, listLimit } from '../../core/webhooks/schema.js';
-import { HttpError } from '../errors.js';
+import { HttpError } from '../../core/errors.js';
 import { zodToHttp } from './register.js';
 import { defineRoute } from './route.js';
 import { DeliveryBody, EventBody, deliveryBody, eventBody } from './webhook-views.js';

@@ -2,7 +2,7 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import { z, ZodError } from 'zod';
 import { hasScope } from '../../core/permissions.js';
 import { createRestContext, type ServerDeps } from '../context.js';
-import { forbidden, HttpError, unauthorized } from '../errors.js';
+import { forbidden, HttpError, unauthorized } from '../../core/errors.js';
 import type { AnyRoute } from './route.js';
 import { resolvePrincipal } from '../auth/resolve.js';
 import { enforceCallerRateLimit } from '../auth/rate-limit.js';
@@ -51,7 +51,8 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps): Router {
         const body = parse(route.body, req.body ?? (route.body ? {} : undefined), 'body');
         const ctx = createRestContext(deps, principal, req.ip ?? '');
         const result = await route.handler({ params, query, body, ctx: ctx as never, req, res });
-        if (!res.headersSent) res.status(route.status ?? 200).json(result);
+        // A handler that chose its own status (/healthz's 503) keeps it; otherwise the route's.
+        if (!res.headersSent) res.status(res.statusCode !== 200 ? res.statusCode : (route.status ?? 200)).json(result);
       } catch (err) {
         next(err);
       }

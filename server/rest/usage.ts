@@ -10,7 +10,7 @@ import {
 } from '../../core/usage/limit-requests.js';
 import { searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
 import { summary, thisMonth, timeseries, MAX_POINTS, type Range } from '../../core/usage/queries.js';
-import { badRequest } from '../errors.js';
+import { badRequest } from '../../core/errors.js';
 import { zodToHttp } from './register.js';
 import { defineRoute } from './route.js';
 

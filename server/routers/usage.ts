@@ -8,7 +8,7 @@ import {
   ListLimitRequestsInput,
 } from '../../core/usage/limit-requests.js';
 import { MAX_POINTS, summary, timeseries } from '../../core/usage/queries.js';
-import { badRequest } from '../errors.js';
+import { badRequest } from '../../core/errors.js';
 import { resolveRange } from '../rest/usage.js';
 import { router, scopedProcedure } from '../trpc.js';
 

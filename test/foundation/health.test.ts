@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
 import { checkHealth } from '../../server/health.js';
+import { createApp } from '../../server/app.js';
 import { connectTemporal } from '../../temporal/client.js';
 import { createOrm } from '../../db/orm.js';
 import { startStack, type Stack } from '../harness.js';
@@ -24,6 +26,22 @@ describe('GET /healthz', () => {
     expect(health.status).toBe('degraded');
     expect(health.postgres).toBe('ok');
     expect(health.temporal).toMatch(/^error: /);
+  });
+
+  it('answers 503 over HTTP, naming the dependency that failed', async () => {
+    const temporal = await connectTemporal(stack.config.TEMPORAL_ADDRESS!, 'default', 'q');
+    await temporal.connection.close();
+    const server = createApp({ ...stack.deps, temporal }).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`);
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as { status: string; postgres: string; temporal: string };
+      expect(body).toMatchObject({ status: 'degraded', postgres: 'ok' });
+      expect(body.temporal).toMatch(/^error: /);
+    } finally {
+      server.close();
+    }
   });
 
   it('names PostgreSQL when PostgreSQL cannot be reached', async () => {
