@@ -63,16 +63,78 @@ const MINUTE = 60_000;
 const DAY = 86_400_000;
 
 /**
- * Per-process usage buffer. `record()` only pushes to an array, so no request waits on
+ * Records held column by column: a buffered record is a few array slots holding numbers and
+ * references to strings the request already had (workspace, key id, route pattern), not an
+ * object. Records wait up to a second, long enough to survive young-generation GCs; as objects
+ * they were promoted and then cost old-generation GC on the request path.
+ */
+class Columns {
+  n = 0;
+  readonly workspaceId: string[] = [];
+  readonly keyId: (string | null)[] = [];
+  readonly source: UsageSource[] = [];
+  readonly method: string[] = [];
+  readonly route: string[] = [];
+  readonly status: number[] = [];
+  readonly latencyMs: number[] = [];
+  readonly code: (string | null)[] = [];
+  readonly counted: boolean[] = [];
+  /** Epoch ms. */
+  readonly at: number[] = [];
+
+  push(input: UsageInput): void {
+    const i = this.n++;
+    this.workspaceId[i] = input.workspaceId;
+    this.keyId[i] = input.keyId;
+    this.source[i] = input.source;
+    this.method[i] = input.method;
+    this.route[i] = input.route;
+    this.status[i] = input.status;
+    this.latencyMs[i] = input.latencyMs > 0 ? input.latencyMs : 0;
+    this.code[i] = input.code ?? null;
+    this.counted[i] = input.counted ?? true;
+    this.at[i] = input.at ? input.at.getTime() : Date.now();
+  }
+
+  /** The first `n` records, as a new batch (a failed batch put back within the buffer bound). */
+  head(n: number): Columns {
+    const c = new Columns();
+    for (let i = 0; i < n; i++) {
+      c.push({
+        workspaceId: this.workspaceId[i]!,
+        keyId: this.keyId[i]!,
+        source: this.source[i]!,
+        method: this.method[i]!,
+        route: this.route[i]!,
+        status: this.status[i]!,
+        latencyMs: this.latencyMs[i]!,
+        code: this.code[i]!,
+        counted: this.counted[i]!,
+        at: new Date(this.at[i]!),
+      });
+    }
+    return c;
+  }
+}
+
+/**
+ * Per-process usage buffer. `record()` only stores a few array slots, so no request waits on
  * PostgreSQL; batches go out by COPY (raw rows) plus one upsert per rollup table, in one
- * transaction, so raw rows and rollups never disagree. On a crash the loss is bounded by what
- * was buffered: at most one flush interval of traffic and never more than `maxBuffer` records.
+ * transaction, so raw rows and rollups never disagree. Up to two batches are written at once on
+ * separate connections, so building one batch's COPY text and rollups overlaps PostgreSQL
+ * writing the other. On a crash the loss is bounded by what was buffered or in flight: at most
+ * one flush interval of traffic and never more than `maxBuffer` records plus the two batches
+ * being written (as before: a batch being written was never counted in the buffer).
  *
  * It owns a small `pg` pool rather than borrowing MikroORM's: COPY FROM STDIN needs a raw
  * driver connection, and usage writes must not queue behind request queries for a connection.
  */
 export class UsageRecorder {
-  private buffer: Row[] = [];
+  /** Full batches waiting to be written, oldest first. */
+  private queue: Columns[] = [];
+  /** The batch being filled. */
+  private current = new Columns();
+  private count = 0;
   private readonly pool: pg.Pool;
   private readonly log: Logger;
   private readonly batchSize: number;
@@ -87,7 +149,7 @@ export class UsageRecorder {
   readonly stats: Omit<RecorderStats, 'buffered'> = { recorded: 0, written: 0, dropped: 0, failedBatches: 0 };
 
   constructor(opts: RecorderOptions) {
-    this.pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 2 });
+    this.pool = new pg.Pool({ connectionString: opts.databaseUrl, max: WRITERS });
     this.pool.on('error', (err) => opts.log.warn({ err }, 'usage writer connection error'));
     this.log = opts.log;
     this.batchSize = opts.batchSize ?? 50_000;
@@ -97,9 +159,12 @@ export class UsageRecorder {
     this.timer.unref();
   }
 
-  /** Never throws, never waits: false when the record was dropped because the buffer is full. */
+  /**
+   * Never throws, never waits: false when the record was dropped because the buffer is full.
+   * The recorder keeps references to the input's strings, not the object.
+   */
   record(input: UsageInput): boolean {
-    if (this.buffer.length >= this.maxBuffer || this.closed) {
+    if (this.count >= this.maxBuffer || this.closed) {
       this.stats.dropped++;
       const now = Date.now();
       if (now - this.lastDropWarning > 10_000) {
@@ -109,24 +174,18 @@ export class UsageRecorder {
       return false;
     }
     this.stats.recorded++;
-    this.buffer.push({
-      workspaceId: input.workspaceId,
-      keyId: input.keyId,
-      source: input.source,
-      method: input.method,
-      route: input.route,
-      status: input.status,
-      latencyMs: Math.max(0, input.latencyMs),
-      code: input.code ?? null,
-      counted: input.counted ?? true,
-      at: input.at ?? new Date(),
-    });
-    if (this.buffer.length >= this.batchSize && !this.running && Date.now() >= this.retryAfter) void this.flush();
+    this.count++;
+    this.current.push(input);
+    if (this.current.n >= this.batchSize) {
+      this.queue.push(this.current);
+      this.current = new Columns();
+      if (!this.running && Date.now() >= this.retryAfter) void this.flush();
+    }
     return true;
   }
 
   get buffered(): number {
-    return this.buffer.length;
+    return this.count;
   }
 
   /** Writes everything buffered so far; resolves once it is committed (or given up on). */
@@ -147,25 +206,53 @@ export class UsageRecorder {
     await this.pool.end();
   }
 
+  /**
+   * Full batches go out as soon as a writer is free; the partly filled one only when no write
+   * is in flight, so a steady stream is written in full batches rather than in slivers.
+   */
   private async drain(): Promise<void> {
-    while (this.buffer.length > 0) {
-      const batch = this.buffer.splice(0, this.batchSize);
-      try {
-        await this.write(batch);
-        this.stats.written += batch.length;
-      } catch (err) {
-        this.stats.failedBatches++;
-        // Put the batch back if there is room, so a brief database outage loses nothing; the
-        // buffer bound still holds, and the next tick retries.
-        const room = this.maxBuffer - this.buffer.length;
-        if (room > 0) this.buffer.unshift(...batch.slice(0, room));
-        this.stats.dropped += Math.max(0, batch.length - room);
-        this.retryAfter = Date.now() + 1_000;
-        this.log.error({ err, records: batch.length }, 'usage batch write failed');
-        return;
-      }
-    }
-    if (this.afterFlush) {
+    const ok = await new Promise<boolean>((resolve) => {
+      let inFlight = 0;
+      let failed = false;
+      const pump = () => {
+        while (!failed && inFlight < WRITERS) {
+          let batch: Columns | undefined = this.queue.shift();
+          if (!batch && inFlight === 0 && this.current.n > 0) {
+            batch = this.current;
+            this.current = new Columns();
+          }
+          if (!batch) break;
+          const taken = batch;
+          this.count -= taken.n;
+          inFlight++;
+          this.write(taken).then(
+            () => {
+              this.stats.written += taken.n;
+            },
+            (err: unknown) => {
+              failed = true;
+              this.stats.failedBatches++;
+              // Put the batch back if there is room, so a brief database outage loses nothing; the
+              // buffer bound still holds, and the next tick retries.
+              const room = Math.min(taken.n, this.maxBuffer - this.count);
+              if (room > 0) {
+                this.queue.unshift(room === taken.n ? taken : taken.head(room));
+                this.count += room;
+              }
+              this.stats.dropped += taken.n - Math.max(0, room);
+              this.retryAfter = Date.now() + 1_000;
+              this.log.error({ err, records: taken.n }, 'usage batch write failed');
+            },
+          ).finally(() => {
+            inFlight--;
+            pump();
+          });
+        }
+        if (inFlight === 0) resolve(!failed);
+      };
+      pump();
+    });
+    if (ok && this.afterFlush) {
       try {
         await this.afterFlush();
       } catch (err) {
@@ -174,13 +261,14 @@ export class UsageRecorder {
     }
   }
 
-  private async write(batch: Row[]): Promise<void> {
+  private async write(batch: Columns): Promise<void> {
     const client = await this.pool.connect();
     try {
       await client.query('begin');
-      await copyRows(client, batch);
-      await upsertRollups(client, 'usage_minute', rollup(batch, MINUTE), 'int');
-      await upsertRollups(client, 'usage_day', rollup(batch, DAY), 'bigint');
+      await copyColumns(client, batch);
+      const { minute, day } = rollups(batch);
+      await upsertRollups(client, 'usage_minute', minute, 'int');
+      await upsertRollups(client, 'usage_day', day, 'bigint');
       await client.query('commit');
     } catch (err) {
       await client.query('rollback').catch(() => {});
@@ -190,6 +278,9 @@ export class UsageRecorder {
     }
   }
 }
+
+/** Batches written at once, each on its own connection. */
+const WRITERS = 2;
 
 export const USAGE_COLUMNS = 'workspace_id, key_id, source, method, route, status, latency_ms, code, counted, created_at';
 
@@ -205,30 +296,47 @@ function copyText(s: string | null): string {
 let lastTime = NaN;
 let lastIso = '';
 /** Records of one batch share few distinct milliseconds: format each once. */
-function iso(d: Date): string {
-  const t = d.getTime();
+function iso(t: number): string {
   if (t !== lastTime) {
     lastTime = t;
-    lastIso = d.toISOString();
+    lastIso = new Date(t).toISOString();
   }
   return lastIso;
 }
 
 export function copyLine(r: Row): string {
-  return `${copyText(r.workspaceId)}\t${copyText(r.keyId)}\t${copyText(r.source)}\t${copyText(r.method)}\t${copyText(r.route)}\t${r.status}\t${r.latencyMs}\t${copyText(r.code)}\t${r.counted ? 't' : 'f'}\t${iso(r.at)}\n`;
+  return `${copyText(r.workspaceId)}\t${copyText(r.keyId)}\t${copyText(r.source)}\t${copyText(r.method)}\t${copyText(r.route)}\t${r.status}\t${r.latencyMs}\t${copyText(r.code)}\t${r.counted ? 't' : 'f'}\t${iso(r.at.getTime())}\n`;
 }
 
-export async function copyRows(client: pg.PoolClient | pg.Client, rows: Row[]): Promise<void> {
+/** Lines per chunk handed to the COPY stream: one string per row would cost a stream write each. */
+const CHUNK = 2000;
+
+async function copyChunks(client: pg.PoolClient | pg.Client, chunks: () => Generator<string>): Promise<void> {
   const stream = client.query(copyFrom(`copy usage_record (${USAGE_COLUMNS}) from stdin`));
-  // Chunks of ~1,000 lines: one string per row would cost a stream write each.
-  function* chunks() {
-    for (let i = 0; i < rows.length; i += 1000) {
+  await pipeline(Readable.from(chunks()), stream);
+}
+
+/** Raw rows by COPY, outside the recorder (benchmarks, tools). */
+export async function copyRows(client: pg.PoolClient | pg.Client, rows: Row[]): Promise<void> {
+  await copyChunks(client, function* () {
+    for (let i = 0; i < rows.length; i += CHUNK) {
       let s = '';
-      for (let j = i; j < Math.min(rows.length, i + 1000); j++) s += copyLine(rows[j]!);
+      for (let j = i; j < Math.min(rows.length, i + CHUNK); j++) s += copyLine(rows[j]!);
       yield s;
     }
-  }
-  await pipeline(Readable.from(chunks()), stream);
+  });
+}
+
+async function copyColumns(client: pg.PoolClient, c: Columns): Promise<void> {
+  await copyChunks(client, function* () {
+    for (let i = 0; i < c.n; i += CHUNK) {
+      let s = '';
+      for (let j = i, end = Math.min(c.n, i + CHUNK); j < end; j++) {
+        s += `${copyText(c.workspaceId[j]!)}\t${copyText(c.keyId[j]!)}\t${copyText(c.source[j]!)}\t${copyText(c.method[j]!)}\t${copyText(c.route[j]!)}\t${c.status[j]}\t${c.latencyMs[j]}\t${copyText(c.code[j]!)}\t${c.counted[j] ? 't' : 'f'}\t${iso(c.at[j]!)}\n`;
+      }
+      yield s;
+    }
+  });
 }
 
 interface Agg {
@@ -244,28 +352,71 @@ interface Agg {
   hist: number[];
 }
 
-/** Counted rows summed per (workspace, bucket, key, "METHOD route"), sorted so concurrent writers lock rows in one order. */
-function rollup(rows: Row[], width: number): Agg[] {
-  const map = new Map<string, Agg>();
-  for (const r of rows) {
-    if (!r.counted) continue;
-    const bucket = Math.floor(r.at.getTime() / width) * width;
-    const keyId = r.keyId ?? '';
-    const route = `${r.method} ${r.route}`;
-    const k = `${r.workspaceId}\u0000${bucket}\u0000${keyId}\u0000${route}`;
-    let a = map.get(k);
-    if (!a) {
-      a = { workspaceId: r.workspaceId, bucket, keyId, route, calls: 0, e4: 0, e5: 0, sum: 0, max: 0, hist: emptyHistogram() };
-      map.set(k, a);
+/**
+ * Counted rows summed per (workspace, bucket, key, "METHOD route") for minutes and days in one
+ * pass: the group key is built once per row, and rows are grouped by bucket first (a batch spans
+ * one or two minutes), so each row costs one string key and two small-map look-ups. Sorted so
+ * concurrent writers lock rows in one order.
+ */
+function rollups(c: Columns): { minute: Agg[]; day: Agg[] } {
+  const minutes = new Map<number, Map<string, Agg>>();
+  const days = new Map<number, Map<string, Agg>>();
+  let lastMinute = NaN;
+  let lastDay = NaN;
+  let minuteGroups!: Map<string, Agg>;
+  let dayGroups!: Map<string, Agg>;
+  for (let i = 0; i < c.n; i++) {
+    if (!c.counted[i]) continue;
+    const at = c.at[i]!;
+    const minute = at - (at % MINUTE);
+    const day = at - (at % DAY);
+    if (minute !== lastMinute) {
+      lastMinute = minute;
+      minuteGroups = groupsOf(minutes, minute);
     }
-    a.calls++;
-    if (r.status >= 400 && r.status < 500) a.e4++;
-    else if (r.status >= 500) a.e5++;
-    a.sum += r.latencyMs;
-    if (r.latencyMs > a.max) a.max = r.latencyMs;
-    a.hist[bucketOf(r.latencyMs)]!++;
+    if (day !== lastDay) {
+      lastDay = day;
+      dayGroups = groupsOf(days, day);
+    }
+    const ws = c.workspaceId[i]!;
+    const keyId = c.keyId[i] ?? '';
+    const method = c.method[i]!;
+    const route = c.route[i]!;
+    const k = `${ws}\u0000${keyId}\u0000${method} ${route}`;
+    const status = c.status[i]!;
+    const latency = c.latencyMs[i]!;
+    const bucket = bucketOf(latency);
+    add(minuteGroups, k, ws, minute, keyId, method, route, status, latency, bucket);
+    add(dayGroups, k, ws, day, keyId, method, route, status, latency, bucket);
   }
-  return [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+  return { minute: sorted(minutes), day: sorted(days) };
+}
+
+function groupsOf(by: Map<number, Map<string, Agg>>, bucket: number): Map<string, Agg> {
+  let m = by.get(bucket);
+  if (!m) by.set(bucket, (m = new Map()));
+  return m;
+}
+
+function add(groups: Map<string, Agg>, k: string, ws: string, bucket: number, keyId: string, method: string, route: string, status: number, latency: number, h: number) {
+  let a = groups.get(k);
+  if (!a) {
+    a = { workspaceId: ws, bucket, keyId, route: `${method} ${route}`, calls: 0, e4: 0, e5: 0, sum: 0, max: 0, hist: emptyHistogram() };
+    groups.set(k, a);
+  }
+  a.calls++;
+  if (status >= 400 && status < 500) a.e4++;
+  else if (status >= 500) a.e5++;
+  a.sum += latency;
+  if (latency > a.max) a.max = latency;
+  a.hist[h]!++;
+}
+
+/** The order the writer has always locked rollup rows in: by `workspace \0 bucket \0 key \0 route`. */
+function sorted(by: Map<number, Map<string, Agg>>): Agg[] {
+  const keyed: [string, Agg][] = [];
+  for (const groups of by.values()) for (const a of groups.values()) keyed.push([`${a.workspaceId}\u0000${a.bucket}\u0000${a.keyId}\u0000${a.route}`, a]);
+  return keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
 }
 
 /** Element-wise sum by subscript: much cheaper per conflicting row than unnest + array_agg. */

@@ -41,7 +41,8 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps): Router {
           if (!hasScope(principal.scopes, route.scope)) throw forbidden(route.scope);
         }
         const params = parse(route.params, req.params, 'params');
-        const query = parse(route.query, req.query, 'query');
+        // Express 5 parses the query string on first read of req.query: not at all for routes without one.
+        const query = route.query ? parse(route.query, req.query, 'query') : {};
         // No body at all reads as `{}`, so `POST /api-keys/{id}/rotate` needs none when every field has a default.
         // A body sent without Content-Type: application/json is refused, never read as `{}`.
         const sentNothing = !req.headers['transfer-encoding'] && Number(req.headers['content-length'] ?? 0) === 0;
@@ -52,7 +53,20 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps): Router {
         const ctx = createRestContext(deps, principal, req.ip ?? '');
         const result = await route.handler({ params, query, body, ctx: ctx as never, req, res });
         // A handler that chose its own status (/healthz's 503) keeps it; otherwise the route's.
-        if (!res.headersSent) res.status(res.statusCode !== 200 ? res.statusCode : (route.status ?? 200)).json(result);
+        if (res.headersSent) return;
+        const status = res.statusCode !== 200 ? res.statusCode : (route.status ?? 200);
+        if (route.method === 'get' || status === 204 || result === undefined) {
+          // res.json's ETag (a SHA-1 of the body) serves conditional GETs; kept where it can.
+          res.status(status).json(result);
+          return;
+        }
+        // Writes answer no conditional request, so their ETag would be hashed for nothing; the
+        // bytes and headers are otherwise what res.json sends (verification's hot path).
+        const json = JSON.stringify(result);
+        res.statusCode = status;
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.setHeader('Content-Length', Buffer.byteLength(json));
+        res.end(json);
       } catch (err) {
         next(err);
       }
