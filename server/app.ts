@@ -22,7 +22,7 @@ export function createApp(deps: ServerDeps) {
   app.use(usageMiddleware(deps.usage));
   app.use(express.json({ limit: BODY_LIMIT }));
 
-  app.use(restRouter(routes, deps));
+  restRouter(routes, deps, app);
   const openapi = buildOpenApi(routes, '0.1.0');
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
