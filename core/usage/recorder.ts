@@ -123,8 +123,8 @@ class Columns {
  * transaction, so raw rows and rollups never disagree. Up to two batches are written at once on
  * separate connections, so building one batch's COPY text and rollups overlaps PostgreSQL
  * writing the other. On a crash the loss is bounded by what was buffered or in flight: at most
- * one flush interval of traffic and never more than `maxBuffer` records plus the two batches
- * being written (as before: a batch being written was never counted in the buffer).
+ * one flush interval of traffic and never more than `maxBuffer` records, since records being
+ * written count against the bound too.
  *
  * It owns a small `pg` pool rather than borrowing MikroORM's: COPY FROM STDIN needs a raw
  * driver connection, and usage writes must not queue behind request queries for a connection.
@@ -134,7 +134,12 @@ export class UsageRecorder {
   private queue: Columns[] = [];
   /** The batch being filled. */
   private current = new Columns();
+  /** Records waiting in `queue` and `current`. */
   private count = 0;
+  /** Records in batches being written: still lost on a crash, so inside the bound. */
+  private inFlight = 0;
+  /** Starts writing a just-filled batch when a drain is already running with a writer free. */
+  private kick: (() => void) | undefined;
   private readonly pool: pg.Pool;
   private readonly log: Logger;
   private readonly batchSize: number;
@@ -164,7 +169,7 @@ export class UsageRecorder {
    * The recorder keeps references to the input's strings, not the object.
    */
   record(input: UsageInput): boolean {
-    if (this.count >= this.maxBuffer || this.closed) {
+    if (this.count + this.inFlight >= this.maxBuffer || this.closed) {
       this.stats.dropped++;
       const now = Date.now();
       if (now - this.lastDropWarning > 10_000) {
@@ -179,13 +184,17 @@ export class UsageRecorder {
     if (this.current.n >= this.batchSize) {
       this.queue.push(this.current);
       this.current = new Columns();
-      if (!this.running && Date.now() >= this.retryAfter) void this.flush();
+      if (Date.now() >= this.retryAfter) {
+        if (this.running) this.kick?.();
+        else void this.flush();
+      }
     }
     return true;
   }
 
+  /** Records not yet committed: waiting, or in a batch being written. */
   get buffered(): number {
-    return this.count;
+    return this.count + this.inFlight;
   }
 
   /** Writes everything buffered so far; resolves once it is committed (or given up on). */
@@ -212,29 +221,33 @@ export class UsageRecorder {
    */
   private async drain(): Promise<void> {
     const ok = await new Promise<boolean>((resolve) => {
-      let inFlight = 0;
+      let writing = 0;
       let failed = false;
+      let done = false;
       const pump = () => {
-        while (!failed && inFlight < WRITERS) {
+        while (!failed && writing < WRITERS) {
           let batch: Columns | undefined = this.queue.shift();
-          if (!batch && inFlight === 0 && this.current.n > 0) {
+          if (!batch && writing === 0 && this.current.n > 0) {
             batch = this.current;
             this.current = new Columns();
           }
           if (!batch) break;
           const taken = batch;
           this.count -= taken.n;
-          inFlight++;
+          this.inFlight += taken.n;
+          writing++;
           this.write(taken).then(
             () => {
+              this.inFlight -= taken.n;
               this.stats.written += taken.n;
             },
             (err: unknown) => {
+              this.inFlight -= taken.n;
               failed = true;
               this.stats.failedBatches++;
               // Put the batch back if there is room, so a brief database outage loses nothing; the
               // buffer bound still holds, and the next tick retries.
-              const room = Math.min(taken.n, this.maxBuffer - this.count);
+              const room = Math.min(taken.n, this.maxBuffer - this.count - this.inFlight);
               if (room > 0) {
                 this.queue.unshift(room === taken.n ? taken : taken.head(room));
                 this.count += room;
@@ -244,11 +257,18 @@ export class UsageRecorder {
               this.log.error({ err, records: taken.n }, 'usage batch write failed');
             },
           ).finally(() => {
-            inFlight--;
+            writing--;
             pump();
           });
         }
-        if (inFlight === 0) resolve(!failed);
+        if (writing === 0 && !done) {
+          done = true;
+          this.kick = undefined;
+          resolve(!failed);
+        }
+      };
+      this.kick = () => {
+        if (!done) pump();
       };
       pump();
     });
