@@ -1,10 +1,10 @@
 // `npm run bench -- verify`: throughput and latency of POST /v1/keys/verify on loopback, against a
 // bare Express handler answering the same JSON. Options: --duration <s> (default 10), --connections <n> (default 32),
-// --rounds <n> (default 3), --profile <dir> (V8 CPU profile of the API process).
+// --rounds <n> (default 5), --profile <dir> (V8 CPU profile of the API process).
 // Starts its own PostgreSQL database (a fresh one on DATABASE_URL's server, or an embedded server)
 // and a Temporal dev server unless TEMPORAL_ADDRESS is set; the API runs as `node --import tsx
 // server/main.ts`, exactly as `npm run api` runs it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -161,9 +161,24 @@ async function measured(pid: number | undefined, run: () => Promise<Load>): Prom
   return { ...r, total, cpuUs: before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / total };
 }
 
+/**
+ * Servers under test run on CPU 1 and the load generator on CPU 0 when `taskset` is there: each
+ * server then has a core of its own in its turn instead of trading places with the load generator.
+ * PostgreSQL and Temporal are not pinned; single rounds still move by ±15 % on this 2-core machine.
+ */
+const PIN = (() => {
+  try {
+    execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+    return ['taskset', '-c', '1'];
+  } catch {
+    return [];
+  }
+})();
+
 function spawnNode(args: string[], env: Record<string, string>, nodeFlags: string[] = []): { child: ChildProcess; output: string[] } {
   const output: string[] = [];
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', ...args], {
+  const command = [...PIN, process.execPath, ...nodeFlags, '--import', 'tsx', ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -191,7 +206,7 @@ async function waitForPost(url: string, child: ChildProcess, output: string[]) {
 export async function run(args: string[]): Promise<void> {
   const duration = option(args, 'duration', 10);
   const connections = option(args, 'connections', 32);
-  const rounds = option(args, 'rounds', 3);
+  const rounds = option(args, 'rounds', 5);
   // --profile <dir>: the API process writes a V8 CPU profile there when it exits (for optimising).
   const profileAt = args.indexOf('--profile');
   const profileDir = profileAt >= 0 ? args[profileAt + 1] : undefined;
@@ -255,19 +270,25 @@ export async function run(args: string[]): Promise<void> {
     await orm.close();
 
     const apiPort = await freePort();
-    const api = spawnNode(['server/main.ts'], {
+    const apiEnv = {
       DATABASE_URL: databaseUrl,
       TEMPORAL_ADDRESS: temporalAddress,
       TEMPORAL_TASK_QUEUE: `bench-${randomBytes(3).toString('hex')}`,
       GATEHOUSE_BOOTSTRAP_KEY: bootstrapKey,
       HOST: '127.0.0.1',
-      PORT: String(apiPort),
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
-    }, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+    };
+    const api = spawnNode(['server/main.ts'], { ...apiEnv, PORT: String(apiPort) }, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
     cleanups.push(() => stopChild(api.child));
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitForPost(apiUrl, api.child, api.output);
+    // The same API with a usage pipeline that records nothing: what recording costs verification.
+    const unrecordedPort = await freePort();
+    const unrecorded = spawnNode(['bench/_verify-api-unrecorded.ts'], { ...apiEnv, PORT: String(unrecordedPort) });
+    cleanups.push(() => stopChild(unrecorded.child));
+    const unrecordedUrl = `http://127.0.0.1:${unrecordedPort}`;
+    await waitForPost(unrecordedUrl, unrecorded.child, unrecorded.output);
 
     const body = JSON.stringify({ key: secret, permission: 'products:write' });
     const auth = { 'x-api-key': bootstrapKey };
@@ -287,36 +308,49 @@ export async function run(args: string[]): Promise<void> {
     const baseUrl = `http://127.0.0.1:${basePort}`;
     await waitForPost(baseUrl, base.child, base.output);
 
-    say(`verify bench: ${connections} connections, ${rounds} rounds of ${duration} s, loopback; API pid ${api.child.pid}, baseline pid ${base.child.pid}`);
+    say(
+      `verify bench: ${connections} connections, ${rounds} rounds of ${duration} s, loopback; API pid ${api.child.pid}, baseline pid ${base.child.pid}` +
+        (PIN.length ? '; servers on CPU 1, load generator on CPU 0' : ''),
+    );
     // Warm both: JIT, caches, pools.
     await load(baseUrl, auth, body, { duration: 3, connections });
     await load(apiUrl, auth, body, { duration: 3, connections });
+    await load(unrecordedUrl, auth, body, { duration: 3, connections });
 
     // Alternating rounds, best of each: on a shared machine, interference only ever lowers a
     // figure, so the best round is the closest to what the code can do.
     let baseline: Load | undefined;
     let verify: Load | undefined;
+    let verifyUnrecorded: Load | undefined;
     for (let i = 1; i <= rounds; i++) {
       const b = await measured(base.child.pid, () => load(baseUrl, auth, body, { duration, connections }));
       const v = await measured(api.child.pid, () => load(apiUrl, auth, body, { duration, connections }));
+      const u = await measured(unrecorded.child.pid, () => load(unrecordedUrl, auth, body, { duration, connections }));
       const cpu = (r: { cpuUs?: number }) => (r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req`);
-      say(`round ${i}: baseline ${b.rps.toFixed(0)} req/s (p99 ${b.p99.toFixed(2)} ms${cpu(b)}), verify ${v.rps.toFixed(0)} req/s (p99 ${v.p99.toFixed(2)} ms${cpu(v)})`);
-      for (const r of [b, v]) {
+      say(
+        `round ${i}: baseline ${b.rps.toFixed(0)} req/s (p99 ${b.p99.toFixed(2)} ms${cpu(b)}), verify ${v.rps.toFixed(0)} req/s (p99 ${v.p99.toFixed(2)} ms${cpu(v)}), ` +
+          `verify without usage recording ${u.rps.toFixed(0)} req/s (p99 ${u.p99.toFixed(2)} ms${cpu(u)})`,
+      );
+      for (const r of [b, v, u]) {
         if (r.errors || r.non2xx) throw new Error(`errors during round ${i}: ${r.errors} errors / ${r.non2xx} non-2xx`);
       }
       if (!baseline || b.rps > baseline.rps) baseline = b;
       if (!verify || v.rps > verify.rps) verify = v;
+      if (!verifyUnrecorded || u.rps > verifyUnrecorded.rps) verifyUnrecorded = u;
     }
     say(`baseline  max: ${baseline!.rps.toFixed(0)} req/s`);
     say(`verify    max: ${verify!.rps.toFixed(0)} req/s  (ratio ${(verify!.rps / baseline!.rps).toFixed(3)})`);
+    say(`verify without usage recording max: ${verifyUnrecorded!.rps.toFixed(0)} req/s  (with recording: ${((verify!.rps / verifyUnrecorded!.rps) * 100).toFixed(1)} % of it)`);
     const half = Math.max(1, Math.floor(verify!.rps / 2));
     const atHalf = await paced(apiUrl, auth, body, { rate: half, duration });
     const baseAtHalf = await paced(baseUrl, auth, body, { rate: half, duration });
-    for (const [name, r] of [['verify', atHalf], ['baseline', baseAtHalf]] as const) {
+    const unrecordedAtHalf = await paced(unrecordedUrl, auth, body, { rate: half, duration });
+    for (const [name, r] of [['verify', atHalf], ['baseline', baseAtHalf], ['verify without usage recording', unrecordedAtHalf]] as const) {
       if (r.errors || r.non2xx) throw new Error(`${name}: errors at half rate: ${r.errors} errors / ${r.non2xx} non-2xx`);
     }
     say(`verify   at ${half} req/s (half of max): p50 ${atHalf.p50.toFixed(3)} ms  p99 ${atHalf.p99.toFixed(3)} ms`);
     say(`baseline at ${half} req/s:               p50 ${baseAtHalf.p50.toFixed(3)} ms  p99 ${baseAtHalf.p99.toFixed(3)} ms`);
+    say(`verify without usage recording at ${half} req/s: p50 ${unrecordedAtHalf.p50.toFixed(3)} ms  p99 ${unrecordedAtHalf.p99.toFixed(3)} ms`);
 
     const limitedBody = JSON.stringify({ key: limitedSecret, permission: 'products:write' });
     await load(apiUrl, auth, limitedBody, { duration: 2, connections });
@@ -338,6 +372,9 @@ export async function run(args: string[]): Promise<void> {
         p50_ms: round(atHalf.p50, 3),
         half_rate_rps: half,
         baseline_p99_ms: round(baseAtHalf.p99, 3),
+        unrecorded_rps: Math.round(verifyUnrecorded!.rps),
+        unrecorded_p99_ms: round(unrecordedAtHalf.p99, 3),
+        recording_ratio: round(verify!.rps / verifyUnrecorded!.rps, 3),
         ratelimited_rps: Math.round(limited.rps),
       }),
     );

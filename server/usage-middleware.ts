@@ -14,6 +14,8 @@ export interface UsageLocals {
   usageCounted?: boolean;
   /** performance.now() when the request arrived (a double: no BigInt allocated per request). */
   usageStart?: number;
+  /** A verification record already stands for this call: no second, `api` record. */
+  usageRecorded?: boolean;
 }
 
 /**
@@ -47,7 +49,7 @@ export function usageMiddleware(usage: Usage) {
   // response, and the request and start time hang off it already.
   function onFinish(this: Response) {
     const locals = this.locals as UsageLocals;
-    if (!locals.principal) return;
+    if (!locals.principal || locals.usageRecorded) return;
     usage.record({
       workspaceId: locals.principal.workspaceId,
       keyId: locals.principal.keyId,
@@ -66,9 +68,15 @@ export function usageMiddleware(usage: Usage) {
   };
 }
 
-/** The verify route's hook: one verification record, counted unless the caller reports the call itself. */
+/**
+ * The verify route's hook: one verification record, counted unless the caller reports the call
+ * itself. It is the call's only record: a second, `api` record naming the caller's key would double
+ * the recording cost of the hot path and the request log's lines for nothing a user reads.
+ */
 export function recordVerification(usage: Usage, workspaceId: string, result: VerificationOutcome, req: Request, res: Response): void {
-  const start = (res.locals as UsageLocals).usageStart;
+  const locals = res.locals as UsageLocals;
+  locals.usageRecorded = true;
+  const start = locals.usageStart;
   usage.verification(workspaceId, result, {
     latencyMs: start === undefined ? 0 : performance.now() - start,
     counted: req.headers[REPORTS_USAGE_HEADER] !== '1',
@@ -77,10 +85,13 @@ export function recordVerification(usage: Usage, workspaceId: string, result: Ve
 
 /** The tRPC verify procedure's hook: as `recordVerification`, timed from `startedAt` (performance.now()). */
 export function recordContextVerification(
-  ctx: { usage: Usage; principal: Principal; http?: { req: Request } },
+  ctx: { usage: Usage; principal: Principal; http?: { req: Request; res?: Response } },
   result: VerificationOutcome,
   startedAt: number,
 ): void {
+  const locals = ctx.http?.res?.locals as UsageLocals | undefined;
+  // In a batch (`/trpc/keys.verify,keys.list`) the other procedures still need the call's record.
+  if (locals?.usageRoute === '/trpc/keys.verify') locals.usageRecorded = true;
   ctx.usage.verification(ctx.principal.workspaceId, result, {
     latencyMs: performance.now() - startedAt,
     counted: ctx.http?.req.headers[REPORTS_USAGE_HEADER] !== '1',

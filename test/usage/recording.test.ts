@@ -81,10 +81,22 @@ describe('every call to Gatehouse is recorded', () => {
       ['customer', 'VALID', 200, true],
       [null, 'NOT_FOUND', 401, true],
     ]);
-    const verifyCalls = (await records(ws.workspaceId)).filter((r) => r.route === '/v1/keys/verify' && r.source === 'api');
-    expect(verifyCalls.map((r) => [r.key_id, r.counted])).toEqual([
-      [ws.keyId, false],
-      [ws.keyId, false],
+    // Each verification is its call's only record: no second `api` record of the same call.
+    const apiRecords = (await records(ws.workspaceId)).filter((r) => r.source === 'api').map((r) => r.route);
+    expect(apiRecords).toEqual(['/api-keys']);
+  });
+
+  it('keeps an api record of a verify call refused before any verification', async () => {
+    const ws = await stack.workspace(['admin']);
+    expect((await stack.rest('POST', '/v1/keys/verify', { key: ws.secret, body: { permission: 'x' } })).status).toBe(400);
+    expect((await stack.rest('POST', '/trpc/keys.verify', { key: ws.secret, body: { key: '' } })).status).toBe(400);
+    // Over HTTP tRPC too, a verification that ran is the call's only record.
+    expect((await stack.rest('POST', '/trpc/keys.verify', { key: ws.secret, body: { key: 'gate_sk_live_unknownunknown' } })).status).toBe(200);
+    const rows = (await records(ws.workspaceId)).map((r) => [r.source, r.route, r.status, r.counted]);
+    expect(rows).toEqual([
+      ['api', '/v1/keys/verify', 400, false],
+      ['api', '/trpc/keys.verify', 400, false],
+      ['verification', '/v1/keys/verify', 401, true],
     ]);
   });
 

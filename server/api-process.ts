@@ -1,0 +1,68 @@
+import type { Server } from 'node:http';
+import { loadConfig, ConfigError } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { bootstrap } from '../core/bootstrap.js';
+import { createOrm } from '../db/orm.js';
+import { connectTemporal } from '../temporal/client.js';
+import { createApp } from './app.js';
+import { createUsage, type Usage, type UsageDeps } from '../core/usage/index.js';
+import { startKeyVerifier } from '../core/keys/verifier.js';
+import { fail } from '../scripts/fail.js';
+
+export interface ApiProcessOptions {
+  /** The usage pipeline; bench/verify.ts swaps in one that records nothing, to price recording. */
+  createUsage?: (deps: UsageDeps) => Usage;
+}
+
+/** One API process (`npm run api`): config, PostgreSQL, Temporal, bootstrap key, HTTP server, graceful shutdown. */
+export async function runApiProcess(opts: ApiProcessOptions = {}): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    fail(err instanceof ConfigError ? err.message : String(err));
+  }
+  if (!config.DATABASE_URL) fail('DATABASE_URL is not set: the API process needs PostgreSQL (`npm start` starts one for you)');
+  if (!config.TEMPORAL_ADDRESS) fail('TEMPORAL_ADDRESS is not set: the API process needs Temporal (`npm start` starts one for you)');
+
+  const log = createLogger(config.LOG_LEVEL, 'gatehouse-api');
+  const orm = await createOrm(config.DATABASE_URL);
+  const temporal = await connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
+  const { createdSecret } = await bootstrap(orm.em.fork(), config);
+  if (createdSecret) {
+    // Written to the terminal only, never to the log: this is the one time anyone sees it.
+    process.stdout.write(
+      `\n  First admin key for workspace '${config.GATEHOUSE_DEFAULT_WORKSPACE}' (shown once, store it now):\n\n    ${createdSecret}\n\n`,
+    );
+  }
+
+  const usage = (opts.createUsage ?? createUsage)({ databaseUrl: config.DATABASE_URL, orm, temporal, log });
+  const verifier = await startKeyVerifier({
+    databaseUrl: config.DATABASE_URL,
+    pepper: config.GATEHOUSE_KEY_PEPPER,
+    bootstrapKey: config.GATEHOUSE_BOOTSTRAP_KEY,
+    log,
+  });
+  const app = createApp({ config, orm, temporal, log, usage, verifier });
+  const server: Server = app.listen(config.PORT, config.HOST, () => {
+    log.info({ port: config.PORT, host: config.HOST }, 'api listening');
+  });
+
+  async function shutdown(signal: string) {
+    log.info({ signal }, 'api shutting down');
+    // Requests in flight get up to 5 s to finish, so their usage records are taken too.
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      setTimeout(resolve, 5_000).unref();
+    });
+    // Buffered usage records are written before the pool closes (docs/usage.md, "Loss bound").
+    await usage.close();
+    await verifier.stop();
+    await orm.close();
+    await temporal.connection.close();
+    process.exit(0);
+  }
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
