@@ -71,47 +71,57 @@ export async function raiseEvent(deps: EventDeps, input: RaiseEventInput): Promi
     throw new HttpError(413, 'payload_too_large', `payload: ${Buffer.byteLength(payload)} bytes, over the ${MAX_PAYLOAD_BYTES / 1024} KB an event may carry`, 'payload');
   }
   const source = input.source ?? 'gatehouse';
-  let created: { id: string; endpoint_id: string }[] = [];
-  const event = await deps.em.transactional(async (tx) => {
-    if (input.idempotencyKey && source === 'api') {
-      // An expired key is released (the old event keeps existing, without it) so the insert below can take it.
-      await tx.execute(
-        `update event set idempotency_key = null
-          where workspace_id = ? and idempotency_key = ? and source = 'api' and created_at < now() - (? * interval '1 hour')`,
-        [input.workspaceId, input.idempotencyKey, IDEMPOTENCY_WINDOW_HOURS],
-      );
-    }
-    const rows = await tx.execute<{ id: string; type: string; created_at: Date; inserted: boolean }[]>(
-      `insert into event (id, workspace_id, type, payload, idempotency_key, source, created_at)
-       values (?, ?, ?, ?, ?, ?, now())
-       on conflict (workspace_id, idempotency_key) do update set idempotency_key = excluded.idempotency_key
-       returning id, type, created_at, (xmax = 0) as inserted`,
-      [newId('msg', 12), input.workspaceId, input.type, payload, input.idempotencyKey ?? null, source],
-    );
-    const row = rows[0]!;
-    let deliveries: number;
-    if (row.inserted) {
-      created = await tx.execute<{ id: string; endpoint_id: string }[]>(
-        `insert into webhook_delivery (id, workspace_id, event_id, endpoint_id, status, workflow_id, attempt_count, created_at, updated_at)
-         select 'dlv_' || replace(gen_random_uuid()::text, '-', ''), ep.workspace_id, ?, ep.id, 'pending',
-                'delivery:' || ? || ':' || ep.id, 0, now(), now()
-           from webhook_endpoint ep
-          where ep.workspace_id = ? and ep.status = 'active'
+  // The event and its deliveries in one statement (atomic on its own): publishing is on the
+  // webhook hot path, and a round trip per statement was most of its cost.
+  const store = (em: EntityManager) =>
+    em.execute<{ id: string; type: string; created_at: Date; inserted: boolean; created: { id: string; endpoint_id: string }[] }[]>(
+      `with ev as (
+         insert into event (id, workspace_id, type, payload, idempotency_key, source, created_at)
+         values (?, ?, ?, ?, ?, ?, now())
+         on conflict (workspace_id, idempotency_key) do update set idempotency_key = excluded.idempotency_key
+         returning id, type, created_at, (xmax = 0) as inserted
+       ), dl as (
+         insert into webhook_delivery (id, workspace_id, event_id, endpoint_id, status, workflow_id, attempt_count, created_at, updated_at)
+         select 'dlv_' || replace(gen_random_uuid()::text, '-', ''), ep.workspace_id, ev.id, ep.id, 'pending',
+                'delivery:' || ev.id || ':' || ep.id, 0, now(), now()
+           from ev, webhook_endpoint ep
+          where ev.inserted and ep.workspace_id = ? and ep.status = 'active'
             and (case when ?::text is null
                       then ep.event_types is null or ep.event_types @> jsonb_build_array(?::text)
                       else ep.id = ?::text end)
-         returning id, endpoint_id`,
-        [row.id, row.id, input.workspaceId, input.onlyEndpointId ?? null, input.type, input.onlyEndpointId ?? null],
-      );
-      deliveries = created.length;
-      // Nothing to deliver: no workflow is needed, and the sweeper must not pick the event up.
-      if (deliveries === 0) await tx.execute(`update event set dispatched_at = now() where id = ?`, [row.id]);
-    } else {
-      const counted = await tx.execute<{ n: string }[]>(`select count(*) as n from webhook_delivery where event_id = ?`, [row.id]);
-      deliveries = Number(counted[0]?.n ?? 0);
-    }
-    return { id: row.id, type: row.type, createdAt: new Date(row.created_at), created: row.inserted, deliveries };
-  });
+         returning id, endpoint_id
+       )
+       select ev.id, ev.type, ev.created_at, ev.inserted,
+              coalesce((select json_agg(json_build_object('id', dl.id, 'endpoint_id', dl.endpoint_id)) from dl), '[]'::json) as created
+         from ev`,
+      [
+        newId('msg', 12), input.workspaceId, input.type, payload, input.idempotencyKey ?? null, source,
+        input.workspaceId, input.onlyEndpointId ?? null, input.type, input.onlyEndpointId ?? null,
+      ],
+    );
+  const rows =
+    input.idempotencyKey && source === 'api'
+      ? await deps.em.transactional(async (tx) => {
+          // An expired key is released (the old event keeps existing, without it) so the insert can take it.
+          await tx.execute(
+            `update event set idempotency_key = null
+              where workspace_id = ? and idempotency_key = ? and source = 'api' and created_at < now() - (? * interval '1 hour')`,
+            [input.workspaceId, input.idempotencyKey, IDEMPOTENCY_WINDOW_HOURS],
+          );
+          return store(tx);
+        })
+      : await store(deps.em);
+  const row = rows[0]!;
+  const created = row.inserted ? row.created : [];
+  let deliveries = created.length;
+  if (row.inserted && deliveries === 0) {
+    // Nothing to deliver: no workflow is needed, and the sweeper must not pick the event up.
+    await deps.em.execute(`update event set dispatched_at = now() where id = ?`, [row.id]);
+  } else if (!row.inserted) {
+    const counted = await deps.em.execute<{ n: string }[]>(`select count(*) as n from webhook_delivery where event_id = ?`, [row.id]);
+    deliveries = Number(counted[0]?.n ?? 0);
+  }
+  const event: RaisedEvent = { id: row.id, type: row.type, createdAt: new Date(row.created_at), created: row.inserted, deliveries };
 
   if (event.created && event.deliveries > 0) {
     void ensureOutboxSweeper(deps.temporal, deps.log);
