@@ -5,9 +5,6 @@
 // rotations ending at the same moment. Options: --rotations <n> (default 100), --concurrent <n> (50).
 // Uses a fresh database on DATABASE_URL's server, else an embedded PostgreSQL.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Runtime, DefaultLogger } from '@temporalio/worker';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { createActivities } from '../activities/index.js';
@@ -19,20 +16,12 @@ import { generateSecret, hashSecret, maskSecret } from '../core/keys/secret.js';
 import { createLogger } from '../core/log.js';
 import { expandPermissions } from '../core/permissions.js';
 import { createOrm, migrate } from '../db/orm.js';
-import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase, type RunningPostgres } from '../db/postgres.js';
 import { connectTemporal } from '../temporal/client.js';
-import { startTemporalDevServer } from '../temporal/dev-server.js';
 import { bundleWorkflows, createWorker } from '../temporal/worker.js';
-import { freePort } from '../test/free-port.js';
+import { benchDatabase, benchTemporal, Cleanups, option } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(args[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name}: expected a positive integer`);
-  return v;
-}
 
 function pct(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -45,23 +34,17 @@ export async function run(args: string[]): Promise<void> {
   const rotations = option(args, 'rotations', 100);
   const concurrent = option(args, 'concurrent', 50);
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
-  let postgres: RunningPostgres | undefined;
-  let serverUrl = process.env['DATABASE_URL'];
-  if (!serverUrl) {
-    postgres = await startEmbeddedPostgres(join(dir, 'pg'), await freePort());
-    serverUrl = postgres.url;
-  }
-  const url = withDatabase(serverUrl, `gh_bench_${randomBytes(4).toString('hex')}`);
-  await ensureDatabase(url);
-  const temporalServer = await startTemporalDevServer({ port: await freePort() });
-  const config = loadConfig({ DATABASE_URL: url, TEMPORAL_ADDRESS: temporalServer.address, TEMPORAL_TASK_QUEUE: `bench-${randomBytes(3).toString('hex')}`, LOG_LEVEL: 'warn' });
+  const cleanups = new Cleanups();
+  const env = loadConfig();
+  const url = await benchDatabase(env, cleanups);
+  const temporalAddress = await benchTemporal(env, cleanups);
+  const config = loadConfig({ DATABASE_URL: url, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_TASK_QUEUE: `bench-${randomBytes(3).toString('hex')}`, LOG_LEVEL: 'warn' });
   const log = createLogger('warn');
   const orm = await createOrm(url, { pool: { min: 0, max: 20 } });
   await migrate(orm);
-  const temporal = await connectTemporal(temporalServer.address, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
+  const temporal = await connectTemporal(temporalAddress, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
   const { worker, connection } = await createWorker({
-    address: temporalServer.address,
+    address: temporalAddress,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     activities: createActivities({ orm, log, config, temporal }),
@@ -129,9 +112,6 @@ export async function run(args: string[]): Promise<void> {
     await connection.close();
     await temporal.connection.close();
     await orm.close();
-    await dropDatabase(url);
-    await temporalServer.stop();
-    await postgres?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await cleanups.run();
   }
 }

@@ -4,10 +4,6 @@
 // 10 M generated records. Options: --records <n> (default 500000), --summary-records <n>
 // (default 10000000), --keys <n> (50), --routes <n> (10), --rounds <n> (3, alternating the two paths).
 // Uses a fresh database on DATABASE_URL's server, else an embedded PostgreSQL.
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { createLogger } from '../core/log.js';
@@ -15,8 +11,8 @@ import { LATENCY_BOUNDS_MS, BUCKETS } from '../core/usage/histogram.js';
 import { summary } from '../core/usage/queries.js';
 import { copyRows, UsageRecorder, type UsageInput } from '../core/usage/recorder.js';
 import { createOrm, migrate } from '../db/orm.js';
-import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase, type RunningPostgres } from '../db/postgres.js';
-import { freePort } from '../test/free-port.js';
+import { benchDatabase, Cleanups } from './services.js';
+import { loadConfig } from '../core/config.js';
 
 /** The recorder's default batch size: both paths commit the same number of transactions. */
 const BATCH = 50_000;
@@ -127,16 +123,8 @@ export async function run(args: string[]) {
   const routes = option(args, 'routes', 10);
   const rounds = option(args, 'rounds', 3);
 
-  let postgres: RunningPostgres | undefined;
-  let dir: string | undefined;
-  let serverUrl = process.env['DATABASE_URL'];
-  if (!serverUrl) {
-    dir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-usage-'));
-    postgres = await startEmbeddedPostgres(join(dir, 'pg'), await freePort());
-    serverUrl = postgres.url;
-  }
-  const url = withDatabase(serverUrl, `gh_bench_usage_${randomBytes(4).toString('hex')}`);
-  await ensureDatabase(url);
+  const cleanups = new Cleanups();
+  const url = await benchDatabase(loadConfig(), cleanups);
   const orm = await createOrm(url);
   try {
     await migrate(orm);
@@ -210,8 +198,6 @@ export async function run(args: string[]) {
     );
   } finally {
     await orm.close();
-    await dropDatabase(url);
-    await postgres?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await cleanups.run();
   }
 }

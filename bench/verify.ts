@@ -8,9 +8,6 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { bootstrap } from '../core/bootstrap.js';
@@ -18,9 +15,9 @@ import { loadConfig } from '../core/config.js';
 import { newId } from '../core/ids.js';
 import { generateSecret, hashSecret, maskSecret } from '../core/keys/secret.js';
 import { createOrm, migrate } from '../db/orm.js';
-import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase, type RunningPostgres } from '../db/postgres.js';
-import { startTemporalDevServer, stopChild, type RunningDevServer } from '../temporal/dev-server.js';
+import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
+import { benchDatabase, benchTemporal, Cleanups, option } from './services.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -33,12 +30,6 @@ interface Load {
   non2xx: number;
 }
 
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(args[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: expected a positive number`);
-  return v;
-}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -211,29 +202,10 @@ export async function run(args: string[]): Promise<void> {
   const profileAt = args.indexOf('--profile');
   const profileDir = profileAt >= 0 ? args[profileAt + 1] : undefined;
   const env = loadConfig();
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
-  };
+  const cleanups = new Cleanups();
   try {
-    let databaseUrl: string;
-    if (env.DATABASE_URL) {
-      databaseUrl = withDatabase(env.DATABASE_URL, `gh_bench_${randomBytes(4).toString('hex')}`);
-      await ensureDatabase(databaseUrl);
-      cleanups.push(() => dropDatabase(databaseUrl));
-    } else {
-      const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      const pg: RunningPostgres = await startEmbeddedPostgres(join(dir, 'postgres'), await freePort());
-      cleanups.push(() => pg.stop());
-      databaseUrl = pg.url;
-    }
-    let temporalAddress = env.TEMPORAL_ADDRESS;
-    if (!temporalAddress) {
-      const temporal: RunningDevServer = await startTemporalDevServer({ port: await freePort() });
-      cleanups.push(() => temporal.stop());
-      temporalAddress = temporal.address;
-    }
+    const databaseUrl = await benchDatabase(env, cleanups);
+    const temporalAddress = await benchTemporal(env, cleanups);
 
     const bootstrapKey = `bench-${randomBytes(24).toString('hex')}`;
     const config = loadConfig({ DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, GATEHOUSE_BOOTSTRAP_KEY: bootstrapKey });
@@ -280,13 +252,13 @@ export async function run(args: string[]): Promise<void> {
       NODE_ENV: 'production',
     };
     const api = spawnNode(['server/main.ts'], { ...apiEnv, PORT: String(apiPort) }, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
-    cleanups.push(() => stopChild(api.child));
+    cleanups.add(() => stopChild(api.child));
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitForPost(apiUrl, api.child, api.output);
     // The same API with a usage pipeline that records nothing: what recording costs verification.
     const unrecordedPort = await freePort();
     const unrecorded = spawnNode(['bench/_verify-api-unrecorded.ts'], { ...apiEnv, PORT: String(unrecordedPort) });
-    cleanups.push(() => stopChild(unrecorded.child));
+    cleanups.add(() => stopChild(unrecorded.child));
     const unrecordedUrl = `http://127.0.0.1:${unrecordedPort}`;
     await waitForPost(unrecordedUrl, unrecorded.child, unrecorded.output);
 
@@ -304,7 +276,7 @@ export async function run(args: string[]): Promise<void> {
       { NODE_ENV: 'production' },
       profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}/baseline`] : [],
     );
-    cleanups.push(() => stopChild(base.child));
+    cleanups.add(() => stopChild(base.child));
     const baseUrl = `http://127.0.0.1:${basePort}`;
     await waitForPost(baseUrl, base.child, base.output);
 
@@ -379,6 +351,6 @@ export async function run(args: string[]): Promise<void> {
       }),
     );
   } finally {
-    await cleanup();
+    await cleanups.run();
   }
 }

@@ -13,31 +13,22 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { Webhook } from 'standardwebhooks';
 import { bootstrap } from '../core/bootstrap.js';
 import { loadConfig } from '../core/config.js';
 import { createOrm, migrate } from '../db/orm.js';
-import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase } from '../db/postgres.js';
-import { startTemporalDevServer, stopChild } from '../temporal/dev-server.js';
+import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
+import { benchDatabase, benchTemporal, Cleanups, option } from './services.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 /** Milliseconds on a clock shared with the child processes (sub-millisecond, unlike Date.now()). */
 const now = () => performance.timeOrigin + performance.now();
 
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(args[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: expected a positive number`);
-  return v;
-}
 
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -142,29 +133,10 @@ export async function run(args: string[]): Promise<void> {
   const events = option(args, 'events', 2000);
   const concurrency = option(args, 'concurrency', 32);
   const env = loadConfig();
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
-  };
+  const cleanups = new Cleanups();
   try {
-    let databaseUrl: string;
-    if (env.DATABASE_URL) {
-      databaseUrl = withDatabase(env.DATABASE_URL, `gh_bench_${randomBytes(4).toString('hex')}`);
-      await ensureDatabase(databaseUrl);
-      cleanups.push(() => dropDatabase(databaseUrl));
-    } else {
-      const dir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      const pg = await startEmbeddedPostgres(join(dir, 'postgres'), await freePort());
-      cleanups.push(() => pg.stop());
-      databaseUrl = pg.url;
-    }
-    let temporalAddress = env.TEMPORAL_ADDRESS;
-    if (!temporalAddress) {
-      const temporal = await startTemporalDevServer({ port: await freePort() });
-      cleanups.push(() => temporal.stop());
-      temporalAddress = temporal.address;
-    }
+    const databaseUrl = await benchDatabase(env, cleanups);
+    const temporalAddress = await benchTemporal(env, cleanups);
     const suffix = randomBytes(3).toString('hex');
     const taskQueue = `bench-webhooks-${suffix}`;
     const floorQueue = `bench-floor-${suffix}`;
@@ -186,7 +158,7 @@ export async function run(args: string[]): Promise<void> {
       });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise((r) => (receiver.closeAllConnections(), receiver.close(r))));
+    cleanups.add(() => new Promise((r) => (receiver.closeAllConnections(), receiver.close(r))));
     const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
 
     const common = {
@@ -198,9 +170,9 @@ export async function run(args: string[]): Promise<void> {
     };
     const apiPort = await freePort();
     const api = spawnNode('server/main.ts', { ...common, HOST: '127.0.0.1', PORT: String(apiPort), LOG_LEVEL: 'warn' });
-    cleanups.push(() => stopChild(api.child));
+    cleanups.add(() => stopChild(api.child));
     const worker = spawnNode('temporal/worker-main.ts', { ...common, LOG_LEVEL: 'info' });
-    cleanups.push(() => stopChild(worker.child));
+    cleanups.add(() => stopChild(worker.child));
     const floorArrivals = new Map<string, number>();
     let floorReady = false;
     const floor = spawnNode('bench/_webhooks-floor-worker.ts', { TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_TASK_QUEUE: floorQueue, LOG_LEVEL: 'warn' }, true);
@@ -208,7 +180,7 @@ export async function run(args: string[]): Promise<void> {
       if (m === 'ready') floorReady = true;
       else if (Array.isArray(m)) floorArrivals.set(`floor-${m[0] as number}`, m[1] as number);
     });
-    cleanups.push(() => stopChild(floor.child));
+    cleanups.add(() => stopChild(floor.child));
 
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitUntil('the API', () => fetch(`${apiUrl}/healthz`).then((r) => r.ok, () => false), api);
@@ -262,7 +234,7 @@ export async function run(args: string[]): Promise<void> {
     const duplicates = arrivals.requests - arrivals.first.size;
 
     const connection = await Connection.connect({ address: temporalAddress });
-    cleanups.push(() => connection.close());
+    cleanups.add(() => connection.close());
     const client = new Client({ connection });
     let n = 0;
     const startNoop = async (): Promise<string> => {
@@ -294,6 +266,6 @@ export async function run(args: string[]): Promise<void> {
       }),
     );
   } finally {
-    await cleanup();
+    await cleanups.run();
   }
 }
