@@ -99,6 +99,7 @@ export async function generateMonth(client: pg.Client, workspaceId: string, n: n
   );
   for (const [table, width] of [
     ['usage_day', 'day'],
+    ['usage_hour', 'hour'],
     ['usage_minute', 'minute'],
   ] as const) {
     await client.query(
@@ -113,7 +114,7 @@ export async function generateMonth(client: pg.Client, workspaceId: string, n: n
       [workspaceId],
     );
   }
-  await client.query('analyze usage_record; analyze usage_day; analyze usage_minute');
+  await client.query('analyze usage_record; analyze usage_day; analyze usage_hour; analyze usage_minute');
 }
 
 export async function run(args: string[]) {

@@ -175,7 +175,7 @@ export async function raiseMonthlyReports(
 }
 
 /**
- * Deletes raw records (and minute rollups) older than the cutoff in batches, so no statement
+ * Deletes raw records and minute and hour rollups (counted together as `minutes`) older than the cutoff in batches, so no statement
  * holds locks for long; `onBatch` heartbeats between batches. Day and month rollups are kept.
  */
 export async function pruneUsage(
@@ -197,16 +197,18 @@ export async function pruneUsage(
     opts.onBatch?.(records + minutes);
     if (n < batch) break;
   }
-  for (;;) {
-    if (opts.cancelled?.()) break;
-    const rows = await em().execute<{ n: string }[]>(
-      `with d as (delete from usage_minute where ctid in (select ctid from usage_minute where bucket < ? limit ?) returning 1) select count(*) as n from d`,
-      [cutoff, batch],
-    );
-    const n = Number(rows[0]?.n ?? 0);
-    minutes += n;
-    opts.onBatch?.(records + minutes);
-    if (n < batch) break;
+  for (const table of ['usage_minute', 'usage_hour']) {
+    for (;;) {
+      if (opts.cancelled?.()) break;
+      const rows = await em().execute<{ n: string }[]>(
+        `with d as (delete from ${table} where ctid in (select ctid from ${table} where bucket < ? limit ?) returning 1) select count(*) as n from d`,
+        [cutoff, batch],
+      );
+      const n = Number(rows[0]?.n ?? 0);
+      minutes += n;
+      opts.onBatch?.(records + minutes);
+      if (n < batch) break;
+    }
   }
   return { records, minutes };
 }

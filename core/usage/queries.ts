@@ -8,6 +8,7 @@ export interface Range {
 }
 
 const MINUTE = 60_000;
+const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 export const startOfUtcDay = (d: Date) => new Date(Math.floor(d.getTime() / DAY) * DAY);
@@ -36,23 +37,37 @@ interface TotalsRow {
   lmax: number | null;
 }
 
+type RollupTable = 'usage_day' | 'usage_hour' | 'usage_minute';
+
 /**
- * The rollup slices covering [from, to): whole UTC days from usage_day, the ragged ends from
- * usage_minute, so a month reads ~31 day rows per key and route instead of millions of records.
+ * The rollup slices covering [from, to): whole UTC days from usage_day, whole hours of the ragged
+ * ends from usage_hour, what is left from usage_minute — a month reads ~31 day rows per key and
+ * route, "the last 24 hours" ~24 hour rows, never millions of records.
  * Bounds resolve to whole minutes (a minute bucket belongs to the range when it starts inside it).
  */
-function rollupSlices(range: Range): { table: 'usage_day' | 'usage_minute'; from: Date; to: Date }[] {
+function rollupSlices(range: Range): { table: RollupTable; from: Date; to: Date }[] {
   const from = new Date(Math.ceil(range.from.getTime() / MINUTE) * MINUTE);
   const to = range.to;
-  const dayFrom = new Date(Math.ceil(from.getTime() / DAY) * DAY);
-  const dayTo = startOfUtcDay(to);
-  if (dayFrom >= dayTo) return [{ table: 'usage_minute', from, to }];
-  return [
-    { table: 'usage_day', from: dayFrom, to: dayTo },
-    { table: 'usage_minute', from, to: dayFrom },
-    { table: 'usage_minute', from: dayTo, to },
-  ].filter((s) => s.from < s.to) as { table: 'usage_day' | 'usage_minute'; from: Date; to: Date }[];
+  const dayFrom = ceilTo(from, DAY);
+  const dayTo = floorTo(to, DAY);
+  if (dayFrom >= dayTo) return ragged(from, to);
+  return [{ table: 'usage_day' as const, from: dayFrom, to: dayTo }, ...ragged(from, dayFrom), ...ragged(dayTo, to)].filter((s) => s.from < s.to);
 }
+
+/** Less than a day: whole hours from usage_hour, the minutes around them from usage_minute. */
+function ragged(from: Date, to: Date): { table: RollupTable; from: Date; to: Date }[] {
+  const hourFrom = ceilTo(from, HOUR);
+  const hourTo = floorTo(to, HOUR);
+  if (hourFrom >= hourTo) return [{ table: 'usage_minute' as const, from, to }].filter((s) => s.from < s.to);
+  return [
+    { table: 'usage_hour' as const, from: hourFrom, to: hourTo },
+    { table: 'usage_minute' as const, from, to: hourFrom },
+    { table: 'usage_minute' as const, from: hourTo, to },
+  ].filter((s) => s.from < s.to);
+}
+
+const ceilTo = (d: Date, step: number) => new Date(Math.ceil(d.getTime() / step) * step);
+const floorTo = (d: Date, step: number) => new Date(Math.floor(d.getTime() / step) * step);
 
 const HIST_COLUMNS = Array.from({ length: BUCKETS }, (_, i) => i + 1);
 
@@ -148,7 +163,7 @@ export interface TimeseriesPoint {
 export const MAX_POINTS = 2_000;
 
 /**
- * One point per hour (from minute rollups) or per UTC day (from day rollups), gaps filled with
+ * One point per hour (from hour rollups) or per UTC day (from day rollups), gaps filled with
  * zeros so a chart's x axis is regular. `from` is rounded down to the interval.
  */
 export async function timeseries(
@@ -158,8 +173,8 @@ export async function timeseries(
   interval: 'hour' | 'day',
   keyId?: string,
 ): Promise<TimeseriesPoint[]> {
-  const table = interval === 'hour' ? 'usage_minute' : 'usage_day';
-  const step = interval === 'hour' ? 3_600_000 : DAY;
+  const table = interval === 'hour' ? 'usage_hour' : 'usage_day';
+  const step = interval === 'hour' ? HOUR : DAY;
   const from = new Date(Math.floor(range.from.getTime() / step) * step);
   const keyFilter = keyId === undefined ? '' : ' and key_id = ?';
   const rows = await em.execute<{ t: Date; calls: string; e4: string; e5: string; lsum: number; lmax: number; hist: string[] | null }[]>(

@@ -60,6 +60,7 @@ export interface RecorderStats {
 }
 
 const MINUTE = 60_000;
+const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 /**
@@ -286,8 +287,9 @@ export class UsageRecorder {
     try {
       await client.query('begin');
       await copyColumns(client, batch);
-      const { minute, day } = rollups(batch);
+      const { minute, hour, day } = rollups(batch);
       await upsertRollups(client, 'usage_minute', minute, 'int');
+      await upsertRollups(client, 'usage_hour', hour, 'bigint');
       await upsertRollups(client, 'usage_day', day, 'bigint');
       await client.query('commit');
     } catch (err) {
@@ -378,21 +380,29 @@ interface Agg {
  * one or two minutes), so each row costs one string key and two small-map look-ups. Sorted so
  * concurrent writers lock rows in one order.
  */
-function rollups(c: Columns): { minute: Agg[]; day: Agg[] } {
+function rollups(c: Columns): { minute: Agg[]; hour: Agg[]; day: Agg[] } {
   const minutes = new Map<number, Map<string, Agg>>();
+  const hours = new Map<number, Map<string, Agg>>();
   const days = new Map<number, Map<string, Agg>>();
   let lastMinute = NaN;
+  let lastHour = NaN;
   let lastDay = NaN;
   let minuteGroups!: Map<string, Agg>;
+  let hourGroups!: Map<string, Agg>;
   let dayGroups!: Map<string, Agg>;
   for (let i = 0; i < c.n; i++) {
     if (!c.counted[i]) continue;
     const at = c.at[i]!;
     const minute = at - (at % MINUTE);
+    const hour = at - (at % HOUR);
     const day = at - (at % DAY);
     if (minute !== lastMinute) {
       lastMinute = minute;
       minuteGroups = groupsOf(minutes, minute);
+    }
+    if (hour !== lastHour) {
+      lastHour = hour;
+      hourGroups = groupsOf(hours, hour);
     }
     if (day !== lastDay) {
       lastDay = day;
@@ -407,9 +417,10 @@ function rollups(c: Columns): { minute: Agg[]; day: Agg[] } {
     const latency = c.latencyMs[i]!;
     const bucket = bucketOf(latency);
     add(minuteGroups, k, ws, minute, keyId, method, route, status, latency, bucket);
+    add(hourGroups, k, ws, hour, keyId, method, route, status, latency, bucket);
     add(dayGroups, k, ws, day, keyId, method, route, status, latency, bucket);
   }
-  return { minute: sorted(minutes), day: sorted(days) };
+  return { minute: sorted(minutes), hour: sorted(hours), day: sorted(days) };
 }
 
 function groupsOf(by: Map<number, Map<string, Agg>>, bucket: number): Map<string, Agg> {
@@ -442,7 +453,7 @@ function sorted(by: Map<number, Map<string, Agg>>): Agg[] {
 /** Element-wise sum by subscript: much cheaper per conflicting row than unnest + array_agg. */
 const ADD_HIST = `array[${Array.from({ length: BUCKETS }, (_, i) => `coalesce(t.hist[${i + 1}], 0) + coalesce(excluded.hist[${i + 1}], 0)`).join(', ')}]`;
 
-async function upsertRollups(client: pg.PoolClient, table: 'usage_minute' | 'usage_day', aggs: Agg[], int: 'int' | 'bigint') {
+async function upsertRollups(client: pg.PoolClient, table: 'usage_minute' | 'usage_hour' | 'usage_day', aggs: Agg[], int: 'int' | 'bigint') {
   if (aggs.length === 0) return;
   await client.query(
     `insert into ${table} as t (workspace_id, bucket, key_id, route, calls, errors_4xx, errors_5xx, latency_sum, latency_max, hist)

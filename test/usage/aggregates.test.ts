@@ -63,6 +63,23 @@ describe('GET /usage/summary', () => {
     expect(last.body).toMatchObject({ calls: 1, avg_latency_ms: 900, p95_latency_ms: 900 });
   });
 
+  it('reads whole hours of ragged ends from hour rollups, written with the minute ones', async () => {
+    const hours = await stack.orm.em
+      .fork()
+      .execute<{ bucket: Date; calls: string; hist: string[] }[]>(`select bucket, calls, hist from usage_hour where workspace_id = ?`, [ws.workspaceId]);
+    expect(hours.map((h) => [new Date(h.bucket).toISOString(), Number(h.calls)])).toEqual([[`${DAY}T10:00:00.000Z`, 20]]);
+    expect(hours[0]!.hist.map(Number).reduce((a, b) => a + b, 0)).toBe(20);
+    // 09:59–11:00: a minute before the hour, then the whole 10:00 hour from usage_hour.
+    const hour = await stack.rest('GET', `/usage/summary?from=${DAY}T09:59:00Z&to=${DAY}T11:00:00Z`, { key: ws.secret });
+    expect(hour.body).toMatchObject({ calls: 20, errors_4xx: 2, errors_5xx: 1, avg_latency_ms: 90, p95_latency_ms: 200 });
+    // 08:00–10:05: two empty hours, then five minutes.
+    const early = await stack.rest('GET', `/usage/summary?from=${DAY}T08:00:00Z&to=${DAY}T10:05:00Z`, { key: ws.secret });
+    expect(early.body).toMatchObject({ calls: 5, errors_4xx: 1 });
+    // A day and a half: hours of Oct 4 and Oct 6 around the whole of Oct 5.
+    const dayAndAHalf = await stack.rest('GET', `/usage/summary?from=2026-10-04T10:30:00Z&to=2026-10-06T10:15:00Z`, { key: ws.secret });
+    expect(dayAndAHalf.body).toMatchObject({ calls: 20 });
+  });
+
   it('defaults to this calendar month', async () => {
     for (const latencyMs of [10, 30]) {
       stack.deps.usage.record({ workspaceId: ws.workspaceId, keyId: 'now-key', source: 'service', method: 'GET', route: '/now', status: 200, latencyMs });
