@@ -1,5 +1,5 @@
 // `npm run bench -- usage`: usage records per second into PostgreSQL through the real recording
-// path (UsageRecorder: buffer → COPY + minute/day rollup upserts, one transaction per batch),
+// path (UsageRecorder: buffer → COPY + minute/hour/day rollup upserts, one transaction per batch),
 // against a raw COPY of the same rows in the same run; then the month summary query over
 // 10 M generated records. Options: --records <n> (default 500000), --summary-records <n>
 // (default 10000000), --keys <n> (50), --routes <n> (10), --rounds <n> (3, alternating the two paths).
@@ -145,7 +145,7 @@ export async function run(args: string[]) {
       const copy = await rawCopy(url, rows.map((r) => ({ ...r, workspaceId: `bench-copy-${round}` })));
       recRates.push(rec.perSecond);
       copyRates.push(copy.perSecond);
-      say(`round ${round}: recording path (buffer → COPY + minute/day rollup upserts) ${Math.round(rec.perSecond).toLocaleString('en')} records/s; raw COPY of the same rows ${Math.round(copy.perSecond).toLocaleString('en')} records/s`);
+      say(`round ${round}: recording path (buffer → COPY + minute/hour/day rollup upserts) ${Math.round(rec.perSecond).toLocaleString('en')} records/s; raw COPY of the same rows ${Math.round(copy.perSecond).toLocaleString('en')} records/s`);
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const rec = { perSecond: median(recRates) };
@@ -156,11 +156,12 @@ export async function run(args: string[]) {
     await client.connect();
     const genStart = performance.now();
     await generateMonth(client, 'bench-month', summaryRecords, keys, routes);
-    say(`generated ${summaryRecords.toLocaleString('en')} raw records for October 2026 + their day and minute rollups in ${((performance.now() - genStart) / 1000).toFixed(1)} s`);
-    const counts = await client.query<{ d: string; m: string }>(
-      `select (select count(*) from usage_day where workspace_id = 'bench-month') as d, (select count(*) from usage_minute where workspace_id = 'bench-month') as m`,
+    say(`generated ${summaryRecords.toLocaleString('en')} raw records for October 2026 + their day, hour and minute rollups in ${((performance.now() - genStart) / 1000).toFixed(1)} s`);
+    const counts = await client.query<{ d: string; h: string; m: string }>(
+      `select (select count(*) from usage_day where workspace_id = 'bench-month') as d, (select count(*) from usage_hour where workspace_id = 'bench-month') as h,
+              (select count(*) from usage_minute where workspace_id = 'bench-month') as m`,
     );
-    say(`rollup rows: ${counts.rows[0]!.d} day, ${counts.rows[0]!.m} minute`);
+    say(`rollup rows: ${counts.rows[0]!.d} day, ${counts.rows[0]!.h} hour, ${counts.rows[0]!.m} minute`);
 
     const em = orm.em.fork() as EntityManager;
     const month = { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-11-01T00:00:00Z') };
@@ -179,7 +180,7 @@ export async function run(args: string[]) {
     const full = await timed(month);
     const partial = await timed(ragged);
     say(`summary, October (whole days, day rollups):        median ${full.median.toFixed(1)} ms → ${JSON.stringify(full.result)}`);
-    say(`summary, Oct 1 12:00 – Oct 31 12:00 (+ minute rollups): median ${partial.median.toFixed(1)} ms`);
+    say(`summary, Oct 1 12:00 – Oct 31 12:00 (+ hour and minute rollups for the ends): median ${partial.median.toFixed(1)} ms`);
     const rawStart = performance.now();
     const raw = await client.query<{ calls: string }>(
       `select count(*) as calls, percentile_cont(0.95) within group (order by latency_ms) as p95 from usage_record where workspace_id = 'bench-month' and created_at >= $1 and created_at < $2`,
