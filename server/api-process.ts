@@ -1,5 +1,4 @@
 import type { Server } from 'node:http';
-import { loadConfig, ConfigError } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { bootstrap } from '../core/bootstrap.js';
 import { createOrm } from '../db/orm.js';
@@ -7,7 +6,7 @@ import { connectTemporal } from '../temporal/client.js';
 import { createApp } from './app.js';
 import { createUsage, type Usage, type UsageDeps } from '../core/usage/index.js';
 import { startKeyVerifier } from '../core/keys/verifier.js';
-import { fail } from '../scripts/fail.js';
+import { loadProcessConfig } from '../scripts/fail.js';
 
 export interface ApiProcessOptions {
   /** The usage pipeline; bench/verify.ts swaps in one that records nothing, to price recording. */
@@ -16,14 +15,7 @@ export interface ApiProcessOptions {
 
 /** One API process (`npm run api`): config, PostgreSQL, Temporal, bootstrap key, HTTP server, graceful shutdown. */
 export async function runApiProcess(opts: ApiProcessOptions = {}): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    fail(err instanceof ConfigError ? err.message : String(err));
-  }
-  if (!config.DATABASE_URL) fail('DATABASE_URL is not set: the API process needs PostgreSQL (`npm start` starts one for you)');
-  if (!config.TEMPORAL_ADDRESS) fail('TEMPORAL_ADDRESS is not set: the API process needs Temporal (`npm start` starts one for you)');
+  const config = loadProcessConfig('the API process');
 
   const log = createLogger(config.LOG_LEVEL, 'gatehouse-api');
   const orm = await createOrm(config.DATABASE_URL);

@@ -1,22 +1,14 @@
 // `npm run worker`: one Temporal worker process. Needs DATABASE_URL and TEMPORAL_ADDRESS.
-import { loadConfig, ConfigError } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { createOrm } from '../db/orm.js';
 import { createActivities } from '../activities/index.js';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { bundleWorkflows, createWorker } from './worker.js';
 import { connectTemporal } from './client.js';
-import { fail } from '../scripts/fail.js';
+import { loadProcessConfig } from '../scripts/fail.js';
 import { ensureSchedules } from './schedules.js';
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  fail(err instanceof ConfigError ? err.message : String(err));
-}
-if (!config.DATABASE_URL) fail('DATABASE_URL is not set: the worker needs PostgreSQL (`npm start` starts one for you)');
-if (!config.TEMPORAL_ADDRESS) fail('TEMPORAL_ADDRESS is not set: the worker needs Temporal (`npm start` starts one for you)');
+const config = loadProcessConfig('the worker');
 
 const log = createLogger(config.LOG_LEVEL, 'gatehouse-worker');
 const sdkLevels: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'ERROR', silent: 'ERROR' };
