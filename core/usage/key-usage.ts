@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RateLimit } from '../../db/entities/api-key.js';
 import { HttpError } from '../errors.js';
-import { keyCalls } from './queries.js';
+import { startOfNextUtcMonth, startOfUtcDay, startOfUtcMonth } from './queries.js';
+import { textArray } from './sql.js';
 
 export interface KeyUsage {
   calls_today: number;
@@ -22,9 +23,7 @@ interface CounterRow {
  * in core/keys/rate-limit.ts enforces (this window's count plus the previous window's count
  * weighted by the share of it still inside the sliding window).
  */
-export async function rateLimitState(em: EntityManager, keyPk: string, limits: RateLimit[], now = Date.now()): Promise<KeyUsage['rate_limits']> {
-  if (limits.length === 0) return [];
-  const rows = await em.execute<CounterRow[]>(`select name, window_start::text as window_start, count from rate_limit_counter where key_pk = ?`, [keyPk]);
+function slidingState(rows: CounterRow[], limits: RateLimit[], now: number): KeyUsage['rate_limits'] {
   const count = (name: string, start: number) => rows.find((r) => r.name === name && Number(r.window_start) === start)?.count ?? 0;
   return limits.map((l) => {
     const windowMs = l.windowSeconds * 1000;
@@ -35,17 +34,60 @@ export async function rateLimitState(em: EntityManager, keyPk: string, limits: R
   });
 }
 
-export async function keyUsage(em: EntityManager, workspaceId: string, keyId: string, now = new Date()): Promise<KeyUsage> {
-  const [key] = await em.execute<{ pk: string; rate_limits: RateLimit[] | null; credits: number | null }[]>(
-    `select pk, rate_limits,
+/** At most this many keys per keysUsage call (a page of the keys list). */
+export const MAX_KEYS_PER_USAGE_CALL = 500;
+
+/**
+ * Usage of many keys of one workspace in three queries, whatever their number: the keys and
+ * usage pages show every key's figures at once. Ids of no key of the workspace are left out.
+ */
+export async function keysUsage(em: EntityManager, workspaceId: string, keyIds: string[], now = new Date()): Promise<Record<string, KeyUsage>> {
+  if (keyIds.length === 0) return {};
+  const keys = await em.execute<{ id: string; pk: string; rate_limits: RateLimit[] | null; credits: number | null }[]>(
+    `select id, pk, rate_limits,
             case when credits_refill_amount is not null and credits_refill_interval in ('daily', 'monthly')
                   and coalesce(credits_refilled_at, created_at)
                       < date_trunc(case credits_refill_interval when 'daily' then 'day' else 'month' end, now() at time zone 'utc') at time zone 'utc'
                  then credits_refill_amount else credits_remaining end as credits
-       from api_key where workspace_id = ? and id = ?`,
-    [workspaceId, keyId],
+       from api_key where workspace_id = ? and id = any(?::text[])`,
+    [workspaceId, textArray(keyIds)],
   );
-  if (!key) throw new HttpError(404, 'not_found', `API key '${keyId.slice(0, 64)}' was not found`);
-  const [calls, rateLimits] = await Promise.all([keyCalls(em, workspaceId, keyId, now), rateLimitState(em, key.pk, key.rate_limits ?? [], now.getTime())]);
-  return { calls_today: calls.today, calls_month: calls.month, rate_limits: rateLimits, credits_remaining: key.credits };
+  if (keys.length === 0) return {};
+  const limited = keys.filter((k) => (k.rate_limits ?? []).length > 0).map((k) => k.pk);
+  const [calls, counters] = await Promise.all([
+    em.execute<{ key_id: string; today: string | null; month: string | null }[]>(
+      `select key_id, sum(calls) filter (where bucket >= ?) as today, sum(calls) as month
+         from usage_day where workspace_id = ? and key_id = any(?::text[]) and bucket >= ? and bucket < ?
+        group by key_id`,
+      [startOfUtcDay(now), workspaceId, textArray(keys.map((k) => k.id)), startOfUtcMonth(now), startOfNextUtcMonth(now)],
+    ),
+    limited.length === 0
+      ? Promise.resolve([])
+      : em.execute<(CounterRow & { key_pk: string })[]>(
+          `select key_pk, name, window_start::text as window_start, count from rate_limit_counter where key_pk = any(?::text[])`,
+          [textArray(limited)],
+        ),
+  ]);
+  const callsOf = new Map(calls.map((c) => [c.key_id, c]));
+  const out: Record<string, KeyUsage> = {};
+  for (const k of keys) {
+    const c = callsOf.get(k.id);
+    out[k.id] = {
+      calls_today: Number(c?.today ?? 0),
+      calls_month: Number(c?.month ?? 0),
+      rate_limits: slidingState(
+        counters.filter((r) => r.key_pk === k.pk),
+        k.rate_limits ?? [],
+        now.getTime(),
+      ),
+      credits_remaining: k.credits,
+    };
+  }
+  return out;
+}
+
+export async function keyUsage(em: EntityManager, workspaceId: string, keyId: string, now = new Date()): Promise<KeyUsage> {
+  const usage = (await keysUsage(em, workspaceId, [keyId], now))[keyId];
+  if (!usage) throw new HttpError(404, 'not_found', `API key '${keyId.slice(0, 64)}' was not found`);
+  return usage;
 }

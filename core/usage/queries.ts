@@ -201,13 +201,3 @@ export async function timeseries(
   }
   return points;
 }
-
-/** Calls of one key today and this month (UTC), from the day rollups. */
-export async function keyCalls(em: EntityManager, workspaceId: string, keyId: string, now = new Date()): Promise<{ today: number; month: number }> {
-  const [row] = await em.execute<{ today: string | null; month: string | null }[]>(
-    `select sum(calls) filter (where bucket >= ?) as today, sum(calls) as month
-       from usage_day where workspace_id = ? and key_id = ? and bucket >= ? and bucket < ?`,
-    [startOfUtcDay(now), workspaceId, keyId, startOfUtcMonth(now), startOfNextUtcMonth(now)],
-  );
-  return { today: Number(row?.today ?? 0), month: Number(row?.month ?? 0) };
-}

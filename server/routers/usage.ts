@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { keyUsage } from '../../core/usage/key-usage.js';
+import { keysUsage, keyUsage, MAX_KEYS_PER_USAGE_CALL } from '../../core/usage/key-usage.js';
 import {
   CreateLimitRequestInput,
   createLimitRequest,
@@ -34,6 +34,11 @@ export const usageRouter = router({
   key: scopedProcedure('usage:read')
     .input(z.strictObject({ id: z.string().min(1).max(128) }))
     .query(({ ctx, input }) => keyUsage(ctx.em, ctx.principal.workspaceId, input.id)),
+
+  /** Many keys at once (the keys and usage pages): by key id; ids of no key of the workspace are left out. */
+  keys: scopedProcedure('usage:read')
+    .input(z.strictObject({ ids: z.array(z.string().min(1).max(128)).max(MAX_KEYS_PER_USAGE_CALL, `at most ${MAX_KEYS_PER_USAGE_CALL} keys per call`) }))
+    .query(({ ctx, input }) => keysUsage(ctx.em, ctx.principal.workspaceId, input.ids)),
 
   /** Points per hour or UTC day for charts, gaps filled with zeros. */
   timeseries: scopedProcedure('usage:read')

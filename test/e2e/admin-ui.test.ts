@@ -290,6 +290,8 @@ describe('admin UI in Chromium', () => {
   it('shows usage and the request log, and tails new requests live', async () => {
     await nav('Usage');
     await page.getByRole('heading', { name: 'Per key: rate limits and credits' }).waitFor();
+    // Every active key's figures, fetched in one usage.keys query: a header row plus one per key.
+    await expect(page.getByRole('table', { name: "Use of each key's limits right now" }).getByRole('row').count()).resolves.toBeGreaterThan(2);
     await page.getByRole('heading', { name: 'Monthly reports' }).waitFor();
     await page.getByRole('heading', { name: 'Calls and errors' }).waitFor({ timeout: 20_000 }).catch(async () => {
       // Usage records are flushed in batches: give the playground's request a moment, then reload.

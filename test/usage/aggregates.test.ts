@@ -175,4 +175,15 @@ describe('GET /usage/keys/{id}', () => {
     expect(res.status).toBe(404);
     expect(JSON.stringify(res.body)).not.toContain(other.workspaceId);
   });
+
+  it('answers many keys at once through tRPC usage.keys, leaving out keys not of the workspace', async () => {
+    const caller = await stack.caller(ws.secret);
+    const many = await caller.usage.keys({ ids: ['metered', ws.keyId, 'theirs', 'no-such-key'] });
+    expect(Object.keys(many).sort()).toEqual([ws.keyId, 'metered'].sort());
+    // The same figures as the one-key route.
+    expect(many['metered']).toEqual((await stack.rest('GET', '/usage/keys/metered', { key: ws.secret })).body);
+    expect(many['metered']).toMatchObject({ calls_today: 3, credits_remaining: 97, rate_limits: [expect.objectContaining({ used: 3, remaining: 7 })] });
+    expect(await caller.usage.keys({ ids: [] })).toEqual({});
+    await expect(caller.usage.keys({ ids: Array.from({ length: 501 }, (_, i) => `k${i}`) })).rejects.toThrow(/at most 500 keys/);
+  });
 });
