@@ -375,39 +375,18 @@ interface Agg {
 }
 
 /**
- * Counted rows summed per (workspace, bucket, key, "METHOD route") for minutes and days in one
- * pass: the group key is built once per row, and rows are grouped by bucket first (a batch spans
- * one or two minutes), so each row costs one string key and two small-map look-ups. Sorted so
- * concurrent writers lock rows in one order.
+ * Counted rows summed per (workspace, bucket, key, "METHOD route") for minutes, hours and days in
+ * one pass: the group key is built once per row, and each grain groups by bucket first (a batch
+ * spans one or two minutes), so each row costs one string key and one small-map look-up per
+ * grain. Sorted so concurrent writers lock rows in one order.
  */
 function rollups(c: Columns): { minute: Agg[]; hour: Agg[]; day: Agg[] } {
-  const minutes = new Map<number, Map<string, Agg>>();
-  const hours = new Map<number, Map<string, Agg>>();
-  const days = new Map<number, Map<string, Agg>>();
-  let lastMinute = NaN;
-  let lastHour = NaN;
-  let lastDay = NaN;
-  let minuteGroups!: Map<string, Agg>;
-  let hourGroups!: Map<string, Agg>;
-  let dayGroups!: Map<string, Agg>;
+  const minute = new Grain(MINUTE);
+  const hour = new Grain(HOUR);
+  const day = new Grain(DAY);
   for (let i = 0; i < c.n; i++) {
     if (!c.counted[i]) continue;
     const at = c.at[i]!;
-    const minute = at - (at % MINUTE);
-    const hour = at - (at % HOUR);
-    const day = at - (at % DAY);
-    if (minute !== lastMinute) {
-      lastMinute = minute;
-      minuteGroups = groupsOf(minutes, minute);
-    }
-    if (hour !== lastHour) {
-      lastHour = hour;
-      hourGroups = groupsOf(hours, hour);
-    }
-    if (day !== lastDay) {
-      lastDay = day;
-      dayGroups = groupsOf(days, day);
-    }
     const ws = c.workspaceId[i]!;
     const keyId = c.keyId[i] ?? '';
     const method = c.method[i]!;
@@ -416,11 +395,32 @@ function rollups(c: Columns): { minute: Agg[]; hour: Agg[]; day: Agg[] } {
     const status = c.status[i]!;
     const latency = c.latencyMs[i]!;
     const bucket = bucketOf(latency);
-    add(minuteGroups, k, ws, minute, keyId, method, route, status, latency, bucket);
-    add(hourGroups, k, ws, hour, keyId, method, route, status, latency, bucket);
-    add(dayGroups, k, ws, day, keyId, method, route, status, latency, bucket);
+    minute.add(at, k, ws, keyId, method, route, status, latency, bucket);
+    hour.add(at, k, ws, keyId, method, route, status, latency, bucket);
+    day.add(at, k, ws, keyId, method, route, status, latency, bucket);
   }
-  return { minute: sorted(minutes), hour: sorted(hours), day: sorted(days) };
+  return { minute: minute.sorted(), hour: hour.sorted(), day: day.sorted() };
+}
+
+/** One rollup grain: rows grouped by bucket start, the current bucket's groups kept at hand. */
+class Grain {
+  private readonly byBucket = new Map<number, Map<string, Agg>>();
+  private last = NaN;
+  private groups!: Map<string, Agg>;
+  constructor(private readonly step: number) {}
+
+  add(at: number, k: string, ws: string, keyId: string, method: string, route: string, status: number, latency: number, h: number): void {
+    const bucket = at - (at % this.step);
+    if (bucket !== this.last) {
+      this.last = bucket;
+      this.groups = groupsOf(this.byBucket, bucket);
+    }
+    add(this.groups, k, ws, bucket, keyId, method, route, status, latency, h);
+  }
+
+  sorted(): Agg[] {
+    return sorted(this.byBucket);
+  }
 }
 
 function groupsOf(by: Map<number, Map<string, Agg>>, bucket: number): Map<string, Agg> {
