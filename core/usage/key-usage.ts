@@ -69,17 +69,19 @@ export async function keysUsage(em: EntityManager, workspaceId: string, keyIds: 
         ),
   ]);
   const callsOf = new Map(calls.map((c) => [c.key_id, c]));
+  const countersOf = new Map<string, CounterRow[]>();
+  for (const r of counters) {
+    const list = countersOf.get(r.key_pk);
+    if (list) list.push(r);
+    else countersOf.set(r.key_pk, [r]);
+  }
   const out: Record<string, KeyUsage> = {};
   for (const k of keys) {
     const c = callsOf.get(k.id);
     out[k.id] = {
       calls_today: Number(c?.today ?? 0),
       calls_month: Number(c?.month ?? 0),
-      rate_limits: slidingState(
-        counters.filter((r) => r.key_pk === k.pk),
-        k.rate_limits ?? [],
-        now.getTime(),
-      ),
+      rate_limits: slidingState(countersOf.get(k.pk) ?? [], k.rate_limits ?? [], now.getTime()),
       credits_remaining: k.credits,
     };
   }
