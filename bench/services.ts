@@ -1,9 +1,11 @@
 // What every benchmark starts before measuring: a fresh PostgreSQL database and a Temporal server,
 // each torn down again by the bench's Cleanups.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Config } from '../core/config.js';
 import { dropDatabase, ensureDatabase, startEmbeddedPostgres, withDatabase } from '../db/postgres.js';
 import { startTemporalDevServer } from '../temporal/dev-server.js';
@@ -51,4 +53,30 @@ export async function benchTemporal(env: Pick<Config, 'TEMPORAL_ADDRESS'>, clean
   const temporal = await startTemporalDevServer({ port: await freePort() });
   cleanups.add(() => temporal.stop());
   return temporal.address;
+}
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** A child Node process and everything it printed, for the error message when it dies. */
+export interface NodeChild {
+  child: ChildProcess;
+  output: string[];
+}
+
+/**
+ * `node --import tsx <args>` from the project root, as the npm scripts run it, with only PATH,
+ * HOME, NODE_ENV=production and `env` in its environment. `prefix` wraps the command (taskset),
+ * `ipc` opens a message channel to it.
+ */
+export function spawnNode(args: string[], env: Record<string, string>, opts: { nodeFlags?: string[]; prefix?: string[]; ipc?: boolean } = {}): NodeChild {
+  const output: string[] = [];
+  const command = [...(opts.prefix ?? []), process.execPath, ...(opts.nodeFlags ?? []), '--import', 'tsx', ...args];
+  const child = spawn(command[0]!, command.slice(1), {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', NODE_ENV: 'production', ...env },
+    stdio: ['ignore', 'pipe', 'pipe', ...(opts.ipc ? (['ipc'] as const) : [])],
+  });
+  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  return { child, output };
 }

@@ -4,11 +4,10 @@
 // Starts its own PostgreSQL database (a fresh one on DATABASE_URL's server, or an embedded server)
 // and a Temporal dev server unless TEMPORAL_ADDRESS is set; the API runs as `node --import tsx
 // server/main.ts`, exactly as `npm run api` runs it.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { bootstrap } from '../core/bootstrap.js';
 import { loadConfig } from '../core/config.js';
@@ -17,9 +16,8 @@ import { generateSecret, hashSecret, maskSecret } from '../core/keys/secret.js';
 import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
-import { benchDatabase, benchTemporal, Cleanups, option } from './services.js';
+import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 interface Load {
@@ -166,19 +164,6 @@ const PIN = (() => {
   }
 })();
 
-function spawnNode(args: string[], env: Record<string, string>, nodeFlags: string[] = []): { child: ChildProcess; output: string[] } {
-  const output: string[] = [];
-  const command = [...PIN, process.execPath, ...nodeFlags, '--import', 'tsx', ...args];
-  const child = spawn(command[0]!, command.slice(1), {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-  return { child, output };
-}
-
 async function waitForPost(url: string, child: ChildProcess, output: string[]) {
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -251,13 +236,13 @@ export async function run(args: string[]): Promise<void> {
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
     };
-    const api = spawnNode(['server/main.ts'], { ...apiEnv, PORT: String(apiPort) }, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+    const api = spawnNode(['server/main.ts'], { ...apiEnv, PORT: String(apiPort) }, { prefix: PIN, nodeFlags: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
     cleanups.add(() => stopChild(api.child));
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitForPost(apiUrl, api.child, api.output);
     // The same API with a usage pipeline that records nothing: what recording costs verification.
     const unrecordedPort = await freePort();
-    const unrecorded = spawnNode(['bench/_verify-api-unrecorded.ts'], { ...apiEnv, PORT: String(unrecordedPort) });
+    const unrecorded = spawnNode(['bench/_verify-api-unrecorded.ts'], { ...apiEnv, PORT: String(unrecordedPort) }, { prefix: PIN });
     cleanups.add(() => stopChild(unrecorded.child));
     const unrecordedUrl = `http://127.0.0.1:${unrecordedPort}`;
     await waitForPost(unrecordedUrl, unrecorded.child, unrecorded.output);
@@ -273,8 +258,8 @@ export async function run(args: string[]): Promise<void> {
     const basePort = await freePort();
     const base = spawnNode(
       ['bench/_verify-baseline.ts', String(basePort), answer],
-      { NODE_ENV: 'production' },
-      profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}/baseline`] : [],
+      {},
+      { prefix: PIN, nodeFlags: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}/baseline`] : [] },
     );
     cleanups.add(() => stopChild(base.child));
     const baseUrl = `http://127.0.0.1:${basePort}`;

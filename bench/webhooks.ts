@@ -10,11 +10,9 @@
 // exactly as `npm run api` / `npm run worker`; the receiver (one endpoint on loopback) and the load
 // run in this process. Starts its own PostgreSQL database (on DATABASE_URL's server, or an embedded
 // one) and a Temporal dev server unless TEMPORAL_ADDRESS is set.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { Webhook } from 'standardwebhooks';
 import { bootstrap } from '../core/bootstrap.js';
@@ -22,9 +20,8 @@ import { loadConfig } from '../core/config.js';
 import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
-import { benchDatabase, benchTemporal, Cleanups, option } from './services.js';
+import { benchDatabase, benchTemporal, Cleanups, option, spawnNode, type NodeChild } from './services.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 /** Milliseconds on a clock shared with the child processes (sub-millisecond, unlike Date.now()). */
 const now = () => performance.timeOrigin + performance.now();
@@ -35,24 +32,7 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-interface Child {
-  child: ChildProcess;
-  output: string[];
-}
-
-function spawnNode(entry: string, env: Record<string, string>, ipc = false): Child {
-  const output: string[] = [];
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', NODE_ENV: 'production', ...env },
-    stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
-  });
-  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-  return { child, output };
-}
-
-async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, c: Child | undefined, timeoutMs = 120_000): Promise<void> {
+async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, c: NodeChild | undefined, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (c && c.child.exitCode !== null) throw new Error(`${what}: process exited:\n${c.output.join('')}`);
@@ -169,13 +149,13 @@ export async function run(args: string[]): Promise<void> {
       GATEHOUSE_EGRESS_ALLOW_CIDRS: '127.0.0.0/8',
     };
     const apiPort = await freePort();
-    const api = spawnNode('server/main.ts', { ...common, HOST: '127.0.0.1', PORT: String(apiPort), LOG_LEVEL: 'warn' });
+    const api = spawnNode(['server/main.ts'], { ...common, HOST: '127.0.0.1', PORT: String(apiPort), LOG_LEVEL: 'warn' });
     cleanups.add(() => stopChild(api.child));
-    const worker = spawnNode('temporal/worker-main.ts', { ...common, LOG_LEVEL: 'info' });
+    const worker = spawnNode(['temporal/worker-main.ts'], { ...common, LOG_LEVEL: 'info' });
     cleanups.add(() => stopChild(worker.child));
     const floorArrivals = new Map<string, number>();
     let floorReady = false;
-    const floor = spawnNode('bench/_webhooks-floor-worker.ts', { TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_TASK_QUEUE: floorQueue, LOG_LEVEL: 'warn' }, true);
+    const floor = spawnNode(['bench/_webhooks-floor-worker.ts'], { TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_TASK_QUEUE: floorQueue, LOG_LEVEL: 'warn' }, { ipc: true });
     floor.child.on('message', (m: unknown) => {
       if (m === 'ready') floorReady = true;
       else if (Array.isArray(m)) floorArrivals.set(`floor-${m[0] as number}`, m[1] as number);
