@@ -6,7 +6,7 @@ import { connectTemporal } from '../temporal/client.js';
 import { createApp } from './app.js';
 import { createUsage, type Usage, type UsageDeps } from '../core/usage/index.js';
 import { startKeyVerifier } from '../core/keys/verifier.js';
-import { loadProcessConfig } from '../scripts/fail.js';
+import { loadProcessConfig } from '../scripts/process-config.js';
 
 export interface ApiProcessOptions {
   /** The usage pipeline; bench/verify.ts swaps in one that records nothing, to price recording. */

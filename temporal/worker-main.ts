@@ -5,7 +5,7 @@ import { createActivities } from '../activities/index.js';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { bundleWorkflows, createWorker } from './worker.js';
 import { connectTemporal } from './client.js';
-import { loadProcessConfig } from '../scripts/fail.js';
+import { loadProcessConfig } from '../scripts/process-config.js';
 import { ensureSchedules } from './schedules.js';
 
 const config = loadProcessConfig('the worker');
