@@ -30,7 +30,38 @@ const schema = z.object({
   GATEHOUSE_SECRET_KEY: optional(z.string().min(32, 'at least 32 characters')),
   GATEHOUSE_WEBHOOK_RETRY_SCHEDULE: optional(z.string().regex(/^\s*\d+(ms|s|m|h)?(\s*,\s*\d+(ms|s|m|h)?)*\s*$/, 'comma-separated delays such as 0,5s,5m,30m,2h')),
   GATEHOUSE_USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /**
+   * Express's `trust proxy`: which peers may set X-Forwarded-For/-Proto. Off by default, so no
+   * client can choose the address its IP allowlist and the audit log see.
+   */
+  GATEHOUSE_TRUST_PROXY: z
+    .string()
+    .default('false')
+    .refine((v) => isTrustProxyValid(v), 'false, true, a hop count, loopback/linklocal/uniquelocal, or comma-separated addresses/CIDRs'),
+  /** Sources allowed to frame the UI (CSP frame-ancestors); empty: none. */
+  GATEHOUSE_FRAME_ANCESTORS: z
+    .string()
+    .default('')
+    .refine((v) => v.split(/[\s,]+/).filter(Boolean).every((s) => /^(https?:\/\/[^\s,;'"]+|'self')$/.test(s)), "space- or comma-separated origins such as https://app.example.com, or 'self'"),
+  /** Webhook endpoints one workspace may have, so one event cannot fan out without bound. */
+  GATEHOUSE_MAX_WEBHOOK_ENDPOINTS: z.coerce.number().int().min(1).max(10_000).default(50),
 });
+
+/** What Express accepts for `trust proxy` that we allow: a boolean, a hop count, named ranges or addresses. */
+function isTrustProxyValid(v: string): boolean {
+  const s = v.trim();
+  if (s === 'false' || s === 'true' || /^\d{1,2}$/.test(s)) return true;
+  return s.split(',').every((part) => /^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/.test(part.trim()));
+}
+
+/** GATEHOUSE_TRUST_PROXY as Express's `trust proxy` setting. */
+export function trustProxySetting(config: Pick<Config, 'GATEHOUSE_TRUST_PROXY'>): boolean | number | string {
+  const s = config.GATEHOUSE_TRUST_PROXY.trim();
+  if (s === 'false') return false;
+  if (s === 'true') return true;
+  if (/^\d+$/.test(s)) return Number(s);
+  return s;
+}
 
 export type Config = z.infer<typeof schema>;
 
