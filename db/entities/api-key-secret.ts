@@ -8,6 +8,8 @@ import { ApiKey } from './api-key.js';
 export const ApiKeySecret = defineEntity({
   name: 'ApiKeySecret',
   tableName: 'api_key_secret',
+  /** The sweeper looks for retired secrets past their grace that nobody revoked yet. */
+  indexes: [{ name: 'api_key_secret_pending_expiry_index', properties: ['expiresAt'], where: '"revoked_at" is null and "expires_at" is not null' }],
   properties: {
     hash: p.string().primary().length(64),
     apiKey: () => p.manyToOne(ApiKey).deleteRule('cascade').index(),
