@@ -9,7 +9,7 @@ import type { DeliveryStatus } from '../../db/entities/webhook-delivery.js';
 import type { WebhookDeps } from './deps.js';
 import { recoveryWorkflowId, startDeliveryWorkflow } from './dispatch.js';
 import { assertActive, findEndpoint } from './endpoints.js';
-import { assertEventTypesKnown, TEST_EVENT_TYPE } from './event-types.js';
+import { assertEventTypesKnown, assertNotReservedEventType, TEST_EVENT_TYPE } from './event-types.js';
 import { ATTEMPT_TIMEOUT_MS } from './http.js';
 import { SA } from '../../temporal/search-attributes.js';
 import { parseRetrySchedule } from './retry.js';
@@ -22,8 +22,9 @@ export interface PublishInput {
   idempotencyKey?: string;
 }
 
-/** POST /events: a known type only; idempotent on the caller's key for 24 hours. */
+/** POST /events: a known type outside Gatehouse's own namespaces only; idempotent on the caller's key for 24 hours. */
 export async function publishEvent(deps: WebhookDeps, workspaceId: string, input: PublishInput): Promise<RaisedEvent> {
+  assertNotReservedEventType(input.type, 'type');
   await assertEventTypesKnown(deps.em, workspaceId, [input.type], 'type');
   return raiseEvent(deps, { workspaceId, type: input.type, payload: input.payload, idempotencyKey: input.idempotencyKey, source: 'api' });
 }

@@ -9,6 +9,28 @@ export const EVENT_TYPE_RULE = 'dot-separated segments of letters, digits, "_" a
 /** Sent by POST /webhooks/{id}/test to that endpoint only, whatever it subscribes to. */
 export const TEST_EVENT_TYPE = 'webhook.test';
 
+/**
+ * Namespaces of the events Gatehouse raises itself. Receivers trust a signed `key.revoked` as
+ * Gatehouse's word, so no key may publish or register a type in them, in any letter case.
+ */
+export const RESERVED_EVENT_NAMESPACES = ['key', 'usage', 'credits', 'webhook'] as const;
+
+export function isReservedEventType(name: string): boolean {
+  const namespace = name.split('.')[0]!.toLowerCase();
+  return (RESERVED_EVENT_NAMESPACES as readonly string[]).includes(namespace);
+}
+
+/** 400 naming `field` when `name` is in one of Gatehouse's own namespaces. */
+export function assertNotReservedEventType(name: string, field: string): void {
+  if (!isReservedEventType(name)) return;
+  throw new HttpError(
+    400,
+    'reserved_event_type',
+    `${field}: '${name.slice(0, 120)}' is in a namespace Gatehouse raises events in itself (${RESERVED_EVENT_NAMESPACES.map((n) => `${n}.`).join(', ')}); use a name of your own, such as order.paid`,
+    field,
+  );
+}
+
 export interface EventTypeView {
   name: string;
   description: string;
@@ -46,7 +68,7 @@ export async function createEventType(
   workspaceId: string,
   input: { name: string; description?: string },
 ): Promise<EventTypeView> {
-  if (input.name === TEST_EVENT_TYPE) throw conflict(`name: '${TEST_EVENT_TYPE}' is reserved for test events`, 'name');
+  assertNotReservedEventType(input.name, 'name');
   const rows = await em.execute<Row[]>(
     `insert into event_type (id, workspace_id, name, description, created_at)
      select ?, ?, ?, ?, now()

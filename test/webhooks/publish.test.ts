@@ -159,7 +159,9 @@ describe('custom event types', () => {
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ name: 'invoice.paid', built_in: false });
     expect((await stack.rest('POST', '/event-types', { key, body: { name: 'invoice.paid' } })).status).toBe(409);
-    expect((await stack.rest('POST', '/event-types', { key, body: { name: 'key.created' } })).status).toBe(409);
+    // Built-in, and in Gatehouse's own namespace.
+    expect((await stack.rest('POST', '/event-types', { key, body: { name: 'key.created' } })).status).toBe(400);
+    expect((await stack.rest('POST', '/event-types', { key, body: { name: 'content.published' } })).status).toBe(409);
 
     const list = (await stack.rest('GET', '/event-types', { key })).body.event_types as { name: string; built_in: boolean }[];
     expect(list.filter((t) => t.built_in)).toHaveLength(15);

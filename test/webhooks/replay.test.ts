@@ -63,8 +63,8 @@ describe('POST /deliveries/{id}/replay', () => {
   it('refuses to replay a delivery that is still being retried', async () => {
     const { secret: key } = await stack.workspace(['admin']);
     rx.script('/busy', { status: 200 });
-    const ep = (await stack.rest('POST', '/webhooks', { key, body: { url: `${rx.url}/busy`, event_types: ['credits.low'] } })).body;
-    await stack.rest('POST', '/events', { key, body: { type: 'credits.low', payload: {} } });
+    const ep = (await stack.rest('POST', '/webhooks', { key, body: { url: `${rx.url}/busy`, event_types: ['export.completed'] } })).body;
+    await stack.rest('POST', '/events', { key, body: { type: 'export.completed', payload: {} } });
     const ds = await eventually(
       async () => (await stack.rest('GET', `/webhooks/${ep.id}/deliveries`, { key })).body.deliveries as Delivery[],
       (d) => d[0]?.status === 'succeeded',

@@ -188,12 +188,12 @@ describe('signing secrets at rest', () => {
     // Only this check needs a reachable receiver: a second stack with loopback allowlisted.
     const local = await startStack({ env: { GATEHOUSE_SECRET_KEY: 's'.repeat(48) } });
     try {
-      const ep = (await local.rest('POST', '/webhooks', { body: { url: `${rx.url}/sealed`, event_types: ['key.expiring'] } })).body;
+      const ep = (await local.rest('POST', '/webhooks', { body: { url: `${rx.url}/sealed`, event_types: ['export.completed'] } })).body;
       const [row] = await local.orm.em.fork().execute<{ secret_ciphertext: string }[]>(`select secret_ciphertext from webhook_endpoint where id = ?`, [ep.id]);
       expect(row!.secret_ciphertext).toMatch(/^e1:/);
-      await local.rest('POST', '/events', { body: { type: 'key.expiring', payload: { key_id: 'x' } } });
+      await local.rest('POST', '/events', { body: { type: 'export.completed', payload: { key_id: 'x' } } });
       const [req] = await rx.waitFor('/sealed', 1);
-      expect(verify(ep.secret, req!)).toMatchObject({ type: 'key.expiring' });
+      expect(verify(ep.secret, req!)).toMatchObject({ type: 'export.completed' });
     } finally {
       await local.close();
     }
