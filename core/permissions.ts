@@ -37,23 +37,47 @@ export function expandPermissions(permissions: readonly string[]): string[] {
   return [...out].sort();
 }
 
-/** `products:*` grants every action on `products`. */
+/**
+ * `operator` reaches every workspace, so it is held only by that exact name: no wildcard, preset or
+ * spelling (`operator:*`, `OPERATOR`, `*`) ever stands for it, and only an operator grants it.
+ */
+export const OPERATOR = 'operator';
+
+/**
+ * `products:*` grants every action on `products`. A wildcard covers `resource:action` scopes only:
+ * a bare scope such as `operator` has no resource to wildcard, so only the scope itself grants it.
+ */
 export function hasScope(granted: ReadonlySet<string> | readonly string[], scope: string): boolean {
   const set = granted instanceof Set ? granted : new Set(granted);
   if (set.has(scope)) return true;
-  const resource = scope.split(':')[0];
+  const colon = scope.indexOf(':');
+  if (colon <= 0) return false;
+  const resource = scope.slice(0, colon);
+  if (resource.toLowerCase() === OPERATOR) return false;
   return set.has(`${resource}:*`);
+}
+
+/** `operator` in any spelling, with or without an action: `operator`, `Operator:*`, `operator:read`. */
+export function namesOperator(permission: string): boolean {
+  return permission.trim().split(':')[0]!.normalize('NFKC').toLowerCase() === OPERATOR;
 }
 
 /** Resources whose scopes are Gatehouse's own: customer scopes may not use these names. */
 export const GATEHOUSE_RESOURCES: ReadonlySet<string> = new Set(SCOPES.filter((s) => s.includes(':')).map((s) => s.split(':')[0]!));
 
 /**
- * Why `permission` is not a valid permission, or undefined when it is. `operator` is accepted here
- * (it is never part of a preset); whether the caller may grant it is `ungrantable`'s question.
+ * Why `permission` is not a valid permission, or undefined when it is. `operator` is accepted here,
+ * by that exact name only (it is never part of a preset); whether the caller may grant it is
+ * `ungrantable`'s question.
  */
 export function invalidPermission(permission: string): string | undefined {
-  if (permission === 'operator') return undefined;
+  if (permission === OPERATOR) return undefined;
+  if (namesOperator(permission)) {
+    return `'${permission.slice(0, 70)}' is reserved: 'operator' is granted only by that exact name, by an operator, and has no actions or wildcards`;
+  }
+  if (permission === '*' || permission.startsWith('*:')) {
+    return `'${permission.slice(0, 70)}' is not allowed: a wildcard covers one resource's actions only, such as 'products:*'`;
+  }
   if (!PERMISSION_PATTERN.test(permission)) return `'${permission.slice(0, 70)}' is not ${PERMISSION_RULE}`;
   const [resource, action] = permission.split(':') as [string, string | undefined];
   if (action !== undefined && GATEHOUSE_RESOURCES.has(resource) && action !== '*' && !(SCOPES as readonly string[]).includes(permission)) {
@@ -77,8 +101,10 @@ export function isWorkspaceAdmin(scopes: ReadonlySet<string>): boolean {
 export function ungrantable(scopes: ReadonlySet<string>, requested: readonly string[]): string | undefined {
   const admin = isWorkspaceAdmin(scopes);
   for (const permission of requested) {
-    if (permission === 'operator') {
-      if (!scopes.has('operator')) return permission;
+    // Other spellings are refused as input; one stored before that rule confers nothing, and only
+    // an operator may manage (revoke, narrow) the key that carries it.
+    if (namesOperator(permission)) {
+      if (!scopes.has(OPERATOR)) return permission;
       continue;
     }
     const preset = PRESETS[permission as Preset];

@@ -5,7 +5,10 @@ import { recordAudit } from '../audit.js';
 import { cursorTimestamp, decodeCursor, encodeCursor } from '../cursor.js';
 import { raiseEvent } from '../events.js';
 import { newId } from '../ids.js';
-import { expandPermissions, PRESETS, ungrantable, type Preset } from '../permissions.js';
+import { expandPermissions, namesOperator, PRESETS, ungrantable, type Preset } from '../permissions.js';
+import { looserCredits, looserRateLimits, type CreditsBound } from './limit-order.js';
+import { assertMayLoosen, assertNoLooserThanCreator } from './limit-policy.js';
+import { assertMayManage } from './may-manage.js';
 import { notifyKeyChanged } from './notify.js';
 import {
   normalizeRateLimits,
@@ -160,19 +163,6 @@ function escalation(permission: string, verb: string): HttpError {
   );
 }
 
-/** A key may only act on keys whose permissions it could have granted: a `write` key cannot disable the admin's. */
-function assertMayManage(actor: KeyActor, target: KeyRow, verb: string): void {
-  if (target.pk === actor.keyPk) return;
-  const above = ungrantable(actor.scopes, target.permissions);
-  if (above) {
-    throw new HttpError(
-      403,
-      'insufficient_permissions',
-      `This API key cannot ${verb} key '${truncate(target.id)}': that key holds '${above}', which this key does not`,
-    );
-  }
-}
-
 function assertFuture(date: Date | null | undefined): void {
   if (date && date.getTime() <= Date.now()) {
     throw new HttpError(400, 'invalid_input', 'expires_at: must be in the future', 'expires_at');
@@ -187,9 +177,23 @@ function creditColumns(credits: CreditsInput | null | undefined) {
   };
 }
 
+type CreditRow = Pick<KeyRow, 'credits_remaining' | 'credits_refill_amount' | 'credits_refill_interval'>;
+
+/** A key's stored credits as input: what a new key inherits, and what a change is compared with. */
+function creditsOf(row: CreditRow): CreditsInput | null {
+  if (row.credits_remaining === null) return null;
+  const refill =
+    row.credits_refill_amount !== null && row.credits_refill_interval
+      ? { amount: row.credits_refill_amount, interval: row.credits_refill_interval as 'daily' | 'monthly' }
+      : null;
+  return { remaining: row.credits_remaining, refill };
+}
+
+const creditsBound = (c: CreditsInput | null): CreditsBound | null => (c ? { remaining: c.remaining, refill: c.refill ?? null } : null);
+
 /** Default permissions of a new key: the creator's own, minus `operator`, which is never handed on implicitly. */
 function inheritedPermissions(actorPermissions: string[]): string[] {
-  return actorPermissions.filter((p) => p !== 'operator');
+  return actorPermissions.filter((p) => !namesOperator(p));
 }
 
 /** Audit and event payload fields in the REST API's words; values only, never a secret or hash. */
@@ -295,20 +299,27 @@ export async function insertKey(em: EntityManager, deps: KeyServiceDeps, actor: 
 export async function createKey(deps: KeyServiceDeps, actor: KeyActor, input: CreateKeyInput): Promise<CreatedKey> {
   assertFuture(input.expiresAt);
   return deps.em.transactional(async (tx) => {
-    let permissions = input.permissions;
-    if (permissions === undefined) {
-      const [me] = await tx.execute<{ permissions: string[] }[]>(`select permissions from api_key where pk = ?`, [actor.keyPk]);
-      permissions = inheritedPermissions(me?.permissions ?? []);
-    }
+    const [me] = await tx.execute<(CreditRow & Pick<KeyRow, 'permissions' | 'rate_limits'>)[]>(
+      `select permissions, rate_limits, credits_remaining, credits_refill_amount, credits_refill_interval from api_key where pk = ?`,
+      [actor.keyPk],
+    );
+    const permissions = input.permissions ?? inheritedPermissions(me?.permissions ?? []);
     const denied = ungrantable(actor.scopes, permissions);
     if (denied) throw escalation(denied, 'grant');
+    // Omitted limits are the creator's own, so `POST /api-keys {}` never mints a limitless clone.
+    const creatorLimits = me?.rate_limits ?? [];
+    const creatorCredits = me ? creditsOf(me) : null;
+    const rateLimits = input.rateLimits === undefined ? creatorLimits : normalizeRateLimits(input.rateLimits);
+    const credits = input.credits === undefined ? creatorCredits : input.credits;
+    assertNoLooserThanCreator(actor, 'rate_limits', looserRateLimits(rateLimits, creatorLimits));
+    assertNoLooserThanCreator(actor, 'credits', looserCredits(creditsBound(credits), creditsBound(creatorCredits)));
     const options: Omit<InsertKeyOptions, 'id'> = {
       workspaceId: actor.workspaceId,
       name: input.name ?? '',
       environment: input.environment ?? 'live',
       permissions,
-      rateLimits: normalizeRateLimits(input.rateLimits ?? []),
-      credits: input.credits ?? null,
+      rateLimits,
+      credits,
       expiresAt: input.expiresAt ?? null,
       ipAllowlist: input.ipAllowlist ?? [],
       rotationPolicyDays: input.rotationPolicyDays ?? null,
@@ -400,6 +411,12 @@ export async function updateKey(deps: KeyServiceDeps, actor: KeyActor, id: strin
     if (input.permissions !== undefined) {
       const denied = ungrantable(actor.scopes, input.permissions);
       if (denied) throw escalation(denied, 'grant');
+    }
+    if (input.rateLimits !== undefined) {
+      assertMayLoosen(actor, row, 'rate_limits', looserRateLimits(normalizeRateLimits(input.rateLimits), row.rate_limits));
+    }
+    if (input.credits !== undefined) {
+      assertMayLoosen(actor, row, 'credits', looserCredits(creditsBound(input.credits), creditsBound(creditsOf(row))));
     }
 
     const next: Partial<Record<keyof KeyRow, unknown>> = {};

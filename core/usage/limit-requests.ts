@@ -5,12 +5,17 @@ import type { LimitRequestStatus } from '../../db/entities/limit-request.js';
 import { conflict, HttpError, notFound, truncate } from '../errors.js';
 import { recordAudit } from '../audit.js';
 import { newId } from '../ids.js';
+import { looserRateLimits } from '../keys/limit-order.js';
+import { assertMayLoosen } from '../keys/limit-policy.js';
+import { assertMayManage } from '../keys/may-manage.js';
 import { notifyKeyChanged } from '../keys/notify.js';
 
 /** Who asks or decides: a key of the workspace, as the server's Principal plus the caller's address. */
 export interface LimitActor {
   workspaceId: string;
+  keyPk: string;
   keyId: string;
+  scopes: ReadonlySet<string>;
   ip: string;
 }
 
@@ -134,6 +139,8 @@ export async function listLimitRequests(em: EntityManager, workspaceId: string, 
 /**
  * Approving sets the key's limit of that name to the requested value (adding the limit when
  * the key had none of that name), in the same transaction, and tells every API process.
+ * A request is never decided by the key that filed it, the decider must be allowed to manage the
+ * key, and an approval that loosens its limits needs what a direct change would (limit-policy.ts).
  */
 export async function decideLimitRequest(
   em: EntityManager,
@@ -146,17 +153,25 @@ export async function decideLimitRequest(
     const [req] = await tx.execute<Row[]>(`select * from limit_request where workspace_id = ? and id = ? for update`, [actor.workspaceId, id]);
     if (!req) throw notFound('Limit request', id);
     if (req.status !== 'pending') throw conflict(`Limit request '${truncate(id)}' was already ${req.status}`);
+    // Compared by key id, the only filer identity stored: a later key reusing the id is refused too.
+    if (req.requested_by === actor.keyId) {
+      throw new HttpError(403, 'insufficient_permissions', `Limit request '${truncate(id)}' was filed by this API key; another key must decide it`);
+    }
+    // Requests go when their key is deleted (cascade), so the key is there.
+    const [key] = await tx.execute<{ pk: string; id: string; permissions: string[]; rate_limits: RateLimit[] | null; revoked_at: Date | null }[]>(
+      `select pk, id, permissions, rate_limits, revoked_at from api_key where pk = ? for update`,
+      [req.api_key_pk],
+    );
+    if (!key) throw notFound('API key', req.key_id);
+    assertMayManage(actor, key, decision === 'approve' ? 'approve limits for' : 'decline limits for');
     if (decision === 'approve') {
-      const [key] = await tx.execute<{ pk: string; rate_limits: RateLimit[] | null; revoked_at: Date | null }[]>(
-        `select pk, rate_limits, revoked_at from api_key where pk = ? for update`,
-        [req.api_key_pk],
-      );
-      if (!key || key.revoked_at) throw conflict(`API key '${truncate(req.key_id)}' is revoked; the request can only be declined`);
+      if (key.revoked_at) throw conflict(`API key '${truncate(req.key_id)}' is revoked; the request can only be declined`);
       const limits = [...(key.rate_limits ?? [])];
       const next: RateLimit = { name: req.limit_name, limit: req.requested_limit, windowSeconds: req.window_seconds };
       const at = limits.findIndex((l) => l.name === req.limit_name);
       if (at >= 0) limits[at] = next;
       else limits.push(next);
+      assertMayLoosen(actor, key, 'rate_limits', looserRateLimits(limits, key.rate_limits ?? []));
       await tx.execute(`update api_key set rate_limits = ?, updated_at = clock_timestamp() where pk = ?`, [JSON.stringify(limits), key.pk]);
       await notifyKeyChanged(tx, key.pk);
       await recordAudit(tx, actor, {

@@ -69,7 +69,12 @@ const CreateApiKeyBody = closedObject({
     permissions: permissionsSchema
       .optional()
       .meta({ description: 'Defaults to the permissions of the calling key (minus `operator`). A key grants only what it holds itself.' }),
-    credits: CreditsBody.nullish(),
+    rate_limits: RateLimitsBody.optional().meta({
+      description: "Omitted: the calling key's own. Only the workspace admin may give a key looser limits than the calling key's.",
+    }),
+    credits: CreditsBody.nullish().meta({
+      description: "Omitted: the calling key's own; null for unlimited. Only the workspace admin may give a key more credits than the calling key has.",
+    }),
     expires_at: expiresAtSchema.nullish(),
     rotation_policy_days: rotationPolicyDaysSchema.nullish(),
   })

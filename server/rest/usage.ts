@@ -7,6 +7,7 @@ import {
   decideLimitRequest,
   listLimitRequests,
   ListLimitRequestsInput,
+  type LimitActor,
 } from '../../core/usage/limit-requests.js';
 import { searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
 import { summary, thisMonth, timeseries, MAX_POINTS, type Range } from '../../core/usage/queries.js';
@@ -230,9 +231,11 @@ const LimitRequest = z
   })
   .meta({ id: 'LimitRequest' });
 
-const actor = (ctx: { principal: { workspaceId: string; keyId: string }; ip: string }) => ({
+const actor = (ctx: { principal: Omit<LimitActor, 'ip'>; ip: string }): LimitActor => ({
   workspaceId: ctx.principal.workspaceId,
+  keyPk: ctx.principal.keyPk,
   keyId: ctx.principal.keyId,
+  scopes: ctx.principal.scopes,
   ip: ctx.ip,
 });
 

@@ -6,6 +6,7 @@ import {
   decideLimitRequest,
   listLimitRequests,
   ListLimitRequestsInput,
+  type LimitActor,
 } from '../../core/usage/limit-requests.js';
 import { MAX_POINTS, summary, timeseries } from '../../core/usage/queries.js';
 import { badRequest } from '../../core/errors.js';
@@ -18,9 +19,11 @@ const time = z.iso.datetime({ offset: true }).transform((s) => new Date(s)).opti
 const keyId = z.string().min(1).max(128).optional();
 const rangeInput = z.strictObject({ from: time, to: time, keyId });
 
-const actor = (ctx: { principal: { workspaceId: string; keyId: string }; ip: string }) => ({
+const actor = (ctx: { principal: Omit<LimitActor, 'ip'>; ip: string }): LimitActor => ({
   workspaceId: ctx.principal.workspaceId,
+  keyPk: ctx.principal.keyPk,
   keyId: ctx.principal.keyId,
+  scopes: ctx.principal.scopes,
   ip: ctx.ip,
 });
 
