@@ -31,12 +31,21 @@ const V4: Range[] = [
   { cidr: '240.0.0.0/4', why: 'a reserved address' },
 ];
 
+// Every block of the IANA special-purpose registries that is not globally reachable, plus
+// multicast; test/security/ssrf-registry.test.ts holds the registries' rows and checks each.
 const V6: Range[] = [
   { cidr: '::/128', why: 'the unspecified address' },
   { cidr: '::1/128', why: 'a loopback address' },
+  { cidr: '::ffff:0:0/96', why: 'a reserved (IPv4-mapped) address' },
+  { cidr: '::ffff:0:0:0/96', why: 'a reserved (IPv4-translated) address' },
+  { cidr: '64:ff9b:1::/48', why: 'a reserved (local-use NAT64) address' },
   { cidr: '100::/64', why: 'a reserved (discard) address' },
+  { cidr: '100:0:0:1::/64', why: 'a reserved (dummy prefix) address' },
   { cidr: '2001::/23', why: 'a reserved (IETF protocol assignments) address' },
   { cidr: '2001:db8::/32', why: 'a reserved (documentation) address' },
+  { cidr: '2002::/16', why: 'a reserved (6to4) address' },
+  { cidr: '3fff::/20', why: 'a reserved (documentation) address' },
+  { cidr: '5f00::/16', why: 'a reserved (segment routing) address' },
   { cidr: 'fc00::/7', why: 'a private (unique local) address' },
   { cidr: 'fe80::/10', why: 'a link-local address' },
   { cidr: 'fec0::/10', why: 'a reserved (site-local) address' },
@@ -59,9 +68,20 @@ export class EgressRefused extends Error {
   constructor(
     readonly address: string,
     readonly why: string,
+    /** The name that resolved to `address`: then the message names it and keeps the address to itself. */
+    readonly hostname?: string,
   ) {
-    super(`${address} is ${why}; an operator can allow it with GATEHOUSE_EGRESS_ALLOW_CIDRS`);
+    super(`${hostname ? notPublic(hostname) : `${address} is ${why}`}; an operator can allow it with GATEHOUSE_EGRESS_ALLOW_CIDRS`);
   }
+}
+
+/**
+ * What the caller hears about a name that resolves to a refused address. Saying which address
+ * (or which kind) would answer "what does db.internal resolve to?" for anyone who can create an
+ * endpoint: a DNS oracle into the operator's network.
+ */
+function notPublic(hostname: string): string {
+  return `${hostname} does not resolve to a public address`;
 }
 
 /** Parses GATEHOUSE_EGRESS_ALLOW_CIDRS (`10.1.0.0/16, fd00::/8`); a malformed entry is an error, not ignored. */
@@ -151,7 +171,11 @@ export function refusalReason(address: string, allowCidrs: string): string | und
   const v4 = embeddedIPv4(bytes);
   if (v4) {
     const inner = refusalReason(v4, allowCidrs);
-    return inner ? `${inner.replace(/^an? /, 'an IPv6 form of a ')}` : undefined;
+    if (inner) return `${inner.replace(/^an? /, 'an IPv6 form of a ')}`;
+    // An operator who opened an IPv4 subnet opened it in every spelling.
+    if (allow.check(v4, 'ipv4')) return undefined;
+    // A public IPv4 address inside a block that is itself not globally reachable (IPv4-mapped,
+    // 6to4) is still refused below; NAT64's 64:ff9b::/96 is reachable and passes.
   }
   const canonical = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16)).join(':');
   if (allow.check(canonical, 'ipv6')) return undefined;
@@ -176,7 +200,7 @@ export function guardedLookup(allowCidrs: string) {
       if (err) return callback(err, []);
       for (const a of addresses) {
         const why = refusalReason(a.address, allowCidrs);
-        if (why) return callback(Object.assign(new EgressRefused(a.address, why), { errno: 0, syscall: 'lookup' }), []);
+        if (why) return callback(Object.assign(new EgressRefused(a.address, why, hostname), { errno: 0, syscall: 'lookup' }), []);
       }
       if (addresses.length === 0) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);
       if ((options as { all?: boolean }).all) return callback(null, addresses);
@@ -218,9 +242,8 @@ export async function checkEndpointUrl(raw: string, opts: UrlCheck): Promise<str
   const addresses = await new Promise<LookupAddress[]>((resolve) =>
     dnsLookup(host, { all: true }, (err, found) => resolve(err ? [] : found)),
   );
-  for (const a of addresses) {
-    const why = refusalReason(a.address, opts.allowCidrs);
-    if (why) return `${host} resolves to ${a.address}, ${why}; an operator can allow it with GATEHOUSE_EGRESS_ALLOW_CIDRS`;
+  if (addresses.some((a) => refusalReason(a.address, opts.allowCidrs))) {
+    return `${notPublic(host)}; an operator can allow it with GATEHOUSE_EGRESS_ALLOW_CIDRS`;
   }
   return undefined;
 }
