@@ -48,7 +48,10 @@ const { revokeRetiredSecrets, setRetiredSecretsExpiry } = proxyActivities<Activi
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
-/** Rotation `rotation:<workspace>:<keyId>:<n>`: waits out the grace period, then revokes the secret it retired. */
+/**
+ * Rotation `rotation:<workspace>:<keyPk>:<n>` (`<keyId>` in ids started before keys were named by
+ * primary key): waits out the grace period, then revokes the secret it retired.
+ */
 export async function keyRotationWorkflow(input: RotationInput): Promise<RotationState> {
   const rotatedAtMs = Date.parse(input.rotatedAt);
   let graceEndsAtMs = Date.parse(input.graceEndsAt);

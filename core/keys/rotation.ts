@@ -74,7 +74,20 @@ interface KeyRow {
   key_prefix: string;
 }
 
-export function rotationWorkflowId(workspaceId: string, keyId: string, rotation: number): string {
+/**
+ * The workflow of rotation `n` of a key. Named by the key's primary key, not its id: an id can be
+ * deleted and taken again, and the new key's rotation 1 must not be mistaken for the old key's
+ * (whose finished workflow would answer for it while the new key's old secret stayed valid).
+ */
+export function rotationWorkflowId(workspaceId: string, keyPk: string, rotation: number): string {
+  return `rotation:${workspaceId}:${keyPk}:${rotation}`;
+}
+
+/**
+ * What rotations started before ids named the primary key are called. Only looked up, never
+ * started: the name may belong to an earlier key that had the same id (see `startedForKey`).
+ */
+function legacyRotationWorkflowId(workspaceId: string, keyId: string, rotation: number): string {
   return `rotation:${workspaceId}:${keyId}:${rotation}`;
 }
 
@@ -208,7 +221,10 @@ export async function rotateKey(deps: RotationDeps, input: RotateInput): Promise
     rotatedAt: done.rotatedAt.toISOString(),
     graceEndsAt: done.graceEndsAt.toISOString(),
   };
-  for (const r of done.superseded) await signalEndGrace(deps, rotationWorkflowId(workspaceId, done.key.id, r));
+  for (const r of done.superseded) {
+    const found = await findRotationWorkflow(deps, workspaceId, done.key, r);
+    if (found.status === 'running') await signalEndGrace(deps, found.workflowId);
+  }
   const workflowStarted = await startRotationWorkflow(deps, wf);
   return {
     keyId: done.key.id,
@@ -218,18 +234,20 @@ export async function rotateKey(deps: RotationDeps, input: RotateInput): Promise
     createdAt: done.rotatedAt,
     previousKeyExpiresAt: done.graceEndsAt,
     gracePeriodSeconds: grace,
-    workflowId: rotationWorkflowId(workspaceId, done.key.id, done.rotation),
+    workflowId: rotationWorkflowId(workspaceId, done.key.pk, done.rotation),
     workflowStarted,
   };
 }
 
 /**
  * Idempotent: the id names the rotation, a running one is reused and a finished one is never run
- * again. Retried briefly; if Temporal stays away, the rotation still holds (expiry is in the row)
- * and the next state/end/extend call or the reminders sweep picks it up.
+ * again. "Already started" counts as success only because the id holds the key's primary key:
+ * whatever runs under it is this key's rotation n, never one of an earlier key with the same id.
+ * Retried briefly; if Temporal stays away, the rotation still holds (expiry is in the row) and the
+ * next state/end/extend call or the reminders sweep picks it up.
  */
 export async function startRotationWorkflow(deps: Pick<RotationDeps, 'temporal' | 'log'>, input: RotationInput): Promise<boolean> {
-  const workflowId = rotationWorkflowId(input.workspaceId, input.keyId, input.rotation);
+  const workflowId = rotationWorkflowId(input.workspaceId, input.keyPk, input.rotation);
   const budgetEnds = Date.now() + 5_000;
   let last: unknown;
   for (const pause of [0, 250, 1_000]) {
@@ -265,8 +283,8 @@ async function signalEndGrace(deps: Pick<RotationDeps, 'temporal' | 'log'>, work
       deps.temporal.client.workflow.getHandle(workflowId).signal(endGraceSignal),
     );
   } catch (err) {
-    // Finished already, or Temporal is away: the row's expires_at already ended that grace.
-    if (!(err instanceof WorkflowNotFoundError)) deps.log.warn({ err, workflowId }, 'could not end the superseded grace period');
+    // Finished already, or Temporal is away: the rows already ended that grace.
+    if (!(err instanceof WorkflowNotFoundError)) deps.log.warn({ err, workflowId }, 'could not tell the rotation workflow its grace ended');
   }
 }
 
@@ -288,6 +306,10 @@ async function rotationInputFromDb(em: EntityManager, workspaceId: string, key: 
   };
 }
 
+type Found =
+  | { workflowId: string; status: 'running' | 'completed' | 'closed' }
+  | { workflowId?: undefined; status: 'missing' | 'unreachable' };
+
 interface Target {
   key: KeyRow;
   workflowId: string;
@@ -298,33 +320,81 @@ interface Target {
 /** How long a call waits on Temporal before answering from the database instead. */
 const TEMPORAL_WAIT_MS = 5_000;
 
-/** The key's latest rotation, its workflow started if an earlier attempt never got through. */
-async function latestRotation(deps: RotationDeps, workspaceId: string, keyId: string): Promise<Target> {
-  const key = await findKey(deps.em, workspaceId, keyId);
-  if (key.rotation_count === 0) throw new HttpError(404, 'not_found', `API key '${key.id}' has never been rotated`);
-  const workflowId = rotationWorkflowId(workspaceId, key.id, key.rotation_count);
-  const handle = deps.temporal.client.workflow.getHandle(workflowId);
-  try {
-    const described = await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_WAIT_MS, () => handle.describe());
-    const name = described.status.name;
-    return { key, workflowId, status: name === 'RUNNING' ? 'running' : name === 'COMPLETED' ? 'completed' : 'closed' };
-  } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) {
-      deps.log.warn({ err, workflowId }, 'rotation workflow not reachable; answering from the database');
-      return { key, workflowId, status: 'unreachable' };
+/**
+ * Rotation `n`'s workflow of this key: under its primary-key name, or else under the key-id name
+ * used before, provided that one was started for this key and not for an earlier key with the id.
+ */
+async function findRotationWorkflow(
+  deps: Pick<RotationDeps, 'temporal' | 'log'>,
+  workspaceId: string,
+  key: Pick<KeyRow, 'pk' | 'id'>,
+  rotation: number,
+): Promise<Found> {
+  const describe = async (workflowId: string) => {
+    try {
+      return await deps.temporal.client.workflow.getHandle(workflowId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
     }
+  };
+  const statusOf = (name: string) => (name === 'RUNNING' ? 'running' : name === 'COMPLETED' ? 'completed' : 'closed');
+  const current = rotationWorkflowId(workspaceId, key.pk, rotation);
+  const legacy = legacyRotationWorkflowId(workspaceId, key.id, rotation);
+  try {
+    return await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_WAIT_MS, async (): Promise<Found> => {
+      const described = await describe(current);
+      if (described) return { workflowId: current, status: statusOf(described.status.name) };
+      const old = legacy === current ? undefined : await describe(legacy);
+      if (old && (await startedForKey(deps, legacy, old.runId)) === key.pk) return { workflowId: legacy, status: statusOf(old.status.name) };
+      return { status: 'missing' };
+    });
+  } catch (err) {
+    deps.log.warn({ err, workflowId: current }, 'rotation workflow not reachable; answering from the database');
+    return { status: 'unreachable' };
   }
+}
+
+/** The key primary key a rotation workflow was started with: the first event of its history holds its input. */
+async function startedForKey(deps: Pick<RotationDeps, 'temporal'>, workflowId: string, runId: string): Promise<string | undefined> {
+  const page = await deps.temporal.client.workflowService.getWorkflowExecutionHistory({
+    namespace: deps.temporal.namespace,
+    execution: { workflowId, runId },
+    maximumPageSize: 1,
+  });
+  let payloads = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
+  const converter = deps.temporal.client.workflow.options.loadedDataConverter;
+  for (const codec of [...converter.payloadCodecs].reverse()) payloads = await codec.decode(payloads);
+  const input = payloads[0] ? converter.payloadConverter.fromPayload<Partial<RotationInput> | null>(payloads[0]) : undefined;
+  return typeof input?.keyPk === 'string' ? input.keyPk : undefined;
+}
+
+/** The key's latest rotation, its workflow started if an earlier attempt never got through. */
+async function latestRotation(deps: RotationDeps, workspaceId: string, key: KeyRow): Promise<Target> {
+  const found = await findRotationWorkflow(deps, workspaceId, key, key.rotation_count);
+  if (found.workflowId !== undefined) return { key, workflowId: found.workflowId, status: found.status };
+  const workflowId = rotationWorkflowId(workspaceId, key.pk, key.rotation_count);
+  if (found.status === 'unreachable') return { key, workflowId, status: 'unreachable' };
   const input = await rotationInputFromDb(deps.em, workspaceId, key);
   return { key, workflowId, status: (await startRotationWorkflow(deps, input)) ? 'running' : 'unreachable' };
+}
+
+async function rotatedKey(em: EntityManager, workspaceId: string, keyId: string): Promise<KeyRow> {
+  const key = await findKey(em, workspaceId, keyId);
+  if (key.rotation_count === 0) throw new HttpError(404, 'not_found', `API key '${key.id}' has never been rotated`);
+  return key;
 }
 
 /** What the database says: for a rotation whose workflow was terminated, or while Temporal does not answer. */
 async function stateFromDb(deps: RotationDeps, workspaceId: string, key: KeyRow): Promise<RotationState> {
   const input = await rotationInputFromDb(deps.em, workspaceId, key);
+  // completed_at is when this rotation's retired secret (issued by the one before) was revoked,
+  // not when an older rotation's was.
   const [row] = await deps.em.execute<{ pending: string; revoked_at: Date | null }[]>(
-    `select count(*) filter (where revoked_at is null and expires_at > now()) as pending, max(revoked_at) as revoked_at
+    `select count(*) filter (where revoked_at is null and expires_at > now()) as pending,
+            max(revoked_at) filter (where rotation = ?) as revoked_at
        from api_key_secret where api_key_pk = ? and rotation < ?`,
-    [key.pk, key.rotation_count],
+    [key.rotation_count - 1, key.pk, key.rotation_count],
   );
   const ended = Number(row?.pending ?? 0) === 0;
   return {
@@ -338,50 +408,71 @@ async function stateFromDb(deps: RotationDeps, workspaceId: string, key: KeyRow)
   };
 }
 
-export async function getRotationState(deps: RotationDeps, input: { workspaceId: string; keyId: string }): Promise<RotationState> {
-  const target = await latestRotation(deps, input.workspaceId, input.keyId);
-  const handle = deps.temporal.client.workflow.getHandle<typeof keyRotationWorkflow>(target.workflowId);
-  if (target.status === 'completed') return handle.result();
-  if (target.status === 'running') {
-    try {
-      return await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_WAIT_MS, () => handle.query(rotationStateQuery));
-    } catch (err) {
-      // No worker answers queries right now; the rows say the same thing, less the workflow's view.
-      deps.log.warn({ err, workflowId: target.workflowId }, 'rotation state query failed; answering from the database');
-    }
-  }
-  return stateFromDb(deps, input.workspaceId, target.key);
+/**
+ * The rows decide whether the old secret still works; the workflow may not have heard yet (an
+ * end-grace whose update went unanswered) or may say otherwise after its history was cut short.
+ */
+function withDbVerdict(state: RotationState, db: RotationState): RotationState {
+  if (db.phase === 'completed') return { ...state, phase: 'completed', completedAt: state.completedAt ?? db.completedAt };
+  return { ...state, phase: 'grace', completedAt: null };
 }
 
-/** Ends the grace period of the key's latest rotation now; answers once the old secret is revoked. */
+/** What the key's rotation workflow says, when it answers in time. */
+async function workflowState(deps: RotationDeps, target: Target): Promise<RotationState | undefined> {
+  if (target.status !== 'running' && target.status !== 'completed') return undefined;
+  const handle = deps.temporal.client.workflow.getHandle<typeof keyRotationWorkflow>(target.workflowId);
+  try {
+    return await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_WAIT_MS, () =>
+      target.status === 'completed' ? handle.result() : handle.query(rotationStateQuery),
+    );
+  } catch (err) {
+    // No worker answers queries right now; the rows say the same thing, less the workflow's view.
+    deps.log.warn({ err, workflowId: target.workflowId }, 'rotation state not answered; answering from the database');
+    return undefined;
+  }
+}
+
+export async function getRotationState(deps: RotationDeps, input: { workspaceId: string; keyId: string }): Promise<RotationState> {
+  const key = await rotatedKey(deps.em, input.workspaceId, input.keyId);
+  const target = await latestRotation(deps, input.workspaceId, key);
+  const fromWorkflow = await workflowState(deps, target);
+  const fromDb = await stateFromDb(deps, input.workspaceId, key);
+  return fromWorkflow ? withDbVerdict(fromWorkflow, fromDb) : fromDb;
+}
+
+/**
+ * Ends the grace period of the key's latest rotation now; answers once the old secret is revoked.
+ * Ending a grace period is how a leaked secret is cut off, so the API revokes it in PostgreSQL
+ * itself first (and tells every API process), whatever the workflow is doing, has done, or whether
+ * it can be reached; then it tells the workflow, which finds nothing left to do (revocation and
+ * its event are idempotent).
+ */
 export async function endGraceNow(deps: RotationDeps, input: { actor: KeyActor; keyId: string }): Promise<RotationState> {
   const workspaceId = input.actor.workspaceId;
-  const target = await latestRotation(deps, workspaceId, input.keyId);
-  assertMayManage(input.actor, target.key, 'end the grace period of');
-  const handle = deps.temporal.client.workflow.getHandle<typeof keyRotationWorkflow>(target.workflowId);
-  if (target.status === 'completed') return handle.result();
-  let state: RotationState | undefined;
+  const key = await rotatedKey(deps.em, workspaceId, input.keyId);
+  assertMayManage(input.actor, key, 'end the grace period of');
+  await revokeRetiredSecrets(deps, { workspaceId, keyPk: key.pk, keyId: key.id, rotation: key.rotation_count });
+
+  const target = await latestRotation(deps, workspaceId, key);
+  let fromWorkflow: RotationState | undefined;
   if (target.status === 'running') {
     try {
-      state = await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_WAIT_MS, () => handle.executeUpdate(endGraceNowUpdate));
+      fromWorkflow = await deps.temporal.connection.withDeadline(Date.now() + TEMPORAL_WAIT_MS, () =>
+        deps.temporal.client.workflow.getHandle<typeof keyRotationWorkflow>(target.workflowId).executeUpdate(endGraceNowUpdate),
+      );
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw err;
-      deps.log.warn({ err, workflowId: target.workflowId }, 'end-grace update not answered; revoking from the API');
+      deps.log.warn({ err, workflowId: target.workflowId }, 'end-grace update not answered; the workflow is signalled instead');
     }
   }
-  if (!state) {
-    // Ending a grace period is how a leaked secret is cut off: it must not wait for a worker or
-    // for Temporal. The API does the workflow's last step itself; the workflow, told by signal,
-    // finds nothing left to do (revocation and its event are idempotent).
-    await revokeRetiredSecrets(deps, { workspaceId, keyPk: target.key.pk, keyId: target.key.id, rotation: target.key.rotation_count });
-    if (target.status !== 'closed') await signalEndGrace(deps, target.workflowId);
-    state = await stateFromDb(deps, workspaceId, target.key);
-  }
+  if (!fromWorkflow && target.status !== 'closed' && target.status !== 'completed') await signalEndGrace(deps, target.workflowId);
+  if (!fromWorkflow && target.status === 'completed') fromWorkflow = await workflowState(deps, target);
+  const fromDb = await stateFromDb(deps, workspaceId, key);
+  const state = fromWorkflow ? withDbVerdict(fromWorkflow, fromDb) : fromDb;
   await recordAudit(deps.em, input.actor, {
     workspaceId,
     action: 'key.rotation.grace_ended',
     targetType: 'api_key',
-    targetId: target.key.id,
+    targetId: key.id,
     changes: { rotation: state.rotation, previous_key_revoked_at: { from: null, to: state.completedAt } },
   });
   return state;
@@ -396,16 +487,17 @@ export async function extendGrace(
   if (!Number.isInteger(input.seconds) || input.seconds < 1 || input.seconds > MAX_GRACE_SECONDS) {
     throw new HttpError(400, 'invalid_input', `seconds: expected a whole number from 1 to ${MAX_GRACE_SECONDS}`, 'seconds');
   }
-  const target = await latestRotation(deps, workspaceId, input.keyId);
-  assertMayManage(input.actor, target.key, 'extend the grace period of');
+  const key = await rotatedKey(deps.em, workspaceId, input.keyId);
+  assertMayManage(input.actor, key, 'extend the grace period of');
   const [live] = await deps.em.execute<{ n: string }[]>(
     `select count(*) as n from api_key_secret where api_key_pk = ? and rotation = ? and revoked_at is null and expires_at > now()`,
-    [target.key.pk, target.key.rotation_count - 1],
+    [key.pk, key.rotation_count - 1],
   );
   if (Number(live?.n ?? 0) === 0) {
     // The row is the authority: once the old secret stopped, no extension brings it back.
-    throw conflict(`The grace period of rotation ${target.key.rotation_count} of API key '${target.key.id}' has already ended`);
+    throw conflict(`The grace period of rotation ${key.rotation_count} of API key '${key.id}' has already ended`);
   }
+  const target = await latestRotation(deps, workspaceId, key);
   if (target.status === 'unreachable') {
     // The workflow holds the grace timer: extending only the row would be undone when it fires.
     throw new HttpError(503, 'temporal_unavailable', 'The rotation workflow cannot be reached right now; try again shortly');

@@ -43,7 +43,7 @@ describe('rotation durability', () => {
       const res = await stack.rest('POST', `/api-keys/${key.keyId}/rotate`, { key: ws.secret, body: { grace_period_seconds: 6 } });
       expect(res.status).toBe(201);
       const graceEnd = Date.parse(res.body.previous_key_expires_at);
-      const handle = stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.keyId, 1));
+      const handle = stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.pk, 1));
       // Wait until the first worker has taken the workflow and set its grace timer.
       await waitFor('the grace timer', async () => {
         const history = await handle.fetchHistory();
@@ -96,7 +96,7 @@ describe('rotation durability', () => {
 
     const worker = await runWorker();
     try {
-      const final = await stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.keyId, 1)).result();
+      const final = await stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.pk, 1)).result();
       expect(final.phase).toBe('completed');
       expect(await events(stack, ws.workspaceId, 'key.revoked')).toHaveLength(1);
       expect(await works(stack, rotated.body.api_key)).toBe(true);

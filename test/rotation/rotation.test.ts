@@ -56,7 +56,7 @@ describe('POST /api-keys/{id}/rotate', () => {
     expect(await works(stack, fresh)).toBe(true);
 
     // The workflow then revokes it for good.
-    const handle = stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.keyId, 1));
+    const handle = stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.pk, 1));
     const final = await handle.result();
     expect(final).toMatchObject({ phase: 'completed', keyId: key.keyId, rotation: 1 });
     const old = await secretRow(stack, key.secret);
@@ -69,7 +69,7 @@ describe('POST /api-keys/{id}/rotate', () => {
     const { ws, key, admin } = await setup();
     const res = await admin.post(`/api-keys/${key.keyId}/rotate`, { grace_period_seconds: 0 });
     expect(res.status).toBe(201);
-    await stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.keyId, 1)).result();
+    await stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.pk, 1)).result();
 
     const rotated = await events(stack, ws.workspaceId, 'key.rotated');
     expect(rotated).toHaveLength(1);
@@ -96,7 +96,7 @@ describe('POST /api-keys/{id}/rotate', () => {
     expect(res.body.previous_key_expires_at).toBe(res.body.created_at);
     expect(await works(stack, key.secret)).toBe(false);
     expect(await works(stack, res.body.api_key)).toBe(true);
-    const state = await stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.keyId, 1)).result();
+    const state = await stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.pk, 1)).result();
     expect(state.phase).toBe('completed');
     expect((await secretRow(stack, key.secret))?.revoked_at).toBeTruthy();
   });
@@ -137,7 +137,7 @@ describe('POST /api-keys/{id}/rotate', () => {
     expect(await works(stack, second.body.api_key)).toBe(true);
 
     // The first rotation's workflow finishes on its own: original secret revoked, key.revoked raised.
-    const firstState = await stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.keyId, 1)).result();
+    const firstState = await stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.pk, 1)).result();
     expect(firstState.phase).toBe('completed');
     expect((await secretRow(stack, key.secret))?.revoked_at).toBeTruthy();
     expect((await secretRow(stack, first.body.api_key))?.revoked_at).toBeNull();
@@ -342,7 +342,7 @@ describe('the rotation workflow', () => {
     await admin.post(`/api-keys/${key.keyId}/rotation/extend-grace`, { seconds: 60 });
     await admin.post(`/api-keys/${key.keyId}/rotation/end-grace`);
 
-    const handle = stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.keyId, 1));
+    const handle = stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.pk, 1));
     const text = await historyText(handle);
     // The search works: ids are there.
     expect(text).toContain(key.keyId);
@@ -354,11 +354,11 @@ describe('the rotation workflow', () => {
     }
   });
 
-  it('is named rotation:<workspace>:<key>:<n> and carries the workspace and key search attributes', async () => {
+  it('is named rotation:<workspace>:<key pk>:<n> and carries the workspace and key id search attributes', async () => {
     const { ws, key, admin } = await setup();
     await admin.post(`/api-keys/${key.keyId}/rotate`, { grace_period_seconds: 0 });
     await admin.post(`/api-keys/${key.keyId}/rotate`, { grace_period_seconds: 0 });
-    const handle = stack.temporal.client.workflow.getHandle(`rotation:${ws.workspaceId}:${key.keyId}:2`);
+    const handle = stack.temporal.client.workflow.getHandle(`rotation:${ws.workspaceId}:${key.pk}:2`);
     const described = await handle.describe();
     expect(described.type).toBe('keyRotationWorkflow');
     expect(described.searchAttributes['GatehouseWorkspace']).toEqual([ws.workspaceId]);
@@ -371,7 +371,7 @@ describe('tRPC keys.rotate / rotationState / endGraceNow / extendGrace', () => {
     const { ws, key } = await setup();
     const caller = await stack.caller(ws.secret);
     const r = await caller.keys.rotate({ id: key.keyId, gracePeriodSeconds: 600 });
-    expect(r).toMatchObject({ id: key.keyId, rotation: 1, gracePeriodSeconds: 600, workflowId: rotationWorkflowId(ws.workspaceId, key.keyId, 1) });
+    expect(r).toMatchObject({ id: key.keyId, rotation: 1, gracePeriodSeconds: 600, workflowId: rotationWorkflowId(ws.workspaceId, key.pk, 1) });
     expect(await works(stack, r.apiKey)).toBe(true);
     expect(await caller.keys.rotationState({ id: key.keyId })).toMatchObject({ phase: 'grace', rotation: 1, graceEndsAt: r.previousKeyExpiresAt });
     const ext = await caller.keys.extendGrace({ id: key.keyId, seconds: 30 });
