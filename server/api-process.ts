@@ -20,7 +20,7 @@ export async function runApiProcess(opts: ApiProcessOptions = {}): Promise<void>
   const log = createLogger(config.LOG_LEVEL, 'gatehouse-api');
   const orm = await createOrm(config.DATABASE_URL);
   const temporal = await connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
-  const { createdSecret } = await bootstrap(orm.em.fork(), config);
+  const { createdSecret } = await bootstrap(orm.em.fork(), config, log);
   if (createdSecret) {
     // Written to the terminal only, never to the log: this is the one time anyone sees it.
     process.stdout.write(

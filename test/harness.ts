@@ -88,7 +88,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const orm = await createOrm(databaseUrl, { pool: { min: 0, max: 20 } });
   await migrate(orm);
   const temporal = await connectTemporal(config.TEMPORAL_ADDRESS!, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
-  await bootstrap(orm.em.fork(), config);
+  await bootstrap(orm.em.fork(), config, log);
   const usage = createUsage({ databaseUrl, orm, temporal, log, options: opts.usage });
   const verifier = await startKeyVerifier({
     databaseUrl,

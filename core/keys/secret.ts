@@ -52,10 +52,14 @@ export function environmentOf(secret: string): KeyEnvironment | undefined {
   return SECRET_RE.exec(secret)?.[2] as KeyEnvironment | undefined;
 }
 
-/** What lists show: the prefix and environment plus four characters, never enough to guess the rest. */
+/**
+ * What lists show: four characters of the random part, never enough to guess the rest. The
+ * prefix and environment of Gatehouse's own format are not secret; a secret of someone's choosing
+ * (GATEHOUSE_BOOTSTRAP_KEY) has no such part, so only its first four characters show.
+ */
 export function maskSecret(secret: string): string {
   const m = SECRET_RE.exec(secret);
-  return m ? `${m[1]}_sk_${m[2]}_${m[3]!.slice(0, 4)}***` : `${secret.slice(0, 6)}***`;
+  return m ? `${m[1]}_sk_${m[2]}_${m[3]!.slice(0, 4)}***` : `${secret.slice(0, 4)}***`;
 }
 
 /** SHA-256 of a high-entropy secret; HMAC with the server pepper when one is configured. */
