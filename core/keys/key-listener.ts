@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { connectionErrorFields } from '../../db/connection-error.js';
 import type { Logger } from '../log.js';
 import { KEY_CHANGED_CHANNEL } from './notify.js';
 
@@ -46,7 +47,7 @@ export function startKeyListener(databaseUrl: string, handlers: KeyListenerHandl
     void c.end().catch(() => {});
     if (stopped) return;
     const delay = Math.min(5_000, 100 * 2 ** attempt++);
-    if (err) log.warn({ err, retryInMs: delay }, 'key change listener lost its connection');
+    if (err) log.warn({ error: connectionErrorFields(err), retryInMs: delay }, 'key change listener lost its connection');
     timer = setTimeout(connect, delay);
   };
 

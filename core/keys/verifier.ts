@@ -1,5 +1,6 @@
 import { createHmac, hash as oneShotHash, timingSafeEqual } from 'node:crypto';
 import pg from 'pg';
+import { connectionErrorFields } from '../../db/connection-error.js';
 import type { Logger } from '../log.js';
 import { KeyCache, type KeyCacheOptions } from './key-cache.js';
 import { startKeyListener, type KeyListener } from './key-listener.js';
@@ -61,7 +62,7 @@ export class KeyVerifier {
       application_name: 'gatehouse-verify',
     });
     // An idle client's error (server restart) must not crash the process; the next query reconnects.
-    this.pool.on('error', (err) => this.log.warn({ err }, 'verification pool: idle connection lost'));
+    this.pool.on('error', (err) => this.log.warn({ error: connectionErrorFields(err) }, 'verification pool: idle connection lost'));
     const counted = () => {
       this.queries++;
     };

@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { connectionErrorFields } from '../../db/connection-error.js';
 import type { Logger } from '../log.js';
 import { BUCKETS, bucketOf, emptyHistogram } from './histogram.js';
 
@@ -156,7 +157,7 @@ export class UsageRecorder {
 
   constructor(opts: RecorderOptions) {
     this.pool = new pg.Pool({ connectionString: opts.databaseUrl, max: WRITERS });
-    this.pool.on('error', (err) => opts.log.warn({ err }, 'usage writer connection error'));
+    this.pool.on('error', (err) => opts.log.warn({ error: connectionErrorFields(err) }, 'usage writer connection error'));
     this.log = opts.log;
     this.batchSize = opts.batchSize ?? 50_000;
     this.maxBuffer = opts.maxBuffer ?? 100_000;

@@ -103,12 +103,23 @@ export async function createEndpoint(deps: WebhookDeps, workspaceId: string, inp
   const id = newId('ep', 12);
   const secret = generateSigningSecret();
   const sealed = await seal({ em: deps.em, secretKey: deps.config.GATEHOUSE_SECRET_KEY }, secret, id);
-  const rows = await deps.em.execute<EndpointRow[]>(
-    `insert into webhook_endpoint (id, workspace_id, url, description, event_types, status, https_only, secret_ciphertext, created_at, updated_at)
-     values (?, ?, ?, ?, ?::jsonb, 'active', ?, ?, now(), now())
-     returning ${COLUMNS}`,
-    [id, workspaceId, input.url, input.description ?? '', eventTypes ? JSON.stringify(eventTypes) : null, httpsOnly, sealed],
-  );
+  const max = deps.config.GATEHOUSE_MAX_WEBHOOK_ENDPOINTS;
+  const rows = await deps.em.transactional(async (tx) => {
+    // Every event fans out to every endpoint: the cap bounds that. Creations in one workspace queue
+    // on its row, so two at the cap cannot both count max - 1 (FOR NO KEY UPDATE leaves the
+    // foreign-key locks of inserts elsewhere in the workspace alone).
+    await tx.execute(`select 1 from workspace where id = ? for no key update`, [workspaceId]);
+    const [{ n } = { n: '0' }] = await tx.execute<{ n: string }[]>(`select count(*) as n from webhook_endpoint where workspace_id = ?`, [workspaceId]);
+    if (Number(n) >= max) {
+      throw conflict(`This workspace has reached its limit of ${max} webhook endpoints (GATEHOUSE_MAX_WEBHOOK_ENDPOINTS); delete one before creating another`);
+    }
+    return tx.execute<EndpointRow[]>(
+      `insert into webhook_endpoint (id, workspace_id, url, description, event_types, status, https_only, secret_ciphertext, created_at, updated_at)
+       values (?, ?, ?, ?, ?::jsonb, 'active', ?, ?, now(), now())
+       returning ${COLUMNS}`,
+      [id, workspaceId, input.url, input.description ?? '', eventTypes ? JSON.stringify(eventTypes) : null, httpsOnly, sealed],
+    );
+  });
   return { endpoint: endpointView(rows[0]!), secret };
 }
 

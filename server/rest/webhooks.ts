@@ -30,6 +30,7 @@ export const createWebhookRoute = defineRoute({
   tags: ['webhooks'],
   scope: 'webhooks:write',
   status: 201,
+  errors: [409],
   body: z.strictObject({
     url: endpointUrl,
     event_types: subscribedTypes.optional(),
