@@ -66,18 +66,34 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Usage recorder tuning (flush interval, batch size, buffer bound). */
   usage?: Omit<RecorderOptions, 'databaseUrl' | 'log' | 'afterFlush'>;
+  /**
+   * The shared services; by default what test/global-setup.ts provides to Vitest. A script run
+   * outside Vitest (test/replay/capture.ts) passes what it started itself.
+   */
+  services?: Services;
+}
+
+export interface Services {
+  databaseUrl: string;
+  temporalAddress: string;
+  workflowBundlePath: string;
 }
 
 /** A whole Gatehouse against this file's own database and task queue, on a free port. */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   quietRuntime();
   const suffix = randomBytes(5).toString('hex');
-  const databaseUrl = withDatabase(inject('databaseUrl'), `gh_test_${suffix}`);
+  const services: Services = opts.services ?? {
+    databaseUrl: inject('databaseUrl'),
+    temporalAddress: inject('temporalAddress'),
+    workflowBundlePath: inject('workflowBundlePath'),
+  };
+  const databaseUrl = withDatabase(services.databaseUrl, `gh_test_${suffix}`);
   await ensureDatabase(databaseUrl);
   const bootstrapKey = `bootstrap-${randomBytes(24).toString('hex')}`;
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_ADDRESS: services.temporalAddress,
     TEMPORAL_TASK_QUEUE: `test-${suffix}`,
     GATEHOUSE_BOOTSTRAP_KEY: bootstrapKey,
     GATEHOUSE_EGRESS_ALLOW_CIDRS: '127.0.0.0/8',
@@ -107,7 +123,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       activities: createActivities({ orm, log, config, temporal }),
-      bundle: { codePath: inject('workflowBundlePath') } as never,
+      bundle: { codePath: services.workflowBundlePath } as never,
     });
     worker = created.worker;
     workerConnection = created.connection;
