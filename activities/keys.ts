@@ -6,7 +6,7 @@ import {
   setRetiredSecretsExpiry,
   sweepExpiredRetiredSecrets,
   type RetiredSecretsInput,
-} from '../core/keys/rotation.js';
+} from '../core/keys/rotation/retired-secrets.js';
 import type { ActivityDeps } from './index.js';
 
 /**

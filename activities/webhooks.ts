@@ -4,7 +4,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import { deliverAttempt, type AttemptInput, type AttemptOutcome } from '../core/webhooks/attempt.js';
-import { ensureOutboxSweeperInBackground, startDeliveryWorkflow, startFanout } from '../core/webhooks/dispatch.js';
+import { startDeliveryWorkflow, startFanout } from '../core/webhooks/dispatch.js';
 import { ATTEMPT_TIMEOUT_MS } from '../core/webhooks/http.js';
 import { parseRetrySchedule } from '../core/webhooks/retry.js';
 import { countRecoverable, replayRecoverablePage, type RecoverPageInput } from '../core/webhooks/deliveries.js';
@@ -26,9 +26,6 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
   const em = () => deps.orm.em.fork() as EntityManager;
   const schedule = parseRetrySchedule(deps.config.GATEHOUSE_WEBHOOK_RETRY_SCHEDULE);
   const core = () => ({ em: em(), config: deps.config, temporal: deps.temporal, log: deps.log });
-  // Wherever a worker runs, the outbox sweeper must exist: an event whose fan-out could not be
-  // started (Temporal unreachable at that moment) is picked up by it within a minute.
-  ensureOutboxSweeperInBackground(deps.temporal, deps.log);
 
   return {
     /** Starts the delivery workflow of each of the event's deliveries not yet started, then marks the event dispatched. */

@@ -10,7 +10,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { createActivities } from '../activities/index.js';
 import { loadConfig } from '../core/config.js';
 import { newId } from '../core/ids.js';
-import { endGraceNow, rotateKey, type RotationDeps } from '../core/keys/rotation.js';
+import { endGraceNow, rotateKey, type RotationDeps } from '../core/keys/rotation/commands.js';
 import type { KeyActor } from '../core/keys/service.js';
 import { generateSecret, hashSecret, maskSecret } from '../core/keys/secret.js';
 import { createLogger } from '../core/log.js';

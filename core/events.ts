@@ -4,7 +4,8 @@ import { HttpError } from './errors.js';
 import { newId } from './ids.js';
 import type { Logger } from './log.js';
 import type { Config } from './config.js';
-import { ensureOutboxSweeper, startDeliveryWorkflow, startFanout } from './webhooks/dispatch.js';
+import { startDeliveryWorkflow, startFanout } from './webhooks/dispatch.js';
+import { deliveryWorkflowIdPrefix } from '../temporal/workflow-ids.js';
 import { ATTEMPT_TIMEOUT_MS } from './webhooks/http.js';
 import { parseRetrySchedule } from './webhooks/retry.js';
 
@@ -71,6 +72,8 @@ export async function raiseEvent(deps: EventDeps, input: RaiseEventInput): Promi
     throw new HttpError(413, 'payload_too_large', `payload: ${Buffer.byteLength(payload)} bytes, over the ${MAX_PAYLOAD_BYTES / 1024} KB an event may carry`, 'payload');
   }
   const source = input.source ?? 'gatehouse';
+  // Used only when this insert wins: an idempotent repeat stores no delivery rows.
+  const eventId = newId('msg', 12);
   // The event and its deliveries in one statement (atomic on its own): publishing is on the
   // webhook hot path, and a round trip per statement was most of its cost.
   const store = (em: EntityManager) =>
@@ -83,7 +86,7 @@ export async function raiseEvent(deps: EventDeps, input: RaiseEventInput): Promi
        ), dl as (
          insert into webhook_delivery (id, workspace_id, event_id, endpoint_id, status, workflow_id, attempt_count, created_at, updated_at)
          select 'dlv_' || replace(gen_random_uuid()::text, '-', ''), ep.workspace_id, ev.id, ep.id, 'pending',
-                'delivery:' || ev.id || ':' || ep.id, 0, now(), now()
+                ?::text || ep.id, 0, now(), now()
            from ev, webhook_endpoint ep
           where ev.inserted and ep.workspace_id = ? and ep.status = 'active'
             and (case when ?::text is null
@@ -95,8 +98,8 @@ export async function raiseEvent(deps: EventDeps, input: RaiseEventInput): Promi
               coalesce((select json_agg(json_build_object('id', dl.id, 'endpoint_id', dl.endpoint_id)) from dl), '[]'::json) as created
          from ev`,
       [
-        newId('msg', 12), input.workspaceId, input.type, payload, input.idempotencyKey ?? null, source,
-        input.workspaceId, input.onlyEndpointId ?? null, input.type, input.onlyEndpointId ?? null,
+        eventId, input.workspaceId, input.type, payload, input.idempotencyKey ?? null, source,
+        deliveryWorkflowIdPrefix(eventId), input.workspaceId, input.onlyEndpointId ?? null, input.type, input.onlyEndpointId ?? null,
       ],
     );
   const rows =
@@ -124,7 +127,6 @@ export async function raiseEvent(deps: EventDeps, input: RaiseEventInput): Promi
   const event: RaisedEvent = { id: row.id, type: row.type, createdAt: new Date(row.created_at), created: row.inserted, deliveries };
 
   if (event.created && event.deliveries > 0) {
-    void ensureOutboxSweeper(deps.temporal, deps.log);
     // Only once the rows are committed: inside a caller's transaction the delivery would not see them yet.
     if (deps.config && !deps.em.isInTransaction() && created.length <= DIRECT_FANOUT_MAX) {
       const scheduleMs = parseRetrySchedule(deps.config.GATEHOUSE_WEBHOOK_RETRY_SCHEDULE);

@@ -1,9 +1,16 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from '../core/config.js';
-import type { KeyRemindersInput } from '../workflows/key-reminders.js';
-import type { MonthlyRollupInput } from '../workflows/monthly-rollup.js';
+// Schedules name their workflow by function reference: a renamed workflow fails typecheck here.
+import { keyRemindersWorkflow, type KeyRemindersInput } from '../workflows/key-reminders.js';
+import { monthlyRollupWorkflow, type MonthlyRollupInput } from '../workflows/monthly-rollup.js';
+import { outboxSweepWorkflow } from '../workflows/outbox-sweep.js';
+import { scheduleIds } from './workflow-ids.js';
+
+export { scheduleIds };
 
 const DAY_SECONDS = 24 * 60 * 60;
+/** The outbox sweeper fans out events stored longer ago than this whose fan-out never started. */
+export const OUTBOX_SWEEP_AFTER_MS = 60_000;
 
 export interface ScheduleOverrides {
   keyReminders?: {
@@ -14,14 +21,9 @@ export interface ScheduleOverrides {
   };
 }
 
-/** Schedule ids carry the task queue, so deployments (and test files) sharing a namespace never collide. */
-export function scheduleIds(config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>) {
-  return { keyReminders: `key-reminders:${config.TEMPORAL_TASK_QUEUE}`, monthlyUsage: `usage-monthly-rollup:${config.TEMPORAL_TASK_QUEUE}` };
-}
-
 /**
  * Every Schedule Gatehouse runs. To add one, add an entry here: `ensureSchedules` creates it on
- * the next start-up, or brings an existing one in line with this definition.
+ * the next worker start-up, or brings an existing one in line with this definition.
  */
 export function scheduleDefinitions(config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>, overrides: ScheduleOverrides = {}): ScheduleOptions[] {
   const ids = scheduleIds(config);
@@ -36,7 +38,7 @@ export function scheduleDefinitions(config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>,
       },
       action: {
         type: 'startWorkflow',
-        workflowType: 'keyRemindersWorkflow',
+        workflowType: keyRemindersWorkflow,
         workflowId: ids.keyReminders,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         args,
@@ -55,7 +57,7 @@ export function scheduleDefinitions(config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>,
       spec: { calendars: [{ dayOfMonth: 1, hour: 0, minute: 5, comment: '1st of each month, 00:05 UTC' }] },
       action: {
         type: 'startWorkflow',
-        workflowType: 'monthlyRollupWorkflow',
+        workflowType: monthlyRollupWorkflow,
         workflowId: ids.monthlyUsage,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         args: [{}] satisfies [MonthlyRollupInput],
@@ -64,12 +66,29 @@ export function scheduleDefinitions(config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>,
       // Missed while Temporal was down for up to a week: run on return (still the right month).
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '7 days' },
     },
+    {
+      // The outbox safety net: an event whose fan-out could not be started (Temporal unreachable
+      // when it was raised) is fanned out within a minute or two.
+      scheduleId: ids.outboxSweep,
+      spec: { intervals: [{ every: '1 minute' }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: outboxSweepWorkflow,
+        workflowId: ids.outboxSweep,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        args: [OUTBOX_SWEEP_AFTER_MS] satisfies Parameters<typeof outboxSweepWorkflow>,
+        workflowExecutionTimeout: '5 minutes',
+      },
+      // A missed minute is not worth catching up: the next run sweeps the same events.
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+    },
   ];
 }
 
 /**
  * Creates Gatehouse's Schedules, or updates them to the current definition if they exist, so it
- * is safe on every start-up of every worker. Returns the schedule ids.
+ * is safe on every start-up of every worker (the worker calls it before it polls). A paused
+ * Schedule stays paused. Returns the schedule ids.
  */
 export async function ensureSchedules(client: Client, config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>, overrides: ScheduleOverrides = {}): Promise<string[]> {
   const ids: string[] = [];

@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { HttpError, conflict, notFound } from '../errors.js';
-import type { recoverWorkflow, RecoverInput, RecoveryProgress } from '../../workflows/recover.js';
-import { recoveryProgressQuery } from '../../workflows/recover.js';
+import { recoverWorkflow, recoveryProgressQuery, type RecoverInput, type RecoveryProgress } from '../../workflows/recover.js';
 import { cursorTimestamp, decodeCursor, encodeCursor } from '../cursor.js';
 import { raiseEvent, type RaisedEvent } from '../events.js';
 import type { DeliveryStatus } from '../../db/entities/webhook-delivery.js';
 import type { WebhookDeps } from './deps.js';
-import { recoveryWorkflowId, startDeliveryWorkflow } from './dispatch.js';
+import { startDeliveryWorkflow } from './dispatch.js';
+import { recoveryWorkflowId } from '../../temporal/workflow-ids.js';
 import { assertActive, findEndpoint } from './endpoints.js';
 import { assertEventTypesKnown, assertNotReservedEventType, TEST_EVENT_TYPE } from './event-types.js';
 import { ATTEMPT_TIMEOUT_MS } from './http.js';
@@ -380,7 +380,7 @@ export async function startRecovery(deps: WebhookDeps, workspaceId: string, endp
   const n = rows[0]!.recovery_count;
   const input: RecoverInput = { workspaceId, endpointId, since: since.toISOString(), until: new Date(rows[0]!.now).toISOString() };
   const workflowId = recoveryWorkflowId(endpointId, n);
-  await deps.temporal.client.workflow.start<typeof recoverWorkflow>('recoverWorkflow', {
+  await deps.temporal.client.workflow.start(recoverWorkflow, {
     workflowId,
     taskQueue: deps.temporal.taskQueue,
     args: [input],

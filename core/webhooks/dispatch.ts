@@ -1,16 +1,12 @@
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { TemporalHandle } from '../../temporal/client.js';
 import { SA } from '../../temporal/search-attributes.js';
-import type { deliveryWorkflow } from '../../workflows/delivery.js';
-import type { fanoutWorkflow } from '../../workflows/fanout.js';
-import type { Logger } from '../log.js';
+import { deliveryWorkflowId, fanoutWorkflowId } from '../../temporal/workflow-ids.js';
+import { deliveryWorkflow } from '../../workflows/delivery.js';
+import { fanoutWorkflow } from '../../workflows/fanout.js';
 import type { DeliveryInput } from './attempt.js';
 
-export const fanoutWorkflowId = (eventId: string) => `fanout:${eventId}`;
-export const deliveryWorkflowId = (eventId: string, endpointId: string) => `delivery:${eventId}:${endpointId}`;
-export const recoveryWorkflowId = (endpointId: string, n: number) => `recover:${endpointId}:${n}`;
-export const outboxSweepScheduleId = (taskQueue: string) => `outbox-sweep:${taskQueue}`;
+// When a start here fails, the outbox-sweep Schedule (temporal/schedules.ts) starts the fan-out later.
 
 export interface EventRef {
   id: string;
@@ -21,7 +17,7 @@ export interface EventRef {
 /** Starts `fanout:<eventId>`; a second start of the same event is a no-op (the first one delivers). */
 export async function startFanout(temporal: TemporalHandle, event: EventRef): Promise<void> {
   try {
-    await temporal.client.workflow.start<typeof fanoutWorkflow>('fanoutWorkflow', {
+    await temporal.client.workflow.start(fanoutWorkflow, {
       workflowId: fanoutWorkflowId(event.id),
       taskQueue: temporal.taskQueue,
       args: [event.id],
@@ -61,7 +57,7 @@ export async function startDeliveryWorkflow(
     attemptTimeoutMs: opts.attemptTimeoutMs,
   };
   try {
-    await temporal.client.workflow.start<typeof deliveryWorkflow>('deliveryWorkflow', {
+    await temporal.client.workflow.start(deliveryWorkflow, {
       workflowId: deliveryWorkflowId(d.eventId, d.endpointId),
       taskQueue: temporal.taskQueue,
       args: [input],
@@ -77,55 +73,5 @@ export async function startDeliveryWorkflow(
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
     throw err;
-  }
-}
-
-const sweepersEnsured = new WeakMap<TemporalHandle, Promise<boolean>>();
-
-/**
- * The outbox safety net: a Temporal Schedule that runs `outboxSweepWorkflow` every minute (skipping
- * while one runs). Ensured once per process (by the worker at start-up and on the first event
- * raised); safe from any number of processes. Resolves false, and forgets the attempt so the next
- * call tries again, when Temporal could not be reached.
- */
-export function ensureOutboxSweeper(temporal: TemporalHandle, log?: Logger): Promise<boolean> {
-  let ensured = sweepersEnsured.get(temporal);
-  if (!ensured) {
-    ensured = createSweeper(temporal).then(
-      () => true,
-      (err: unknown) => {
-        sweepersEnsured.delete(temporal);
-        log?.warn({ err }, 'outbox sweeper schedule not created yet; will retry');
-        return false;
-      },
-    );
-    sweepersEnsured.set(temporal, ensured);
-  }
-  return ensured;
-}
-
-/** Keeps trying in the background until the Schedule exists; for a worker's start-up. */
-export function ensureOutboxSweeperInBackground(temporal: TemporalHandle, log?: Logger, retryMs = 30_000): void {
-  void ensureOutboxSweeper(temporal, log).then((ok) => {
-    if (!ok) setTimeout(() => ensureOutboxSweeperInBackground(temporal, log, retryMs), retryMs).unref();
-  });
-}
-
-async function createSweeper(temporal: TemporalHandle): Promise<void> {
-  try {
-    await temporal.client.schedule.create({
-      scheduleId: outboxSweepScheduleId(temporal.taskQueue),
-      spec: { intervals: [{ every: '1 minute' }] },
-      action: {
-        type: 'startWorkflow',
-        workflowType: 'outboxSweepWorkflow',
-        taskQueue: temporal.taskQueue,
-        args: [60_000],
-        workflowExecutionTimeout: '5 minutes',
-      },
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
-    });
-  } catch (err) {
-    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
   }
 }

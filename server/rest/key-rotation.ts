@@ -8,7 +8,7 @@ import {
   rotateKey,
   type RotationDeps,
   type RotationState,
-} from '../../core/keys/rotation.js';
+} from '../../core/keys/rotation/commands.js';
 import { closedObject } from '../../core/keys/schema.js';
 import { actorOf } from '../actor.js';
 import type { Context } from '../context.js';

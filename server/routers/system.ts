@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { scopedProcedure, authedProcedure, router } from '../trpc.js';
 import { selfTestWorkflow } from '../../workflows/diagnostics.js';
-import { newId } from '../../core/ids.js';
+import { randomBytes } from 'node:crypto';
+import { selfTestWorkflowId } from '../../temporal/workflow-ids.js';
 import { temporalUiUrl } from '../../core/config.js';
 
 export const systemRouter = router({
@@ -24,7 +25,7 @@ export const systemRouter = router({
     .mutation(async ({ ctx }) => {
       return ctx.temporal.client.workflow.execute(selfTestWorkflow, {
         taskQueue: ctx.temporal.taskQueue,
-        workflowId: newId(`selftest:${ctx.principal.workspaceId}`),
+        workflowId: selfTestWorkflowId(ctx.principal.workspaceId, randomBytes(8).toString('hex')),
         args: [ctx.principal.workspaceId],
         typedSearchAttributes: undefined,
         workflowExecutionTimeout: '1 minute',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasValidChecksum } from '../../core/keys/secret.js';
-import { rotationWorkflowId } from '../../core/keys/rotation.js';
+import { rotationWorkflowId } from '../../temporal/workflow-ids.js';
 import { startStack, type Stack } from '../harness.js';
 import { addKey, events, hashOf, historyText, secretRow, waitFor, works } from './helpers.js';
 

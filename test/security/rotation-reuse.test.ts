@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rotateKey, rotationWorkflowId } from '../../core/keys/rotation.js';
+import { rotateKey } from '../../core/keys/rotation/commands.js';
+import { rotationWorkflowId } from '../../temporal/workflow-ids.js';
 import { authenticate } from '../../server/auth/authenticate.js';
 import { keyRotationWorkflow, rotationStateQuery, type RotationInput } from '../../workflows/rotation.js';
 import { startStack, type Stack } from '../harness.js';

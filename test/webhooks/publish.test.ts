@@ -211,7 +211,7 @@ describe('outbox safety net', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(rx.at('/swept')).toHaveLength(0);
 
-    // The sweeper Schedule exists (ensured on the first event), and its workflow picks the event up.
+    // The sweeper Schedule exists (ensured at worker start-up), and its workflow picks the event up.
     const schedule = await stack.temporal.client.schedule.getHandle(`outbox-sweep:${stack.config.TEMPORAL_TASK_QUEUE}`).describe();
     expect(schedule.action.type).toBe('startWorkflow');
     await stack.temporal.client.workflow.execute('outboxSweepWorkflow', {

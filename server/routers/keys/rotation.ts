@@ -8,7 +8,7 @@ import {
   MAX_GRACE_SECONDS,
   rotateKey,
   type RotationDeps,
-} from '../../../core/keys/rotation.js';
+} from '../../../core/keys/rotation/commands.js';
 import { actorOf } from '../../actor.js';
 import type { Context } from '../../context.js';
 import { scopedProcedure } from '../../trpc.js';
