@@ -14,13 +14,20 @@ import { routes } from './rest/index.js';
 const UI_DIST = fileURLToPath(new URL('../ui/dist', import.meta.url));
 /** Event payloads may reach 256 KB; the envelope around them needs a little more. */
 export const BODY_LIMIT = '300kb';
+const BODY_LIMIT_BYTES = 300 * 1024;
+/** `/trpc`, `/trpc/keys.list`, `/trpc?batch=1`: what the tRPC middleware mounted at /trpc answers. */
+const TRPC_URL = /^\/trpc(?:[/?]|$)/;
 
 export function createApp(deps: ServerDeps) {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(usageMiddleware(deps.usage));
-  app.use(express.json({ limit: BODY_LIMIT }));
+  const json = express.json({ limit: BODY_LIMIT });
+  // tRPC reads its own bodies (maxBodySize below): handed one express.json parsed, its adapter
+  // re-serialises it with JSON.stringify, which overflows the stack on input nested thousands deep,
+  // a 500 before the input guard can refuse it.
+  app.use((req, res, next) => (TRPC_URL.test(req.url) ? next() : json(req, res, next)));
 
   restRouter(routes, deps, app);
   const openapi = buildOpenApi(routes, '0.1.0');
@@ -32,6 +39,7 @@ export function createApp(deps: ServerDeps) {
     '/trpc',
     createExpressMiddleware({
       router: appRouter,
+      maxBodySize: BODY_LIMIT_BYTES,
       createContext: async ({ req, res }) => {
         const principal = await resolvePrincipal(req, deps, { session: true });
         markUsage(res, principal, `/trpc${req.path}`);

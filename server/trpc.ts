@@ -2,7 +2,8 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 import { hasScope } from '../core/permissions.js';
 import type { Context } from './context.js';
-import { HttpError } from '../core/errors.js';
+import { badRequest, HttpError } from '../core/errors.js';
+import { inputProblem } from './input-guard.js';
 import { enforceCallerRateLimit } from './auth/rate-limit.js';
 
 const codeFor: Record<number, TRPCError['code']> = {
@@ -45,7 +46,17 @@ const mapErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
-export const publicProcedure = t.procedure.use(mapErrors);
+/**
+ * The input guard REST runs too (server/input-guard.ts), on the raw input before any procedure's
+ * schema: NUL, lone surrogates and over-deep nesting are a 400 naming the field, never a 500.
+ */
+const guardInput = t.middleware(async ({ getRawInput, next }) => {
+  const problem = inputProblem(await getRawInput());
+  if (problem) throw badRequest(`${problem.path || 'input'}: ${problem.message}`, problem.path || undefined);
+  return next();
+});
+
+export const publicProcedure = t.procedure.use(mapErrors).use(guardInput);
 
 export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   if (!ctx.principal) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid API key' });

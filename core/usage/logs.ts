@@ -51,11 +51,17 @@ function encodeCursor(r: Row): string {
   return Buffer.from(JSON.stringify([new Date(r.created_at).toISOString(), r.id])).toString('base64url');
 }
 
+/** usage_record.id is a bigint: a larger id in a cursor would be a database error, not a 400. */
+const MAX_BIGINT = 2n ** 63n - 1n;
+
 function decodeCursor(cursor: string): [Date, string] {
   try {
-    const [t, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
+    const [t, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [unknown, unknown];
+    // Exactly what encodeCursor writes: toISOString keeps to years 0000-9999, which PostgreSQL takes.
+    if (typeof t !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(t)) throw new Error('bad');
     const at = new Date(t);
-    if (Number.isNaN(at.getTime()) || !/^\d{1,19}$/.test(id)) throw new Error('bad');
+    if (Number.isNaN(at.getTime()) || at.toISOString() !== t) throw new Error('bad');
+    if (typeof id !== 'string' || !/^\d{1,19}$/.test(id) || BigInt(id) > MAX_BIGINT) throw new Error('bad');
     return [at, id];
   } catch {
     throw badRequest('cursor: not a cursor this API returned', 'cursor');

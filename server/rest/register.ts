@@ -7,6 +7,7 @@ import type { AnyRoute, Method } from './route.js';
 import { resolvePrincipal } from '../auth/resolve.js';
 import { enforceCallerRateLimit } from '../auth/rate-limit.js';
 import { markUsage } from '../usage-middleware.js';
+import { inputProblem } from '../input-guard.js';
 
 function expressPath(path: string): string {
   return path.replace(/\{(\w+)\}/g, ':$1');
@@ -15,14 +16,24 @@ function expressPath(path: string): string {
 /** `body.rate_limits.0.limit: expected a number` — names the field the caller got wrong. */
 export function zodToHttp(err: ZodError, where: 'body' | 'query' | 'params'): HttpError {
   const issue = err.issues[0]!;
-  const path = issue.path.map(String).join('.');
-  const field = path || undefined;
+  return fieldError(where, issue.path.map(String).join('.'), issue.message);
+}
+
+function fieldError(where: 'body' | 'query' | 'params', path: string, message: string): HttpError {
   const label = where === 'body' ? path || 'body' : `${where === 'params' ? 'path parameter' : 'query parameter'} ${path}`;
-  return new HttpError(400, 'invalid_input', `${label}: ${issue.message}`, field);
+  return new HttpError(400, 'invalid_input', `${label}: ${message}`, path || undefined);
+}
+
+/** NUL, lone surrogates and over-deep nesting, refused alike for every route (server/input-guard.ts). */
+function guard(value: unknown, where: 'body' | 'query' | 'params'): void {
+  const problem = inputProblem(value);
+  if (problem) throw fieldError(where, problem.path, problem.message);
 }
 
 function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: 'body' | 'query' | 'params'): unknown {
   if (!schema) return where === 'body' ? undefined : {};
+  // The body was checked already, whether or not the route declares one.
+  if (where !== 'body') guard(value, where);
   const result = schema.safeParse(value);
   if (!result.success) throw zodToHttp(result.error, where);
   return result.data;
@@ -54,6 +65,8 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps, target: Pick<Ro
         if (route.body && req.body === undefined && !(sentNothing && route.body.safeParse({}).success)) {
           throw new HttpError(400, 'invalid_input', 'body: expected a JSON object with Content-Type: application/json');
         }
+        // Checked even where the route declares no body: a handler may still read req.body.
+        if (req.body !== undefined) guard(req.body, 'body');
         const body = parse(route.body, req.body ?? (route.body ? {} : undefined), 'body');
         const ctx = createRestContext(deps, principal, req.ip ?? '');
         const result = await route.handler({ params, query, body, ctx: ctx as never, req, res });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { routes } from '../../server/rest/index.js';
 import { appRouter } from '../../server/routers/_app.js';
 import { startStack, type Caller, type Stack } from '../harness.js';
+import { sample, type JsonSchema } from '../schema-sample.js';
 
 /**
  * Workspace A's admin key against workspace B's key `victim`: every route that names a key by id
@@ -21,48 +22,6 @@ const snapshotB = async () =>
     await stack.orm.em.fork().execute(`select * from audit_log where workspace_id = ? order by id`, [b.workspaceId]),
     await stack.orm.em.fork().execute(`select id, type, payload from event where workspace_id = ? order by id`, [b.workspaceId]),
   ]);
-
-type JsonSchema = {
-  type?: string | string[];
-  example?: unknown;
-  examples?: unknown[];
-  enum?: unknown[];
-  const?: unknown;
-  minimum?: number;
-  minLength?: number;
-  minItems?: number;
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  items?: JsonSchema;
-  anyOf?: JsonSchema[];
-  oneOf?: JsonSchema[];
-};
-
-/** A value the schema accepts: its example where it documents one, else the smallest plausible value. */
-function sample(s: JsonSchema): unknown {
-  if (s.example !== undefined) return s.example;
-  if (s.examples?.length) return s.examples[0];
-  if (s.const !== undefined) return s.const;
-  if (s.enum?.length) return s.enum[0];
-  const alt = s.anyOf ?? s.oneOf;
-  if (alt) return sample(alt.find((x) => x.type !== 'null') ?? alt[0]!);
-  const type = Array.isArray(s.type) ? s.type.find((t) => t !== 'null') : s.type;
-  switch (type) {
-    case 'object':
-      return Object.fromEntries((s.required ?? []).map((k) => [k, sample(s.properties?.[k] ?? {})]));
-    case 'array':
-      return Array.from({ length: s.minItems ?? 0 }, () => sample(s.items ?? {}));
-    case 'integer':
-    case 'number':
-      return Math.max(s.minimum ?? 1, 1);
-    case 'boolean':
-      return true;
-    case 'string':
-      return 'x'.repeat(Math.max(s.minLength ?? 1, 1));
-    default:
-      return {};
-  }
-}
 
 beforeAll(async () => {
   stack = await startStack({ worker: false });
