@@ -66,6 +66,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Usage recorder tuning (flush interval, batch size, buffer bound). */
   usage?: Omit<RecorderOptions, 'databaseUrl' | 'log' | 'afterFlush'>;
+  /** Run on this existing database (one restored from a dump) instead of a fresh one; migrated, and left in place on close. */
+  databaseUrl?: string;
   /**
    * The shared services; by default what test/global-setup.ts provides to Vitest. A script run
    * outside Vitest (test/replay/capture.ts) passes what it started itself.
@@ -88,7 +90,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     temporalAddress: inject('temporalAddress'),
     workflowBundlePath: inject('workflowBundlePath'),
   };
-  const databaseUrl = withDatabase(services.databaseUrl, `gh_test_${suffix}`);
+  const databaseUrl = opts.databaseUrl ?? withDatabase(services.databaseUrl, `gh_test_${suffix}`);
   await ensureDatabase(databaseUrl);
   const bootstrapKey = `bootstrap-${randomBytes(24).toString('hex')}`;
   const config = loadConfig({
@@ -196,7 +198,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await verifier.stop();
       await temporal.connection.close();
       await orm.close();
-      await dropDatabase(databaseUrl);
+      if (!opts.databaseUrl) await dropDatabase(databaseUrl);
     },
   };
 }
