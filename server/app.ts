@@ -4,12 +4,16 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { createContextInner, type ServerDeps } from './context.js';
 import { HttpError } from '../core/errors.js';
-import { resolvePrincipal } from './auth/resolve.js';
+import { trustProxySetting } from '../core/config.js';
+import type { Principal } from './auth/principal.js';
+import { IP_NOT_ALLOWED, resolvePrincipal } from './auth/resolve.js';
 import { markUsage, usageMiddleware } from './usage-middleware.js';
 import { appRouter } from './routers/_app.js';
 import { restRouter } from './rest/register.js';
 import { buildOpenApi } from './rest/openapi.js';
 import { routes } from './rest/index.js';
+import { securityHeaders } from './security-headers.js';
+import { toTRPCError } from './trpc.js';
 
 const UI_DIST = fileURLToPath(new URL('../ui/dist', import.meta.url));
 /** Event payloads may reach 256 KB; the envelope around them needs a little more. */
@@ -17,11 +21,17 @@ export const BODY_LIMIT = '300kb';
 const BODY_LIMIT_BYTES = 300 * 1024;
 /** `/trpc`, `/trpc/keys.list`, `/trpc?batch=1`: what the tRPC middleware mounted at /trpc answers. */
 const TRPC_URL = /^\/trpc(?:[/?]|$)/;
+/** Calls one tRPC batch may carry: the UI sends a handful; more is a way to multiply one request's work. */
+export const MAX_TRPC_BATCH = 50;
 
 export function createApp(deps: ServerDeps) {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // Off by default: any client could otherwise choose the address IP allowlists, the audit log and
+  // the sign-in throttle see, by sending X-Forwarded-For.
+  app.set('trust proxy', trustProxySetting(deps.config));
+  const headers = securityHeaders(deps.config);
+  app.use(headers.all);
   app.use(usageMiddleware(deps.usage));
   const json = express.json({ limit: BODY_LIMIT });
   // tRPC reads its own bodies (maxBodySize below): handed one express.json parsed, its adapter
@@ -40,10 +50,25 @@ export function createApp(deps: ServerDeps) {
     createExpressMiddleware({
       router: appRouter,
       maxBodySize: BODY_LIMIT_BYTES,
+      maxBatchSize: MAX_TRPC_BATCH,
       createContext: async ({ req, res }) => {
-        const principal = await resolvePrincipal(req, deps, { session: true });
+        let principal: Principal | undefined;
+        let refusal: HttpError | undefined;
+        try {
+          principal = await resolvePrincipal(req, deps, { session: true });
+        } catch (err) {
+          if (!(err instanceof HttpError)) throw err;
+          // A browser whose session's key does not allow its address must still be able to sign
+          // out, or in with another key: that refusal waits for the first authed procedure.
+          // Anything else (throttled, a malformed header) refuses the whole request, with its headers.
+          if (err.code !== IP_NOT_ALLOWED) {
+            res.set(err.headers);
+            throw toTRPCError(err);
+          }
+          refusal = err;
+        }
         markUsage(res, principal, `/trpc${req.path}`);
-        return createContextInner(deps, principal, req.ip ?? '', { req, res });
+        return { ...createContextInner(deps, principal, req.ip ?? '', { req, res }), refusal };
       },
       onError: ({ error, path }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') deps.log.error({ err: error.cause ?? error, path }, 'trpc procedure failed');
@@ -52,11 +77,12 @@ export function createApp(deps: ServerDeps) {
   );
 
   if (existsSync(UI_DIST)) {
-    app.use(express.static(UI_DIST, { index: 'index.html', maxAge: '1h' }));
+    app.use(express.static(UI_DIST, { index: 'index.html', maxAge: '1h', setHeaders: headers.ui }));
     // The UI routes on the client: a browser navigating (Accept: text/html) gets the app shell,
     // an API client asking for an unknown route still gets a JSON 404.
     app.get(/.*/, (req, res, next) => {
       if (!req.headers.accept?.includes('text/html')) return next();
+      headers.ui(res);
       res.sendFile('index.html', { root: UI_DIST });
     });
   }

@@ -7,6 +7,7 @@ import type { TemporalHandle } from '../temporal/client.js';
 import type { Usage } from '../core/usage/index.js';
 import type { KeyVerifier } from '../core/keys/verifier.js';
 import type { Principal } from './auth/principal.js';
+import type { HttpError } from '../core/errors.js';
 
 /** What a running API process holds once, from start-up: passed down, never imported. */
 export interface ServerDeps {
@@ -23,6 +24,11 @@ export interface ServerDeps {
 export interface Context extends ServerDeps {
   em: EntityManager;
   principal?: Principal;
+  /**
+   * Why a key that did authenticate may not act (its IP allowlist): authed procedures answer with
+   * it, public ones (session.signIn, signOut, me) run as if no one were signed in.
+   */
+  refusal?: HttpError;
   ip: string;
   /** The HTTP exchange, when there is one (not under `createCaller`): the session router sets cookies. */
   http?: { req: Request; res: Response };

@@ -36,13 +36,15 @@ const t = initTRPC
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
+/** An HttpError as the tRPC error with the matching code and the same safe message. */
+export function toTRPCError(cause: HttpError): TRPCError {
+  return new TRPCError({ code: codeFor[cause.status] ?? 'INTERNAL_SERVER_ERROR', message: cause.message, cause });
+}
+
 /** Core code throws HttpError; tRPC callers get the matching code with the same safe message. */
 const mapErrors = t.middleware(async ({ next }) => {
   const result = await next();
-  if (!result.ok && result.error.cause instanceof HttpError) {
-    const cause = result.error.cause;
-    throw new TRPCError({ code: codeFor[cause.status] ?? 'INTERNAL_SERVER_ERROR', message: cause.message, cause });
-  }
+  if (!result.ok && result.error.cause instanceof HttpError) throw toTRPCError(result.error.cause);
   return result;
 });
 
@@ -59,6 +61,7 @@ const guardInput = t.middleware(async ({ getRawInput, next }) => {
 export const publicProcedure = t.procedure.use(mapErrors).use(guardInput);
 
 export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  if (ctx.refusal) throw toTRPCError(ctx.refusal);
   if (!ctx.principal) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid API key' });
   // The calling key's own rate limits: a 429 here surfaces as TOO_MANY_REQUESTS through mapErrors.
   await enforceCallerRateLimit(ctx.verifier, ctx.principal, ctx.http?.res);

@@ -74,7 +74,7 @@ export function toRecord(row: KeyRow): KeyRecord {
 }
 
 /** An allowlist that does not compile allows nothing: failing closed beats failing open. */
-function compileAllowlistSafe(entries: string[]) {
+export function compileAllowlistSafe(entries: readonly string[]) {
   try {
     return compileAllowlist(entries);
   } catch {

@@ -33,5 +33,9 @@ export async function authenticate(source: KeyVerifier | EntityManager, secret: 
     keyId: record.id,
     scopes: record.scopes,
     rateLimits: record.rateLimits,
+    allowlist: record.hasAllowlist ? record.allowlist : undefined,
+    // A closure rather than the secret itself on the principal: nothing that serialises a
+    // principal (a logger, an error) can reach the secret through it.
+    recheck: () => authenticate(source instanceof KeyVerifier ? source : (source.fork() as EntityManager), secret, pepper),
   };
 }

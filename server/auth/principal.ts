@@ -1,4 +1,5 @@
 import type { RateLimit } from '../../db/entities/api-key.js';
+import type { IpAllowlist } from '../../core/keys/ip-allowlist.js';
 
 /** Who is calling: resolved once per request from the x-api-key header (or, in the UI, a session). */
 export interface Principal {
@@ -6,6 +7,14 @@ export interface Principal {
   keyPk: string;
   keyId: string;
   scopes: ReadonlySet<string>;
-  /** The calling key's own rate limits, enforced on Gatehouse's API too (absent for UI sessions). */
+  /** The calling key's own rate limits, enforced on Gatehouse's API too (UI sessions carry their key's). */
   rateLimits?: readonly RateLimit[];
+  /** The key's IP allowlist; absent when it has none (every address may use it). */
+  allowlist?: IpAllowlist;
+  /**
+   * Resolves the same secret or session again, as a new request would: undefined once the key is
+   * revoked, disabled or expired, its secret retired, or the session closed. Long-lived calls
+   * (logs.tail) use it, since a principal resolved once would otherwise outlive a revocation.
+   */
+  recheck?: () => Promise<Principal | undefined>;
 }

@@ -21,11 +21,14 @@ export async function enforceCallerRateLimit(verifier: KeyVerifier, principal: P
     if (res && !res.headersSent) res.set(headers);
     return;
   }
-  throw new HttpError(
+  const refusal = new HttpError(
     429,
     'rate_limited',
     `This API key's rate limit '${state.name}' (${state.limit} per window) is exhausted; retry in ${resetSeconds} s`,
     undefined,
     { ...headers, 'Retry-After': String(resetSeconds) },
   );
+  // tRPC writes only its error body: the headers (Retry-After) must be on the response already.
+  if (res && !res.headersSent) res.set(refusal.headers);
+  throw refusal;
 }

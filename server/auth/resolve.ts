@@ -4,6 +4,7 @@ import { HttpError } from '../../core/errors.js';
 import { authenticate } from './authenticate.js';
 import type { Principal } from './principal.js';
 import { principalFromSession } from './session.js';
+import { authThrottle, AuthThrottle } from './throttle.js';
 
 /** The x-api-key header, exactly once; a repeated header is refused rather than guessed at. */
 export function apiKeyHeader(req: Request): string | undefined {
@@ -13,12 +14,44 @@ export function apiKeyHeader(req: Request): string | undefined {
   return raw?.trim() || undefined;
 }
 
+export const IP_NOT_ALLOWED = 'ip_not_allowed';
+/** Says no more than that: which addresses a key allows is its owner's business. */
+export const ipNotAllowed = () => new HttpError(403, IP_NOT_ALLOWED, 'This API key may not be used from this address');
+
+/** Throws 403 when the principal's key has an IP allowlist that does not hold `ip`. */
+export function assertIpAllowed(principal: Principal, ip: string | undefined): void {
+  if (principal.allowlist && !principal.allowlist.allows(ip)) throw ipNotAllowed();
+}
+
 /**
  * `session: true` (tRPC only, for the admin UI) also accepts the UI's session cookie when no
  * x-api-key header is sent. REST never does, so no REST route can be driven by a browser's cookie.
+ *
+ * Either way the key's IP allowlist applies to the request's address (`req.ip`, which follows
+ * X-Forwarded-For only from peers GATEHOUSE_TRUST_PROXY trusts). A secret that does not
+ * authenticate counts against the address in the AuthThrottle; a throttled address is refused
+ * before its secret is looked at.
  */
 export async function resolvePrincipal(req: Request, deps: ServerDeps, opts: { session?: boolean } = {}): Promise<Principal | undefined> {
   const secret = apiKeyHeader(req);
-  if (!secret) return opts.session ? principalFromSession(req, deps.orm.em.fork() as never) : undefined;
-  return authenticate(deps.verifier, secret);
+  if (!secret) {
+    if (!opts.session) return undefined;
+    const principal = await principalFromSession(req, deps.orm.em.fork() as never);
+    if (principal?.allowlist) assertIpAllowed(principal, req.ip);
+    return principal;
+  }
+  // req.ip is a getter that parses X-Forwarded-For on every read: the verification hot path
+  // (a key without an allowlist, while nothing is failing) never reads it here.
+  const throttle = authThrottle(deps);
+  if (throttle.active) {
+    const wait = throttle.retryAfter(req.ip ?? '', secret);
+    if (wait > 0) throw AuthThrottle.refusal(wait);
+  }
+  const principal = await authenticate(deps.verifier, secret);
+  if (!principal) {
+    throttle.fail(req.ip ?? '', secret);
+    return undefined;
+  }
+  if (principal.allowlist) assertIpAllowed(principal, req.ip);
+  return principal;
 }

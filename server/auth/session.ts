@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Request, Response } from 'express';
 import { expandPermissions, PRESETS } from '../../core/permissions.js';
 import { hashSecret } from '../../core/keys/secret.js';
+import { compileAllowlistSafe, normaliseRateLimits } from '../../core/keys/key-record.js';
 import type { Principal } from './principal.js';
 
 /**
@@ -28,6 +29,8 @@ interface SessionRow {
   id: string;
   workspace_id: string;
   permissions: string[];
+  rate_limits: unknown[];
+  ip_allowlist: string[];
   expires_at: Date;
 }
 
@@ -78,7 +81,7 @@ export interface ActiveSession {
 /** The session behind a token, if it, its key and its secret are all still good. */
 export async function findSession(em: EntityManager, token: string): Promise<ActiveSession | undefined> {
   const rows = await em.execute<SessionRow[]>(
-    `select k.pk, k.id, k.workspace_id, k.permissions, s.expires_at
+    `select k.pk, k.id, k.workspace_id, k.permissions, k.rate_limits, k.ip_allowlist, s.expires_at
        from ui_session s
        join api_key k on k.pk = s.api_key_pk
        join api_key_secret ks on ks.hash = s.secret_hash and ks.api_key_pk = k.pk
@@ -89,8 +92,18 @@ export async function findSession(em: EntityManager, token: string): Promise<Act
   );
   const row = rows[0];
   if (!row) return undefined;
+  // A session is its key acting from a browser: the key's rate limits and IP allowlist hold for it too.
+  const allowlist = Array.isArray(row.ip_allowlist) && row.ip_allowlist.length > 0 ? compileAllowlistSafe(row.ip_allowlist) : undefined;
   return {
-    principal: { workspaceId: row.workspace_id, keyPk: row.pk, keyId: row.id, scopes: new Set(expandPermissions(row.permissions)) },
+    principal: {
+      workspaceId: row.workspace_id,
+      keyPk: row.pk,
+      keyId: row.id,
+      scopes: new Set(expandPermissions(row.permissions)),
+      rateLimits: normaliseRateLimits(row.rate_limits),
+      allowlist,
+      recheck: async () => (await findSession(em.fork() as EntityManager, token))?.principal,
+    },
     expiresAt: new Date(row.expires_at),
   };
 }
@@ -109,7 +122,7 @@ export function setSessionCookie(req: Request, res: Response, session: OpenedSes
   res.cookie(SESSION_COOKIE, session.token, {
     httpOnly: true,
     sameSite: 'strict',
-    // req.secure follows X-Forwarded-Proto from a trusted proxy (app.set('trust proxy')).
+    // req.secure follows X-Forwarded-Proto only from a proxy GATEHOUSE_TRUST_PROXY trusts.
     secure: req.secure,
     path: '/',
     expires: session.expiresAt,

@@ -1,5 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import { hasScope } from '../../core/permissions.js';
 import { lastLogId, logsAfter, searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
+import type { Context } from '../context.js';
+import type { Principal } from '../auth/principal.js';
 import { router, scopedProcedure } from '../trpc.js';
 
 const time = z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional();
@@ -17,6 +22,49 @@ export const logsSearchInput = z.strictObject({
 });
 
 const TAIL_POLL_MS = 1_000;
+/**
+ * Live tails one workspace may hold open at once, per API process. Each polls PostgreSQL every
+ * second for as long as the client stays, so without a cap one key could open enough of them to
+ * load the database for everyone.
+ */
+export const MAX_TAILS_PER_WORKSPACE = 5;
+const openTails = new Map<string, number>();
+
+/** Takes one of the workspace's tail slots; the returned function gives it back (once, however often called). */
+function claimTailSlot(workspaceId: string): () => void {
+  const open = openTails.get(workspaceId) ?? 0;
+  if (open >= MAX_TAILS_PER_WORKSPACE) {
+    throw new TRPCError({
+      code: 'TOO_MANY_REQUESTS',
+      message: `At most ${MAX_TAILS_PER_WORKSPACE} live tails may be open at once in a workspace; close one first`,
+    });
+  }
+  openTails.set(workspaceId, open + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const left = (openTails.get(workspaceId) ?? 1) - 1;
+    if (left > 0) openTails.set(workspaceId, left);
+    else openTails.delete(workspaceId);
+  };
+}
+
+/**
+ * The caller, resolved again as a new request would be: a stream lives for hours, and the key or
+ * session it started with may be revoked, disabled, expired, signed out, narrowed or moved behind
+ * an allowlist in the meantime. Any of those ends the stream with an error.
+ */
+async function assertStillAllowed(ctx: Context & { principal: Principal }): Promise<void> {
+  const now = await ctx.principal.recheck?.();
+  if (!now || now.keyPk !== ctx.principal.keyPk) {
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'The API key or session this tail was opened with is no longer valid' });
+  }
+  if (!hasScope(now.scopes, 'usage:read')) throw new TRPCError({ code: 'FORBIDDEN', message: "This API key lacks the 'usage:read' permission" });
+  if (now.allowlist && !now.allowlist.allows(ctx.ip)) {
+    throw new TRPCError({ code: 'FORBIDDEN', message: 'This API key may not be used from this address' });
+  }
+}
 
 export const logsRouter = router({
   /** The request log, newest first, keyset-paginated (`nextCursor` → `cursor`). */
@@ -26,19 +74,29 @@ export const logsRouter = router({
 
   /**
    * Live tail over SSE (httpSubscriptionLink): records written after the subscription started,
-   * polled once a second (records reach the table in batches anyway). Stops when the client goes.
+   * polled once a second (records reach the table in batches anyway). Stops when the client goes,
+   * and with an error once the caller may no longer read the log (checked before every poll).
    */
   tail: scopedProcedure('usage:read')
     .input(z.strictObject({ keyId: z.string().min(1).max(128).optional() }).optional())
     .subscription(async function* ({ ctx, input, signal }) {
-      let after = await lastLogId(ctx.em, ctx.principal.workspaceId);
-      while (!signal?.aborted) {
-        const entries = await logsAfter(ctx.em.fork(), ctx.principal.workspaceId, after);
-        for (const e of entries) {
-          after = e.id;
-          if (!input?.keyId || e.key_id === input.keyId) yield e;
+      // Claimed when the stream starts, so a stream that never starts holds no slot.
+      const release = claimTailSlot(ctx.principal.workspaceId);
+      signal?.addEventListener('abort', release, { once: true });
+      try {
+        let after = await lastLogId(ctx.em, ctx.principal.workspaceId);
+        while (!signal?.aborted) {
+          await assertStillAllowed(ctx);
+          const entries = await logsAfter(ctx.em.fork(), ctx.principal.workspaceId, after);
+          for (const e of entries) {
+            after = e.id;
+            if (!input?.keyId || e.key_id === input.keyId) yield e;
+          }
+          // Aborted with the request, so a client leaving frees its slot at once, not a poll later.
+          if (entries.length === 0) await sleep(TAIL_POLL_MS, undefined, { signal });
         }
-        if (entries.length === 0) await new Promise((r) => setTimeout(r, TAIL_POLL_MS));
+      } finally {
+        release();
       }
     }),
 });

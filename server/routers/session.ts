@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { hasScope } from '../../core/permissions.js';
 import { authenticate } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
+import { assertIpAllowed } from '../auth/resolve.js';
+import { authThrottle, AuthThrottle } from '../auth/throttle.js';
 import {
   clearSessionCookie,
   closeSession,
@@ -38,8 +40,20 @@ export const sessionRouter = router({
     const { req, res } = http(ctx);
     // Login CSRF: a cross-site page must not be able to sign a browser in to an attacker's workspace.
     if (!passesCsrfCheck(req)) throw new TRPCError({ code: 'FORBIDDEN', message: 'Sign in from the Gatehouse UI' });
+    // Guessing through sign-in is throttled like guessing through x-api-key (server/auth/throttle.ts).
+    const throttle = authThrottle(ctx);
+    const wait = throttle.retryAfter(ctx.ip, input.key);
+    if (wait > 0) {
+      const refusal = AuthThrottle.refusal(wait);
+      res.set(refusal.headers);
+      throw refusal;
+    }
     const principal = await authenticate(ctx.em, input.key, ctx.config.GATEHOUSE_KEY_PEPPER);
-    if (!principal) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'That API key is not valid, or it has been revoked or has expired' });
+    if (!principal) {
+      throttle.fail(ctx.ip, input.key);
+      throw new TRPCError({ code: 'UNAUTHORIZED', message: 'That API key is not valid, or it has been revoked or has expired' });
+    }
+    assertIpAllowed(principal, ctx.ip);
     if (!SIGN_IN_SCOPES.every((s) => hasScope(principal.scopes, s))) {
       throw new TRPCError({ code: 'FORBIDDEN', message: 'This key cannot sign in to the UI: it needs the read-only or admin permission' });
     }
@@ -50,6 +64,8 @@ export const sessionRouter = router({
 
   signOut: publicProcedure.mutation(async ({ ctx }) => {
     const { req, res } = http(ctx);
+    // Without it, any site could sign a Gatehouse user out with a cross-site form post.
+    if (!passesCsrfCheck(req)) throw new TRPCError({ code: 'FORBIDDEN', message: 'Sign out from the Gatehouse UI' });
     const token = sessionToken(req);
     if (token) await closeSession(ctx.em, token);
     clearSessionCookie(req, res);

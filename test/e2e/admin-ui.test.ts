@@ -21,6 +21,8 @@ let receiverUrl = '';
 const received: { headers: IncomingHttpHeaders; body: string }[] = [];
 /** While true, the receiver's /hooks/flaky path answers 500. */
 let flakyFails = true;
+/** What Chromium reported blocking under the UI's Content-Security-Policy. */
+const cspViolations: string[] = [];
 
 beforeAll(async () => {
   await buildUi();
@@ -31,6 +33,9 @@ beforeAll(async () => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
   page = await context.newPage();
   page.setDefaultTimeout(15_000);
+  context.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) cspViolations.push(msg.text());
+  });
   // A customer's system receiving webhooks: answers 200 and remembers what came.
   receiver = createServer((req, res) => {
     let body = '';
@@ -275,7 +280,7 @@ describe('admin UI in Chromium', () => {
     await expect(page.getByTestId('response-body').textContent()).resolves.toContain('api-key-produccion-2024');
     await expect(page.getByText(/ in \d+ ms/).first().textContent()).resolves.toBeTruthy();
     await page.getByText(/Headers \(\d+\)/).click();
-    await page.getByRole('rowheader', { name: 'content-type' }).waitFor();
+    await page.getByRole('rowheader', { name: 'content-type', exact: true }).waitFor();
     const curl = await page.getByTestId('curl').textContent();
     expect(curl).toContain('curl -i -X GET');
     expect(curl).toContain('$GATEHOUSE_API_KEY');
@@ -382,5 +387,9 @@ describe('admin UI in Chromium', () => {
     await page.reload();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
     expect((await stack.rest('GET', '/api-keys', { key: readOnlySecret })).status).toBe(401);
+  });
+
+  it('ran every step above under the UI’s Content-Security-Policy without a violation', () => {
+    expect(cspViolations).toEqual([]);
   });
 });

@@ -16,8 +16,9 @@ export const trpc = createTRPCClient<AppRouter>({
       condition: (op) => op.type === 'subscription',
       true: httpSubscriptionLink({ url: '/trpc' }),
       // Batches are split before a GET's URL outgrows what Node accepts (16 KB of headers): the
-      // keys page asks for every key's usage at once.
-      false: httpBatchLink({ url: '/trpc', maxURLLength: 8_000, maxItems: 100, headers: () => ({ 'x-gatehouse-csrf': '1' }) }),
+      // keys page asks for every key's usage at once. 50 calls is the server's cap per batch
+      // (MAX_TRPC_BATCH in server/app.ts); a larger batch is refused whole.
+      false: httpBatchLink({ url: '/trpc', maxURLLength: 8_000, maxItems: 50, headers: () => ({ 'x-gatehouse-csrf': '1' }) }),
     }),
   ],
 });

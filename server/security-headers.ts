@@ -1,0 +1,61 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Config } from '../core/config.js';
+
+/**
+ * JSON never needs to load anything or be framed: should a browser ever render an API response
+ * as a document (a sniffed error page, an old client), it can run nothing and be embedded nowhere.
+ */
+const API_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+/** GATEHOUSE_FRAME_ANCESTORS as CSP source expressions; none configured means none allowed. */
+function frameAncestors(config: Pick<Config, 'GATEHOUSE_FRAME_ANCESTORS'>): string[] {
+  return config.GATEHOUSE_FRAME_ANCESTORS.split(/[\s,]+/).filter(Boolean);
+}
+
+/**
+ * The admin UI's policy. The Vite build is one module script and one stylesheet from 'self', with
+ * no inline script or <style>; Svelte sets dynamic styles through CSSOM (element.style), which CSP
+ * does not govern, so style-src needs no 'unsafe-inline'. Charts are drawn on a canvas; `data:`
+ * images cover the icons the stylesheet may inline.
+ */
+function uiCsp(ancestors: string[]): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "font-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    `frame-ancestors ${ancestors.length > 0 ? ancestors.join(' ') : "'none'"}`,
+  ].join('; ');
+}
+
+export interface SecurityHeaders {
+  /** Every response: set first, so errors, 404s and tRPC's own responses carry them too. */
+  all: (req: Request, res: Response, next: NextFunction) => void;
+  /** Called for the UI's files: replaces the API policy with the UI's. */
+  ui: (res: Response) => void;
+}
+
+export function securityHeaders(config: Pick<Config, 'GATEHOUSE_FRAME_ANCESTORS'>): SecurityHeaders {
+  const ancestors = frameAncestors(config);
+  const ui = uiCsp(ancestors);
+  return {
+    all(_req, res, next) {
+      res.setHeader('Content-Security-Policy', API_CSP);
+      res.setHeader('X-Content-Type-Options', 'nosniff');
+      // Gatehouse's URLs carry ids and filters; no other site needs to learn them from a Referer.
+      res.setHeader('Referrer-Policy', 'no-referrer');
+      res.setHeader('X-Frame-Options', 'DENY');
+      next();
+    },
+    ui(res) {
+      res.setHeader('Content-Security-Policy', ui);
+      // X-Frame-Options can only say DENY or SAMEORIGIN: with framing origins configured, CSP alone decides.
+      if (ancestors.length > 0) res.removeHeader('X-Frame-Options');
+    },
+  };
+}
