@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raiseEvent } from '../../core/events.js';
 import { connectTemporal } from '../../temporal/client.js';
+import { scheduleIds } from '../../temporal/workflow-ids.js';
+import { outboxSweepWorkflow } from '../../workflows/outbox-sweep.js';
 import { startStack, type Stack } from '../harness.js';
 import { eventually, Receiver, verify } from './receiver.js';
 
@@ -212,9 +214,9 @@ describe('outbox safety net', () => {
     expect(rx.at('/swept')).toHaveLength(0);
 
     // The sweeper Schedule exists (ensured at worker start-up), and its workflow picks the event up.
-    const schedule = await stack.temporal.client.schedule.getHandle(`outbox-sweep:${stack.config.TEMPORAL_TASK_QUEUE}`).describe();
+    const schedule = await stack.temporal.client.schedule.getHandle(scheduleIds(stack.config).outboxSweep).describe();
     expect(schedule.action.type).toBe('startWorkflow');
-    await stack.temporal.client.workflow.execute('outboxSweepWorkflow', {
+    await stack.temporal.client.workflow.execute(outboxSweepWorkflow, {
       taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
       workflowId: `outbox-sweep-test-${ev.id}`,
       args: [0],
