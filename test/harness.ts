@@ -20,6 +20,7 @@ import { appRouter } from '../server/routers/_app.js';
 import { createCallerFactory } from '../server/trpc.js';
 import { connectTemporal, type TemporalHandle } from '../temporal/client.js';
 import { createWorker } from '../temporal/worker.js';
+import { ensureSchedules } from '../temporal/schedules.js';
 
 let runtimeInstalled = false;
 function quietRuntime() {
@@ -119,6 +120,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
   let workerConnection: { close(): Promise<void> } | undefined;
+  let schedules: string[] = [];
   if (opts.worker !== false) {
     const created = await createWorker({
       address: config.TEMPORAL_ADDRESS!,
@@ -129,6 +131,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     });
     worker = created.worker;
     workerConnection = created.connection;
+    // As temporal/worker-main.ts does at start-up; removed again on close, since they outlive the task queue.
+    schedules = await ensureSchedules(temporal.client, config);
     workerRun = worker.run();
   }
 
@@ -189,6 +193,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     async close() {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+      for (const id of schedules) await temporal.client.schedule.getHandle(id).delete().catch(() => undefined);
       if (worker) {
         worker.shutdown();
         await workerRun;
