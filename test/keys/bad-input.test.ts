@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../harness.js';
+import { requestFrom } from '../security/from-address.js';
 
 /**
  * Bad input at every key, workspace and audit route: each answer is a 4xx JSON error that names
@@ -193,10 +194,16 @@ describe('the x-api-key header', () => {
     ['POST', '/workspaces', { id: 'no-auth', name: 'x' }],
   ];
 
-  it.each(EVERY)('%s %s: missing, empty or wrong key → 401 naming x-api-key; nothing changes', async (method, path, body) => {
+  it.each(EVERY.map((route, i) => [...route, i] as const))('%s %s: missing, empty or wrong key → 401 naming x-api-key; nothing changes', async (method, path, body, i) => {
     const before = await snapshot();
+    // Each route from its own loopback address: failed sign-ins are throttled per address (10 a minute).
+    const from = `127.0.2.${i + 1}`;
     for (const key of [null, '', 'gate_sk_live_000000000000000000000000000000', 'tu_api_key_aqui']) {
-      const res = await stack.rest(method, path, { key, body });
+      const res = await requestFrom(from, stack.url + path, {
+        method,
+        body,
+        headers: key === null ? {} : { 'x-api-key': key },
+      });
       expect(res.status, `${method} ${path} key=${key}`).toBe(401);
       expect(res.body.error).toEqual({ code: 'unauthorized', message: expect.stringMatching(/x-api-key/) });
     }
