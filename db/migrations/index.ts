@@ -9,6 +9,7 @@ import { Migration20261123093649_RateLimitCounters } from './Migration2026112309
 import { Migration20261123093657_Usage } from './Migration20261123093657_Usage.js';
 import { Migration20261123093719_Webhooks } from './Migration20261123093719_Webhooks.js';
 import { Migration20261123140000_UsageHour } from './Migration20261123140000_UsageHour.js';
+import { Migration20261201002357_EventTypeSchema } from './Migration20261201002357_EventTypeSchema.js';
 
 export const migrationsList = [
   { name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial },
@@ -20,4 +21,5 @@ export const migrationsList = [
   { name: 'Migration20261123093657_Usage', class: Migration20261123093657_Usage },
   { name: 'Migration20261123093719_Webhooks', class: Migration20261123093719_Webhooks },
   { name: 'Migration20261123140000_UsageHour', class: Migration20261123140000_UsageHour },
+  { name: 'Migration20261201002357_EventTypeSchema', class: Migration20261201002357_EventTypeSchema },
 ];

@@ -74,6 +74,15 @@ describe('an install of release 1927169 upgrades in place', () => {
       const after = await contents();
       for (const [table, rows] of Object.entries(before)) {
         if (table === 'mikro_orm_migrations') continue;
+        if (table === 'event_type') {
+          // EventTypeSchema adds a `schema` column, null on every existing row; nothing else changes.
+          const added = (JSON.parse(after[table]!) as Record<string, unknown>[]).map(({ schema, ...row }) => {
+            expect(schema).toBeNull();
+            return row;
+          });
+          expect({ table, rows: added }).toEqual({ table, rows: JSON.parse(rows) as unknown });
+          continue;
+        }
         expect({ table, rows: after[table] }).toEqual({ table, rows });
       }
       expect(await schemaDrift(orm)).toBe('');
