@@ -393,6 +393,9 @@ export async function startRecovery(deps: WebhookDeps, workspaceId: string, endp
   return { id: n, endpointId, workflowId, status: 'running', since, total: 0, replayed: 0 };
 }
 
+/** How long a progress read waits for a worker to answer the recovery's query. */
+const RECOVERY_QUERY_MS = 5_000;
+
 export async function getRecovery(deps: WebhookDeps, workspaceId: string, endpointId: string, n: number): Promise<RecoveryView> {
   await findEndpoint(deps, workspaceId, endpointId);
   const workflowId = recoveryWorkflowId(endpointId, n);
@@ -407,7 +410,14 @@ export async function getRecovery(deps: WebhookDeps, workspaceId: string, endpoi
   let progress: RecoveryProgress;
   let status: RecoveryView['status'];
   if (described.status.name === 'RUNNING') {
-    progress = await handle.query(recoveryProgressQuery);
+    // A query is answered by a worker: with none polling it would wait for the RPC's own minute and
+    // surface as a 500. Progress lives only in the workflow, so no answer in time is a 503.
+    try {
+      progress = await deps.temporal.connection.withDeadline(Date.now() + RECOVERY_QUERY_MS, () => handle.query(recoveryProgressQuery));
+    } catch (err) {
+      deps.log.warn({ err, workflowId }, 'recovery progress query not answered in time');
+      throw new HttpError(503, 'temporal_unavailable', 'The recovery is running, but its progress cannot be read right now; try again shortly', undefined, { 'Retry-After': '5' });
+    }
     status = 'running';
   } else if (described.status.name === 'COMPLETED') {
     progress = await handle.result();
