@@ -1,6 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { newId } from './ids.js';
-import { cursorTimestamp, decodeCursor, encodeCursor } from './cursor.js';
+import { sql } from 'kysely';
+import { json, type Row } from '../db/kysely.js';
+import { page } from './page.js';
+import { workspaceScope } from './scope.js';
 
 /** Who acted: a key (possibly an operator's, from another workspace) and the address it called from. */
 export interface AuditActor {
@@ -33,21 +36,20 @@ export interface AuditEntryView {
 
 /** Written inside the caller's transaction, so the trail and the change commit or fail together. */
 export async function recordAudit(em: EntityManager, actor: AuditActor | null, entry: AuditInput): Promise<void> {
-  await em.execute(
-    `insert into audit_log (id, workspace_id, actor_workspace_id, actor_key_id, action, target_type, target_id, ip, changes, created_at)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, clock_timestamp())`,
-    [
-      newId('aud', 12),
-      entry.workspaceId,
-      actor?.workspaceId ?? null,
-      actor?.keyId ?? null,
-      entry.action,
-      entry.targetType,
-      entry.targetId,
-      (actor?.ip ?? '').slice(0, 64),
-      JSON.stringify(entry.changes ?? {}),
-    ],
-  );
+  await workspaceScope(em, entry.workspaceId)
+    .insertInto('audit_log', {
+      id: newId('aud', 12),
+      actor_workspace_id: actor?.workspaceId ?? null,
+      actor_key_id: actor?.keyId ?? null,
+      action: entry.action,
+      target_type: entry.targetType,
+      target_id: entry.targetId,
+      ip: (actor?.ip ?? '').slice(0, 64),
+      changes: json(entry.changes ?? {}),
+      // clock_timestamp(), not now(): entries of one transaction keep their order.
+      created_at: sql<Date>`clock_timestamp()`,
+    })
+    .execute();
 }
 
 export interface AuditFilter {
@@ -60,19 +62,18 @@ export interface AuditFilter {
   cursor?: string;
 }
 
-interface AuditRow {
-  id: string;
-  workspace_id: string;
-  actor_workspace_id: string | null;
-  actor_key_id: string | null;
-  action: string;
-  target_type: string;
-  target_id: string;
-  ip: string;
-  changes: Record<string, unknown>;
-  created_at: Date;
-  cursor_ts: string;
-}
+const view = (r: Row<'audit_log'>): AuditEntryView => ({
+  id: r.id,
+  workspaceId: r.workspace_id,
+  actorWorkspaceId: r.actor_workspace_id,
+  actorKeyId: r.actor_key_id,
+  action: r.action,
+  targetType: r.target_type,
+  targetId: r.target_id,
+  ip: r.ip,
+  changes: r.changes,
+  createdAt: new Date(r.created_at).toISOString(),
+});
 
 /** Newest first, always within one workspace. */
 export async function listAudit(
@@ -80,50 +81,11 @@ export async function listAudit(
   workspaceId: string,
   filter: AuditFilter = {},
 ): Promise<{ entries: AuditEntryView[]; nextCursor: string | null }> {
-  const limit = filter.limit ?? 50;
-  const where = ['workspace_id = ?'];
-  const params: unknown[] = [workspaceId];
-  if (filter.keyId !== undefined) {
-    where.push(`target_type = 'api_key' and target_id = ?`);
-    params.push(filter.keyId);
-  }
-  if (filter.action !== undefined) {
-    where.push('action = ?');
-    params.push(filter.action);
-  }
-  if (filter.since) {
-    where.push('created_at >= ?');
-    params.push(filter.since);
-  }
-  if (filter.until) {
-    where.push('created_at < ?');
-    params.push(filter.until);
-  }
-  if (filter.cursor) {
-    const c = decodeCursor(filter.cursor);
-    where.push('(created_at, id) < (?::timestamptz, ?)');
-    params.push(c.timestamp, c.id);
-  }
-  const rows = await em.execute<AuditRow[]>(
-    `select *, ${cursorTimestamp('created_at')} as cursor_ts from audit_log
-      where ${where.join(' and ')} order by created_at desc, id desc limit ?`,
-    [...params, limit + 1],
-  );
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return {
-    entries: page.map((r) => ({
-      id: r.id,
-      workspaceId: r.workspace_id,
-      actorWorkspaceId: r.actor_workspace_id,
-      actorKeyId: r.actor_key_id,
-      action: r.action,
-      targetType: r.target_type,
-      targetId: r.target_id,
-      ip: r.ip,
-      changes: r.changes,
-      createdAt: new Date(r.created_at).toISOString(),
-    })),
-    nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_ts, last.id) : null,
-  };
+  let q = workspaceScope(em, workspaceId).selectFrom('audit_log').selectAll();
+  if (filter.keyId !== undefined) q = q.where('target_type', '=', 'api_key').where('target_id', '=', filter.keyId);
+  if (filter.action !== undefined) q = q.where('action', '=', filter.action);
+  if (filter.since) q = q.where('created_at', '>=', filter.since);
+  if (filter.until) q = q.where('created_at', '<', filter.until);
+  const { items, nextCursor } = await page(q, { time: 'created_at', id: 'id' }, { cursor: filter.cursor, limit: filter.limit ?? 50 });
+  return { entries: items.map(view), nextCursor };
 }
