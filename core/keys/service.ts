@@ -1,10 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql, type UpdateObject } from 'kysely';
 import type { TemporalHandle } from '../../temporal/client.js';
+import { json, typedDb, type Db, type Row } from '../../db/kysely.js';
 import { conflict, HttpError, notFound, truncate } from '../errors.js';
 import { recordAudit } from '../audit.js';
-import { cursorTimestamp, decodeCursor, encodeCursor } from '../cursor.js';
 import { raiseEvent } from '../events.js';
 import { newId } from '../ids.js';
+import { page } from '../page.js';
+import { workspaceScope } from '../scope.js';
 import { expandPermissions, namesOperator, PRESETS, ungrantable, type Preset } from '../permissions.js';
 import { looserCredits, looserRateLimits, type CreditsBound } from './limit-order.js';
 import { assertMayLoosen, assertNoLooserThanCreator } from './limit-policy.js';
@@ -79,31 +82,8 @@ export interface CreatedKey extends KeyView {
   secret: string;
 }
 
-interface KeyRow {
-  pk: string;
-  workspace_id: string;
-  id: string;
-  name: string;
-  environment: string;
-  permissions: string[];
-  rate_limits: RateLimitView[];
-  credits_remaining: number | null;
-  credits_refill_amount: number | null;
-  credits_refill_interval: string | null;
-  credits_refilled_at: Date | null;
-  expires_at: Date | null;
-  ip_allowlist: string[];
-  rotation_policy_days: number | null;
-  metadata: Record<string, unknown>;
-  enabled: boolean;
-  start: string;
-  rotation_count: number;
-  created_at: Date;
-  updated_at: Date;
-  last_used_at: Date | null;
-  last_rotated_at: Date | null;
-  revoked_at: Date | null;
-}
+/** A key as stored: the type comes from the ApiKey entity, so a renamed column fails typecheck here. */
+type KeyRow = Row<'api_key'>;
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
@@ -215,9 +195,12 @@ function auditSnapshot(row: KeyRow): Record<string, unknown> {
 }
 
 async function lockKey(em: EntityManager, workspaceId: string, id: string): Promise<KeyRow> {
-  const [row] = await em.execute<KeyRow[]>(`select * from api_key where workspace_id = ? and id = ? for update`, [workspaceId, id]);
-  if (!row) throw keyNotFound(id);
-  return row;
+  return workspaceScope(em, workspaceId)
+    .selectFrom('api_key')
+    .selectAll()
+    .where('id', '=', id)
+    .forUpdate()
+    .executeTakeFirstOrThrow(() => keyNotFound(id));
 }
 
 export interface InsertKeyOptions {
@@ -240,46 +223,41 @@ export interface InsertKeyOptions {
  * transaction. No permission check: callers decide who may (createKey, createWorkspace).
  */
 export async function insertKey(em: EntityManager, deps: KeyServiceDeps, actor: KeyActor | null, o: InsertKeyOptions): Promise<CreatedKey> {
-  const [ws] = await em.execute<{ key_prefix: string }[]>(`select key_prefix from workspace where id = ?`, [o.workspaceId]);
+  const ws = await typedDb(em).selectFrom('workspace').select('key_prefix').where('id', '=', o.workspaceId).executeTakeFirst();
   if (!ws) throw notFound('Workspace', o.workspaceId);
   const secret = generateSecret(ws.key_prefix, o.environment);
   const start = maskSecret(secret);
   const pk = newId('kid');
   const credits = creditColumns(o.credits);
-  const inserted = await em.execute<KeyRow[]>(
-    `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, credits_remaining, credits_refill_amount,
-        credits_refill_interval, credits_refilled_at, expires_at, ip_allowlist, rotation_policy_days, metadata, enabled, start,
-        rotation_count, created_at, updated_at)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, case when ?::int is null then null else now() end, ?, ?, ?, ?, ?, ?, 0, clock_timestamp(), clock_timestamp())
-     on conflict (workspace_id, id) do nothing
-     returning *`,
-    [
+  const row = await workspaceScope(em, o.workspaceId)
+    .insertInto('api_key', {
       pk,
-      o.workspaceId,
-      o.id,
-      o.name,
-      o.environment,
-      JSON.stringify(o.permissions),
-      JSON.stringify(o.rateLimits),
-      credits.credits_remaining,
-      credits.credits_refill_amount,
-      credits.credits_refill_interval,
-      credits.credits_refill_amount,
-      o.expiresAt,
-      JSON.stringify(o.ipAllowlist),
-      o.rotationPolicyDays,
-      JSON.stringify(o.metadata),
-      o.enabled,
+      id: o.id,
+      name: o.name,
+      environment: o.environment,
+      permissions: json(o.permissions),
+      rate_limits: json(o.rateLimits),
+      ...credits,
+      credits_refilled_at: credits.credits_refill_amount === null ? null : sql<Date>`now()`,
+      expires_at: o.expiresAt,
+      ip_allowlist: json(o.ipAllowlist),
+      rotation_policy_days: o.rotationPolicyDays,
+      metadata: json(o.metadata),
+      enabled: o.enabled,
       start,
-    ],
-  );
-  const row = inserted[0];
+      rotation_count: 0,
+      created_at: sql<Date>`clock_timestamp()`,
+      updated_at: sql<Date>`clock_timestamp()`,
+    })
+    .onConflict((oc) => oc.columns(['workspace_id', 'id']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
   if (!row) throw conflict(`id: an API key '${truncate(o.id)}' already exists in this workspace; choose another id`, 'id');
-  await em.execute(`insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now())`, [
-    hashSecret(secret, deps.pepper),
-    pk,
-    start,
-  ]);
+  // The secret row is reached through its key, whose pk was just made in this workspace.
+  await typedDb(em)
+    .insertInto('api_key_secret')
+    .values({ hash: hashSecret(secret, deps.pepper), api_key_pk: pk, start, created_at: sql<Date>`now()` })
+    .execute();
   await recordAudit(em, actor, {
     workspaceId: o.workspaceId,
     action: 'key.created',
@@ -299,10 +277,11 @@ export async function insertKey(em: EntityManager, deps: KeyServiceDeps, actor: 
 export async function createKey(deps: KeyServiceDeps, actor: KeyActor, input: CreateKeyInput): Promise<CreatedKey> {
   assertFuture(input.expiresAt);
   return deps.em.transactional(async (tx) => {
-    const [me] = await tx.execute<(CreditRow & Pick<KeyRow, 'permissions' | 'rate_limits'>)[]>(
-      `select permissions, rate_limits, credits_remaining, credits_refill_amount, credits_refill_interval from api_key where pk = ?`,
-      [actor.keyPk],
-    );
+    const me = await workspaceScope(tx, actor.workspaceId)
+      .selectFrom('api_key')
+      .select(['permissions', 'rate_limits', 'credits_remaining', 'credits_refill_amount', 'credits_refill_interval'])
+      .where('pk', '=', actor.keyPk)
+      .executeTakeFirst();
     const permissions = input.permissions ?? inheritedPermissions(me?.permissions ?? []);
     const denied = ungrantable(actor.scopes, permissions);
     if (denied) throw escalation(denied, 'grant');
@@ -331,8 +310,11 @@ export async function createKey(deps: KeyServiceDeps, actor: KeyActor, input: Cr
 }
 
 export async function getKey(em: EntityManager, workspaceId: string, id: string): Promise<KeyView> {
-  const [row] = await em.execute<KeyRow[]>(`select * from api_key where workspace_id = ? and id = ?`, [workspaceId, id]);
-  if (!row) throw keyNotFound(id);
+  const row = await workspaceScope(em, workspaceId)
+    .selectFrom('api_key')
+    .selectAll()
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow(() => keyNotFound(id));
   return toView(row);
 }
 
@@ -354,53 +336,52 @@ export async function listKeys(
   workspaceId: string,
   filter: ListKeysInput = {},
 ): Promise<{ keys: KeyView[]; nextCursor: string | null }> {
-  const limit = filter.limit ?? 100;
-  const where = ['workspace_id = ?'];
-  const params: unknown[] = [workspaceId];
-  if (filter.environment) {
-    where.push('environment = ?');
-    params.push(filter.environment);
-  }
+  let q = workspaceScope(em, workspaceId).selectFrom('api_key').selectAll();
+  if (filter.environment) q = q.where('environment', '=', filter.environment);
+  const now = sql<Date>`now()`;
+  const live = q.where('revoked_at', 'is', null).where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]));
   switch (filter.status) {
     case 'revoked':
-      where.push('revoked_at is not null');
+      q = q.where('revoked_at', 'is not', null);
       break;
     case 'expired':
-      where.push('revoked_at is null and expires_at is not null and expires_at <= now()');
+      q = q.where('revoked_at', 'is', null).where('expires_at', 'is not', null).where('expires_at', '<=', now);
       break;
     case 'disabled':
-      where.push('revoked_at is null and (expires_at is null or expires_at > now()) and not enabled');
+      q = live.where('enabled', '=', false);
       break;
     case 'active':
-      where.push('revoked_at is null and (expires_at is null or expires_at > now()) and enabled');
+      q = live.where('enabled', '=', true);
       break;
   }
   if (filter.permission) {
     const any = permissionsGranting(filter.permission);
-    where.push(`(${any.map(() => 'permissions @> ?::jsonb').join(' or ')})`);
-    params.push(...any.map((p) => JSON.stringify([p])));
+    q = q.where((eb) => eb.or(any.map((p) => eb('permissions', '@>', json([p])))));
   }
   if (filter.search) {
-    where.push(`(id ilike ? or name ilike ?)`);
     const like = `%${escapeLike(filter.search)}%`;
-    params.push(like, like);
+    q = q.where((eb) => eb.or([eb('id', 'ilike', like), eb('name', 'ilike', like)]));
   }
-  if (filter.cursor) {
-    const c = decodeCursor(filter.cursor);
-    where.push('(created_at, pk) < (?::timestamptz, ?)');
-    params.push(c.timestamp, c.id);
-  }
-  const rows = await em.execute<(KeyRow & { cursor_ts: string })[]>(
-    `select *, ${cursorTimestamp('created_at')} as cursor_ts from api_key
-      where ${where.join(' and ')} order by created_at desc, pk desc limit ?`,
-    [...params, limit + 1],
-  );
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return { keys: page.map(toView), nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_ts, last.pk) : null };
+  const { items, nextCursor } = await page(q, { time: 'created_at', id: 'pk' }, { cursor: filter.cursor, limit: filter.limit ?? 100 });
+  return { keys: items.map(toView), nextCursor };
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** What `updateKey` may change; the jsonb ones are sent as JSON (see `json`). */
+type UpdatableColumn =
+  | 'name'
+  | 'permissions'
+  | 'rate_limits'
+  | 'credits_remaining'
+  | 'credits_refill_amount'
+  | 'credits_refill_interval'
+  | 'expires_at'
+  | 'ip_allowlist'
+  | 'rotation_policy_days'
+  | 'metadata'
+  | 'enabled';
+const JSON_COLUMNS = new Set<UpdatableColumn>(['permissions', 'rate_limits', 'ip_allowlist', 'metadata']);
 
 export async function updateKey(deps: KeyServiceDeps, actor: KeyActor, id: string, input: UpdateKeyInput): Promise<KeyView> {
   if (input.expiresAt !== undefined) assertFuture(input.expiresAt);
@@ -419,7 +400,7 @@ export async function updateKey(deps: KeyServiceDeps, actor: KeyActor, id: strin
       assertMayLoosen(actor, row, 'credits', looserCredits(creditsBound(input.credits), creditsBound(creditsOf(row))));
     }
 
-    const next: Partial<Record<keyof KeyRow, unknown>> = {};
+    const next: Partial<Pick<KeyRow, UpdatableColumn>> = {};
     if (input.name !== undefined) next.name = input.name;
     if (input.permissions !== undefined) next.permissions = input.permissions;
     if (input.rateLimits !== undefined) next.rate_limits = normalizeRateLimits(input.rateLimits);
@@ -431,29 +412,29 @@ export async function updateKey(deps: KeyServiceDeps, actor: KeyActor, id: strin
     if (input.enabled !== undefined) next.enabled = input.enabled;
 
     const changes: Record<string, { from: unknown; to: unknown }> = {};
-    for (const [column, value] of Object.entries(next) as [keyof KeyRow, unknown][]) {
+    for (const [column, value] of Object.entries(next) as [UpdatableColumn, unknown][]) {
       const before = row[column] instanceof Date ? iso(row[column] as Date) : row[column];
       const after = value instanceof Date ? value.toISOString() : value;
       if (!same(before, after)) changes[column] = { from: before, to: after };
     }
     if (Object.keys(changes).length === 0) return toView(row);
 
-    const columns = Object.keys(changes) as (keyof KeyRow)[];
-    const json = new Set<keyof KeyRow>(['permissions', 'rate_limits', 'ip_allowlist', 'metadata']);
-    const sets = columns.map((c) => `${c} = ?`);
-    const values = columns.map((c) => (json.has(c) ? JSON.stringify(next[c]) : next[c]));
+    const columns = Object.keys(changes) as UpdatableColumn[];
+    const set: Record<string, unknown> = { updated_at: sql<Date>`clock_timestamp()` };
+    for (const c of columns) set[c] = JSON_COLUMNS.has(c) ? json(next[c]) : next[c];
     // A new refill plan starts counting from now.
     if (columns.includes('credits_refill_amount') || columns.includes('credits_refill_interval')) {
-      sets.push('credits_refilled_at = case when ?::int is null then null else now() end');
-      values.push(next.credits_refill_amount);
+      set.credits_refilled_at = next.credits_refill_amount == null ? null : sql<Date>`now()`;
     }
-    const [updated] = await tx.execute<KeyRow[]>(
-      `update api_key set ${sets.join(', ')}, updated_at = clock_timestamp() where pk = ? returning *`,
-      [...values, row.pk],
-    );
+    const updated = await workspaceScope(tx, actor.workspaceId)
+      .updateTable('api_key')
+      .set(set as UpdateObject<Db, 'api_key'>)
+      .where('pk', '=', row.pk)
+      .returningAll()
+      .executeTakeFirstOrThrow();
     await recordAudit(tx, actor, { workspaceId: actor.workspaceId, action: 'key.updated', targetType: 'api_key', targetId: row.id, changes });
     await notifyKeyChanged(tx, row.pk);
-    return toView(updated!);
+    return toView(updated);
   });
 }
 
@@ -463,24 +444,27 @@ export async function revokeKey(deps: KeyServiceDeps, actor: KeyActor, id: strin
     const row = await lockKey(tx, actor.workspaceId, id);
     assertMayManage(actor, row, 'revoke');
     if (row.revoked_at) return toView(row);
-    const [updated] = await tx.execute<KeyRow[]>(
-      `update api_key set revoked_at = clock_timestamp(), updated_at = clock_timestamp() where pk = ? returning *`,
-      [row.pk],
-    );
-    await tx.execute(`update api_key_secret set revoked_at = now() where api_key_pk = ? and revoked_at is null`, [row.pk]);
+    const updated = await workspaceScope(tx, actor.workspaceId)
+      .updateTable('api_key')
+      .set({ revoked_at: sql<Date>`clock_timestamp()`, updated_at: sql<Date>`clock_timestamp()` })
+      .where('pk', '=', row.pk)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    // Secrets are reached through their key, just found (and locked) in this workspace.
+    await typedDb(tx).updateTable('api_key_secret').set({ revoked_at: sql<Date>`now()` }).where('api_key_pk', '=', row.pk).where('revoked_at', 'is', null).execute();
     await recordAudit(tx, actor, {
       workspaceId: actor.workspaceId,
       action: 'key.revoked',
       targetType: 'api_key',
       targetId: row.id,
-      changes: { revoked_at: { from: null, to: iso(updated!.revoked_at) } },
+      changes: { revoked_at: { from: null, to: iso(updated.revoked_at) } },
     });
     await raiseEvent(
       { em: tx, temporal: deps.temporal },
       { workspaceId: actor.workspaceId, type: 'key.revoked', payload: { key_id: row.id, actor_key_id: actor.keyId, deleted: false } },
     );
     await notifyKeyChanged(tx, row.pk);
-    return toView(updated!);
+    return toView(updated);
   });
 }
 
@@ -489,7 +473,7 @@ export async function deleteKey(deps: KeyServiceDeps, actor: KeyActor, id: strin
   return deps.em.transactional(async (tx) => {
     const row = await lockKey(tx, actor.workspaceId, id);
     assertMayManage(actor, row, 'delete');
-    await tx.execute(`delete from api_key where pk = ?`, [row.pk]);
+    await workspaceScope(tx, actor.workspaceId).deleteFrom('api_key').where('pk', '=', row.pk).execute();
     await recordAudit(tx, actor, {
       workspaceId: actor.workspaceId,
       action: 'key.deleted',
