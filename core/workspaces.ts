@@ -1,9 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import { z } from 'zod';
+import { typedDb, type Row } from '../db/kysely.js';
 import { closedObject } from './keys/schema.js';
 import { conflict, notFound } from './errors.js';
 import { recordAudit } from './audit.js';
-import { cursorTimestamp, decodeCursor, encodeCursor } from './cursor.js';
+import { page } from './page.js';
 import { insertKey, type CreatedKey, type KeyActor, type KeyServiceDeps } from './keys/service.js';
 
 export const workspaceIdSchema = z
@@ -32,14 +34,7 @@ export interface WorkspaceView {
   activeKeys: number;
 }
 
-interface WorkspaceRow {
-  id: string;
-  name: string;
-  key_prefix: string;
-  created_at: Date;
-  active_keys: string | number;
-  cursor_ts: string;
-}
+type WorkspaceRow = Row<'workspace'> & { active_keys: string | number | bigint };
 
 const view = (r: WorkspaceRow): WorkspaceView => ({
   id: r.id,
@@ -49,8 +44,29 @@ const view = (r: WorkspaceRow): WorkspaceView => ({
   activeKeys: Number(r.active_keys),
 });
 
-const SELECT = `select w.*, ${cursorTimestamp('w.created_at')} as cursor_ts,
-  (select count(*) from api_key k where k.workspace_id = w.id and k.revoked_at is null) as active_keys from workspace w`;
+/**
+ * Workspaces with their count of keys that are not revoked. The workspace table is the tenants
+ * themselves (no workspace scope applies: these are an operator's reads), and the count is of
+ * each workspace's own keys.
+ */
+const selectWorkspaces = (em: EntityManager) =>
+  typedDb(em)
+    .selectFrom('workspace')
+    .selectAll('workspace')
+    .select((eb) =>
+      eb
+        .selectFrom('api_key')
+        .select(eb.fn.countAll().as('n'))
+        .whereRef('api_key.workspace_id', '=', 'workspace.id')
+        .where('api_key.revoked_at', 'is', null)
+        .as('active_keys'),
+    );
+
+async function findWorkspace(em: EntityManager, id: string): Promise<WorkspaceView> {
+  const row = await selectWorkspaces(em).where('workspace.id', '=', id).executeTakeFirst();
+  if (!row) throw notFound('Workspace', id);
+  return view(row as WorkspaceRow);
+}
 
 /**
  * A new tenant and its first admin key (`admin`, shown once). The key gets the admin preset and not
@@ -62,11 +78,13 @@ export async function createWorkspace(
   input: CreateWorkspaceInput,
 ): Promise<{ workspace: WorkspaceView; adminKey: CreatedKey }> {
   return deps.em.transactional(async (tx) => {
-    const inserted = await tx.execute<{ id: string }[]>(
-      `insert into workspace (id, name, key_prefix, created_at) values (?, ?, ?, clock_timestamp()) on conflict (id) do nothing returning id`,
-      [input.id, input.name, input.keyPrefix ?? 'gate'],
-    );
-    if (inserted.length === 0) throw conflict(`id: a workspace '${input.id}' already exists; choose another id`, 'id');
+    const inserted = await typedDb(tx)
+      .insertInto('workspace')
+      .values({ id: input.id, name: input.name, key_prefix: input.keyPrefix ?? 'gate', created_at: sql<Date>`clock_timestamp()` })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!inserted) throw conflict(`id: a workspace '${input.id}' already exists; choose another id`, 'id');
     await recordAudit(tx, actor, {
       workspaceId: input.id,
       action: 'workspace.created',
@@ -88,15 +106,12 @@ export async function createWorkspace(
       metadata: {},
       enabled: true,
     });
-    const [row] = await tx.execute<WorkspaceRow[]>(`${SELECT} where w.id = ?`, [input.id]);
-    return { workspace: view(row!), adminKey };
+    return { workspace: await findWorkspace(tx, input.id), adminKey };
   });
 }
 
 export async function getWorkspace(em: EntityManager, id: string): Promise<WorkspaceView> {
-  const [row] = await em.execute<WorkspaceRow[]>(`${SELECT} where w.id = ?`, [id]);
-  if (!row) throw notFound('Workspace', id);
-  return view(row);
+  return findWorkspace(em, id);
 }
 
 /** Every workspace, newest first: an operator's view. */
@@ -104,16 +119,6 @@ export async function listWorkspaces(
   em: EntityManager,
   opts: { limit?: number; cursor?: string } = {},
 ): Promise<{ workspaces: WorkspaceView[]; nextCursor: string | null }> {
-  const limit = opts.limit ?? 100;
-  const params: unknown[] = [];
-  let where = '';
-  if (opts.cursor) {
-    const c = decodeCursor(opts.cursor);
-    where = 'where (w.created_at, w.id) < (?::timestamptz, ?)';
-    params.push(c.timestamp, c.id);
-  }
-  const rows = await em.execute<WorkspaceRow[]>(`${SELECT} ${where} order by w.created_at desc, w.id desc limit ?`, [...params, limit + 1]);
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return { workspaces: page.map(view), nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_ts, last.id) : null };
+  const { items, nextCursor } = await page(selectWorkspaces(em), { time: 'created_at', id: 'id' }, { cursor: opts.cursor, limit: opts.limit ?? 100 });
+  return { workspaces: items.map((r) => view(r as WorkspaceRow)), nextCursor };
 }
