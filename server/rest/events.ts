@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { getEvent, listEventDeliveries, listEvents, publishEvent } from '../../core/webhooks/deliveries.js';
 import { eventId, eventPayload, eventTypeName, idempotencyKey, isoDate, listLimit } from '../../core/webhooks/schema.js';
-import { HttpError } from '../../core/errors.js';
-import { zodToHttp } from './register.js';
 import { defineRoute } from './route.js';
 import { DeliveryBody, EventBody, deliveryBody, eventBody } from './webhook-views.js';
 
@@ -22,18 +20,8 @@ export const publishEventRoute = defineRoute({
     created_at: z.string().meta({ format: 'date-time' }),
     deliveries: z.number().int().meta({ description: 'Endpoints subscribed and active when the event was stored.' }),
   }),
-  handler: async ({ ctx, body, req }) => {
-    const raw = req.headers['idempotency-key'];
-    if (Array.isArray(raw)) throw new HttpError(400, 'invalid_input', 'Idempotency-Key header: send it once', 'idempotency-key');
-    let key: string | undefined;
-    if (raw !== undefined) {
-      const parsed = idempotencyKey.safeParse(raw);
-      if (!parsed.success) {
-        const err = zodToHttp(parsed.error, 'body');
-        throw new HttpError(400, 'invalid_input', `Idempotency-Key header: ${err.message.replace(/^body: /, '')}`, 'idempotency-key');
-      }
-      key = parsed.data;
-    }
+  handler: async ({ ctx, body, headers }) => {
+    const key = headers['idempotency-key'];
     const event = await publishEvent(ctx, ctx.principal.workspaceId, { type: body.type, payload: body.payload, idempotencyKey: key });
     return { id: event.id, type: event.type, created_at: event.createdAt.toISOString(), deliveries: event.deliveries };
   },

@@ -14,29 +14,48 @@ function expressPath(path: string): string {
 }
 
 /** `body.rate_limits.0.limit: expected a number` — names the field the caller got wrong. */
-export function zodToHttp(err: ZodError, where: 'body' | 'query' | 'params'): HttpError {
+type Where = 'body' | 'query' | 'params' | 'headers';
+
+export function zodToHttp(err: ZodError, where: Where): HttpError {
   const issue = err.issues[0]!;
   return fieldError(where, issue.path.map(String).join('.'), issue.message);
 }
 
-function fieldError(where: 'body' | 'query' | 'params', path: string, message: string): HttpError {
-  const label = where === 'body' ? path || 'body' : `${where === 'params' ? 'path parameter' : 'query parameter'} ${path}`;
+const LABELS = { params: 'path parameter', query: 'query parameter', headers: 'header' } as const;
+
+function fieldError(where: Where, path: string, message: string): HttpError {
+  const label = where === 'body' ? path || 'body' : `${LABELS[where]} ${path}`;
   return new HttpError(400, 'invalid_input', `${label}: ${message}`, path || undefined);
 }
 
 /** NUL, lone surrogates and over-deep nesting, refused alike for every route (server/input-guard.ts). */
-function guard(value: unknown, where: 'body' | 'query' | 'params'): void {
+function guard(value: unknown, where: Where): void {
   const problem = inputProblem(value);
   if (problem) throw fieldError(where, problem.path, problem.message);
 }
 
-function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: 'body' | 'query' | 'params'): unknown {
+function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: Where): unknown {
   if (!schema) return where === 'body' ? undefined : {};
   // The body was checked already, whether or not the route declares one.
   if (where !== 'body') guard(value, where);
   const result = schema.safeParse(value);
   if (!result.success) throw zodToHttp(result.error, where);
   return result.data;
+}
+
+/**
+ * The headers a route declares, validated like its query: each sent at most once (a repeated
+ * header is refused rather than guessed at), then parsed by the route's schema. Only declared
+ * names are read, so the schema is the contract, not documentation.
+ */
+function parseHeaders(schema: z.ZodObject, req: Request): unknown {
+  const picked: Record<string, string | undefined> = {};
+  for (const name of Object.keys(schema.shape)) {
+    const raw = req.headers[name];
+    if (Array.isArray(raw)) throw fieldError('headers', name, 'send it once');
+    picked[name] = raw;
+  }
+  return parse(schema, picked, 'headers');
 }
 
 /**
@@ -57,6 +76,7 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps, target: Pick<Ro
           if (!hasScope(principal.scopes, route.scope)) throw forbidden(route.scope);
         }
         const params = parse(route.params, req.params, 'params');
+        const headers = route.headers ? parseHeaders(route.headers, req) : {};
         // Express 5 parses the query string on first read of req.query: not at all for routes without one.
         const query = route.query ? parse(route.query, req.query, 'query') : {};
         // No body at all reads as `{}`, so `POST /api-keys/{id}/rotate` needs none when every field has a default.
@@ -69,7 +89,7 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps, target: Pick<Ro
         if (req.body !== undefined) guard(req.body, 'body');
         const body = parse(route.body, req.body ?? (route.body ? {} : undefined), 'body');
         const ctx = createRestContext(deps, principal, req.ip ?? '');
-        const result = await route.handler({ params, query, body, ctx: ctx as never, req, res });
+        const result = await route.handler({ params, query, body, headers, ctx: ctx as never, req, res });
         // A handler that chose its own status (/healthz's 503) keeps it; otherwise the route's.
         if (res.headersSent) return;
         const status = res.statusCode !== 200 ? res.statusCode : (route.status ?? 200);

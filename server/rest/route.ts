@@ -8,7 +8,7 @@ export type Method = 'get' | 'post' | 'patch' | 'put' | 'delete';
  * One REST route: its zod schemas validate the request and, unchanged, describe it in
  * /openapi.json, so the document cannot drift from what the server accepts.
  */
-export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType> {
+export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType, H extends z.ZodObject = z.ZodObject<{}>> {
   method: Method;
   /** OpenAPI style: `/api-keys/{id}`. */
   path: string;
@@ -19,8 +19,8 @@ export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.
   params?: P;
   query?: Q;
   body?: B;
-  /** Request headers the route reads, documented in OpenAPI. */
-  headers?: z.ZodObject;
+  /** Request headers the route reads: validated (400 naming the header) and documented in OpenAPI. */
+  headers?: H;
   status?: number;
   response: R;
   /** Extra documented error statuses beyond the 400/401/403/404/429/500 every route may answer. */
@@ -29,6 +29,7 @@ export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.
     params: z.output<P>;
     query: z.output<Q>;
     body: z.output<B>;
+    headers: z.output<H>;
     ctx: Context & { principal: NonNullable<Context['principal']> };
     req: Request;
     res: Response;
@@ -36,14 +37,15 @@ export interface RouteDef<P extends z.ZodType, Q extends z.ZodType, B extends z.
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyRoute = RouteDef<any, any, any, any>;
+export type AnyRoute = RouteDef<any, any, any, any, any>;
 
 export function defineRoute<
   P extends z.ZodType = z.ZodObject<{}>,
   Q extends z.ZodType = z.ZodObject<{}>,
   B extends z.ZodType = z.ZodUndefined,
   R extends z.ZodType = z.ZodType,
->(def: RouteDef<P, Q, B, R>): RouteDef<P, Q, B, R> {
+  H extends z.ZodObject = z.ZodObject<{}>,
+>(def: RouteDef<P, Q, B, R, H>): RouteDef<P, Q, B, R, H> {
   return def;
 }
 

@@ -149,7 +149,7 @@ describe('POST /events: bad input stores nothing', () => {
     const res = await stack.rest('POST', '/events', { key, headers: { 'idempotency-key': 'has space' }, body: { type: 'content.approved', payload: {} } });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ field: 'idempotency-key' });
-    expect(res.body.error.message).toMatch(/^Idempotency-Key header: /);
+    expect(res.body.error.message).toMatch(/^header idempotency-key: /);
   });
 });
 
