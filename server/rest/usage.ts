@@ -10,7 +10,8 @@ import {
   type LimitActor,
 } from '../../core/usage/limit-requests.js';
 import { searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
-import { summary, thisMonth, timeseries, MAX_POINTS, type Range } from '../../core/usage/queries.js';
+import { summary, timeseries, MAX_POINTS } from '../../core/usage/queries.js';
+import { resolveRange } from '../../core/usage/range.js';
 import { badRequest } from '../../core/errors.js';
 import { zodToHttp } from './register.js';
 import { defineRoute } from './route.js';
@@ -24,15 +25,6 @@ const time = (description: string) =>
     .transform((s) => new Date(s))
     .optional()
     .meta({ description, example: '2026-11-01T00:00:00Z' });
-
-/** [from, to), defaulting to this calendar month (UTC); to must follow from. */
-export function resolveRange(q: { from?: Date; to?: Date }, now = new Date()): Range {
-  const month = thisMonth(now);
-  const from = q.from ?? (q.to ? new Date(q.to.getTime() - (month.to.getTime() - month.from.getTime())) : month.from);
-  const to = q.to ?? (q.from ? new Date(Math.max(now.getTime(), from.getTime() + 1)) : month.to);
-  if (to <= from) throw badRequest('to: must be later than from', 'to');
-  return { from, to };
-}
 
 const RangeQuery = z.object({
   from: time('Start, inclusive (default: the start of this month, UTC).'),

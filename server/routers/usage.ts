@@ -10,7 +10,7 @@ import {
 } from '../../core/usage/limit-requests.js';
 import { MAX_POINTS, summary, timeseries } from '../../core/usage/queries.js';
 import { badRequest } from '../../core/errors.js';
-import { resolveRange } from '../rest/usage.js';
+import { resolveRange } from '../../core/usage/range.js';
 import { router, scopedProcedure } from '../trpc.js';
 
 // Outputs are the REST shapes (snake_case), so the UI and REST clients read the same fields.
