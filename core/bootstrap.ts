@@ -5,6 +5,7 @@ import { newId } from './ids.js';
 import { notifyKeyChanged } from './keys/notify.js';
 import { generateSecret, hashSecret, maskSecret } from './keys/secret.js';
 import { createLogger, type Logger } from './log.js';
+import { seedEventTypes } from './webhooks/event-types.js';
 
 export interface BootstrapResult {
   /** Set only when this start created an admin key nobody has seen yet: print it once. */
@@ -17,7 +18,8 @@ const BOOTSTRAP_PERMISSIONS = ['admin', 'operator'];
 const SOURCE = 'GATEHOUSE_BOOTSTRAP_KEY';
 
 /**
- * Makes sure the default workspace exists and can be entered: with GATEHOUSE_BOOTSTRAP_KEY, a key
+ * Makes sure the default workspace exists and can be entered, and that the built-in event types
+ * are the catalog's (`core/events/catalog.ts`): with GATEHOUSE_BOOTSTRAP_KEY, a key
  * `bootstrap` holding exactly that secret (admin + operator); without it, a generated admin key on
  * the very first start. Safe to run from several processes at once.
  *
@@ -34,6 +36,8 @@ export async function bootstrap(
     `insert into workspace (id, name, key_prefix, created_at) values (?, ?, 'gate', now()) on conflict (id) do nothing`,
     [ws, 'Default workspace'],
   );
+  const brought = await seedEventTypes(em);
+  if (brought > 0) log.info({ eventTypes: brought }, 'built-in event types written from the catalog');
   const pepper = config.GATEHOUSE_KEY_PEPPER;
 
   if (config.GATEHOUSE_BOOTSTRAP_KEY) {

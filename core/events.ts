@@ -8,17 +8,27 @@ import { startDeliveryWorkflow, startFanout } from './webhooks/dispatch.js';
 import { deliveryWorkflowIdPrefix } from '../temporal/workflow-ids.js';
 import { ATTEMPT_TIMEOUT_MS } from './webhooks/http.js';
 import { parseRetrySchedule } from './webhooks/retry.js';
+import type { CatalogEventType, EventPayload } from './events/catalog.js';
 
 /** Largest event payload accepted, measured as the JSON stored and sent. */
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 /** A caller's Idempotency-Key answers with the first event for this long; afterwards it may be reused. */
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
-export interface RaiseEventInput {
-  workspaceId: string;
-  /** A built-in type such as `key.rotated`, or a custom type registered by the workspace. */
+export interface RaiseEventInput<T extends CatalogEventType = CatalogEventType> extends EventInputBase {
+  /** A type of the catalog (`core/events/catalog.ts`), such as `key.rotated`. */
+  type: T;
+  payload: EventPayload<T>;
+}
+
+/** An event of any type, custom ones included, whose payload was checked at run time. */
+export interface CheckedEventInput extends EventInputBase {
   type: string;
   payload: Record<string, unknown>;
+}
+
+interface EventInputBase {
+  workspaceId: string;
   /**
    * Same key, same workspace: the first event is returned and nothing new is stored. Keys of
    * events published through the API (`source: 'api'`) hold for 24 hours; Gatehouse's own keys
@@ -57,6 +67,22 @@ export interface EventDeps {
 export const DIRECT_FANOUT_MAX = 8;
 
 /**
+ * Raises a catalog event: the type must be one of `core/events/catalog.ts` and the payload of
+ * its shape, both checked by the compiler (so nothing is checked again on this path).
+ */
+export function raiseEvent<T extends CatalogEventType>(deps: EventDeps, input: RaiseEventInput<T>): Promise<RaisedEvent> {
+  return storeEvent(deps, input);
+}
+
+/**
+ * `raiseEvent()` for a type the compiler cannot know (`POST /events`: custom types too), whose
+ * payload the caller has checked against the type's schema at run time.
+ */
+export function raiseCheckedEvent(deps: EventDeps, input: CheckedEventInput): Promise<RaisedEvent> {
+  return storeEvent(deps, input);
+}
+
+/**
  * The one way an event enters Gatehouse, from the API and from activities alike. The event and
  * one delivery row per subscribed active endpoint are stored together (the outbox), then their
  * `delivery:<eventId>:<endpointId>` workflows are started: directly for a small fan-out raised
@@ -66,7 +92,7 @@ export const DIRECT_FANOUT_MAX = 8;
  *
  * May be called inside the caller's transaction: the fan-out retries until the rows commit.
  */
-export async function raiseEvent(deps: EventDeps, input: RaiseEventInput): Promise<RaisedEvent> {
+async function storeEvent(deps: EventDeps, input: CheckedEventInput): Promise<RaisedEvent> {
   const payload = JSON.stringify(input.payload);
   if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
     throw new HttpError(413, 'payload_too_large', `payload: ${Buffer.byteLength(payload)} bytes, over the ${MAX_PAYLOAD_BYTES / 1024} KB an event may carry`, 'payload');

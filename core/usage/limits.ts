@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '../log.js';
 import type { TemporalHandle } from '../../temporal/client.js';
 import { raiseEvent } from '../events.js';
+import type { EventPayload } from '../events/catalog.js';
 import { textArray } from './sql.js';
 
 /** What one verification saw of a key's limits, right after it was counted. */
@@ -100,7 +101,7 @@ export class LimitWatcher {
     for (const r of rows) keys.set(`${r.workspace_id}\u0000${r.id}`, r);
 
     let raised = 0;
-    const raise = async (workspaceId: string, type: WarningType, idempotencyKey: string, payload: Record<string, unknown>) => {
+    const raise = async <T extends WarningType>(workspaceId: string, type: T, idempotencyKey: string, payload: EventPayload<T>) => {
       const ev = await raiseEvent({ em, temporal: this.deps.temporal }, { workspaceId, type, payload, idempotencyKey, source: 'gatehouse' });
       if (ev.created) raised++;
     };

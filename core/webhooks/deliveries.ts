@@ -3,13 +3,14 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { HttpError, conflict, notFound } from '../errors.js';
 import { recoverWorkflow, recoveryProgressQuery, type RecoverInput, type RecoveryProgress } from '../../workflows/recover.js';
 import { cursorTimestamp, decodeCursor, encodeCursor } from '../cursor.js';
-import { raiseEvent, type RaisedEvent } from '../events.js';
+import { raiseCheckedEvent, raiseEvent, type RaisedEvent } from '../events.js';
+import { assertPayloadMatches } from '../events/payload-schema.js';
 import type { DeliveryStatus } from '../../db/entities/webhook-delivery.js';
 import type { WebhookDeps } from './deps.js';
 import { startDeliveryWorkflow } from './dispatch.js';
 import { recoveryWorkflowId } from '../../temporal/workflow-ids.js';
 import { assertActive, findEndpoint } from './endpoints.js';
-import { assertEventTypesKnown, assertNotReservedEventType, TEST_EVENT_TYPE } from './event-types.js';
+import { assertNotReservedEventType, customEventTypeSchema, TEST_EVENT_TYPE } from './event-types.js';
 import { ATTEMPT_TIMEOUT_MS } from './http.js';
 import { SA } from '../../temporal/search-attributes.js';
 import { parseRetrySchedule } from './retry.js';
@@ -22,11 +23,14 @@ export interface PublishInput {
   idempotencyKey?: string;
 }
 
-/** POST /events: a known type outside Gatehouse's own namespaces only; idempotent on the caller's key for 24 hours. */
+/**
+ * POST /events: a known type outside Gatehouse's own namespaces only, its payload matching the
+ * type's schema (400 naming the JSON path); idempotent on the caller's key for 24 hours.
+ */
 export async function publishEvent(deps: WebhookDeps, workspaceId: string, input: PublishInput): Promise<RaisedEvent> {
   assertNotReservedEventType(input.type, 'type');
-  await assertEventTypesKnown(deps.em, workspaceId, [input.type], 'type');
-  return raiseEvent(deps, { workspaceId, type: input.type, payload: input.payload, idempotencyKey: input.idempotencyKey, source: 'api' });
+  assertPayloadMatches(input.type, await customEventTypeSchema(deps.em, workspaceId, input.type, 'type'), input.payload);
+  return raiseCheckedEvent(deps, { workspaceId, type: input.type, payload: input.payload, idempotencyKey: input.idempotencyKey, source: 'api' });
 }
 
 export interface EventView {

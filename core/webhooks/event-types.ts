@@ -1,4 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
+import { json, typedDb } from '../../db/kysely.js';
+import { CATALOG_EVENT_TYPES, catalogJsonSchema, type CatalogEventType } from '../events/catalog.js';
+import { assertValidPayloadSchema } from '../events/payload-schema.js';
 import { HttpError, conflict } from '../errors.js';
 import { newId } from '../ids.js';
 
@@ -7,7 +11,7 @@ export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 export const EVENT_TYPE_RULE = 'dot-separated segments of letters, digits, "_" and "-", at most 120 characters (e.g. order.paid)';
 
 /** Sent by POST /webhooks/{id}/test to that endpoint only, whatever it subscribes to. */
-export const TEST_EVENT_TYPE = 'webhook.test';
+export const TEST_EVENT_TYPE = 'webhook.test' satisfies CatalogEventType;
 
 /**
  * Namespaces of the events Gatehouse raises itself. Receivers trust a signed `key.revoked` as
@@ -35,6 +39,10 @@ export interface EventTypeView {
   name: string;
   description: string;
   builtIn: boolean;
+  /** JSON Schema (draft 2020-12) of the payload; null for a custom type registered without one. */
+  schema: Record<string, unknown> | null;
+  /** An example payload: the catalog's, or the first of a custom schema's `examples`. */
+  example: Record<string, unknown> | null;
   createdAt: Date;
 }
 
@@ -42,20 +50,66 @@ interface Row {
   name: string;
   description: string;
   workspace_id: string | null;
+  schema: Record<string, unknown> | null;
   created_at: Date;
+}
+
+function exampleOf(schema: Record<string, unknown> | null): Record<string, unknown> | null {
+  const first: unknown = Array.isArray(schema?.['examples']) ? (schema['examples'] as unknown[])[0] : undefined;
+  return first !== null && typeof first === 'object' && !Array.isArray(first) ? (first as Record<string, unknown>) : null;
 }
 
 const view = (r: Row): EventTypeView => ({
   name: r.name,
   description: r.description,
   builtIn: r.workspace_id === null,
+  schema: r.schema,
+  example: exampleOf(r.schema),
   createdAt: new Date(r.created_at),
 });
+
+/** The id of a built-in type's row, as the first migration seeded them. */
+const builtInId = (name: string) => `etb_${name}`;
+
+/**
+ * Writes the catalog's types into `event_type` (run at every start-up, by every process that
+ * bootstraps): a new type is added, a changed description or schema is brought in line, an
+ * unchanged one writes nothing. Safe to run from several processes at once.
+ */
+export async function seedEventTypes(em: EntityManager): Promise<number> {
+  const rows = CATALOG_EVENT_TYPES.map((name) => {
+    const schema = catalogJsonSchema(name);
+    return {
+      id: builtInId(name),
+      workspace_id: null,
+      name,
+      description: String(schema['description']),
+      schema: json(schema),
+      created_at: sql<Date>`now()`,
+    };
+  });
+  const result = await typedDb(em)
+    .insertInto('event_type')
+    .values(rows)
+    .onConflict((oc) =>
+      oc
+        .column('id')
+        .doUpdateSet((eb) => ({ description: eb.ref('excluded.description'), schema: eb.ref('excluded.schema') }))
+        .where((eb) =>
+          eb.or([
+            eb('event_type.description', 'is distinct from', eb.ref('excluded.description')),
+            eb('event_type.schema', 'is distinct from', eb.ref('excluded.schema')),
+          ]),
+        ),
+    )
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0);
+}
 
 /** Built-in types first, then the workspace's own, each alphabetically. */
 export async function listEventTypes(em: EntityManager, workspaceId: string): Promise<EventTypeView[]> {
   const rows = await em.execute<Row[]>(
-    `select name, description, workspace_id, created_at from event_type
+    `select name, description, workspace_id, schema, created_at from event_type
       where workspace_id is null or workspace_id = ?
       order by workspace_id is not null, name`,
     [workspaceId],
@@ -66,16 +120,17 @@ export async function listEventTypes(em: EntityManager, workspaceId: string): Pr
 export async function createEventType(
   em: EntityManager,
   workspaceId: string,
-  input: { name: string; description?: string },
+  input: { name: string; description?: string; schema?: Record<string, unknown> },
 ): Promise<EventTypeView> {
   assertNotReservedEventType(input.name, 'name');
+  if (input.schema) assertValidPayloadSchema(input.schema, 'schema');
   const rows = await em.execute<Row[]>(
-    `insert into event_type (id, workspace_id, name, description, created_at)
-     select ?, ?, ?, ?, now()
+    `insert into event_type (id, workspace_id, name, description, schema, created_at)
+     select ?, ?, ?, ?, ?::jsonb, now()
       where not exists (select 1 from event_type where name = ? and (workspace_id is null or workspace_id = ?))
      on conflict (workspace_id, name) do nothing
-     returning name, description, workspace_id, created_at`,
-    [newId('et'), workspaceId, input.name, input.description ?? '', input.name, workspaceId],
+     returning name, description, workspace_id, schema, created_at`,
+    [newId('et'), workspaceId, input.name, input.description ?? '', input.schema ? JSON.stringify(input.schema) : null, input.name, workspaceId],
   );
   if (rows.length === 0) throw conflict(`name: event type '${input.name}' already exists`, 'name');
   return view(rows[0]!);
@@ -92,14 +147,35 @@ export async function unknownEventTypes(em: EntityManager, workspaceId: string, 
   return [...new Set(names)].filter((n) => !known.has(n));
 }
 
+const unknownTypesError = (unknown: readonly string[], field: string) =>
+  new HttpError(
+    400,
+    'unknown_event_type',
+    `${field}: unknown event type${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}; register custom types with POST /event-types`,
+    field,
+  );
+
 export async function assertEventTypesKnown(em: EntityManager, workspaceId: string, names: readonly string[], field: string): Promise<void> {
   const unknown = await unknownEventTypes(em, workspaceId, names);
-  if (unknown.length) {
-    throw new HttpError(
-      400,
-      'unknown_event_type',
-      `${field}: unknown event type${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}; register custom types with POST /event-types`,
-      field,
-    );
-  }
+  if (unknown.length) throw unknownTypesError(unknown, field);
+}
+
+/**
+ * The JSON Schema a workspace's custom type `name` carries (null: none, or a built-in type, whose
+ * payloads the catalog's zod schema checks); 400 naming `field` when the workspace knows no such type.
+ */
+export async function customEventTypeSchema(
+  em: EntityManager,
+  workspaceId: string,
+  name: string,
+  field: string,
+): Promise<Record<string, unknown> | null> {
+  const rows = await em.execute<{ schema: Record<string, unknown> | null }[]>(
+    `select case when workspace_id is null then null else schema end as schema from event_type
+      where name = ? and (workspace_id is null or workspace_id = ?)
+      order by workspace_id nulls first limit 1`,
+    [name, workspaceId],
+  );
+  if (!rows[0]) throw unknownTypesError([name], field);
+  return rows[0].schema;
 }

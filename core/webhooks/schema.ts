@@ -25,6 +25,18 @@ export const deliveryStatus = z.enum(['pending', 'retrying', 'succeeded', 'faile
 /** Any JSON object; the 256 KB bound is checked on the serialised payload (413), not here. */
 export const eventPayload = z.record(z.string(), z.unknown()).meta({ example: { product_id: 'prod_123', name: 'Sneaker' } });
 
+/** A custom event type's payload schema, checked when the type is registered (core/events/payload-schema.ts). */
+export const payloadJsonSchema = z.record(z.string(), z.unknown()).meta({
+  description:
+    'JSON Schema (draft 2020-12) every payload of this type must match (a payload that does not is a 400 naming its JSON path); the first of its `examples` is shown as the example. Patterns use RE2 syntax; `format` is not checked.',
+  example: {
+    type: 'object',
+    properties: { order_id: { type: 'string' }, items: { type: 'array', items: { type: 'object', properties: { sku: { type: 'string' } }, required: ['sku'] } } },
+    required: ['order_id'],
+    examples: [{ order_id: 'ord_1', items: [{ sku: 'SNK-42' }] }],
+  },
+});
+
 export const idempotencyKey = z
   .string()
   .min(1)

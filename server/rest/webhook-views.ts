@@ -118,13 +118,25 @@ export const eventBody = (e: EventView): z.input<typeof EventBody> => ({
 });
 
 export const EventTypeBody = z
-  .object({ name: z.string(), description: z.string(), built_in: z.boolean(), created_at: dateTime })
+  .object({
+    name: z.string(),
+    description: z.string(),
+    built_in: z.boolean(),
+    schema: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .meta({ description: "JSON Schema (draft 2020-12) of the payload; null for a custom type registered without one." }),
+    example: z.record(z.string(), z.unknown()).nullable().meta({ description: 'An example payload.' }),
+    created_at: dateTime,
+  })
   .meta({ id: 'EventType' });
 
 export const eventTypeBody = (t: EventTypeView): z.input<typeof EventTypeBody> => ({
   name: t.name,
   description: t.description,
   built_in: t.builtIn,
+  schema: t.schema,
+  example: t.example,
   created_at: t.createdAt.toISOString(),
 });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raiseEvent } from '../../core/events.js';
+import { EVENT_CATALOG, type CatalogEventType, type EventPayload } from '../../core/events/catalog.js';
 import { startStack, type Stack } from '../harness.js';
 import { eventually, Receiver, verify } from './receiver.js';
 
@@ -31,7 +32,7 @@ interface Delivery {
 }
 
 /** Gatehouse's own event types cannot be published through the API: raise them as Gatehouse does. */
-function raise(type: string, payload: Record<string, unknown>) {
+function raise<T extends CatalogEventType>(type: T, payload: EventPayload<T>) {
   return raiseEvent({ em: stack.orm.em.fork(), temporal: stack.temporal, config: stack.config }, { workspaceId: stack.config.GATEHOUSE_DEFAULT_WORKSPACE, type, payload });
 }
 
@@ -144,7 +145,7 @@ describe('create endpoint → publish → a signed delivery', () => {
   it('honours Retry-After, capped at twice the scheduled delay', async () => {
     rx.script('/slow-down', { status: 429, headers: { 'retry-after': '30' } }, { status: 200 });
     const ep = await endpoint('/slow-down', ['usage.monthly_report']);
-    await raise('usage.monthly_report', {});
+    await raise('usage.monthly_report', EVENT_CATALOG['usage.monthly_report'].example);
     const reqs = await rx.waitFor('/slow-down', 2);
     const gap = reqs[1]!.at - reqs[0]!.at;
     // Scheduled 100 ms; Retry-After asks 30 s; the cap is 200 ms.
@@ -163,14 +164,14 @@ describe('create endpoint → publish → a signed delivery', () => {
     expect(overlapEnds - Date.now()).toBeGreaterThan(23.9 * 3_600_000);
     expect(overlapEnds - Date.now()).toBeLessThanOrEqual(24 * 3_600_000);
 
-    await raise('key.rotated', { key_id: 'k1' });
+    await raise('key.rotated', { ...EVENT_CATALOG['key.rotated'].example, key_id: 'k1' });
     const [during] = await rx.waitFor('/rotating', 1);
     expect(String(during!.headers['webhook-signature']).split(' ')).toHaveLength(2);
     expect(verify(rotated.body.secret, during!)).toMatchObject({ data: { key_id: 'k1' } });
     expect(verify(ep.secret, during!)).toMatchObject({ data: { key_id: 'k1' } });
 
     await stack.orm.em.fork().execute(`update webhook_endpoint set previous_secret_expires_at = now() - interval '1 second' where id = ?`, [ep.id]);
-    await raise('key.rotated', { key_id: 'k2' });
+    await raise('key.rotated', { ...EVENT_CATALOG['key.rotated'].example, key_id: 'k2' });
     const [, after] = await rx.waitFor('/rotating', 2);
     expect(String(after!.headers['webhook-signature']).split(' ')).toHaveLength(1);
     expect(verify(rotated.body.secret, after!)).toMatchObject({ data: { key_id: 'k2' } });
@@ -193,7 +194,7 @@ describe('create endpoint → publish → a signed delivery', () => {
   it('does not disable an endpoint whose failures started recently, and a success ends the streak', async () => {
     rx.script('/wobbly', { status: 500 }, { status: 200 });
     const ep = await endpoint('/wobbly', ['credits.low']);
-    const pub = await raise('credits.low', {});
+    const pub = await raise('credits.low', EVENT_CATALOG['credits.low'].example);
     await deliveriesOf(pub.id, (d) => d.find((x) => x.endpoint_id === ep.id)?.status === 'succeeded');
     const rows = await stack.orm.em.fork().execute<{ status: string; first_failure_at: Date | null }[]>(
       `select status, first_failure_at from webhook_endpoint where id = ?`,

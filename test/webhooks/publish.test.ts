@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raiseEvent } from '../../core/events.js';
+import { CATALOG_EVENT_TYPES, EVENT_CATALOG } from '../../core/events/catalog.js';
 import { connectTemporal } from '../../temporal/client.js';
 import { scheduleIds } from '../../temporal/workflow-ids.js';
 import { outboxSweepWorkflow } from '../../workflows/outbox-sweep.js';
@@ -63,18 +64,23 @@ describe('POST /events: fan-out', () => {
     const ep = (await stack.rest('POST', '/webhooks', { key, body: { url: `${rx.url}/internal`, event_types: ['key.created', 'usage.rate_limit.exceeded'] } })).body;
     const em = stack.orm.em.fork();
     const deps = { em, temporal: stack.temporal, log: stack.deps.log };
+    const created1 = { key_id: 'k-1', environment: 'live', actor_key_id: null } as const;
     // As the key service does: inside its own transaction.
     const created = await em.transactional((tx) =>
-      raiseEvent({ ...deps, em: tx }, { workspaceId, type: 'key.created', payload: { key_id: 'k-1' }, idempotencyKey: 'key.created:k-1' }),
+      raiseEvent({ ...deps, em: tx }, { workspaceId, type: 'key.created', payload: created1, idempotencyKey: 'key.created:k-1' }),
     );
-    const exceeded = await raiseEvent(deps, { workspaceId, type: 'usage.rate_limit.exceeded', payload: { key_id: 'k-1', limit: 'per-minute' } });
+    const exceeded = await raiseEvent(deps, {
+      workspaceId,
+      type: 'usage.rate_limit.exceeded',
+      payload: { ...EVENT_CATALOG['usage.rate_limit.exceeded'].example, key_id: 'k-1', limit_name: 'per-minute' },
+    });
     expect(created).toMatchObject({ created: true, deliveries: 1 });
     expect(exceeded.deliveries).toBe(1);
     const reqs = await rx.waitFor('/internal', 2);
     const bodies = reqs.map((r) => verify(ep.secret, r) as { type: string });
     expect(bodies.map((b) => b.type).sort()).toEqual(['key.created', 'usage.rate_limit.exceeded']);
     // Gatehouse's own idempotency keys hold: raising the same key again sends nothing new.
-    const again = await raiseEvent(deps, { workspaceId, type: 'key.created', payload: { key_id: 'k-1' }, idempotencyKey: 'key.created:k-1' });
+    const again = await raiseEvent(deps, { workspaceId, type: 'key.created', payload: created1, idempotencyKey: 'key.created:k-1' });
     expect(again).toMatchObject({ id: created.id, created: false, deliveries: 1 });
   });
 });
@@ -166,7 +172,7 @@ describe('custom event types', () => {
     expect((await stack.rest('POST', '/event-types', { key, body: { name: 'content.published' } })).status).toBe(409);
 
     const list = (await stack.rest('GET', '/event-types', { key })).body.event_types as { name: string; built_in: boolean }[];
-    expect(list.filter((t) => t.built_in)).toHaveLength(15);
+    expect(list.filter((t) => t.built_in)).toHaveLength(CATALOG_EVENT_TYPES.length);
     expect(list.map((t) => t.name)).toContain('invoice.paid');
     expect(list.map((t) => t.name)).toContain('webhook.endpoint.disabled');
     // Invisible to another workspace.
