@@ -21,12 +21,12 @@ export interface WorkspaceScope {
   deleteFrom<T extends TenantTable>(table: T): DeleteQueryBuilder<Db, T, DeleteResult>;
   /** `insert into <table>`, `workspace_id` set to the scope's. */
   insertInto<T extends TenantTable>(table: T, values: Omit<NewRow<T>, 'workspace_id'>): InsertQueryBuilder<Db, T, InsertResult>;
-  /** Entities of a workspace-owned type (one with a `workspace` relation) matching `where`, in this workspace. */
+  /** Entities of a workspace-owned type (a `workspace` relation or `workspaceId` column) matching `where`, in this workspace. */
   find<E extends object>(entity: EntityName<E>, where?: FilterQuery<E>): Promise<E[]>;
   /** One entity in this workspace, or `missing()` (a 404) when it is absent or another workspace's. */
   findOneOrFail<E extends object>(entity: EntityName<E>, where: FilterQuery<E>, missing: () => HttpError): Promise<E>;
   /** A new entity of this workspace, persisted (written by the next flush). */
-  create<E extends object>(entity: EntityName<E>, data: Omit<RequiredEntityData<E>, 'workspace'>): E;
+  create<E extends object>(entity: EntityName<E>, data: Omit<RequiredEntityData<E>, 'workspace' | 'workspaceId'>): E;
 }
 
 /** Kysely's builders are generic in the table; the scope adds its one condition through this view of them. */
@@ -34,11 +34,14 @@ type AnyTenantSelect = SelectQueryBuilder<Db, TenantTable, {}>;
 
 export function workspaceScope(em: EntityManager, workspaceId: string): WorkspaceScope {
   const db: Kysely<Db> = typedDb(em);
-  const owned = <E extends object>(entity: EntityName<E>) => {
+  /** The property naming an entity's workspace: a `workspace` relation, or a plain `workspaceId` (the usage tables). */
+  const owner = <E extends object>(entity: EntityName<E>): string => {
     const meta = em.getMetadata().find(entity);
-    if (!meta?.properties['workspace' as never]) {
+    const property = ['workspace', 'workspaceId'].find((name) => meta?.properties[name as never]);
+    if (!property) {
       throw new Error(`${meta?.className ?? String(entity)} is not owned by a workspace; workspaceScope() reaches workspace-owned entities only`);
     }
+    return property;
   };
   return {
     workspaceId,
@@ -51,18 +54,17 @@ export function workspaceScope(em: EntityManager, workspaceId: string): Workspac
     insertInto: <T extends TenantTable>(table: T, values: Omit<NewRow<T>, 'workspace_id'>) =>
       db.insertInto(table).values({ ...values, workspace_id: workspaceId } as unknown as NewRow<T>) as InsertQueryBuilder<Db, T, InsertResult>,
     async find<E extends object>(entity: EntityName<E>, where: FilterQuery<E> = {} as FilterQuery<E>) {
-      owned(entity);
-      return (await em.find(entity, { $and: [where, { workspace: workspaceId }] } as FilterQuery<NoInfer<E>>)) as E[];
+      const mine = { [owner(entity)]: workspaceId };
+      return (await em.find(entity, { $and: [where, mine] } as FilterQuery<NoInfer<E>>)) as E[];
     },
     async findOneOrFail<E extends object>(entity: EntityName<E>, where: FilterQuery<E>, missing: () => HttpError) {
-      owned(entity);
-      const found = await em.findOne(entity, { $and: [where, { workspace: workspaceId }] } as FilterQuery<NoInfer<E>>);
+      const mine = { [owner(entity)]: workspaceId };
+      const found = await em.findOne(entity, { $and: [where, mine] } as FilterQuery<NoInfer<E>>);
       if (!found) throw missing();
       return found as E;
     },
-    create<E extends object>(entity: EntityName<E>, data: Omit<RequiredEntityData<E>, 'workspace'>) {
-      owned(entity);
-      return em.create(entity, { ...data, workspace: workspaceId } as unknown as RequiredEntityData<E>);
+    create<E extends object>(entity: EntityName<E>, data: Omit<RequiredEntityData<E>, 'workspace' | 'workspaceId'>) {
+      return em.create(entity, { ...data, [owner(entity)]: workspaceId } as unknown as RequiredEntityData<E>);
     },
   };
 }

@@ -1,0 +1,230 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import ts from 'typescript';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { decodeCursor } from '../../core/cursor.js';
+import { HttpError, notFound } from '../../core/errors.js';
+import { page } from '../../core/page.js';
+import { workspaceScope } from '../../core/scope.js';
+import { ApiKey, entities, Workspace } from '../../db/entities/index.js';
+import { json, typedDb, type TenantTable } from '../../db/kysely.js';
+import { createOrm, migrate, type Orm } from '../../db/orm.js';
+import { dropDatabase, ensureDatabase, withDatabase } from '../../db/postgres.js';
+
+let url: string;
+let orm: Orm;
+beforeAll(async () => {
+  url = withDatabase(inject('databaseUrl'), `gh_test_${randomBytes(5).toString('hex')}`);
+  await ensureDatabase(url);
+  orm = await createOrm(url);
+  await migrate(orm);
+  const db = typedDb(orm.em.fork());
+  await db.insertInto('workspace').values([
+    { id: 'ws-a', name: 'A', key_prefix: 'aaa', created_at: new Date() },
+    { id: 'ws-b', name: 'B', key_prefix: 'bbb', created_at: new Date() },
+  ]).execute();
+  for (const [ws, id] of [['ws-a', 'same-id'], ['ws-b', 'same-id'], ['ws-a', 'a-only'], ['ws-b', 'b-only']] as const) {
+    await workspaceScope(orm.em.fork(), ws).insertInto('api_key', key(`${ws}-${id}`, id)).execute();
+  }
+});
+afterAll(async () => {
+  await orm?.close();
+  if (url) await dropDatabase(url);
+});
+
+function key(pk: string, id: string) {
+  return {
+    pk,
+    id,
+    permissions: json(['read']),
+    rate_limits: json([]),
+    ip_allowlist: json([]),
+    metadata: json({}),
+    start: 'gate_sk_live_Ab3x***',
+    created_at: new Date(),
+    updated_at: new Date(),
+  };
+}
+
+const scope = (ws: string) => workspaceScope(orm.em.fork(), ws);
+const keysOf = async (ws: string) => (await typedDb(orm.em.fork()).selectFrom('api_key').select(['id', 'name']).where('workspace_id', '=', ws).orderBy('id').execute());
+
+describe('workspaceScope: every query is within the workspace', () => {
+  it('selectFrom sees only its workspace, even for an id both workspaces use', async () => {
+    const rows = await scope('ws-a').selectFrom('api_key').select(['workspace_id', 'id']).orderBy('id').execute();
+    expect(rows).toEqual([
+      { workspace_id: 'ws-a', id: 'a-only' },
+      { workspace_id: 'ws-a', id: 'same-id' },
+    ]);
+    expect(await scope('ws-a').selectFrom('api_key').select('id').where('id', '=', 'b-only').executeTakeFirst()).toBeUndefined();
+  });
+
+  it("updateTable and deleteFrom cannot reach another workspace's rows", async () => {
+    const updated = await scope('ws-a').updateTable('api_key').set({ name: 'hijacked' }).where('id', 'in', ['b-only', 'same-id']).executeTakeFirst();
+    expect(updated.numUpdatedRows).toBe(1n);
+    expect(await keysOf('ws-b')).toEqual([
+      { id: 'b-only', name: '' },
+      { id: 'same-id', name: '' },
+    ]);
+    const deleted = await scope('ws-a').deleteFrom('api_key').where('id', '=', 'b-only').executeTakeFirst();
+    expect(deleted.numDeletedRows).toBe(0n);
+    expect(await keysOf('ws-b')).toHaveLength(2);
+    await scope('ws-a').updateTable('api_key').set({ name: '' }).where('id', '=', 'same-id').execute();
+  });
+
+  it('insertInto writes the scope’s workspace, whatever the values say', async () => {
+    const values = { ...key('ws-a-inserted', 'inserted'), workspace_id: 'ws-b' };
+    await scope('ws-a').insertInto('api_key', values).execute();
+    expect((await keysOf('ws-a')).map((k) => k.id)).toContain('inserted');
+    expect((await keysOf('ws-b')).map((k) => k.id)).not.toContain('inserted');
+    await scope('ws-a').deleteFrom('api_key').where('id', '=', 'inserted').execute();
+  });
+
+  it("through the EntityManager: another workspace's object is the same 404 as a missing one", async () => {
+    const missing = (id: string) => () => notFound('API key', id);
+    const a = scope('ws-a');
+    expect((await a.find(ApiKey)).map((k) => k.id).sort()).toEqual(['a-only', 'same-id']);
+    expect((await a.findOneOrFail(ApiKey, { id: 'same-id' }, missing('same-id'))).pk).toBe('ws-a-same-id');
+    const foreign = await a.findOneOrFail(ApiKey, { id: 'b-only' }, missing('b-only')).catch((e: unknown) => e);
+    const absent = await a.findOneOrFail(ApiKey, { id: 'nope' }, missing('nope')).catch((e: unknown) => e);
+    expect(foreign).toBeInstanceOf(HttpError);
+    expect(foreign).toMatchObject({ status: 404, code: 'not_found' });
+    expect(absent).toMatchObject({ status: 404, code: 'not_found' });
+  });
+
+  it('creates entities in its workspace, and refuses entities no workspace owns', async () => {
+    const em = orm.em.fork();
+    const created = workspaceScope(em, 'ws-b').create(ApiKey, {
+      pk: 'ws-b-created',
+      id: 'created',
+      permissions: ['read'],
+      rateLimits: [],
+      ipAllowlist: [],
+      metadata: {},
+      start: 'gate_sk_live_Ab3x***',
+    });
+    await em.flush();
+    expect(created.id).toBe('created');
+    expect((await keysOf('ws-b')).map((k) => k.id)).toContain('created');
+    expect((await keysOf('ws-a')).map((k) => k.id)).not.toContain('created');
+    await expect(scope('ws-a').find(Workspace)).rejects.toThrow(/Workspace is not owned by a workspace/);
+  });
+});
+
+describe('page: one cursor format, newest first', () => {
+  it('walks rows sharing a timestamp without skipping or repeating one, within the workspace', async () => {
+    const same = new Date('2026-01-01T00:00:00.123Z');
+    const a = scope('ws-a');
+    const entry = (id: string, createdAt: Date) => ({ id, action: 'key.updated', target_type: 'api_key', target_id: 'x', changes: json({}), created_at: createdAt });
+    for (const id of ['aud_1', 'aud_2', 'aud_3', 'aud_4', 'aud_5']) await a.insertInto('audit_log', entry(id, same)).execute();
+    await a.insertInto('audit_log', entry('aud_0', new Date('2026-01-02T00:00:00Z'))).execute();
+    await scope('ws-b').insertInto('audit_log', entry('aud_b', same)).execute();
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let i = 0; i < 10; i++) {
+      const { items, nextCursor } = await page(a.selectFrom('audit_log').select(['id', 'workspace_id']), { time: 'created_at', id: 'id' }, { cursor, limit: 2 });
+      expect(items.every((r) => Object.keys(r).join() === 'id,workspace_id')).toBe(true);
+      seen.push(...items.map((r) => r.id));
+      if (!nextCursor) break;
+      cursor = nextCursor;
+    }
+    expect(seen).toEqual(['aud_0', 'aud_5', 'aud_4', 'aud_3', 'aud_2', 'aud_1']);
+    // The format clients hold: base64url of [timestamp to the microsecond, id].
+    const first = await page(a.selectFrom('audit_log').selectAll(), { time: 'created_at', id: 'id' }, { limit: 2 });
+    expect(decodeCursor(first.nextCursor!)).toEqual({ timestamp: '2026-01-01T00:00:00.123000Z', id: 'aud_5' });
+    expect(JSON.parse(Buffer.from(first.nextCursor!, 'base64url').toString())).toEqual(['2026-01-01T00:00:00.123000Z', 'aud_5']);
+  });
+
+  it('a cursor it did not make is a 400 naming the field', async () => {
+    const err = await page(scope('ws-a').selectFrom('audit_log').selectAll(), { time: 'created_at', id: 'id' }, { cursor: 'bm9wZQ', limit: 2, cursorField: 'after' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, code: 'invalid_input', field: 'after' });
+  });
+});
+
+/**
+ * Modules converted to the data layer reach tenant tables only through workspaceScope(): no raw
+ * SQL, no Kysely `selectFrom`/`updateTable`/`deleteFrom`/`insertInto` of a tenant table on any
+ * other receiver, no EntityManager call on a tenant entity. Add a module here when it is converted.
+ */
+const CONVERTED = ['core/audit.ts', 'core/keys/service.ts', 'core/workspaces.ts', 'core/page.ts', 'core/scope.ts'];
+/** Every table with a workspace_id column: the compiler checks this list is complete (Record<TenantTable, …>). */
+const TENANT_TABLES: Record<TenantTable, true> = {
+  api_key: true,
+  audit_log: true,
+  event: true,
+  event_type: true,
+  limit_request: true,
+  usage_record: true,
+  usage_minute: true,
+  usage_hour: true,
+  usage_day: true,
+  usage_month: true,
+  webhook_endpoint: true,
+  webhook_delivery: true,
+};
+const TENANT_ENTITIES = new Set(entities.map((e) => e.meta).filter((m) => m.properties['workspace' as never] || m.properties['workspaceId' as never]).map((m) => m.className));
+/** Reviewed exceptions: file, then the receiver and table, with the reason. */
+const ALLOWED: Record<string, { [call: string]: string }> = {
+  'core/workspaces.ts': { "eb.selectFrom('api_key')": "a correlated count of each listed workspace's own keys (whereRef workspace_id = workspace.id): an operator's read" },
+};
+const KYSELY_ENTRIES = new Set(['selectFrom', 'updateTable', 'deleteFrom', 'insertInto']);
+const EM_CALLS = new Set(['find', 'findOne', 'findOneOrFail', 'findAll', 'findAndCount', 'count', 'create', 'insert', 'insertMany', 'upsert', 'upsertMany', 'nativeUpdate', 'nativeDelete', 'getReference', 'qb', 'createQueryBuilder']);
+
+function unscopedAccess(file: string, text: string): string[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const found: string[] = [];
+  const isScope = (receiver: ts.Expression) =>
+    (ts.isCallExpression(receiver) && receiver.expression.getText(source) === 'workspaceScope') || (ts.isIdentifier(receiver) && /scope$/i.test(receiver.text));
+  const visit = (node: ts.Node) => {
+    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression)) {
+      const method = node.expression.name.text;
+      const receiver = node.expression.expression;
+      const [first] = node.arguments;
+      const where = `${file}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1}`;
+      if (KYSELY_ENTRIES.has(method) && first && ts.isStringLiteral(first) && first.text.split(' ')[0]! in TENANT_TABLES && !isScope(receiver)) {
+        const call = `${receiver.getText(source)}.${method}('${first.text}')`;
+        if (!ALLOWED[file]?.[call]) found.push(`${where} ${call}`);
+      }
+      if (EM_CALLS.has(method) && first && ts.isIdentifier(first) && TENANT_ENTITIES.has(first.text) && !isScope(receiver)) {
+        found.push(`${where} ${receiver.getText(source)}.${method}(${first.text})`);
+      }
+      // Kysely's execute() takes no argument; EntityManager.execute(sql, …) is raw SQL.
+      if (method === 'execute' && node.arguments.length > 0) found.push(`${where} raw SQL: ${node.getText(source).slice(0, 60)}`);
+    }
+    if (ts.isTaggedTemplateExpression(node) && /^\s*(select|insert|update|delete|with)\b/i.test(node.template.getText(source).slice(1))) {
+      found.push(`${file}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1} raw SQL statement in a sql template`);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+describe('tenant tables are reached only through the workspace scope', () => {
+  it('in every converted module', async () => {
+    const root = resolve(import.meta.dirname, '../..');
+    const problems: string[] = [];
+    for (const file of CONVERTED) problems.push(...unscopedAccess(file, await readFile(resolve(root, file), 'utf8')));
+    expect(problems).toEqual([]);
+  });
+
+  it('the check finds each way around the scope', () => {
+    const text = [
+      `const a = await typedDb(em).selectFrom('api_key').selectAll().execute();`,
+      `await em.getKysely().updateTable('audit_log').set({ ip: '' }).execute();`,
+      `const b = await em.find(ApiKey, { id });`,
+      `await em.execute('delete from api_key where pk = ?', [pk]);`,
+      `const c = await workspaceScope(em, ws).selectFrom('api_key').selectAll().execute();`,
+      `const d = await scope.find(ApiKey, { id });`,
+      `const e = await typedDb(em).selectFrom('workspace').selectAll().execute();`,
+    ].join('\n');
+    expect(unscopedAccess('example.ts', text)).toEqual([
+      "example.ts:1 typedDb(em).selectFrom('api_key')",
+      "example.ts:2 em.getKysely().updateTable('audit_log')",
+      'example.ts:3 em.find(ApiKey)',
+      "example.ts:4 raw SQL: em.execute('delete from api_key where pk = ?', [pk])",
+    ]);
+  });
+});
