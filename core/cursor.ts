@@ -41,5 +41,8 @@ function isRealTimestamp(ts: string): boolean {
   return !ts.startsWith('0000') && !Number.isNaN(parsed.getTime()) && parsed.toISOString() === millis;
 }
 
-/** SQL that renders a timestamptz column the way cursors carry it. */
-export const cursorTimestamp = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+/** The `to_char` format of a cursor's timestamp (UTC, microseconds): core/page.ts and cursorTimestamp use it. */
+export const CURSOR_TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"';
+
+/** SQL that renders a timestamptz column the way cursors carry it (for lists not yet on core/page.ts). */
+export const cursorTimestamp = (column: string) => `to_char(${column} at time zone 'UTC', '${CURSOR_TIMESTAMP_FORMAT}')`;

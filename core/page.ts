@@ -1,6 +1,6 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
 import type { Db, Row, Table } from '../db/kysely.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { CURSOR_TIMESTAMP_FORMAT, decodeCursor, encodeCursor } from './cursor.js';
 
 export interface PageRequest {
   /** `next_cursor` of the previous page, as the client sent it back. */
@@ -36,7 +36,7 @@ export async function page<T extends Table, O>(
   const id = sql.ref(order.id);
   // The builder is generic in its table; the columns were checked against it above.
   let q = (query as unknown as SelectQueryBuilder<Db, Table, O>)
-    .select(sql<string>`to_char(${time} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('page_ts'))
+    .select(sql<string>`to_char(${time} at time zone 'UTC', ${sql.lit(CURSOR_TIMESTAMP_FORMAT)})`.as('page_ts'))
     .select(sql<string>`${id}`.as('page_id'));
   if (request.cursor) {
     const c = decodeCursor(request.cursor, request.cursorField);
