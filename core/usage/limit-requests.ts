@@ -1,14 +1,18 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import type { RateLimit } from '../../db/entities/api-key.js';
+import { json, type Row as TableRow } from '../../db/kysely.js';
 import type { LimitRequestStatus } from '../../db/entities/limit-request.js';
 import { conflict, HttpError, notFound, truncate } from '../errors.js';
 import { recordAudit } from '../audit.js';
 import { newId } from '../ids.js';
+import { page } from '../page.js';
 import { looserRateLimits } from '../keys/limit-order.js';
 import { assertMayLoosen } from '../keys/limit-policy.js';
 import { assertMayManage } from '../keys/may-manage.js';
 import { notifyKeyChanged } from '../keys/notify.js';
+import { workspaceScope } from '../scope.js';
 
 /** Who asks or decides: a key of the workspace, as the server's Principal plus the caller's address. */
 export interface LimitActor {
@@ -45,22 +49,7 @@ export interface LimitRequestView {
   created_at: string;
 }
 
-interface Row {
-  id: string;
-  api_key_pk: string;
-  key_id: string;
-  limit_name: string;
-  current_limit: number | null;
-  requested_limit: number;
-  window_seconds: number;
-  reason: string;
-  status: LimitRequestStatus;
-  requested_by: string;
-  decided_by: string | null;
-  decided_at: Date | null;
-  decision_note: string | null;
-  created_at: Date;
-}
+type Row = TableRow<'limit_request'>;
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
@@ -73,7 +62,7 @@ function toView(r: Row): LimitRequestView {
     requested_limit: r.requested_limit,
     window_seconds: r.window_seconds,
     reason: r.reason,
-    status: r.status,
+    status: r.status as LimitRequestStatus,
     requested_by: r.requested_by,
     decided_by: r.decided_by,
     decided_at: iso(r.decided_at),
@@ -84,27 +73,43 @@ function toView(r: Row): LimitRequestView {
 
 export async function createLimitRequest(em: EntityManager, actor: LimitActor, keyId: string, input: CreateLimitRequestInput): Promise<LimitRequestView> {
   return em.transactional(async (tx) => {
-    const [key] = await tx.execute<{ pk: string; rate_limits: RateLimit[] | null; revoked_at: Date | null }[]>(
-      `select pk, rate_limits, revoked_at from api_key where workspace_id = ? and id = ? for update`,
-      [actor.workspaceId, keyId],
-    );
-    if (!key) throw notFound('API key', keyId);
+    const scope = workspaceScope(tx, actor.workspaceId);
+    const key = await scope
+      .selectFrom('api_key')
+      .select(['pk', 'rate_limits', 'revoked_at'])
+      .where('id', '=', keyId)
+      .forUpdate()
+      .executeTakeFirstOrThrow(() => notFound('API key', keyId));
     if (key.revoked_at) throw conflict(`API key '${truncate(keyId)}' is revoked; its limits cannot change`);
     const existing = (key.rate_limits ?? []).find((l) => l.name === input.limit_name);
     const windowSeconds = input.window_seconds ?? existing?.windowSeconds;
     if (windowSeconds === undefined) {
       throw new HttpError(400, 'invalid_input', `window_seconds: required for '${input.limit_name}', a limit this key does not have yet`, 'window_seconds');
     }
-    const [pending] = await tx.execute<{ id: string }[]>(
-      `select id from limit_request where api_key_pk = ? and limit_name = ? and status = 'pending'`,
-      [key.pk, input.limit_name],
-    );
+    const pending = await scope
+      .selectFrom('limit_request')
+      .select('id')
+      .where('api_key_pk', '=', key.pk)
+      .where('limit_name', '=', input.limit_name)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
     if (pending) throw conflict(`A request for '${input.limit_name}' on this key is already pending (${pending.id})`, 'limit_name');
-    const [row] = await tx.execute<Row[]>(
-      `insert into limit_request (id, workspace_id, api_key_pk, key_id, limit_name, current_limit, requested_limit, window_seconds, reason, status, requested_by, created_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, clock_timestamp()) returning *`,
-      [newId('lr'), actor.workspaceId, key.pk, keyId, input.limit_name, existing?.limit ?? null, input.requested_limit, windowSeconds, input.reason, actor.keyId],
-    );
+    const row = await scope
+      .insertInto('limit_request', {
+        id: newId('lr'),
+        api_key_pk: key.pk,
+        key_id: keyId,
+        limit_name: input.limit_name,
+        current_limit: existing?.limit ?? null,
+        requested_limit: input.requested_limit,
+        window_seconds: windowSeconds,
+        reason: input.reason,
+        status: 'pending',
+        requested_by: actor.keyId,
+        created_at: sql<Date>`clock_timestamp()`,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
     await recordAudit(tx, actor, {
       workspaceId: actor.workspaceId,
       action: 'limit_request.created',
@@ -112,7 +117,7 @@ export async function createLimitRequest(em: EntityManager, actor: LimitActor, k
       targetId: keyId,
       changes: { limit_name: input.limit_name, requested_limit: input.requested_limit, window_seconds: windowSeconds },
     });
-    return toView(row!);
+    return toView(row);
   });
 }
 
@@ -122,18 +127,12 @@ export const ListLimitRequestsInput = z.strictObject({
 });
 
 export async function listLimitRequests(em: EntityManager, workspaceId: string, f: z.infer<typeof ListLimitRequestsInput>): Promise<LimitRequestView[]> {
-  const where = ['workspace_id = ?'];
-  const params: unknown[] = [workspaceId];
-  if (f.status) {
-    where.push('status = ?');
-    params.push(f.status);
-  }
-  if (f.key_id) {
-    where.push('key_id = ?');
-    params.push(f.key_id);
-  }
-  const rows = await em.execute<Row[]>(`select * from limit_request where ${where.join(' and ')} order by created_at desc, id desc limit 500`, params);
-  return rows.map(toView);
+  let q = workspaceScope(em, workspaceId).selectFrom('limit_request').selectAll();
+  if (f.status) q = q.where('status', '=', f.status);
+  if (f.key_id) q = q.where('key_id', '=', f.key_id);
+  // The newest 500: this list has no cursor in its API (yet), so only page()'s first page.
+  const { items } = await page(q, { time: 'created_at', id: 'id' }, { limit: 500 });
+  return items.map(toView);
 }
 
 /**
@@ -150,19 +149,25 @@ export async function decideLimitRequest(
   note?: string,
 ): Promise<LimitRequestView> {
   return em.transactional(async (tx) => {
-    const [req] = await tx.execute<Row[]>(`select * from limit_request where workspace_id = ? and id = ? for update`, [actor.workspaceId, id]);
-    if (!req) throw notFound('Limit request', id);
+    const scope = workspaceScope(tx, actor.workspaceId);
+    const req = await scope
+      .selectFrom('limit_request')
+      .selectAll()
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirstOrThrow(() => notFound('Limit request', id));
     if (req.status !== 'pending') throw conflict(`Limit request '${truncate(id)}' was already ${req.status}`);
     // Compared by key id, the only filer identity stored: a later key reusing the id is refused too.
     if (req.requested_by === actor.keyId) {
       throw new HttpError(403, 'insufficient_permissions', `Limit request '${truncate(id)}' was filed by this API key; another key must decide it`);
     }
     // Requests go when their key is deleted (cascade), so the key is there.
-    const [key] = await tx.execute<{ pk: string; id: string; permissions: string[]; rate_limits: RateLimit[] | null; revoked_at: Date | null }[]>(
-      `select pk, id, permissions, rate_limits, revoked_at from api_key where pk = ? for update`,
-      [req.api_key_pk],
-    );
-    if (!key) throw notFound('API key', req.key_id);
+    const key = await scope
+      .selectFrom('api_key')
+      .select(['pk', 'id', 'permissions', 'rate_limits', 'revoked_at'])
+      .where('pk', '=', req.api_key_pk)
+      .forUpdate()
+      .executeTakeFirstOrThrow(() => notFound('API key', req.key_id));
     assertMayManage(actor, key, decision === 'approve' ? 'approve limits for' : 'decline limits for');
     if (decision === 'approve') {
       if (key.revoked_at) throw conflict(`API key '${truncate(req.key_id)}' is revoked; the request can only be declined`);
@@ -172,7 +177,7 @@ export async function decideLimitRequest(
       if (at >= 0) limits[at] = next;
       else limits.push(next);
       assertMayLoosen(actor, key, 'rate_limits', looserRateLimits(limits, key.rate_limits ?? []));
-      await tx.execute(`update api_key set rate_limits = ?, updated_at = clock_timestamp() where pk = ?`, [JSON.stringify(limits), key.pk]);
+      await scope.updateTable('api_key').set({ rate_limits: json(limits), updated_at: sql<Date>`clock_timestamp()` }).where('pk', '=', key.pk).execute();
       await notifyKeyChanged(tx, key.pk);
       await recordAudit(tx, actor, {
         workspaceId: actor.workspaceId,
@@ -182,16 +187,18 @@ export async function decideLimitRequest(
         changes: { rate_limits: { from: key.rate_limits ?? [], to: limits } },
       });
     }
-    const [row] = await tx.execute<Row[]>(
-      `update limit_request set status = ?, decided_by = ?, decided_at = clock_timestamp(), decision_note = ? where id = ? returning *`,
-      [decision === 'approve' ? 'approved' : 'declined', actor.keyId, note ?? null, req.id],
-    );
+    const row = await scope
+      .updateTable('limit_request')
+      .set({ status: decision === 'approve' ? 'approved' : 'declined', decided_by: actor.keyId, decided_at: sql<Date>`clock_timestamp()`, decision_note: note ?? null })
+      .where('id', '=', req.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
     await recordAudit(tx, actor, {
       workspaceId: actor.workspaceId,
       action: decision === 'approve' ? 'limit_request.approved' : 'limit_request.declined',
       targetType: 'limit_request',
       targetId: req.id,
     });
-    return toView(row!);
+    return toView(row);
   });
 }
