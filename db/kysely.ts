@@ -23,7 +23,10 @@ export type TenantTable = { [T in Table]: 'workspace_id' extends keyof Db[T] ? T
 
 /**
  * The typed Kysely bound to `em`: inside `em.transactional(...)` its queries join that transaction.
- * Tenant tables go through `workspaceScope(em, ws)` instead (db/scope.ts).
+ * `Db` is passed explicitly rather than inferred from the EntityManager's type parameters, so every
+ * fork works alike (request contexts and activities hold a plain `EntityManager`); a bare
+ * `em.getKysely()` on such a fork knows no table and fails typecheck at its first query.
+ * Tenant tables go through `workspaceScope(em, ws)` instead (core/scope.ts).
  */
 export function typedDb(em: EntityManager): Kysely<Db> {
   return em.getKysely<Db>();
