@@ -1,10 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
+import { json, typedDb } from '../db/kysely.js';
 import { recordAudit } from './audit.js';
 import type { Config } from './config.js';
 import { newId } from './ids.js';
 import { notifyKeyChanged } from './keys/notify.js';
 import { generateSecret, hashSecret, maskSecret } from './keys/secret.js';
 import { createLogger, type Logger } from './log.js';
+import { workspaceScope } from './scope.js';
 import { seedEventTypes } from './webhooks/event-types.js';
 
 export interface BootstrapResult {
@@ -16,6 +19,19 @@ const BOOTSTRAP_KEY_ID = 'bootstrap';
 const BOOTSTRAP_PERMISSIONS = ['admin', 'operator'];
 /** Audit entries written by start-up name their source here; the actor is Gatehouse itself. */
 const SOURCE = 'GATEHOUSE_BOOTSTRAP_KEY';
+const now = sql<Date>`now()`;
+
+/** The columns a key made at start-up has beyond its id, name, pk and start: admin + operator, no limits. */
+const BOOTSTRAP_KEY_COLUMNS = {
+  environment: 'live',
+  permissions: json(BOOTSTRAP_PERMISSIONS),
+  rate_limits: json([]),
+  ip_allowlist: json([]),
+  metadata: json({}),
+  enabled: true,
+  created_at: now,
+  updated_at: now,
+} as const;
 
 /**
  * Makes sure the default workspace exists and can be entered, and that the built-in event types
@@ -32,10 +48,11 @@ export async function bootstrap(
   log: Logger = createLogger(config.LOG_LEVEL, 'gatehouse-bootstrap'),
 ): Promise<BootstrapResult> {
   const ws = config.GATEHOUSE_DEFAULT_WORKSPACE;
-  await em.execute(
-    `insert into workspace (id, name, key_prefix, created_at) values (?, ?, 'gate', now()) on conflict (id) do nothing`,
-    [ws, 'Default workspace'],
-  );
+  await typedDb(em)
+    .insertInto('workspace')
+    .values({ id: ws, name: 'Default workspace', key_prefix: 'gate', created_at: now })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
   const brought = await seedEventTypes(em);
   if (brought > 0) log.info({ eventTypes: brought }, 'built-in event types written from the catalog');
   const pepper = config.GATEHOUSE_KEY_PEPPER;
@@ -45,26 +62,24 @@ export async function bootstrap(
     return {};
   }
 
-  const [{ n } = { n: '0' }] = await em.execute<{ n: string }[]>(
-    `select count(*) as n from api_key where workspace_id = ? and revoked_at is null and permissions @> '["admin"]'::jsonb`,
-    [ws],
-  );
-  if (Number(n) > 0) return {};
+  const admins = await workspaceScope(em, ws)
+    .selectFrom('api_key')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('revoked_at', 'is', null)
+    .where('permissions', '@>', json(['admin']))
+    .executeTakeFirst();
+  if (Number(admins?.n ?? 0) > 0) return {};
   const secret = generateSecret('gate', 'live');
   const pk = newId('kid');
   const created = await em.transactional(async (tx) => {
-    const inserted = await tx.execute<{ pk: string }[]>(
-      `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
-       values (?, ?, 'admin', 'First admin key', 'live', ?, '[]', '[]', '{}', true, ?, now(), now())
-       on conflict (workspace_id, id) do nothing returning pk`,
-      [pk, ws, JSON.stringify(BOOTSTRAP_PERMISSIONS), maskSecret(secret)],
-    );
-    if (inserted.length === 0) return false;
-    await tx.execute(`insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now())`, [
-      hashSecret(secret, pepper),
-      pk,
-      maskSecret(secret),
-    ]);
+    const inserted = await workspaceScope(tx, ws)
+      .insertInto('api_key', { ...BOOTSTRAP_KEY_COLUMNS, pk, id: 'admin', name: 'First admin key', start: maskSecret(secret) })
+      .onConflict((oc) => oc.columns(['workspace_id', 'id']).doNothing())
+      .returning('pk')
+      .executeTakeFirst();
+    if (!inserted) return false;
+    // The secret row is reached through its key, just made in this workspace.
+    await typedDb(tx).insertInto('api_key_secret').values({ hash: hashSecret(secret, pepper), api_key_pk: pk, start: maskSecret(secret), created_at: now }).execute();
     await recordAudit(tx, null, {
       workspaceId: ws,
       action: 'key.created',
@@ -77,29 +92,25 @@ export async function bootstrap(
   return created ? { createdSecret: secret } : {};
 }
 
-interface BootstrapKeyRow {
-  pk: string;
-  start: string;
-  permissions: string[];
-  enabled: boolean;
-  revoked_at: Date | null;
-  expires_at: Date | null;
-}
-
 /** Creates key `bootstrap` when missing; else brings its secret (and role) in line with the setting. */
 async function ensureBootstrapKey(em: EntityManager, ws: string, secret: string, pepper: string | undefined, log: Logger): Promise<void> {
   const hash = hashSecret(secret, pepper);
   const start = maskSecret(secret);
   await em.transactional(async (tx) => {
-    const inserted = await tx.execute<{ pk: string }[]>(
-      `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
-       values (?, ?, ?, 'Bootstrap key (GATEHOUSE_BOOTSTRAP_KEY)', 'live', ?, '[]', '[]', '{}', true, ?, now(), now())
-       on conflict (workspace_id, id) do nothing returning pk`,
-      [newId('kid'), ws, BOOTSTRAP_KEY_ID, JSON.stringify(BOOTSTRAP_PERMISSIONS), start],
-    );
-    if (inserted[0]) {
-      const pk = inserted[0].pk;
-      await tx.execute(`insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now()) on conflict (hash) do nothing`, [hash, pk, start]);
+    const scope = workspaceScope(tx, ws);
+    const db = typedDb(tx);
+    const inserted = await scope
+      .insertInto('api_key', { ...BOOTSTRAP_KEY_COLUMNS, pk: newId('kid'), id: BOOTSTRAP_KEY_ID, name: 'Bootstrap key (GATEHOUSE_BOOTSTRAP_KEY)', start })
+      .onConflict((oc) => oc.columns(['workspace_id', 'id']).doNothing())
+      .returning('pk')
+      .executeTakeFirst();
+    if (inserted) {
+      const pk = inserted.pk;
+      await db
+        .insertInto('api_key_secret')
+        .values({ hash, api_key_pk: pk, start, created_at: now })
+        .onConflict((oc) => oc.column('hash').doNothing())
+        .execute();
       await recordAudit(tx, null, {
         workspaceId: ws,
         action: 'key.created',
@@ -114,10 +125,12 @@ async function ensureBootstrapKey(em: EntityManager, ws: string, secret: string,
     }
 
     // Locked: a second process starting at the same moment waits here, then finds nothing to do.
-    const [key] = await tx.execute<BootstrapKeyRow[]>(
-      `select pk, start, permissions, enabled, revoked_at, expires_at from api_key where workspace_id = ? and id = ? for update`,
-      [ws, BOOTSTRAP_KEY_ID],
-    );
+    const key = await scope
+      .selectFrom('api_key')
+      .select(['pk', 'start', 'permissions', 'enabled', 'revoked_at', 'expires_at'])
+      .where('id', '=', BOOTSTRAP_KEY_ID)
+      .forUpdate()
+      .executeTakeFirst();
     if (!key) return;
     if (key.revoked_at) {
       log.warn(
@@ -133,20 +146,18 @@ async function ensureBootstrapKey(em: EntityManager, ws: string, secret: string,
       );
     }
 
-    const secrets = await tx.execute<{ hash: string; start: string; revoked_at: Date | null; expires_at: Date | null }[]>(
-      `select hash, start, revoked_at, expires_at from api_key_secret where api_key_pk = ?`,
-      [key.pk],
-    );
-    const now = new Date();
-    const current = secrets.find((s) => s.hash === hash && !s.revoked_at && (!s.expires_at || new Date(s.expires_at) > now));
+    // Secrets are reached through their key, just found (and locked) in this workspace.
+    const secrets = await db.selectFrom('api_key_secret').select(['hash', 'start', 'revoked_at', 'expires_at']).where('api_key_pk', '=', key.pk).execute();
+    const at = new Date();
+    const current = secrets.find((s) => s.hash === hash && !s.revoked_at && (!s.expires_at || new Date(s.expires_at) > at));
     const secretChanged = !current || secrets.length > 1;
     const samePermissions = JSON.stringify([...key.permissions].sort()) === JSON.stringify([...BOOTSTRAP_PERMISSIONS].sort());
 
     if (!secretChanged && samePermissions) {
       // Only the masked start may be stale (it once showed more of a chosen secret): not a change worth an entry.
       if (key.start !== start || current.start !== start) {
-        await tx.execute(`update api_key set start = ? where pk = ?`, [start, key.pk]);
-        await tx.execute(`update api_key_secret set start = ? where hash = ?`, [start, hash]);
+        await scope.updateTable('api_key').set({ start }).where('pk', '=', key.pk).execute();
+        await db.updateTable('api_key_secret').set({ start }).where('hash', '=', hash).where('api_key_pk', '=', key.pk).execute();
       }
       return;
     }
@@ -154,17 +165,17 @@ async function ensureBootstrapKey(em: EntityManager, ws: string, secret: string,
     const changes: Record<string, unknown> = { source: SOURCE };
     if (secretChanged) {
       // The setting is the source of truth: any other secret this key had stops working.
-      await tx.execute(`delete from api_key_secret where api_key_pk = ? and hash <> ?`, [key.pk, hash]);
-      await tx.execute(
-        `insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now())
-         on conflict (hash) do update set revoked_at = null, expires_at = null, start = excluded.start`,
-        [hash, key.pk, start],
-      );
+      await db.deleteFrom('api_key_secret').where('api_key_pk', '=', key.pk).where('hash', '<>', hash).execute();
+      await db
+        .insertInto('api_key_secret')
+        .values({ hash, api_key_pk: key.pk, start, created_at: now })
+        .onConflict((oc) => oc.column('hash').doUpdateSet({ revoked_at: null, expires_at: null, start: (eb) => eb.ref('excluded.start') }))
+        .execute();
       // Masked, as lists show them: the entry says the secret changed without holding it.
       changes['secret'] = { from: key.start, to: start };
     }
     if (!samePermissions) changes['permissions'] = { from: key.permissions, to: BOOTSTRAP_PERMISSIONS };
-    await tx.execute(`update api_key set permissions = ?, start = ?, updated_at = now() where pk = ?`, [JSON.stringify(BOOTSTRAP_PERMISSIONS), start, key.pk]);
+    await scope.updateTable('api_key').set({ permissions: json(BOOTSTRAP_PERMISSIONS), start, updated_at: now }).where('pk', '=', key.pk).execute();
     await recordAudit(tx, null, { workspaceId: ws, action: 'key.updated', targetType: 'api_key', targetId: BOOTSTRAP_KEY_ID, changes });
     // Running API processes cache keys: tell them the old bootstrap secret is gone.
     await notifyKeyChanged(tx, key.pk);

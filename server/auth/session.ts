@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Request, Response } from 'express';
+import { sql } from 'kysely';
+import { typedDb } from '../../db/kysely.js';
 import { expandPermissions, PRESETS } from '../../core/permissions.js';
 import { hashSecret } from '../../core/keys/secret.js';
 import { compileAllowlistSafe, normaliseRateLimits } from '../../core/keys/key-record.js';
@@ -24,15 +26,7 @@ export const CSRF_HEADER = 'x-gatehouse-csrf';
 /** Signing in to the UI needs at least everything the read-only preset can see. */
 export const SIGN_IN_SCOPES: readonly string[] = PRESETS['read-only'];
 
-interface SessionRow {
-  pk: string;
-  id: string;
-  workspace_id: string;
-  permissions: string[];
-  rate_limits: unknown[];
-  ip_allowlist: string[];
-  expires_at: Date;
-}
+const now = sql<Date>`now()`;
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -63,13 +57,12 @@ export async function openSession(em: EntityManager, principal: Principal, secre
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(Date.now() + SESSION_TTL_MS);
   // Expired rows are useless; sign-ins are rare enough to sweep them here.
-  await em.execute(`delete from ui_session where expires_at < now()`);
-  await em.execute(`insert into ui_session (token_hash, api_key_pk, secret_hash, created_at, expires_at) values (?, ?, ?, now(), ?)`, [
-    hashToken(token),
-    principal.keyPk,
-    hashSecret(secret, pepper),
-    expiresAt,
-  ]);
+  const db = typedDb(em);
+  await db.deleteFrom('ui_session').where('expires_at', '<', now).execute();
+  await db
+    .insertInto('ui_session')
+    .values({ token_hash: hashToken(token), api_key_pk: principal.keyPk, secret_hash: hashSecret(secret, pepper), created_at: now, expires_at: expiresAt })
+    .execute();
   return { token, expiresAt };
 }
 
@@ -80,17 +73,20 @@ export interface ActiveSession {
 
 /** The session behind a token, if it, its key and its secret are all still good. */
 export async function findSession(em: EntityManager, token: string): Promise<ActiveSession | undefined> {
-  const rows = await em.execute<SessionRow[]>(
-    `select k.pk, k.id, k.workspace_id, k.permissions, k.rate_limits, k.ip_allowlist, s.expires_at
-       from ui_session s
-       join api_key k on k.pk = s.api_key_pk
-       join api_key_secret ks on ks.hash = s.secret_hash and ks.api_key_pk = k.pk
-      where s.token_hash = ? and s.expires_at > now()
-        and ks.revoked_at is null and (ks.expires_at is null or ks.expires_at > now())
-        and k.enabled and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())`,
-    [hashToken(token)],
-  );
-  const row = rows[0];
+  // The token names the workspace: the session's key is found through it, in whichever workspace it lives.
+  const row = await typedDb(em)
+    .selectFrom('ui_session')
+    .innerJoin('api_key', 'api_key.pk', 'ui_session.api_key_pk')
+    .innerJoin('api_key_secret', (join) => join.onRef('api_key_secret.hash', '=', 'ui_session.secret_hash').onRef('api_key_secret.api_key_pk', '=', 'api_key.pk'))
+    .select(['api_key.pk', 'api_key.id', 'api_key.workspace_id', 'api_key.permissions', 'api_key.rate_limits', 'api_key.ip_allowlist', 'ui_session.expires_at'])
+    .where('ui_session.token_hash', '=', hashToken(token))
+    .where('ui_session.expires_at', '>', now)
+    .where('api_key_secret.revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('api_key_secret.expires_at', 'is', null), eb('api_key_secret.expires_at', '>', now)]))
+    .where('api_key.enabled', '=', true)
+    .where('api_key.revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('api_key.expires_at', 'is', null), eb('api_key.expires_at', '>', now)]))
+    .executeTakeFirst();
   if (!row) return undefined;
   // A session is its key acting from a browser: the key's rate limits and IP allowlist hold for it too.
   const allowlist = Array.isArray(row.ip_allowlist) && row.ip_allowlist.length > 0 ? compileAllowlistSafe(row.ip_allowlist) : undefined;
@@ -109,7 +105,7 @@ export async function findSession(em: EntityManager, token: string): Promise<Act
 }
 
 export async function closeSession(em: EntityManager, token: string): Promise<void> {
-  await em.execute(`delete from ui_session where token_hash = ?`, [hashToken(token)]);
+  await typedDb(em).deleteFrom('ui_session').where('token_hash', '=', hashToken(token)).execute();
 }
 
 /** Safe methods carry no state change; anything else sent with the cookie must prove it came from the UI. */
