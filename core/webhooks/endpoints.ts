@@ -1,5 +1,8 @@
+import { sql } from 'kysely';
+import { json, typedDb, type Row } from '../../db/kysely.js';
 import { HttpError, conflict, notFound } from '../errors.js';
 import { newId } from '../ids.js';
+import { workspaceScope } from '../scope.js';
 import type { EndpointStatus } from '../../db/entities/webhook-endpoint.js';
 import type { WebhookDeps } from './deps.js';
 import { checkEndpointUrl } from './egress.js';
@@ -27,25 +30,26 @@ export interface EndpointView {
   updatedAt: Date;
 }
 
-export interface EndpointRow {
-  id: string;
-  workspace_id: string;
-  url: string;
-  description: string;
-  event_types: string[] | null;
-  status: EndpointStatus;
-  https_only: boolean;
-  disabled_reason: string | null;
-  disabled_at: Date | null;
-  last_triggered_at: Date | null;
-  secret_rotated_at: Date | null;
-  previous_secret_expires_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
+/** The columns every read of an endpoint returns: never the sealed secrets. */
+const COLUMNS = [
+  'id',
+  'workspace_id',
+  'url',
+  'description',
+  'event_types',
+  'status',
+  'https_only',
+  'disabled_reason',
+  'disabled_at',
+  'last_triggered_at',
+  'secret_rotated_at',
+  'previous_secret_expires_at',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof Row<'webhook_endpoint'>)[];
 
-const COLUMNS = `id, workspace_id, url, description, event_types, status, https_only, disabled_reason, disabled_at,
-  last_triggered_at, secret_rotated_at, previous_secret_expires_at, created_at, updated_at`;
+/** An endpoint as stored (its secrets left out): the type comes from the WebhookEndpoint entity. */
+export type EndpointRow = Pick<Row<'webhook_endpoint'>, (typeof COLUMNS)[number]>;
 
 const date = (d: Date | null) => (d ? new Date(d) : null);
 
@@ -55,7 +59,7 @@ export function endpointView(r: EndpointRow): EndpointView {
     url: r.url,
     description: r.description,
     eventTypes: r.event_types,
-    status: r.status,
+    status: r.status as EndpointStatus,
     httpsOnly: r.https_only,
     disabledReason: r.disabled_reason,
     disabledAt: date(r.disabled_at),
@@ -70,10 +74,14 @@ export function endpointView(r: EndpointRow): EndpointView {
 
 /** The only way to read an endpoint: always by workspace and id (another workspace's is "not found"). */
 export async function findEndpoint(deps: Pick<WebhookDeps, 'em'>, workspaceId: string, id: string): Promise<EndpointRow> {
-  const rows = await deps.em.execute<EndpointRow[]>(`select ${COLUMNS} from webhook_endpoint where workspace_id = ? and id = ?`, [workspaceId, id]);
-  if (!rows[0]) throw notFound('Webhook endpoint', id);
-  return rows[0];
+  return workspaceScope(deps.em, workspaceId)
+    .selectFrom('webhook_endpoint')
+    .select(COLUMNS)
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow(() => endpointNotFound(id));
 }
+
+const endpointNotFound = (id: string) => notFound('Webhook endpoint', id);
 
 async function assertUrl(deps: WebhookDeps, url: string, httpsOnly: boolean): Promise<void> {
   const why = await checkEndpointUrl(url, { httpsOnly, allowCidrs: deps.config.GATEHOUSE_EGRESS_ALLOW_CIDRS });
@@ -104,30 +112,39 @@ export async function createEndpoint(deps: WebhookDeps, workspaceId: string, inp
   const secret = generateSigningSecret();
   const sealed = await seal({ em: deps.em, secretKey: deps.config.GATEHOUSE_SECRET_KEY }, secret, id);
   const max = deps.config.GATEHOUSE_MAX_WEBHOOK_ENDPOINTS;
-  const rows = await deps.em.transactional(async (tx) => {
+  const row = await deps.em.transactional(async (tx) => {
     // Every event fans out to every endpoint: the cap bounds that. Creations in one workspace queue
     // on its row, so two at the cap cannot both count max - 1 (FOR NO KEY UPDATE leaves the
     // foreign-key locks of inserts elsewhere in the workspace alone).
-    await tx.execute(`select 1 from workspace where id = ? for no key update`, [workspaceId]);
-    const [{ n } = { n: '0' }] = await tx.execute<{ n: string }[]>(`select count(*) as n from webhook_endpoint where workspace_id = ?`, [workspaceId]);
+    await typedDb(tx).selectFrom('workspace').select('id').where('id', '=', workspaceId).forNoKeyUpdate().execute();
+    const scope = workspaceScope(tx, workspaceId);
+    const { n } = await scope
+      .selectFrom('webhook_endpoint')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     if (Number(n) >= max) {
       throw conflict(`This workspace has reached its limit of ${max} webhook endpoints (GATEHOUSE_MAX_WEBHOOK_ENDPOINTS); delete one before creating another`);
     }
-    return tx.execute<EndpointRow[]>(
-      `insert into webhook_endpoint (id, workspace_id, url, description, event_types, status, https_only, secret_ciphertext, created_at, updated_at)
-       values (?, ?, ?, ?, ?::jsonb, 'active', ?, ?, now(), now())
-       returning ${COLUMNS}`,
-      [id, workspaceId, input.url, input.description ?? '', eventTypes ? JSON.stringify(eventTypes) : null, httpsOnly, sealed],
-    );
+    return scope
+      .insertInto('webhook_endpoint', {
+        id,
+        url: input.url,
+        description: input.description ?? '',
+        event_types: eventTypes ? json(eventTypes) : null,
+        status: 'active',
+        https_only: httpsOnly,
+        secret_ciphertext: sealed,
+        created_at: sql<Date>`now()`,
+        updated_at: sql<Date>`now()`,
+      })
+      .returning(COLUMNS)
+      .executeTakeFirstOrThrow();
   });
-  return { endpoint: endpointView(rows[0]!), secret };
+  return { endpoint: endpointView(row), secret };
 }
 
 export async function listEndpoints(deps: Pick<WebhookDeps, 'em'>, workspaceId: string): Promise<EndpointView[]> {
-  const rows = await deps.em.execute<EndpointRow[]>(
-    `select ${COLUMNS} from webhook_endpoint where workspace_id = ? order by created_at, id`,
-    [workspaceId],
-  );
+  const rows = await workspaceScope(deps.em, workspaceId).selectFrom('webhook_endpoint').select(COLUMNS).orderBy('created_at').orderBy('id').execute();
   return rows.map(endpointView);
 }
 
@@ -154,25 +171,30 @@ export async function updateEndpoint(deps: WebhookDeps, workspaceId: string, id:
   const status = patch.status ?? current.status;
   // Re-enabling starts a fresh failure streak: the 5-day rule must not fire on the first failure after it.
   const reenable = patch.status === 'active' && current.status !== 'active';
-  const rows = await deps.em.execute<EndpointRow[]>(
-    `update webhook_endpoint
-        set url = ?, https_only = ?, event_types = ?::jsonb, description = ?, status = ?,
-            disabled_reason = case when ? then null else disabled_reason end,
-            disabled_at = case when ? then null else disabled_at end,
-            first_failure_at = case when ? then null else first_failure_at end,
-            updated_at = now()
-      where workspace_id = ? and id = ?
-      returning ${COLUMNS}`,
-    [url, httpsOnly, eventTypes ? JSON.stringify(eventTypes) : null, patch.description ?? current.description, status, reenable, reenable, reenable, workspaceId, id],
-  );
-  if (!rows[0]) throw notFound('Webhook endpoint', id);
-  return endpointView(rows[0]);
+  const row = await workspaceScope(deps.em, workspaceId)
+    .updateTable('webhook_endpoint')
+    .set({
+      url,
+      https_only: httpsOnly,
+      event_types: eventTypes ? json(eventTypes) : null,
+      description: patch.description ?? current.description,
+      status,
+      ...(reenable ? { disabled_reason: null, disabled_at: null, first_failure_at: null } : {}),
+      updated_at: sql<Date>`now()`,
+    })
+    .where('id', '=', id)
+    .returning(COLUMNS)
+    .executeTakeFirstOrThrow(() => endpointNotFound(id));
+  return endpointView(row);
 }
 
 /** Deletes the endpoint with its deliveries and attempts; a delivery workflow still running finds nothing and ends. */
 export async function deleteEndpoint(deps: Pick<WebhookDeps, 'em'>, workspaceId: string, id: string): Promise<void> {
-  const rows = await deps.em.execute<{ id: string }[]>(`delete from webhook_endpoint where workspace_id = ? and id = ? returning id`, [workspaceId, id]);
-  if (!rows[0]) throw notFound('Webhook endpoint', id);
+  await workspaceScope(deps.em, workspaceId)
+    .deleteFrom('webhook_endpoint')
+    .where('id', '=', id)
+    .returning('id')
+    .executeTakeFirstOrThrow(() => endpointNotFound(id));
 }
 
 /**
@@ -183,17 +205,19 @@ export async function rotateEndpointSecret(deps: WebhookDeps, workspaceId: strin
   await findEndpoint(deps, workspaceId, id);
   const secret = generateSigningSecret();
   const sealed = await seal({ em: deps.em, secretKey: deps.config.GATEHOUSE_SECRET_KEY }, secret, id);
-  const rows = await deps.em.execute<EndpointRow[]>(
-    `update webhook_endpoint
-        set previous_secret_ciphertext = secret_ciphertext,
-            previous_secret_expires_at = now() + (? * interval '1 millisecond'),
-            secret_ciphertext = ?, secret_rotated_at = now(), updated_at = now()
-      where workspace_id = ? and id = ?
-      returning ${COLUMNS}`,
-    [SECRET_OVERLAP_MS, sealed, workspaceId, id],
-  );
-  if (!rows[0]) throw notFound('Webhook endpoint', id);
-  return { endpoint: endpointView(rows[0]), secret };
+  const row = await workspaceScope(deps.em, workspaceId)
+    .updateTable('webhook_endpoint')
+    .set((eb) => ({
+      previous_secret_ciphertext: eb.ref('secret_ciphertext'),
+      previous_secret_expires_at: sql<Date>`now() + (${SECRET_OVERLAP_MS} * interval '1 millisecond')`,
+      secret_ciphertext: sealed,
+      secret_rotated_at: sql<Date>`now()`,
+      updated_at: sql<Date>`now()`,
+    }))
+    .where('id', '=', id)
+    .returning(COLUMNS)
+    .executeTakeFirstOrThrow(() => endpointNotFound(id));
+  return { endpoint: endpointView(row), secret };
 }
 
 export function assertActive(endpoint: EndpointRow): void {

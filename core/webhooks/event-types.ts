@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
-import { json, typedDb } from '../../db/kysely.js';
+import { json, typedDb, type Row } from '../../db/kysely.js';
 import { CATALOG_EVENT_TYPES, catalogJsonSchema, type CatalogEventType } from '../events/catalog.js';
 import { assertValidPayloadSchema } from '../events/payload-schema.js';
 import { HttpError, conflict } from '../errors.js';
@@ -46,20 +46,15 @@ export interface EventTypeView {
   createdAt: Date;
 }
 
-interface Row {
-  name: string;
-  description: string;
-  workspace_id: string | null;
-  schema: Record<string, unknown> | null;
-  created_at: Date;
-}
+const COLUMNS = ['name', 'description', 'workspace_id', 'schema', 'created_at'] as const satisfies readonly (keyof Row<'event_type'>)[];
+type EventTypeRow = Pick<Row<'event_type'>, (typeof COLUMNS)[number]>;
 
 function exampleOf(schema: Record<string, unknown> | null): Record<string, unknown> | null {
   const first: unknown = Array.isArray(schema?.['examples']) ? (schema['examples'] as unknown[])[0] : undefined;
   return first !== null && typeof first === 'object' && !Array.isArray(first) ? (first as Record<string, unknown>) : null;
 }
 
-const view = (r: Row): EventTypeView => ({
+const view = (r: EventTypeRow): EventTypeView => ({
   name: r.name,
   description: r.description,
   builtIn: r.workspace_id === null,
@@ -108,13 +103,18 @@ export async function seedEventTypes(em: EntityManager): Promise<number> {
 
 /** Built-in types first, then the workspace's own, each alphabetically. */
 export async function listEventTypes(em: EntityManager, workspaceId: string): Promise<EventTypeView[]> {
-  const rows = await em.execute<Row[]>(
-    `select name, description, workspace_id, schema, created_at from event_type
-      where workspace_id is null or workspace_id = ?
-      order by workspace_id is not null, name`,
-    [workspaceId],
-  );
+  const rows = await visibleEventTypes(em, workspaceId).select(COLUMNS).orderBy(sql`workspace_id is not null`).orderBy('name').execute();
   return rows.map(view);
+}
+
+/**
+ * The types a workspace sees: the built-in ones (no workspace) and its own. The workspace scope
+ * cannot say "or no workspace", so this one read names the workspace itself.
+ */
+function visibleEventTypes(em: EntityManager, workspaceId: string) {
+  return typedDb(em)
+    .selectFrom('event_type')
+    .where((eb) => eb.or([eb('workspace_id', 'is', null), eb('workspace_id', '=', workspaceId)]));
 }
 
 export async function createEventType(
@@ -124,25 +124,35 @@ export async function createEventType(
 ): Promise<EventTypeView> {
   assertNotReservedEventType(input.name, 'name');
   if (input.schema) assertValidPayloadSchema(input.schema, 'schema');
-  const rows = await em.execute<Row[]>(
-    `insert into event_type (id, workspace_id, name, description, schema, created_at)
-     select ?, ?, ?, ?, ?::jsonb, now()
-      where not exists (select 1 from event_type where name = ? and (workspace_id is null or workspace_id = ?))
-     on conflict (workspace_id, name) do nothing
-     returning name, description, workspace_id, schema, created_at`,
-    [newId('et'), workspaceId, input.name, input.description ?? '', input.schema ? JSON.stringify(input.schema) : null, input.name, workspaceId],
-  );
-  if (rows.length === 0) throw conflict(`name: event type '${input.name}' already exists`, 'name');
-  return view(rows[0]!);
+  // One statement: a name taken by a built-in type or the workspace's own is refused, racing creations too.
+  const db = typedDb(em);
+  const schema = input.schema ? json(input.schema) : sql<Record<string, unknown> | null>`null::jsonb`;
+  const row = await db
+    .insertInto('event_type')
+    .columns(['id', 'workspace_id', 'name', 'description', 'schema', 'created_at'])
+    .expression(
+      db
+        .selectNoFrom((eb) => [
+          eb.val(newId('et')).as('id'),
+          eb.val(workspaceId).as('workspace_id'),
+          eb.val(input.name).as('name'),
+          eb.val(input.description ?? '').as('description'),
+          schema.as('schema'),
+          sql<Date>`now()`.as('created_at'),
+        ])
+        .where((eb) => eb.not(eb.exists(visibleEventTypes(em, workspaceId).select('id').where('name', '=', input.name)))),
+    )
+    .onConflict((oc) => oc.columns(['workspace_id', 'name']).doNothing())
+    .returning(COLUMNS)
+    .executeTakeFirst();
+  if (!row) throw conflict(`name: event type '${input.name}' already exists`, 'name');
+  return view(row);
 }
 
 /** Names among `names` that are neither built in nor registered by the workspace. */
 export async function unknownEventTypes(em: EntityManager, workspaceId: string, names: readonly string[]): Promise<string[]> {
   if (names.length === 0) return [];
-  const rows = await em.execute<{ name: string }[]>(
-    `select name from event_type where (workspace_id is null or workspace_id = ?) and name in (select jsonb_array_elements_text(?::jsonb))`,
-    [workspaceId, JSON.stringify(names)],
-  );
+  const rows = await visibleEventTypes(em, workspaceId).select('name').where('name', 'in', [...new Set(names)]).execute();
   const known = new Set(rows.map((r) => r.name));
   return [...new Set(names)].filter((n) => !known.has(n));
 }
@@ -170,12 +180,12 @@ export async function customEventTypeSchema(
   name: string,
   field: string,
 ): Promise<Record<string, unknown> | null> {
-  const rows = await em.execute<{ schema: Record<string, unknown> | null }[]>(
-    `select case when workspace_id is null then null else schema end as schema from event_type
-      where name = ? and (workspace_id is null or workspace_id = ?)
-      order by workspace_id nulls first limit 1`,
-    [name, workspaceId],
-  );
-  if (!rows[0]) throw unknownTypesError([name], field);
-  return rows[0].schema;
+  const row = await visibleEventTypes(em, workspaceId)
+    .select((eb) => eb.case().when('workspace_id', 'is', null).then(sql<null>`null::jsonb`).else(eb.ref('schema')).end().as('schema'))
+    .where('name', '=', name)
+    .orderBy('workspace_id', (ob) => ob.asc().nullsFirst())
+    .limit(1)
+    .executeTakeFirst();
+  if (!row) throw unknownTypesError([name], field);
+  return row.schema;
 }

@@ -1,5 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
+import { typedDb } from '../../db/kysely.js';
 
 /**
  * Webhook signing secrets are HMAC keys Gatehouse must use again, so they cannot be hashed:
@@ -23,11 +25,14 @@ function derive(material: Buffer | string): Buffer {
 }
 
 async function loadInstallKey(em: EntityManager): Promise<Buffer> {
-  await em.execute(`insert into gatehouse_install_key (id, key, created_at) values (1, ?, now()) on conflict (id) do nothing`, [
-    randomBytes(32).toString('hex'),
-  ]);
-  const rows = await em.execute<{ key: string }[]>(`select key from gatehouse_install_key where id = 1`);
-  return derive(Buffer.from(rows[0]!.key, 'hex'));
+  const db = typedDb(em);
+  await db
+    .insertInto('gatehouse_install_key')
+    .values({ id: 1, key: randomBytes(32).toString('hex'), created_at: sql<Date>`now()` })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
+  const { key } = await db.selectFrom('gatehouse_install_key').select('key').where('id', '=', 1).executeTakeFirstOrThrow();
+  return derive(Buffer.from(key, 'hex'));
 }
 
 function installKeyFor(em: EntityManager): Promise<Buffer> {
