@@ -1,6 +1,8 @@
 // The rotation commands the API offers (rotate, state, end grace now, extend grace). The rows
 // decide; the workflow (reached through ./temporal.ts) keeps time and is told what the rows say.
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
+import { typedDb } from '../../../db/kysely.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
 import type { TemporalHandle } from '../../../temporal/client.js';
@@ -9,6 +11,7 @@ import { MAX_GRACE_SECONDS, type RotationInput, type RotationState } from '../..
 import { HttpError, conflict, notFound } from '../../errors.js';
 import { recordAudit } from '../../audit.js';
 import { raiseEvent } from '../../events.js';
+import { workspaceScope } from '../../scope.js';
 import { assertMayManage } from '../may-manage.js';
 import type { KeyActor } from '../service.js';
 import { generateSecret, hashSecret, maskSecret, type KeyEnvironment } from '../secret.js';
@@ -56,29 +59,21 @@ export interface RotateResult {
   workflowStarted: boolean;
 }
 
-interface KeyRow {
-  pk: string;
-  id: string;
-  permissions: string[];
-  environment: string;
-  rotation_count: number;
-  last_rotated_at: Date | null;
-  revoked_at: Date | null;
-  key_prefix: string;
-}
+const now = sql<Date>`now()`;
 
 /** Every look-up is scoped by workspace: a key of another workspace is simply not found. */
-async function findKey(em: EntityManager, workspaceId: string, keyId: string, forUpdate = false): Promise<KeyRow> {
-  const rows = await em.execute<KeyRow[]>(
-    `select k.pk, k.id, k.permissions, k.environment, k.rotation_count, k.last_rotated_at, k.revoked_at, w.key_prefix
-       from api_key k join workspace w on w.id = k.workspace_id
-      where k.workspace_id = ? and k.id = ?${forUpdate ? ' for update of k' : ''}`,
-    [workspaceId, keyId],
-  );
-  const row = rows[0];
-  if (!row) throw notFound('API key', keyId);
-  return row;
+async function findKey(em: EntityManager, workspaceId: string, keyId: string, forUpdate = false) {
+  let q = workspaceScope(em, workspaceId)
+    .selectFrom('api_key')
+    .innerJoin('workspace', 'workspace.id', 'api_key.workspace_id')
+    .select(['api_key.pk', 'api_key.id', 'api_key.permissions', 'api_key.environment', 'api_key.rotation_count', 'api_key.last_rotated_at', 'api_key.revoked_at', 'workspace.key_prefix'])
+    .where('api_key.id', '=', keyId);
+  if (forUpdate) q = q.forUpdate('api_key');
+  return q.executeTakeFirstOrThrow(() => notFound('API key', keyId));
 }
+
+/** The key as rotation sees it: the columns of its row (and its workspace's key prefix) that findKey reads. */
+type KeyRow = Awaited<ReturnType<typeof findKey>>;
 
 function checkGrace(seconds: number): void {
   if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_GRACE_SECONDS) {
@@ -110,36 +105,39 @@ export async function rotateKey(deps: RotationDeps, input: RotateInput): Promise
     assertMayManage(input.actor, key, 'rotate');
     if (key.revoked_at) throw conflict(`API key '${key.id}' is revoked and cannot be rotated`, 'id');
     const rotation = key.rotation_count + 1;
-    const [{ now } = { now: new Date() }] = await tx.execute<{ now: Date }[]>(`select now() as now`);
-    const rotatedAt = new Date(now);
+    const db = typedDb(tx);
+    const { at } = await db.selectNoFrom((eb) => eb.fn<Date>('now').as('at')).executeTakeFirstOrThrow();
+    const rotatedAt = new Date(at);
     const graceEndsAt = new Date(rotatedAt.getTime() + grace * 1000);
     const secret = generateSecret(key.key_prefix, key.environment as KeyEnvironment);
     const start = maskSecret(secret);
 
-    const cut = await tx.execute<{ rotation: number }[]>(
-      `update api_key_secret set expires_at = ?
-        where api_key_pk = ? and revoked_at is null and expires_at is not null and expires_at > ?
-        returning rotation`,
-      [rotatedAt, key.pk, rotatedAt],
-    );
-    await tx.execute(`update api_key_secret set expires_at = ? where api_key_pk = ? and revoked_at is null and expires_at is null`, [
-      graceEndsAt,
-      key.pk,
-    ]);
-    await tx.execute(`insert into api_key_secret (hash, api_key_pk, start, created_at, rotation) values (?, ?, ?, ?, ?)`, [
-      hashSecret(secret, pepper),
-      key.pk,
-      start,
-      rotatedAt,
-      rotation,
-    ]);
-    await tx.execute(`update api_key set rotation_count = ?, last_rotated_at = ?, start = ?, updated_at = ? where pk = ?`, [
-      rotation,
-      rotatedAt,
-      start,
-      rotatedAt,
-      key.pk,
-    ]);
+    // Secrets are reached through their key, just found (and locked) in this workspace.
+    const cut = await db
+      .updateTable('api_key_secret')
+      .set({ expires_at: rotatedAt })
+      .where('api_key_pk', '=', key.pk)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', 'is not', null)
+      .where('expires_at', '>', rotatedAt)
+      .returning('rotation')
+      .execute();
+    await db
+      .updateTable('api_key_secret')
+      .set({ expires_at: graceEndsAt })
+      .where('api_key_pk', '=', key.pk)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', 'is', null)
+      .execute();
+    await db
+      .insertInto('api_key_secret')
+      .values({ hash: hashSecret(secret, pepper), api_key_pk: key.pk, start, created_at: rotatedAt, rotation })
+      .execute();
+    await workspaceScope(tx, workspaceId)
+      .updateTable('api_key')
+      .set({ rotation_count: rotation, last_rotated_at: rotatedAt, start, updated_at: rotatedAt })
+      .where('pk', '=', key.pk)
+      .execute();
     await notifyKeyChanged(tx, key.pk);
     await recordAudit(tx, input.actor, {
       workspaceId,
@@ -201,10 +199,12 @@ export async function rotateKey(deps: RotationDeps, input: RotateInput): Promise
 
 /** Rebuilds the workflow input of a key's latest rotation from the database alone. */
 async function rotationInputFromDb(em: EntityManager, workspaceId: string, key: KeyRow): Promise<RotationInput> {
-  const [row] = await em.execute<{ grace_ends_at: Date | null }[]>(
-    `select max(expires_at) as grace_ends_at from api_key_secret where api_key_pk = ? and rotation = ?`,
-    [key.pk, key.rotation_count - 1],
-  );
+  const row = await typedDb(em)
+    .selectFrom('api_key_secret')
+    .select((eb) => eb.fn.max('expires_at').as('grace_ends_at'))
+    .where('api_key_pk', '=', key.pk)
+    .where('rotation', '=', key.rotation_count - 1)
+    .executeTakeFirst();
   const rotatedAt = new Date(key.last_rotated_at!);
   const graceEndsAt = row?.grace_ends_at ? new Date(row.grace_ends_at) : rotatedAt;
   return {
@@ -245,12 +245,18 @@ async function stateFromDb(deps: RotationDeps, workspaceId: string, key: KeyRow)
   const input = await rotationInputFromDb(deps.em, workspaceId, key);
   // completed_at is when this rotation's retired secret (issued by the one before) was revoked,
   // not when an older rotation's was.
-  const [row] = await deps.em.execute<{ pending: string; revoked_at: Date | null }[]>(
-    `select count(*) filter (where revoked_at is null and expires_at > now()) as pending,
-            max(revoked_at) filter (where rotation = ?) as revoked_at
-       from api_key_secret where api_key_pk = ? and rotation < ?`,
-    [key.rotation_count - 1, key.pk, key.rotation_count],
-  );
+  const row = await typedDb(deps.em)
+    .selectFrom('api_key_secret')
+    .select((eb) => [
+      eb.fn
+        .countAll<string>()
+        .filterWhere((f) => f.and([f('revoked_at', 'is', null), f('expires_at', '>', now)]))
+        .as('pending'),
+      eb.fn.max('revoked_at').filterWhere('rotation', '=', key.rotation_count - 1).as('revoked_at'),
+    ])
+    .where('api_key_pk', '=', key.pk)
+    .where('rotation', '<', key.rotation_count)
+    .executeTakeFirst();
   const ended = Number(row?.pending ?? 0) === 0;
   return {
     phase: ended ? 'completed' : 'grace',
@@ -326,10 +332,14 @@ export async function extendGrace(
   }
   const key = await rotatedKey(deps.em, workspaceId, input.keyId);
   assertMayManage(input.actor, key, 'extend the grace period of');
-  const [live] = await deps.em.execute<{ n: string }[]>(
-    `select count(*) as n from api_key_secret where api_key_pk = ? and rotation = ? and revoked_at is null and expires_at > now()`,
-    [key.pk, key.rotation_count - 1],
-  );
+  const live = await typedDb(deps.em)
+    .selectFrom('api_key_secret')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('api_key_pk', '=', key.pk)
+    .where('rotation', '=', key.rotation_count - 1)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
   if (Number(live?.n ?? 0) === 0) {
     // The row is the authority: once the old secret stopped, no extension brings it back.
     throw conflict(`The grace period of rotation ${key.rotation_count} of API key '${key.id}' has already ended`);
