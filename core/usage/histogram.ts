@@ -1,3 +1,5 @@
+import { sql, type Expression, type RawBuilder } from 'kysely';
+
 /**
  * Fixed latency buckets shared by the writer, the rollups and every query, so percentiles come
  * from summed counts instead of raw rows. Upper bounds in ms, inclusive; the last bucket is
@@ -31,10 +33,18 @@ export function quantileFromHistogram(hist: readonly number[], q: number, maxLat
   return maxLatencyMs;
 }
 
+/** PostgreSQL's subscripts of a histogram, 1..BUCKETS. */
+export const HIST_SUBSCRIPTS: readonly number[] = Array.from({ length: BUCKETS }, (_, i) => i + 1);
+
+/** `sum(hist[i])` of one bucket (1-based, as PostgreSQL subscripts): a partial sum to add up later. */
+export function sumHistogramBucket(hist: Expression<number[]>, i: number): RawBuilder<string | null> {
+  return sql<string | null>`sum(${hist}[${sql.lit(i)}])`;
+}
+
 /**
- * `array[sum(hist[1]), …, sum(hist[n])]` for SQL: summing histograms by subscript in one pass is
- * far cheaper than unnesting every array and grouping by position.
+ * `array[coalesce(sum(hist[1]), 0), …]` of a rollup's `hist` column: summing histograms by
+ * subscript in one pass is far cheaper than unnesting every array and grouping by position.
  */
-export function sumHistogramSql(column = 'hist'): string {
-  return `array[${Array.from({ length: BUCKETS }, (_, i) => `coalesce(sum(${column}[${i + 1}]), 0)`).join(', ')}]`;
+export function sumHistogram(hist: Expression<number[]>): RawBuilder<string[]> {
+  return sql<string[]>`array[${sql.join(HIST_SUBSCRIPTS.map((i) => sql`coalesce(${sumHistogramBucket(hist, i)}, 0)`))}]`;
 }

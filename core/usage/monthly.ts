@@ -1,7 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import type { TemporalHandle } from '../../temporal/client.js';
+import { typedDb } from '../../db/kysely.js';
 import { raiseEvent } from '../events.js';
-import { BUCKETS, quantileFromHistogram, sumHistogramSql } from './histogram.js';
+import { workspaceScope } from '../scope.js';
+import { BUCKETS, quantileFromHistogram, sumHistogram } from './histogram.js';
 
 /** `key_id` of the row holding a workspace's total (key ids cannot start with `*`). */
 export const WORKSPACE_TOTAL = '*';
@@ -17,17 +20,6 @@ export function monthBounds(month: string): { from: Date; to: Date } {
 export function previousMonth(at: Date): string {
   const d = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() - 1, 1));
   return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
-}
-
-interface Agg {
-  workspace_id: string;
-  key_id: string;
-  calls: string;
-  e4: string;
-  e5: string;
-  lsum: number;
-  lmax: number;
-  hist: string[] | null;
 }
 
 export interface MonthRow {
@@ -62,17 +54,29 @@ function finish(workspaceId: string, keyId: string, calls: number, e4: number, e
  */
 export async function rollupMonth(em: EntityManager, month: string): Promise<{ workspaces: string[]; rows: number }> {
   const { from, to } = monthBounds(month);
-  const aggs = await em.execute<Agg[]>(
-    `select workspace_id, key_id, sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5,
-            sum(latency_sum) as lsum, max(latency_max) as lmax, ${sumHistogramSql()} as hist
-       from usage_day where bucket >= ? and bucket < ?
-      group by 1, 2 order by 1, 2`,
-    [from, to],
-  );
+  // Every workspace's month at once (a worker's job, no caller's workspace): the day rollups of all of them.
+  const aggs = await typedDb(em)
+    .selectFrom('usage_day')
+    .select((eb) => [
+      'workspace_id',
+      'key_id',
+      eb.fn.sum<string>('calls').as('calls'),
+      eb.fn.sum<string>('errors_4xx').as('e4'),
+      eb.fn.sum<string>('errors_5xx').as('e5'),
+      eb.fn.sum<number>('latency_sum').as('lsum'),
+      eb.fn.max<number>('latency_max').as('lmax'),
+      sumHistogram(eb.ref('hist')).as('hist'),
+    ])
+    .where('bucket', '>=', from)
+    .where('bucket', '<', to)
+    .groupBy(['workspace_id', 'key_id'])
+    .orderBy('workspace_id')
+    .orderBy('key_id')
+    .execute();
   const rows: MonthRow[] = [];
   const totals = new Map<string, { calls: number; e4: number; e5: number; lsum: number; lmax: number; hist: number[] }>();
   for (const a of aggs) {
-    const hist = (a.hist ?? []).map(Number);
+    const hist = a.hist.map(Number);
     const calls = Number(a.calls);
     rows.push(finish(a.workspace_id, a.key_id, calls, Number(a.e4), Number(a.e5), Number(a.lsum), Number(a.lmax), hist));
     let t = totals.get(a.workspace_id);
@@ -87,14 +91,25 @@ export async function rollupMonth(em: EntityManager, month: string): Promise<{ w
   for (const [ws, t] of totals) rows.push(finish(ws, WORKSPACE_TOTAL, t.calls, t.e4, t.e5, t.lsum, t.lmax, t.hist));
 
   await em.transactional(async (tx) => {
-    await tx.execute(`delete from usage_month where month = ?`, [month + '-01']);
+    const db = typedDb(tx);
+    await db.deleteFrom('usage_month').where('month', '=', month + '-01').execute();
     for (let i = 0; i < rows.length; i += 500) {
-      const chunk = rows.slice(i, i + 500);
-      await tx.execute(
-        `insert into usage_month (workspace_id, month, key_id, calls, errors_4xx, errors_5xx, avg_latency_ms, p95_latency_ms, updated_at)
-         values ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, now())').join(', ')}`,
-        chunk.flatMap((r) => [r.workspaceId, month + '-01', r.keyId, r.calls, r.errors4xx, r.errors5xx, r.avgLatencyMs, r.p95LatencyMs]),
-      );
+      await db
+        .insertInto('usage_month')
+        .values(
+          rows.slice(i, i + 500).map((r) => ({
+            workspace_id: r.workspaceId,
+            month: month + '-01',
+            key_id: r.keyId,
+            calls: r.calls,
+            errors_4xx: r.errors4xx,
+            errors_5xx: r.errors5xx,
+            avg_latency_ms: r.avgLatencyMs,
+            p95_latency_ms: r.p95LatencyMs,
+            updated_at: sql<Date>`now()`,
+          })),
+        )
+        .execute();
     }
   });
   return { workspaces: [...totals.keys()], rows: rows.length };
@@ -108,10 +123,13 @@ export interface MonthReport {
 }
 
 export async function readMonth(em: EntityManager, workspaceId: string, month: string): Promise<MonthReport | undefined> {
-  const rows = await em.execute<{ key_id: string; calls: string; errors_4xx: string; errors_5xx: string; avg_latency_ms: number; p95_latency_ms: number }[]>(
-    `select key_id, calls, errors_4xx, errors_5xx, avg_latency_ms, p95_latency_ms from usage_month where workspace_id = ? and month = ? order by calls desc, key_id`,
-    [workspaceId, month + '-01'],
-  );
+  const rows = await workspaceScope(em, workspaceId)
+    .selectFrom('usage_month')
+    .select(['key_id', 'calls', 'errors_4xx', 'errors_5xx', 'avg_latency_ms', 'p95_latency_ms'])
+    .where('month', '=', month + '-01')
+    .orderBy('calls', 'desc')
+    .orderBy('key_id')
+    .execute();
   const conv = (r: (typeof rows)[number]) => ({
     keyId: r.key_id,
     calls: Number(r.calls),
@@ -136,13 +154,15 @@ export async function raiseMonthlyReports(
   onProgress: (done: number) => void = () => {},
   startAfter = '',
 ): Promise<{ raised: number; workspaces: number }> {
-  const workspaces = await deps
-    .em()
-    .execute<{ workspace_id: string }[]>(`select workspace_id from usage_month where month = ? and key_id = ? and workspace_id > ? order by workspace_id`, [
-      month + '-01',
-      WORKSPACE_TOTAL,
-      startAfter,
-    ]);
+  // The workspaces with a total for the month, across all of them: what the workflow pages through.
+  const workspaces = await typedDb(deps.em())
+    .selectFrom('usage_month')
+    .select('workspace_id')
+    .where('month', '=', month + '-01')
+    .where('key_id', '=', WORKSPACE_TOTAL)
+    .where('workspace_id', '>', startAfter)
+    .orderBy('workspace_id')
+    .execute();
   let raised = 0;
   for (const { workspace_id } of workspaces) {
     const em = deps.em();
@@ -188,23 +208,26 @@ export async function pruneUsage(
   let minutes = 0;
   for (;;) {
     if (opts.cancelled?.()) break;
-    const rows = await em().execute<{ n: string }[]>(
-      `with d as (delete from usage_record where id in (select id from usage_record where created_at < ? limit ?) returning 1) select count(*) as n from d`,
-      [cutoff, batch],
-    );
-    const n = Number(rows[0]?.n ?? 0);
+    const db = typedDb(em());
+    const { numDeletedRows } = await db
+      .deleteFrom('usage_record')
+      .where('id', 'in', db.selectFrom('usage_record').select('id').where('created_at', '<', cutoff).limit(batch))
+      .executeTakeFirst();
+    const n = Number(numDeletedRows);
     records += n;
     opts.onBatch?.(records + minutes);
     if (n < batch) break;
   }
-  for (const table of ['usage_minute', 'usage_hour']) {
+  // Rollups have a composite key: a batch is picked by ctid, the cheapest way to name rows to delete.
+  for (const table of ['usage_minute', 'usage_hour'] as const) {
     for (;;) {
       if (opts.cancelled?.()) break;
-      const rows = await em().execute<{ n: string }[]>(
-        `with d as (delete from ${table} where ctid in (select ctid from ${table} where bucket < ? limit ?) returning 1) select count(*) as n from d`,
-        [cutoff, batch],
-      );
-      const n = Number(rows[0]?.n ?? 0);
+      const db = typedDb(em());
+      const { numDeletedRows } = await db
+        .deleteFrom(table)
+        .where(sql.ref('ctid'), 'in', db.selectFrom(table).select(sql<string>`ctid`.as('ctid')).where('bucket', '<', cutoff).limit(batch))
+        .executeTakeFirst();
+      const n = Number(numDeletedRows);
       minutes += n;
       opts.onBatch?.(records + minutes);
       if (n < batch) break;

@@ -1,5 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { BUCKETS, quantileFromHistogram, sumHistogramSql } from './histogram.js';
+import { sql } from 'kysely';
+import { typedDb } from '../../db/kysely.js';
+import { workspaceScope } from '../scope.js';
+import { HIST_SUBSCRIPTS, quantileFromHistogram, sumHistogram, sumHistogramBucket } from './histogram.js';
 import { healthScore } from './health.js';
 
 export interface Range {
@@ -27,14 +30,6 @@ export interface Totals {
   latencySum: number;
   latencyMax: number;
   hist: number[];
-}
-
-interface TotalsRow {
-  calls: string | null;
-  e4: string | null;
-  e5: string | null;
-  lsum: number | null;
-  lmax: number | null;
 }
 
 type RollupTable = 'usage_day' | 'usage_hour' | 'usage_minute';
@@ -69,37 +64,50 @@ function ragged(from: Date, to: Date): { table: RollupTable; from: Date; to: Dat
 const ceilTo = (d: Date, step: number) => new Date(Math.ceil(d.getTime() / step) * step);
 const floorTo = (d: Date, step: number) => new Date(Math.floor(d.getTime() / step) * step);
 
-const HIST_COLUMNS = Array.from({ length: BUCKETS }, (_, i) => i + 1);
-
 /**
  * Each slice is summed on its own (histograms by subscript, no array built per row), then the
  * partial sums are added: no int[]→bigint[] cast or array materialised for every minute row.
+ * One query, whatever the number of slices.
  */
 export async function totals(em: EntityManager, workspaceId: string, range: Range, keyId?: string): Promise<Totals> {
-  const keyFilter = keyId === undefined ? '' : ' and key_id = ?';
-  const parts: string[] = [];
-  const params: unknown[] = [];
-  for (const slice of rollupSlices(range)) {
-    parts.push(
-      `select sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5, sum(latency_sum) as lsum, max(latency_max) as lmax,
-              ${HIST_COLUMNS.map((i) => `sum(hist[${i}]) as h${i}`).join(', ')}
-         from ${slice.table} where workspace_id = ? and bucket >= ? and bucket < ?${keyFilter}`,
-    );
-    params.push(workspaceId, slice.from, slice.to, ...(keyId === undefined ? [] : [keyId]));
-  }
-  const [row] = await em.execute<(Omit<TotalsRow, 'hist'> & Record<string, string | null>)[]>(
-    `select sum(calls) as calls, sum(e4) as e4, sum(e5) as e5, sum(lsum) as lsum, max(lmax) as lmax,
-            ${HIST_COLUMNS.map((i) => `sum(h${i}) as h${i}`).join(', ')}
-       from (${parts.join(' union all ')}) p`,
-    params,
-  );
+  const scope = workspaceScope(em, workspaceId);
+  const parts = rollupSlices(range).map((slice) => {
+    let q = scope
+      .selectFrom(slice.table)
+      .select((eb) => [
+        eb.fn.sum<string | null>('calls').as('calls'),
+        eb.fn.sum<string | null>('errors_4xx').as('e4'),
+        eb.fn.sum<string | null>('errors_5xx').as('e5'),
+        eb.fn.sum<number | null>('latency_sum').as('lsum'),
+        eb.fn.max<number | null>('latency_max').as('lmax'),
+        ...HIST_SUBSCRIPTS.map((i) => sumHistogramBucket(eb.ref('hist'), i).as(`h${i}`)),
+      ])
+      .where('bucket', '>=', slice.from)
+      .where('bucket', '<', slice.to);
+    if (keyId !== undefined) q = q.where('key_id', '=', keyId);
+    return q;
+  });
+  // A range inside one minute covers no minute bucket: nothing to read.
+  const [first, ...rest] = parts;
+  if (!first) return { calls: 0, errors4xx: 0, errors5xx: 0, latencySum: 0, latencyMax: 0, hist: HIST_SUBSCRIPTS.map(() => 0) };
+  const row = await typedDb(em)
+    .selectFrom(rest.reduce((all, part) => all.unionAll(part), first).as('p'))
+    .select((eb) => [
+      eb.fn.sum<string | null>('calls').as('calls'),
+      eb.fn.sum<string | null>('e4').as('e4'),
+      eb.fn.sum<string | null>('e5').as('e5'),
+      eb.fn.sum<number | null>('lsum').as('lsum'),
+      eb.fn.max<number | null>('lmax').as('lmax'),
+      ...HIST_SUBSCRIPTS.map((i) => sql<string | null>`sum(${sql.ref(`h${i}`)})`.as(`h${i}`)),
+    ])
+    .executeTakeFirst();
   return {
     calls: Number(row?.calls ?? 0),
     errors4xx: Number(row?.e4 ?? 0),
     errors5xx: Number(row?.e5 ?? 0),
     latencySum: Number(row?.lsum ?? 0),
     latencyMax: Number(row?.lmax ?? 0),
-    hist: HIST_COLUMNS.map((i) => Number(row?.[`h${i}`] ?? 0)),
+    hist: HIST_SUBSCRIPTS.map((i) => Number(row?.[`h${i}`] ?? 0)),
   };
 }
 
@@ -130,18 +138,17 @@ export function summarise(t: Totals, webhookSuccessRate: number | null): Summary
   };
 }
 
-/**
- * Share of finished webhook deliveries (created in the range) that succeeded; null when there
- * were none, or when this database has no delivery table yet.
- */
+/** Share of finished webhook deliveries (created in the range) that succeeded; null when there were none. */
 export async function webhookSuccessRate(em: EntityManager, workspaceId: string, range: Range): Promise<number | null> {
-  const [exists] = await em.execute<{ t: string | null }[]>(`select to_regclass('webhook_delivery')::text as t`);
-  if (!exists?.t) return null;
-  const [row] = await em.execute<{ ok: string; done: string }[]>(
-    `select count(*) filter (where status = 'succeeded') as ok, count(*) filter (where status in ('succeeded', 'failed')) as done
-       from webhook_delivery where workspace_id = ? and created_at >= ? and created_at < ?`,
-    [workspaceId, range.from, range.to],
-  );
+  const row = await workspaceScope(em, workspaceId)
+    .selectFrom('webhook_delivery')
+    .select((eb) => [
+      eb.fn.countAll<string>().filterWhere('status', '=', 'succeeded').as('ok'),
+      eb.fn.countAll<string>().filterWhere('status', 'in', ['succeeded', 'failed']).as('done'),
+    ])
+    .where('created_at', '>=', range.from)
+    .where('created_at', '<', range.to)
+    .executeTakeFirst();
   const done = Number(row?.done ?? 0);
   return done === 0 ? null : Number(row!.ok) / done;
 }
@@ -176,14 +183,21 @@ export async function timeseries(
   const table = interval === 'hour' ? 'usage_hour' : 'usage_day';
   const step = interval === 'hour' ? HOUR : DAY;
   const from = new Date(Math.floor(range.from.getTime() / step) * step);
-  const keyFilter = keyId === undefined ? '' : ' and key_id = ?';
-  const rows = await em.execute<{ t: Date; calls: string; e4: string; e5: string; lsum: number; lmax: number; hist: string[] | null }[]>(
-    `select date_trunc('${interval}', bucket, 'UTC') as t, sum(calls) as calls, sum(errors_4xx) as e4, sum(errors_5xx) as e5,
-            sum(latency_sum) as lsum, max(latency_max) as lmax, ${sumHistogramSql()} as hist
-       from ${table} where workspace_id = ? and bucket >= ? and bucket < ?${keyFilter}
-      group by 1 order by 1`,
-    [workspaceId, from, range.to, ...(keyId === undefined ? [] : [keyId])],
-  );
+  let q = workspaceScope(em, workspaceId)
+    .selectFrom(table)
+    .select((eb) => [
+      sql<string>`date_trunc(${sql.lit(interval)}, ${eb.ref('bucket')}, 'UTC')`.as('t'),
+      eb.fn.sum<string>('calls').as('calls'),
+      eb.fn.sum<string>('errors_4xx').as('e4'),
+      eb.fn.sum<string>('errors_5xx').as('e5'),
+      eb.fn.sum<number>('latency_sum').as('lsum'),
+      eb.fn.max<number>('latency_max').as('lmax'),
+      sumHistogram(eb.ref('hist')).as('hist'),
+    ])
+    .where('bucket', '>=', from)
+    .where('bucket', '<', range.to);
+  if (keyId !== undefined) q = q.where('key_id', '=', keyId);
+  const rows = await q.groupBy(sql`1`).orderBy(sql`1`).execute();
   const byTime = new Map(rows.map((r) => [new Date(r.t).getTime(), r]));
   const points: TimeseriesPoint[] = [];
   for (let t = from.getTime(); t < range.to.getTime(); t += step) {
