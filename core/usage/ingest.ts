@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
+import { workspaceScope } from '../scope.js';
 import type { Usage } from './index.js';
-import { textArray } from './sql.js';
 
 export const MAX_REPORTED_RECORDS = 1_000;
 /** Reports may arrive late (a service's buffer, a retry), but not so late that closed months change. */
@@ -52,7 +52,11 @@ export async function ingestReported(em: EntityManager, usage: Usage, workspaceI
   const ids = [...new Set(valid.map((v) => v.r.key_id).filter((k): k is string => !!k))];
   const known = new Set<string>();
   if (ids.length > 0) {
-    const rows = await em.execute<{ id: string }[]>(`select id from api_key where workspace_id = ? and id = any(?::text[])`, [workspaceId, textArray(ids)]);
+    const rows = await workspaceScope(em, workspaceId)
+      .selectFrom('api_key')
+      .select('id')
+      .where((eb) => eb('id', '=', eb.fn.any(eb.val(ids))))
+      .execute();
     rows.forEach((r) => known.add(r.id));
   }
   let accepted = 0;

@@ -1,8 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import type { RateLimit } from '../../db/entities/api-key.js';
+import { typedDb, type Row } from '../../db/kysely.js';
 import { HttpError } from '../errors.js';
+import { workspaceScope } from '../scope.js';
 import { startOfNextUtcMonth, startOfUtcDay, startOfUtcMonth } from './queries.js';
-import { textArray } from './sql.js';
 
 export interface KeyUsage {
   calls_today: number;
@@ -12,11 +14,7 @@ export interface KeyUsage {
   credits_remaining: number | null;
 }
 
-interface CounterRow {
-  name: string;
-  window_start: string;
-  count: number;
-}
+type CounterRow = Pick<Row<'rate_limit_counter'>, 'name' | 'window_start' | 'count'>;
 
 /**
  * Current use of each rate limit, read without consuming: the same sliding window the limiter
@@ -43,30 +41,53 @@ export const MAX_KEYS_PER_USAGE_CALL = 500;
  */
 export async function keysUsage(em: EntityManager, workspaceId: string, keyIds: string[], now = new Date()): Promise<Record<string, KeyUsage>> {
   if (keyIds.length === 0) return {};
-  const keys = await em.execute<{ id: string; pk: string; rate_limits: RateLimit[] | null; credits: number | null }[]>(
-    `select id, pk, rate_limits,
-            case when credits_refill_amount is not null and credits_refill_interval in ('daily', 'monthly')
-                  and coalesce(credits_refilled_at, created_at)
-                      < date_trunc(case credits_refill_interval when 'daily' then 'day' else 'month' end, now() at time zone 'utc') at time zone 'utc'
-                 then credits_refill_amount else credits_remaining end as credits
-       from api_key where workspace_id = ? and id = any(?::text[])`,
-    [workspaceId, textArray(keyIds)],
-  );
+  const scope = workspaceScope(em, workspaceId);
+  const keys = await scope
+    .selectFrom('api_key')
+    .select((eb) => [
+      'id',
+      'pk',
+      'rate_limits',
+      // What verification would find: a refill that is due counts as done (core/keys/credits.ts).
+      eb
+        .case()
+        .when(
+          eb.and([
+            eb('credits_refill_amount', 'is not', null),
+            eb('credits_refill_interval', 'in', ['daily', 'monthly']),
+            eb(
+              eb.fn.coalesce('credits_refilled_at', 'created_at'),
+              '<',
+              sql<Date>`date_trunc(case ${eb.ref('credits_refill_interval')} when 'daily' then 'day' else 'month' end, now() at time zone 'utc') at time zone 'utc'`,
+            ),
+          ]),
+        )
+        .then(eb.ref('credits_refill_amount'))
+        .else(eb.ref('credits_remaining'))
+        .end()
+        .as('credits'),
+    ])
+    .where((eb) => eb('id', '=', eb.fn.any(eb.val(keyIds))))
+    .execute();
   if (keys.length === 0) return {};
   const limited = keys.filter((k) => (k.rate_limits ?? []).length > 0).map((k) => k.pk);
   const [calls, counters] = await Promise.all([
-    em.execute<{ key_id: string; today: string | null; month: string | null }[]>(
-      `select key_id, sum(calls) filter (where bucket >= ?) as today, sum(calls) as month
-         from usage_day where workspace_id = ? and key_id = any(?::text[]) and bucket >= ? and bucket < ?
-        group by key_id`,
-      [startOfUtcDay(now), workspaceId, textArray(keys.map((k) => k.id)), startOfUtcMonth(now), startOfNextUtcMonth(now)],
-    ),
+    scope
+      .selectFrom('usage_day')
+      .select((eb) => ['key_id', eb.fn.sum<string | null>('calls').filterWhere('bucket', '>=', startOfUtcDay(now)).as('today'), eb.fn.sum<string | null>('calls').as('month')])
+      .where((eb) => eb('key_id', '=', eb.fn.any(eb.val(keys.map((k) => k.id)))))
+      .where('bucket', '>=', startOfUtcMonth(now))
+      .where('bucket', '<', startOfNextUtcMonth(now))
+      .groupBy('key_id')
+      .execute(),
     limited.length === 0
       ? Promise.resolve([])
-      : em.execute<(CounterRow & { key_pk: string })[]>(
-          `select key_pk, name, window_start::text as window_start, count from rate_limit_counter where key_pk = any(?::text[])`,
-          [textArray(limited)],
-        ),
+      : // Counters belong to keys just found in this workspace (by pk).
+        typedDb(em)
+          .selectFrom('rate_limit_counter')
+          .select(['key_pk', 'name', 'window_start', 'count'])
+          .where((eb) => eb('key_pk', '=', eb.fn.any(eb.val(limited))))
+          .execute(),
   ]);
   const callsOf = new Map(calls.map((c) => [c.key_id, c]));
   const countersOf = new Map<string, CounterRow[]>();
