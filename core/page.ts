@@ -19,9 +19,23 @@ export interface Page<O> {
 type TimeColumn<T extends Table> = { [C in keyof Row<T>]: Row<T>[C] extends Date ? C : never }[keyof Row<T>] & string;
 type TextColumn<T extends Table> = { [C in keyof Row<T>]: Row<T>[C] extends string ? C : never }[keyof Row<T>] & string;
 
+/** What a list pages on: a time column, and a unique id column that breaks ties. */
+export interface PageOrder<T extends Table> {
+  time: TimeColumn<T>;
+  id: TextColumn<T>;
+  /**
+   * The id column is a `bigint` (read as a string, as node-postgres returns int8): a cursor's id
+   * must then be one, or PostgreSQL would refuse the comparison with an error instead of a 400.
+   */
+  bigintId?: boolean;
+}
+
+const MAX_BIGINT = 2n ** 63n - 1n;
+const isBigint = (id: string) => /^\d{1,19}$/.test(id) && BigInt(id) <= MAX_BIGINT;
+
 /**
  * Every list pages the same way: newest first on (`time`, `id`) — a timestamp column and a unique
- * text column of the table — with the one cursor format of core/cursor.ts, which carries the last
+ * text column of the table (a bigint one with `bigintId`) — with the one cursor format of core/cursor.ts, which carries the last
  * row's exact timestamp (microseconds, rendered by PostgreSQL) and id, so a page boundary never
  * skips or repeats rows that share a timestamp. `query` holds the list's own filters; `page` adds
  * the cursor condition, the order and the limit (one row more than asked, to know whether there is
@@ -29,7 +43,7 @@ type TextColumn<T extends Table> = { [C in keyof Row<T>]: Row<T>[C] extends stri
  */
 export async function page<T extends Table, O>(
   query: SelectQueryBuilder<Db, T, O>,
-  order: { time: TimeColumn<T>; id: TextColumn<T> },
+  order: PageOrder<T>,
   request: PageRequest,
 ): Promise<Page<O>> {
   const time = sql.ref(order.time);
@@ -40,7 +54,10 @@ export async function page<T extends Table, O>(
     .select(sql<string>`${id}`.as('page_id'));
   if (request.cursor) {
     const c = decodeCursor(request.cursor, request.cursorField);
-    q = q.where(sql<boolean>`(${time}, ${id}) < (${c.timestamp}::timestamptz, ${c.id})`);
+    // decodeCursor's own 400 for an id no row of this list can have: the same answer as any foreign cursor.
+    if (order.bigintId && !isBigint(c.id)) decodeCursor('', request.cursorField);
+    const after = order.bigintId ? sql`${c.id}::bigint` : sql`${c.id}`;
+    q = q.where(sql<boolean>`(${time}, ${id}) < (${c.timestamp}::timestamptz, ${after})`);
   }
   const rows = await q.orderBy(time, 'desc').orderBy(id, 'desc').limit(request.limit + 1).execute();
   const items: O[] = [];

@@ -1,5 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Row } from '../../db/kysely.js';
+import { encodeCursor } from '../cursor.js';
 import { badRequest } from '../errors.js';
+import { page } from '../page.js';
+import { workspaceScope } from '../scope.js';
 
 export interface LogFilters {
   keyId?: string;
@@ -33,42 +37,30 @@ export interface LogPage {
   next_cursor: string | null;
 }
 
-interface Row {
-  id: string;
-  created_at: Date;
-  key_id: string | null;
-  source: string;
-  method: string;
-  route: string;
-  status: number;
-  latency_ms: number;
-  code: string | null;
-}
+/** The columns a log entry shows, picked from the entity's row. */
+type LogRow = Pick<Row<'usage_record'>, (typeof LOG_COLUMNS)[number]>;
+const LOG_COLUMNS = ['id', 'created_at', 'key_id', 'source', 'method', 'route', 'status', 'latency_ms', 'code'] as const;
 
 export const STATUS_FILTER = /^([1-5]xx|[1-5]\d\d)$/;
 
-function encodeCursor(r: Row): string {
-  return Buffer.from(JSON.stringify([new Date(r.created_at).toISOString(), r.id])).toString('base64url');
-}
-
-/** usage_record.id is a bigint: a larger id in a cursor would be a database error, not a 400. */
-const MAX_BIGINT = 2n ** 63n - 1n;
-
-function decodeCursor(cursor: string): [Date, string] {
+/**
+ * Before page(), log cursors carried the time to the millisecond (`….123Z`). Records are written
+ * with millisecond times, so such a cursor, held by a client across the upgrade, is the same
+ * position in the one cursor format (`….123000Z`); anything else is left for page() to judge.
+ */
+function fromMillisecondCursor(cursor: string): string {
   try {
-    const [t, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [unknown, unknown];
-    // Exactly what encodeCursor writes: toISOString keeps to years 0000-9999, which PostgreSQL takes.
-    if (typeof t !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(t)) throw new Error('bad');
-    const at = new Date(t);
-    if (Number.isNaN(at.getTime()) || at.toISOString() !== t) throw new Error('bad');
-    if (typeof id !== 'string' || !/^\d{1,19}$/.test(id) || BigInt(id) > MAX_BIGINT) throw new Error('bad');
-    return [at, id];
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(value[0])) {
+      return encodeCursor(value[0].slice(0, 23) + '000Z', value[1]);
+    }
   } catch {
-    throw badRequest('cursor: not a cursor this API returned', 'cursor');
+    // not JSON: page() answers 400
   }
+  return cursor;
 }
 
-const toEntry = (r: Row): LogEntry => ({
+const toEntry = (r: LogRow): LogEntry => ({
   id: r.id,
   time: new Date(r.created_at).toISOString(),
   key_id: r.key_id,
@@ -80,73 +72,43 @@ const toEntry = (r: Row): LogEntry => ({
   code: r.code,
 });
 
-/** Newest first, keyset-paginated on (time, id) so pages stay stable while records arrive. */
+/** Newest first, keyset-paginated on (time, id) by page() so pages stay stable while records arrive. */
 export async function searchLogs(em: EntityManager, workspaceId: string, f: LogFilters): Promise<LogPage> {
-  const where = ['workspace_id = ?'];
-  const params: unknown[] = [workspaceId];
-  if (f.keyId !== undefined) {
-    where.push('key_id = ?');
-    params.push(f.keyId);
-  }
-  if (f.route !== undefined) {
-    where.push('route = ?');
-    params.push(f.route);
-  }
-  if (f.method !== undefined) {
-    where.push('method = ?');
-    params.push(f.method.toUpperCase());
-  }
-  if (f.source !== undefined) {
-    where.push('source = ?');
-    params.push(f.source);
-  }
+  let q = workspaceScope(em, workspaceId).selectFrom('usage_record').select(LOG_COLUMNS);
+  if (f.keyId !== undefined) q = q.where('key_id', '=', f.keyId);
+  if (f.route !== undefined) q = q.where('route', '=', f.route);
+  if (f.method !== undefined) q = q.where('method', '=', f.method.toUpperCase());
+  if (f.source !== undefined) q = q.where('source', '=', f.source);
   if (f.status !== undefined) {
     if (!STATUS_FILTER.test(f.status)) throw badRequest('status: expected a status such as 404 or a class such as 4xx', 'status');
     if (f.status.endsWith('xx')) {
       const base = Number(f.status[0]) * 100;
-      where.push('status >= ? and status < ?');
-      params.push(base, base + 100);
+      q = q.where('status', '>=', base).where('status', '<', base + 100);
     } else {
-      where.push('status = ?');
-      params.push(Number(f.status));
+      q = q.where('status', '=', Number(f.status));
     }
   }
-  if (f.from) {
-    where.push('created_at >= ?');
-    params.push(f.from);
-  }
-  if (f.to) {
-    where.push('created_at < ?');
-    params.push(f.to);
-  }
-  if (f.cursor) {
-    const [at, id] = decodeCursor(f.cursor);
-    where.push('(created_at, id) < (?, ?)');
-    params.push(at, id);
-  }
+  if (f.from) q = q.where('created_at', '>=', f.from);
+  if (f.to) q = q.where('created_at', '<', f.to);
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 500);
-  const rows = await em.execute<Row[]>(
-    `select id::text as id, created_at, key_id, source, method, route, status, latency_ms, code
-       from usage_record where ${where.join(' and ')}
-      order by created_at desc, id desc limit ?`,
-    [...params, limit + 1],
-  );
-  const more = rows.length > limit;
-  const page = rows.slice(0, limit);
-  return { entries: page.map(toEntry), next_cursor: more ? encodeCursor(page[page.length - 1]!) : null };
+  const cursor = f.cursor === undefined ? undefined : fromMillisecondCursor(f.cursor);
+  const { items, nextCursor } = await page(q, { time: 'created_at', id: 'id', bigintId: true }, { cursor, limit });
+  return { entries: items.map(toEntry), next_cursor: nextCursor };
 }
 
 /** Records newer than `afterId`, oldest first: what a live tail polls for. */
 export async function logsAfter(em: EntityManager, workspaceId: string, afterId: string, limit = 200): Promise<LogEntry[]> {
-  const rows = await em.execute<Row[]>(
-    `select id::text as id, created_at, key_id, source, method, route, status, latency_ms, code
-       from usage_record where workspace_id = ? and id > ? order by id limit ?`,
-    [workspaceId, afterId, limit],
-  );
+  const rows = await workspaceScope(em, workspaceId).selectFrom('usage_record').select(LOG_COLUMNS).where('id', '>', afterId).orderBy('id').limit(limit).execute();
   return rows.map(toEntry);
 }
 
 export async function lastLogId(em: EntityManager, workspaceId: string): Promise<string> {
-  const [row] = await em.execute<{ id: string | null }[]>(`select id::text as id from usage_record where workspace_id = ? order by created_at desc, id desc limit 1`, [workspaceId]);
+  const row = await workspaceScope(em, workspaceId)
+    .selectFrom('usage_record')
+    .select('id')
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   return row?.id ?? '0';
 }

@@ -58,6 +58,20 @@ describe('GET /logs', () => {
     expect(seen[0]).toMatchObject({ time: '2026-11-01T00:29:00.000Z', status: 502, key_id: 'key-b', route: '/orders', method: 'POST', latency_ms: 39, source: 'service' });
   });
 
+  it("pages with every list's cursor, and a millisecond cursor from before that still continues", async () => {
+    const first = await get('limit=3');
+    const decoded = JSON.parse(Buffer.from(first.body.next_cursor, 'base64url').toString());
+    const last = first.body.entries[2] as Entry;
+    expect(decoded).toEqual(['2026-11-01T00:27:00.000000Z', last.id]);
+    const next = await get(`limit=3&cursor=${first.body.next_cursor}`);
+    // What GET /logs returned before it paged with page(): the time to the millisecond.
+    const old = Buffer.from(JSON.stringify(['2026-11-01T00:27:00.000Z', last.id])).toString('base64url');
+    const fromOld = await get(`limit=3&cursor=${old}`);
+    expect(fromOld.status).toBe(200);
+    expect(fromOld.body).toEqual(next.body);
+    expect((next.body.entries as Entry[]).map((e) => e.time)).toEqual(['2026-11-01T00:26:00.000Z', '2026-11-01T00:25:00.000Z', '2026-11-01T00:24:00.000Z']);
+  });
+
   it('filters by key, route, status, status class and time', async () => {
     expect((await get('key_id=key-a&limit=100')).body.entries).toHaveLength(15);
     const byRoute = (await get('route=/products/{id}&limit=100')).body.entries as Entry[];
