@@ -286,6 +286,7 @@ export class UsageRecorder {
   private async write(batch: Columns): Promise<void> {
     const client = await this.pool.connect();
     try {
+      // raw SQL: the recorder's own pg client (COPY needs one), so its transaction is spelled out too
       await client.query('begin');
       await copyColumns(client, batch);
       const { minute, hour, day } = rollups(batch);
@@ -335,6 +336,7 @@ export function copyLine(r: Row): string {
 const CHUNK = 2000;
 
 async function copyChunks(client: pg.PoolClient | pg.Client, chunks: () => Generator<string>): Promise<void> {
+  // raw SQL: COPY FROM STDIN has no query builder, and it is the usage benchmark's measured write path
   const stream = client.query(copyFrom(`copy usage_record (${USAGE_COLUMNS}) from stdin`));
   await pipeline(Readable.from(chunks()), stream);
 }
@@ -456,6 +458,7 @@ const ADD_HIST = `array[${Array.from({ length: BUCKETS }, (_, i) => `coalesce(t.
 
 async function upsertRollups(client: pg.PoolClient, table: 'usage_minute' | 'usage_hour' | 'usage_day', aggs: Agg[], int: 'int' | 'bigint') {
   if (aggs.length === 0) return;
+  // raw SQL: one upsert of a whole batch from unnest'ed arrays on the recorder's pg client, measured by the usage benchmark
   await client.query(
     `insert into ${table} as t (workspace_id, bucket, key_id, route, calls, errors_4xx, errors_5xx, latency_sum, latency_max, hist)
      select w, b, k, r, c, e4, e5, s, m, h::${int}[]
