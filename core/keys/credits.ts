@@ -12,6 +12,7 @@ const DUE = `(k.credits_refill_amount is not null and k.credits_refill_interval 
 const AVAILABLE = `(case when ${DUE} then k.credits_refill_amount else k.credits_remaining end)`;
 
 /** One statement: refill if due, then charge only if enough is left; never below zero. */
+// raw SQL: the atomic charge per verification on the verifier's own pg pool (measured in BENCHMARKS.md)
 const CHARGE_SQL = `
   update api_key k
      set credits_remaining = ${AVAILABLE} - $2::int,
@@ -19,6 +20,7 @@ const CHARGE_SQL = `
    where k.pk = $1 and k.credits_remaining is not null and ${AVAILABLE} >= $2::int
   returning k.credits_remaining`;
 
+// raw SQL: the same refill expression as CHARGE_SQL, read when a charge is refused
 const PEEK_SQL = `select ${AVAILABLE} as credits from api_key k where k.pk = $1`;
 
 export interface ChargeResult {

@@ -1,4 +1,5 @@
 import type { RateLimit } from '../../db/entities/api-key.js';
+import type { Row } from '../../db/kysely.js';
 import { expandPermissions } from '../permissions.js';
 import { compileAllowlist, type IpAllowlist } from './ip-allowlist.js';
 
@@ -27,22 +28,16 @@ export interface KeyRecord {
   hasAllowlist: boolean;
 }
 
-export interface KeyRow {
-  pk: string;
-  id: string;
-  workspace_id: string;
-  permissions: string[];
-  rate_limits: unknown[];
+/** A row of KEY_BY_HASH_SQL: the key's columns as the entity types them, and what the query computes. */
+export type KeyRow = Pick<Row<'api_key'>, 'pk' | 'id' | 'workspace_id' | 'permissions' | 'rate_limits' | 'enabled' | 'expires_at' | 'ip_allowlist'> & {
   metered: boolean;
-  enabled: boolean;
   key_revoked: boolean;
   secret_revoked: boolean;
-  expires_at: Date | null;
-  secret_expires_at: Date | null;
-  ip_allowlist: string[];
-}
+  secret_expires_at: Row<'api_key_secret'>['expires_at'];
+};
 
 /** One index probe on api_key_secret's primary key, one on api_key's. */
+// raw SQL: the verify cache load, run by the verifier on its own pg pool per cache miss (measured in BENCHMARKS.md)
 export const KEY_BY_HASH_SQL = `
   select k.pk, k.id, k.workspace_id, k.permissions, k.rate_limits, k.credits_remaining is not null as metered,
          k.enabled, k.revoked_at is not null as key_revoked, s.revoked_at is not null as secret_revoked,

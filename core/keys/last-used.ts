@@ -37,6 +37,7 @@ export class LastUsedTouches {
     this.pending = new Map();
     try {
       this.onQuery();
+      // raw SQL: one update from unnest() of two arrays for every key touched, on the verifier's own pg pool (no EntityManager there)
       await this.pool.query(
         `update api_key k set last_used_at = v.at
            from unnest($1::text[], $2::timestamptz[]) as v(pk, at)

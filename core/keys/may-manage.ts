@@ -1,3 +1,4 @@
+import type { Row } from '../../db/kysely.js';
 import { HttpError, truncate } from '../errors.js';
 import { ungrantable } from '../permissions.js';
 
@@ -11,7 +12,7 @@ export interface ManagingKey {
  * A key may only act on itself or on keys whose permissions it could have granted: a `write` key
  * cannot disable, re-limit or decide requests for the admin's key.
  */
-export function assertMayManage(actor: ManagingKey, target: { pk: string; id: string; permissions: readonly string[] }, verb: string): void {
+export function assertMayManage(actor: ManagingKey, target: Pick<Row<'api_key'>, 'pk' | 'id' | 'permissions'>, verb: string): void {
   if (target.pk === actor.keyPk) return;
   const above = ungrantable(actor.scopes, target.permissions);
   if (above) {

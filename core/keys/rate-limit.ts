@@ -44,6 +44,7 @@ interface Queue {
  * wait and go together in the next one (`count + k`, capped at the allowance, returning how many
  * were granted): 200 concurrent callers cost a handful of round trips, not 200, and stay exact.
  */
+// raw SQL: the sliding-window upsert run per verification on the verifier's own pg pool (a CTE feeding insert … on conflict with scalar subqueries; measured in BENCHMARKS.md)
 const CONSUME_SQL = `
   with a as (
     select ($4::int - floor(coalesce((select c.count from rate_limit_counter c
@@ -58,6 +59,7 @@ const CONSUME_SQL = `
          granted = least(r.count + $7::int, greatest(r.count, (select allowance from a))) - r.count
   returning r.count, r.granted, (select allowance from a) as allowance`;
 
+// raw SQL: the refund of that hot path, on the same pool as the upsert it undoes
 const REFUND_SQL = `update rate_limit_counter set count = greatest(count - 1, 0) where key_pk = $1 and name = $2 and window_start = $3`;
 
 export class RateLimiter {
@@ -73,6 +75,7 @@ export class RateLimiter {
   startPruning(everyMs = 60_000, onError: (err: unknown) => void = () => {}) {
     this.pruneTimer = setInterval(() => {
       this.onQuery();
+      // raw SQL: pruning on the verifier's own pg pool, which has no EntityManager
       this.pool.query(`delete from rate_limit_counter where expires_at < $1`, [Date.now()]).catch(onError);
     }, everyMs);
     this.pruneTimer.unref();

@@ -126,6 +126,7 @@ export class KeyVerifier {
 
   private async loadByHash(hash: string): Promise<KeyRecord | undefined> {
     this.queries++;
+    // raw SQL: the verify cache load on its own pg pool, the hot path's one query (measured in BENCHMARKS.md)
     const res = await this.pool.query<KeyRow>(KEY_BY_HASH_SQL, [hash]);
     const row = res.rows[0];
     return row ? toRecord(row) : undefined;
