@@ -7,7 +7,7 @@ import { deliverAttempt, type AttemptInput, type AttemptOutcome } from '../core/
 import { startDeliveryWorkflow, startFanout } from '../core/webhooks/dispatch.js';
 import { ATTEMPT_TIMEOUT_MS } from '../core/webhooks/http.js';
 import { parseRetrySchedule } from '../core/webhooks/retry.js';
-import { countRecoverable, replayRecoverablePage, type RecoverPageInput } from '../core/webhooks/deliveries.js';
+import { countRecoverable, replayRecoverablePage, type RecoverPageInput } from '../core/webhooks/recovery.js';
 import type { Orm } from '../db/orm.js';
 import type { TemporalHandle } from '../temporal/client.js';
 import type { RecoverInput } from '../workflows/recover.js';

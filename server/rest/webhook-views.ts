@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { EndpointView } from '../../core/webhooks/endpoints.js';
-import type { AttemptView, DeliveryView, EventView, RecoveryView } from '../../core/webhooks/deliveries.js';
+import type { AttemptView, DeliveryView } from '../../core/webhooks/deliveries.js';
+import type { EventView } from '../../core/webhooks/events.js';
+import type { RecoveryView } from '../../core/webhooks/recovery.js';
 import type { EventTypeView } from '../../core/webhooks/event-types.js';
 import { deliveryStatus } from '../../core/webhooks/schema.js';
 

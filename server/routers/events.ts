@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { getEvent, listEventDeliveries, listEvents, publishEvent } from '../../core/webhooks/deliveries.js';
+import { listEventDeliveries } from '../../core/webhooks/deliveries.js';
+import { getEvent, listEvents, publishEvent } from '../../core/webhooks/events.js';
 import { eventId, eventPayload, eventTypeName, idempotencyKey, isoDate, listLimit } from '../../core/webhooks/schema.js';
 import { router, scopedProcedure } from '../trpc.js';
 

@@ -7,7 +7,9 @@ import {
   rotateEndpointSecret,
   updateEndpoint,
 } from '../../core/webhooks/endpoints.js';
-import { getRecovery, listEndpointDeliveries, sendTestEvent, startRecovery } from '../../core/webhooks/deliveries.js';
+import { listEndpointDeliveries } from '../../core/webhooks/deliveries.js';
+import { getRecovery, startRecovery } from '../../core/webhooks/recovery.js';
+import { sendTestEvent } from '../../core/webhooks/test-event.js';
 import {
   deliveryStatus,
   endpointDescription,
