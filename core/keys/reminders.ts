@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import type { TemporalHandle } from '../../temporal/client.js';
+import { typedDb, type Db, type Row } from '../../db/kysely.js';
 import { raiseEvent } from '../events.js';
 import type { Logger } from '../log.js';
 
@@ -9,16 +11,11 @@ export interface ReminderCounts {
   expiring: number;
 }
 
-interface DueRow {
-  pk: string;
-  id: string;
-  workspace_id: string;
-  at: Date;
-  rotation_policy_days: number | null;
-  last_rotated_at: Date | null;
-}
+type DueRow = Pick<Row<'api_key'>, 'pk' | 'id' | 'workspace_id' | 'rotation_policy_days' | 'last_rotated_at'> & { at: Date };
 
 const PAGE = 500;
+
+type KeyExpressions = ExpressionBuilder<Db, 'api_key'>;
 
 /**
  * Raises `key.rotation_due` for keys whose rotation policy falls due within `withinDays` (or is
@@ -30,17 +27,13 @@ export async function raiseKeyReminders(
   opts: { withinDays: number; onPage?: () => void },
 ): Promise<ReminderCounts> {
   const counts: ReminderCounts = { rotationDue: 0, expiring: 0 };
-  const live = `k.revoked_at is null and k.enabled and (k.expires_at is null or k.expires_at > now())`;
-  const due = `coalesce(k.last_rotated_at, k.created_at) + make_interval(days => k.rotation_policy_days)`;
+  const horizon = sql<Date>`now() + make_interval(days => ${opts.withinDays})`;
+  const due = (eb: KeyExpressions) =>
+    sql<Date>`${eb.fn.coalesce('last_rotated_at', 'created_at')} + make_interval(days => ${eb.ref('rotation_policy_days')})`;
 
-  for await (const row of pages(deps.em, opts.onPage, (after) => [
-    `select k.pk, k.id, k.workspace_id, ${due} as at, k.rotation_policy_days, k.last_rotated_at
-       from api_key k
-      where ${live} and k.rotation_policy_days is not null
-        and ${due} <= now() + make_interval(days => ?) and k.pk > ?
-      order by k.pk limit ${PAGE}`,
-    [opts.withinDays, after],
-  ])) {
+  for await (const row of pages(deps.em, opts.onPage, due, (eb) =>
+    eb.and([eb('rotation_policy_days', 'is not', null), eb(due(eb), '<=', horizon)]),
+  )) {
     const at = new Date(row.at);
     const overdue = at.getTime() <= Date.now();
     const raised = await raiseEvent(deps, {
@@ -58,13 +51,9 @@ export async function raiseKeyReminders(
     if (raised.created) counts.rotationDue++;
   }
 
-  for await (const row of pages(deps.em, opts.onPage, (after) => [
-    `select k.pk, k.id, k.workspace_id, k.expires_at as at, k.rotation_policy_days, k.last_rotated_at
-       from api_key k
-      where ${live} and k.expires_at is not null and k.expires_at <= now() + make_interval(days => ?) and k.pk > ?
-      order by k.pk limit ${PAGE}`,
-    [opts.withinDays, after],
-  ])) {
+  for await (const row of pages(deps.em, opts.onPage, (eb) => eb.ref('expires_at'), (eb) =>
+    eb.and([eb('expires_at', 'is not', null), eb('expires_at', '<=', horizon)]),
+  )) {
     const at = new Date(row.at);
     const raised = await raiseEvent(deps, {
       workspaceId: row.workspace_id,
@@ -77,16 +66,30 @@ export async function raiseKeyReminders(
   return counts;
 }
 
-/** Keyset pages over api_key by pk, so a large table is read in bounded steps. */
+/**
+ * Live keys of every workspace (not revoked, enabled, not expired) matching `which`, each with its
+ * date `at`, in keyset pages by pk, so a large table is read in bounded steps. A sweep across
+ * workspaces: each event is raised in its key's own workspace.
+ */
 async function* pages(
   em: EntityManager,
   onPage: (() => void) | undefined,
-  query: (after: string) => [string, unknown[]],
+  at: (eb: KeyExpressions) => Expression<Date | null>,
+  which: (eb: KeyExpressions) => Expression<SqlBool>,
 ): AsyncGenerator<DueRow> {
   let after = '';
   for (;;) {
-    const [sql, params] = query(after);
-    const rows = await em.execute<DueRow[]>(sql, params);
+    const rows: DueRow[] = await typedDb(em)
+      .selectFrom('api_key')
+      .select((eb) => ['pk', 'id', 'workspace_id', 'rotation_policy_days', 'last_rotated_at', sql<Date>`${at(eb)}`.as('at')])
+      .where('revoked_at', 'is', null)
+      .where('enabled', '=', true)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
+      .where(which)
+      .where('pk', '>', after)
+      .orderBy('pk')
+      .limit(PAGE)
+      .execute();
     onPage?.();
     yield* rows;
     if (rows.length < PAGE) return;

@@ -148,7 +148,7 @@ describe('page: one cursor format, newest first', () => {
  * SQL, no Kysely `selectFrom`/`updateTable`/`deleteFrom`/`insertInto` of a tenant table on any
  * other receiver, no EntityManager call on a tenant entity. Add a module here when it is converted.
  */
-const CONVERTED = ['core/audit.ts', 'core/keys/service.ts', 'core/workspaces.ts', 'core/usage/limit-requests.ts', 'core/page.ts', 'core/scope.ts', 'core/bootstrap.ts', 'core/keys/notify.ts', 'server/health.ts', 'server/auth/session.ts', 'core/webhooks/endpoints.ts', 'core/webhooks/secret-box.ts', 'core/webhooks/event-types.ts', 'core/keys/rotation/commands.ts', 'core/keys/rotation/retired-secrets.ts', 'core/usage/queries.ts', 'core/usage/histogram.ts', 'core/usage/monthly.ts', 'core/usage/key-usage.ts', 'core/usage/ingest.ts', 'core/webhooks/deliveries.ts', 'core/webhooks/events.ts', 'core/webhooks/test-event.ts', 'core/webhooks/recovery.ts', 'core/usage/logs.ts'];
+const CONVERTED = ['core/audit.ts', 'core/keys/service.ts', 'core/keys/reminders.ts', 'core/workspaces.ts', 'core/usage/limit-requests.ts', 'core/page.ts', 'core/scope.ts', 'core/bootstrap.ts', 'core/keys/notify.ts', 'server/health.ts', 'server/auth/session.ts', 'core/webhooks/endpoints.ts', 'core/webhooks/secret-box.ts', 'core/webhooks/event-types.ts', 'core/keys/rotation/commands.ts', 'core/keys/rotation/retired-secrets.ts', 'core/usage/queries.ts', 'core/usage/histogram.ts', 'core/usage/monthly.ts', 'core/usage/key-usage.ts', 'core/usage/ingest.ts', 'core/webhooks/deliveries.ts', 'core/webhooks/events.ts', 'core/webhooks/test-event.ts', 'core/webhooks/recovery.ts', 'core/usage/logs.ts'];
 /** Every table with a workspace_id column: the compiler checks this list is complete (Record<TenantTable, …>). */
 const TENANT_TABLES: Record<TenantTable, true> = {
   api_key: true,
@@ -180,6 +180,9 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
     "typedDb(em).selectFrom('event_type')": 'the types a workspace sees are the built-in ones (workspace_id null) and its own: visibleEventTypes() names the workspace itself',
     "db.insertInto('event_type')": "createEventType inserts one row with the caller's workspace_id set, only when no visible type has the name",
     "typedDb(em).insertInto('event_type')": 'seedEventTypes writes the catalog\'s built-in types, which belong to no workspace',
+  },
+  'core/keys/reminders.ts': {
+    "typedDb(em).selectFrom('api_key')": "the key-reminders Schedule sweeps the live keys of every workspace; each event is raised in its key's own workspace",
   },
   'core/workspaces.ts': { "eb.selectFrom('api_key')": "a correlated count of each listed workspace's own keys (whereRef workspace_id = workspace.id): an operator's read" },
 };
