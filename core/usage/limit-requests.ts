@@ -124,15 +124,25 @@ export async function createLimitRequest(em: EntityManager, actor: LimitActor, k
 export const ListLimitRequestsInput = z.strictObject({
   status: z.enum(['pending', 'approved', 'declined']).optional(),
   key_id: z.string().min(1).max(128).optional(),
+  /** `next_cursor` of the previous page. */
+  cursor: z.string().max(400).optional(),
+  /** Page size, 1-500; 500 when omitted, the whole list a client saw before it had pages. */
+  limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 
-export async function listLimitRequests(em: EntityManager, workspaceId: string, f: z.infer<typeof ListLimitRequestsInput>): Promise<LimitRequestView[]> {
+export interface LimitRequestPage {
+  limitRequests: LimitRequestView[];
+  /** Pass back as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** Newest first, paged by page(). */
+export async function listLimitRequests(em: EntityManager, workspaceId: string, f: z.infer<typeof ListLimitRequestsInput>): Promise<LimitRequestPage> {
   let q = workspaceScope(em, workspaceId).selectFrom('limit_request').selectAll();
   if (f.status) q = q.where('status', '=', f.status);
   if (f.key_id) q = q.where('key_id', '=', f.key_id);
-  // The newest 500: this list has no cursor in its API (yet), so only page()'s first page.
-  const { items } = await page(q, { time: 'created_at', id: 'id' }, { limit: 500 });
-  return items.map(toView);
+  const { items, nextCursor } = await page(q, { time: 'created_at', id: 'id' }, { cursor: f.cursor, limit: f.limit ?? 500 });
+  return { limitRequests: items.map(toView), nextCursor };
 }
 
 /**

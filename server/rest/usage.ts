@@ -248,12 +248,18 @@ export const createLimitRequestRoute = defineRoute({
 export const listLimitRequestsRoute = defineRoute({
   method: 'get',
   path: '/limit-requests',
-  summary: 'Limit increase requests of the workspace, newest first',
+  summary: 'Limit increase requests of the workspace, newest first; cursor pagination',
   tags: TAGS,
   scope: 'usage:read',
   query: ListLimitRequestsInput,
-  response: z.object({ limit_requests: z.array(LimitRequest) }),
-  handler: async ({ query, ctx }) => ({ limit_requests: await listLimitRequests(ctx.em, ctx.principal.workspaceId, query) }),
+  response: z.object({
+    limit_requests: z.array(LimitRequest),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page.' }),
+  }),
+  handler: async ({ query, ctx }) => {
+    const page = await listLimitRequests(ctx.em, ctx.principal.workspaceId, query);
+    return { limit_requests: page.limitRequests, next_cursor: page.nextCursor };
+  },
 });
 
 export const Decision = z.strictObject({ note: z.string().max(1000).optional() });

@@ -139,6 +139,32 @@ describe('limit increase requests', () => {
     expect(key.body.rate_limits).toContainEqual({ name: 'burst', limit: 20, window_seconds: 1 });
   });
 
+  it('lists newest first in pages, over REST and tRPC', async () => {
+    const all = await stack.rest('GET', '/limit-requests', { key: admin.secret });
+    expect(all.body.next_cursor).toBeNull();
+    const ids = (all.body.limit_requests as { id: string }[]).map((r) => r.id);
+    expect(ids).toHaveLength(3);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await stack.rest('GET', `/limit-requests?limit=2${cursor ? `&cursor=${cursor}` : ''}`, { key: admin.secret });
+      expect(res.status).toBe(200);
+      seen.push(...(res.body.limit_requests as { id: string }[]).map((r) => r.id));
+      cursor = res.body.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual(ids);
+
+    const caller = await stack.caller(admin.secret);
+    const first = await caller.usage.limitRequests({ limit: 2 });
+    expect(first.limitRequests.map((r) => r.id)).toEqual(ids.slice(0, 2));
+    const rest = await caller.usage.limitRequests({ limit: 2, cursor: first.nextCursor! });
+    expect(rest).toMatchObject({ limitRequests: [{ id: ids[2] }], nextCursor: null });
+
+    const foreign = await stack.rest('GET', '/limit-requests?cursor=notacursor', { key: admin.secret });
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.error.field).toBe('cursor');
+  });
+
   it('another workspace sees nothing and can decide nothing (404)', async () => {
     const outsider = await stack.workspace(['admin']);
     const [pending] = (await stack.rest('GET', '/limit-requests', { key: admin.secret })).body.limit_requests;
