@@ -101,6 +101,12 @@ describe('GET /usage/summary', () => {
     expect(res.body).toEqual({ calls: 0, errors_4xx: 0, errors_5xx: 0, error_rate: 0, avg_latency_ms: 0, p95_latency_ms: 0, health_score: 100 });
   });
 
+  it('answers zeros for a range inside one minute, which holds no minute bucket', async () => {
+    const res = await stack.rest('GET', `/usage/summary?from=${DAY}T10:03:10Z&to=${DAY}T10:03:50Z`, { key: ws.secret });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ calls: 0, errors_4xx: 0, errors_5xx: 0 });
+  });
+
   it('names the field of a bad range', async () => {
     const swapped = await stack.rest('GET', '/usage/summary?from=2026-10-02T00:00:00Z&to=2026-10-01T00:00:00Z', { key: ws.secret });
     expect(swapped.status).toBe(400);
