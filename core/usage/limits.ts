@@ -1,9 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
+import { typedDb } from '../../db/kysely.js';
 import type { Logger } from '../log.js';
 import type { TemporalHandle } from '../../temporal/client.js';
 import { raiseEvent } from '../events.js';
 import type { EventPayload } from '../events/catalog.js';
-import { textArray } from './sql.js';
 
 /** What one verification saw of a key's limits, right after it was counted. */
 export interface LimitObservation {
@@ -24,16 +25,6 @@ interface RateWarning {
   limit: number;
   remaining: number;
   reset: number;
-}
-
-interface KeyLimitsRow {
-  workspace_id: string;
-  id: string;
-  rate_limits: { name: string; limit: number; windowSeconds: number }[] | null;
-  credits_refill_amount: number | null;
-  credits_refill_interval: string | null;
-  credits_refilled_at: Date | null;
-  created_at: Date;
 }
 
 export const APPROACHING_RATIO = 0.8;
@@ -91,14 +82,16 @@ export class LimitWatcher {
     this.credits.clear();
     if (rate.length === 0 && credits.length === 0) return 0;
     const em = this.deps.em();
-    const keys = new Map<string, KeyLimitsRow>();
     const wanted = [...rate.map(([, w]) => w), ...credits];
-    const rows = await em.execute<KeyLimitsRow[]>(
-      `select k.workspace_id, k.id, k.rate_limits, k.credits_refill_amount, k.credits_refill_interval, k.credits_refilled_at, k.created_at
-         from api_key k join unnest(?::text[], ?::text[]) as u(w, i) on k.workspace_id = u.w and k.id = u.i`,
-      [textArray(wanted.map((w) => w.workspaceId)), textArray(wanted.map((w) => w.keyId))],
-    );
-    for (const r of rows) keys.set(`${r.workspace_id}\u0000${r.id}`, r);
+    // One query for the keys of every workspace this process saw, each (workspace, key id) pair
+    // matched exactly: a key id is only unique within its workspace.
+    const pairs = sql<{ w: string; i: string }>`unnest(${wanted.map((w) => w.workspaceId)}::text[], ${wanted.map((w) => w.keyId)}::text[])`;
+    const rows = await typedDb(em)
+      .selectFrom('api_key as k')
+      .innerJoin(pairs.as<'u'>(sql`u(w, i)`), (join) => join.onRef('k.workspace_id', '=', 'u.w').onRef('k.id', '=', 'u.i'))
+      .select(['k.workspace_id', 'k.id', 'k.rate_limits', 'k.credits_refill_amount', 'k.credits_refill_interval', 'k.credits_refilled_at', 'k.created_at'])
+      .execute();
+    const keys = new Map(rows.map((r) => [`${r.workspace_id}\u0000${r.id}`, r]));
 
     let raised = 0;
     const raise = async <T extends WarningType>(workspaceId: string, type: T, idempotencyKey: string, payload: EventPayload<T>) => {
