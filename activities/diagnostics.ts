@@ -1,4 +1,5 @@
 import type { Orm } from '../db/orm.js';
+import { workspaceScope } from '../core/scope.js';
 
 export interface DiagnosticsDeps {
   orm: Orm;
@@ -14,12 +15,14 @@ export interface KeyCensus {
 export function createDiagnosticsActivities({ orm }: DiagnosticsDeps) {
   return {
     async countWorkspaceKeys(workspaceId: string): Promise<KeyCensus> {
-      const em = orm.em.fork();
-      const rows = await em.execute<{ keys: string; active: string }[]>(
-        `select count(*) as keys, count(*) filter (where enabled and revoked_at is null) as active
-           from api_key where workspace_id = ?`,
-        [workspaceId],
-      );
+      const row = await workspaceScope(orm.em.fork(), workspaceId)
+        .selectFrom('api_key')
+        .select((eb) => [
+          eb.fn.countAll<string>().as('keys'),
+          eb.fn.countAll<string>().filterWhere((w) => w.and([w('enabled', '=', true), w('revoked_at', 'is', null)])).as('active'),
+        ])
+        .executeTakeFirst();
+      const rows = [row];
       return { workspaceId, keys: Number(rows[0]?.keys ?? 0), activeKeys: Number(rows[0]?.active ?? 0) };
     },
   };

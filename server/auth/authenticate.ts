@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { KEY_BY_HASH_SQL, toRecord, type KeyRecord, type KeyRow } from '../../core/keys/key-record.js';
+import { toRecord, type KeyRecord, type KeyRow } from '../../core/keys/key-record.js';
+import { typedDb } from '../../db/kysely.js';
 import { hashSecret } from '../../core/keys/secret.js';
 import { KeyVerifier } from '../../core/keys/verifier.js';
 import { isActive } from '../../core/keys/verify.js';
@@ -22,8 +23,8 @@ export async function authenticate(source: KeyVerifier | EntityManager, secret: 
     record = found instanceof Promise ? await found : found;
   } else {
     if (secret.length < 16 || secret.length > 256) return undefined;
-    const rows = await source.execute<KeyRow[]>(KEY_BY_HASH_SQL.replace('$1', '?'), [hashSecret(secret, pepper)]);
-    record = rows[0] ? toRecord(rows[0]) : undefined;
+    const row = await keyByHash(source, hashSecret(secret, pepper));
+    record = row ? toRecord(row) : undefined;
   }
   if (!record || !isActive(record)) return undefined;
   if (source instanceof KeyVerifier) source.touches.touch(record.pk);
@@ -38,4 +39,30 @@ export async function authenticate(source: KeyVerifier | EntityManager, secret: 
     // principal (a logger, an error) can reach the secret through it.
     recheck: () => authenticate(source instanceof KeyVerifier ? source : (source.fork() as EntityManager), secret, pepper),
   };
+}
+
+/**
+ * KEY_BY_HASH_SQL (core/keys/key-record.ts) through the typed builder: the verifier keeps the raw
+ * statement on its own pool for the hot path; sign-in and tools read the same columns here.
+ */
+async function keyByHash(em: EntityManager, hash: string): Promise<KeyRow | undefined> {
+  return typedDb(em)
+    .selectFrom('api_key_secret as s')
+    .innerJoin('api_key as k', 'k.pk', 's.api_key_pk')
+    .select((eb) => [
+      'k.pk',
+      'k.id',
+      'k.workspace_id',
+      'k.permissions',
+      'k.rate_limits',
+      eb('k.credits_remaining', 'is not', null).$castTo<boolean>().as('metered'),
+      'k.enabled',
+      eb('k.revoked_at', 'is not', null).$castTo<boolean>().as('key_revoked'),
+      eb('s.revoked_at', 'is not', null).$castTo<boolean>().as('secret_revoked'),
+      'k.expires_at',
+      's.expires_at as secret_expires_at',
+      'k.ip_allowlist',
+    ])
+    .where('s.hash', '=', hash)
+    .executeTakeFirst();
 }
