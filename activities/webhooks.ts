@@ -1,6 +1,7 @@
 import { Context as ActivityContext } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import { deliverAttempt, type AttemptInput, type AttemptOutcome } from '../core/webhooks/attempt.js';
@@ -8,7 +9,9 @@ import { startDeliveryWorkflow, startFanout } from '../core/webhooks/dispatch.js
 import { ATTEMPT_TIMEOUT_MS } from '../core/webhooks/http.js';
 import { parseRetrySchedule } from '../core/webhooks/retry.js';
 import { countRecoverable, replayRecoverablePage, type RecoverPageInput } from '../core/webhooks/recovery.js';
+import { typedDb } from '../db/kysely.js';
 import type { Orm } from '../db/orm.js';
+import { workspaceScope } from '../core/scope.js';
 import type { TemporalHandle } from '../temporal/client.js';
 import type { RecoverInput } from '../workflows/recover.js';
 
@@ -31,13 +34,18 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
     /** Starts the delivery workflow of each of the event's deliveries not yet started, then marks the event dispatched. */
     async dispatchEvent(eventId: string): Promise<{ deliveries: number; started: number }> {
       const db = em();
-      const events = await db.execute<{ workspace_id: string; type: string }[]>(`select workspace_id, type from event where id = ?`, [eventId]);
-      const event = events[0];
+      // The fan-out is given the event's id only: its workspace comes from the row, and scopes what follows.
+      const event = await typedDb(db).selectFrom('event').select(['workspace_id', 'type']).where('id', '=', eventId).executeTakeFirst();
       if (!event) throw ApplicationFailure.retryable(`event ${eventId} is not visible yet`, 'EventNotFound');
-      const pending = await db.execute<{ id: string; endpoint_id: string }[]>(
-        `select id, endpoint_id from webhook_delivery where event_id = ? and status = 'pending' and attempt_count = 0 order by id`,
-        [eventId],
-      );
+      const scope = workspaceScope(db, event.workspace_id);
+      const pending = await scope
+        .selectFrom('webhook_delivery')
+        .select(['id', 'endpoint_id'])
+        .where('event_id', '=', eventId)
+        .where('status', '=', 'pending')
+        .where('attempt_count', '=', 0)
+        .orderBy('id')
+        .execute();
       let started = 0;
       for (let i = 0; i < pending.length; i += START_CONCURRENCY) {
         const batch = pending.slice(i, i + START_CONCURRENCY);
@@ -53,7 +61,7 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
         started += results.filter(Boolean).length;
         ActivityContext.current().heartbeat(i);
       }
-      await db.execute(`update event set dispatched_at = now() where id = ? and dispatched_at is null`, [eventId]);
+      await scope.updateTable('event').set({ dispatched_at: sql<Date>`now()` }).where('id', '=', eventId).where('dispatched_at', 'is', null).execute();
       return { deliveries: pending.length, started };
     },
 
@@ -63,12 +71,15 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
 
     /** Fans out events stored more than `olderThanMs` ago whose fan-out never started. */
     async sweepOutbox(olderThanMs: number): Promise<{ dispatched: number }> {
-      const rows = await em().execute<{ id: string; workspace_id: string; type: string }[]>(
-        `select id, workspace_id, type from event
-          where dispatched_at is null and created_at < now() - (? * interval '1 millisecond')
-          order by created_at limit 500`,
-        [olderThanMs],
-      );
+      // Every workspace's undispatched events: the sweeper is the operator's safety net, not a workspace's read.
+      const rows = await typedDb(em())
+        .selectFrom('event')
+        .select(['id', 'workspace_id', 'type'])
+        .where('dispatched_at', 'is', null)
+        .where('created_at', '<', sql<Date>`now() - (${olderThanMs} * interval '1 millisecond')`)
+        .orderBy('created_at')
+        .limit(500)
+        .execute();
       for (const r of rows) await startFanout(deps.temporal, { id: r.id, workspaceId: r.workspace_id, type: r.type });
       if (rows.length) deps.log.info({ events: rows.length }, 'outbox sweeper started fan-outs for undispatched events');
       return { dispatched: rows.length };

@@ -1,7 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
+import { json, typedDb } from '../db/kysely.js';
 import type { TemporalHandle } from '../temporal/client.js';
 import { HttpError } from './errors.js';
 import { newId } from './ids.js';
+import { workspaceScope } from './scope.js';
 import type { Logger } from './log.js';
 import type { Config } from './config.js';
 import { startDeliveryWorkflow, startFanout } from './webhooks/dispatch.js';
@@ -102,53 +106,86 @@ async function storeEvent(deps: EventDeps, input: CheckedEventInput): Promise<Ra
   const eventId = newId('msg', 12);
   // The event and its deliveries in one statement (atomic on its own): publishing is on the
   // webhook hot path, and a round trip per statement was most of its cost.
-  const store = (em: EntityManager) =>
-    em.execute<{ id: string; type: string; created_at: Date; inserted: boolean; created: { id: string; endpoint_id: string }[] }[]>(
-      `with ev as (
-         insert into event (id, workspace_id, type, payload, idempotency_key, source, created_at)
-         values (?, ?, ?, ?, ?, ?, now())
-         on conflict (workspace_id, idempotency_key) do update set idempotency_key = excluded.idempotency_key
-         returning id, type, created_at, (xmax = 0) as inserted
-       ), dl as (
-         insert into webhook_delivery (id, workspace_id, event_id, endpoint_id, status, workflow_id, attempt_count, created_at, updated_at)
-         select 'dlv_' || replace(gen_random_uuid()::text, '-', ''), ep.workspace_id, ev.id, ep.id, 'pending',
-                ?::text || ep.id, 0, now(), now()
-           from ev, webhook_endpoint ep
-          where ev.inserted and ep.workspace_id = ? and ep.status = 'active'
-            and (case when ?::text is null
-                      then ep.event_types is null or ep.event_types @> jsonb_build_array(?::text)
-                      else ep.id = ?::text end)
-         returning id, endpoint_id
-       )
-       select ev.id, ev.type, ev.created_at, ev.inserted,
-              coalesce((select json_agg(json_build_object('id', dl.id, 'endpoint_id', dl.endpoint_id)) from dl), '[]'::json) as created
-         from ev`,
-      [
-        eventId, input.workspaceId, input.type, payload, input.idempotencyKey ?? null, source,
-        deliveryWorkflowIdPrefix(eventId), input.workspaceId, input.onlyEndpointId ?? null, input.type, input.onlyEndpointId ?? null,
-      ],
-    );
-  const rows =
+  const store = (em: EntityManager) => {
+    const scope = workspaceScope(em, input.workspaceId);
+    // Delivered to: the one endpoint asked for (test events), else every endpoint subscribed to the type.
+    const onlyEndpointId = input.onlyEndpointId;
+    return typedDb(em)
+      .with('ev', () =>
+        scope
+          .insertInto('event', {
+            id: eventId,
+            type: input.type,
+            payload: sql<Record<string, unknown>>`${payload}::jsonb`,
+            idempotency_key: input.idempotencyKey ?? null,
+            source,
+            created_at: sql<Date>`now()`,
+          })
+          .onConflict((oc) => oc.columns(['workspace_id', 'idempotency_key']).doUpdateSet((eb) => ({ idempotency_key: eb.ref('excluded.idempotency_key') })))
+          .returning(['id', 'type', 'created_at', sql<boolean>`(xmax = 0)`.as('inserted')]),
+      )
+      .with('dl', (db) =>
+        db
+          .insertInto('webhook_delivery')
+          .columns(['id', 'workspace_id', 'event_id', 'endpoint_id', 'status', 'workflow_id', 'attempt_count', 'created_at', 'updated_at'])
+          .expression(
+            // The endpoints are this workspace's (the condition the scope would add, written here
+            // because the insert reads the event just stored in `ev`), each row taking their workspace_id.
+            db
+              .selectFrom(['ev', 'webhook_endpoint as ep'])
+              .select((eb) => [
+                sql<string>`'dlv_' || replace(gen_random_uuid()::text, '-', '')`.as('id'),
+                'ep.workspace_id',
+                'ev.id as event_id',
+                'ep.id as endpoint_id',
+                sql.lit('pending').as('status'),
+                sql<string>`${deliveryWorkflowIdPrefix(eventId)}::text || ${eb.ref('ep.id')}`.as('workflow_id'),
+                sql.lit(0).as('attempt_count'),
+                sql<Date>`now()`.as('created_at'),
+                sql<Date>`now()`.as('updated_at'),
+              ])
+              .where('ev.inserted', '=', true)
+              .where('ep.workspace_id', '=', input.workspaceId)
+              .where('ep.status', '=', 'active')
+              .where((eb) =>
+                onlyEndpointId !== undefined
+                  ? eb('ep.id', '=', onlyEndpointId)
+                  : eb.or([eb('ep.event_types', 'is', null), eb('ep.event_types', '@>', json([input.type]))]),
+              ),
+          )
+          .returning(['id', 'endpoint_id']),
+      )
+      .selectFrom('ev')
+      .select((eb) => ['ev.id', 'ev.type', 'ev.created_at', 'ev.inserted', jsonArrayFrom(eb.selectFrom('dl').select(['dl.id', 'dl.endpoint_id'])).as('created')])
+      .executeTakeFirstOrThrow();
+  };
+  const row =
     input.idempotencyKey && source === 'api'
       ? await deps.em.transactional(async (tx) => {
           // An expired key is released (the old event keeps existing, without it) so the insert can take it.
-          await tx.execute(
-            `update event set idempotency_key = null
-              where workspace_id = ? and idempotency_key = ? and source = 'api' and created_at < now() - (? * interval '1 hour')`,
-            [input.workspaceId, input.idempotencyKey, IDEMPOTENCY_WINDOW_HOURS],
-          );
+          await workspaceScope(tx, input.workspaceId)
+            .updateTable('event')
+            .set({ idempotency_key: null })
+            .where('idempotency_key', '=', input.idempotencyKey!)
+            .where('source', '=', 'api')
+            .where('created_at', '<', sql<Date>`now() - (${IDEMPOTENCY_WINDOW_HOURS} * interval '1 hour')`)
+            .execute();
           return store(tx);
         })
       : await store(deps.em);
-  const row = rows[0]!;
+  const scope = workspaceScope(deps.em, input.workspaceId);
   const created = row.inserted ? row.created : [];
   let deliveries = created.length;
   if (row.inserted && deliveries === 0) {
     // Nothing to deliver: no workflow is needed, and the sweeper must not pick the event up.
-    await deps.em.execute(`update event set dispatched_at = now() where id = ?`, [row.id]);
+    await scope.updateTable('event').set({ dispatched_at: sql<Date>`now()` }).where('id', '=', row.id).execute();
   } else if (!row.inserted) {
-    const counted = await deps.em.execute<{ n: string }[]>(`select count(*) as n from webhook_delivery where event_id = ?`, [row.id]);
-    deliveries = Number(counted[0]?.n ?? 0);
+    const counted = await scope
+      .selectFrom('webhook_delivery')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('event_id', '=', row.id)
+      .executeTakeFirstOrThrow();
+    deliveries = Number(counted.n);
   }
   const event: RaisedEvent = { id: row.id, type: row.type, createdAt: new Date(row.created_at), created: row.inserted, deliveries };
 
@@ -166,7 +203,7 @@ async function storeEvent(deps: EventDeps, input: CheckedEventInput): Promise<Ra
             ),
           ),
         );
-        await deps.em.execute(`update event set dispatched_at = now() where id = ? and dispatched_at is null`, [event.id]);
+        await scope.updateTable('event').set({ dispatched_at: sql<Date>`now()` }).where('id', '=', event.id).where('dispatched_at', 'is', null).execute();
         return event;
       } catch (err) {
         // The fan-out workflow (or, failing that, the sweeper) starts whatever did not start here.

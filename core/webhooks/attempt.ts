@@ -1,6 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
+import { typedDb } from '../../db/kysely.js';
 import { raiseEvent } from '../events.js';
 import { newId } from '../ids.js';
+import { workspaceScope } from '../scope.js';
 import type { Logger } from '../log.js';
 import type { Config } from '../config.js';
 import type { TemporalHandle } from '../../temporal/client.js';
@@ -41,23 +44,6 @@ export interface AttemptDeps {
   random?: () => number;
 }
 
-interface Row {
-  delivery_id: string;
-  delivery_status: string;
-  workspace_id: string;
-  event_id: string;
-  event_type: string;
-  payload: Record<string, unknown>;
-  event_created_at: Date;
-  endpoint_id: string;
-  url: string;
-  endpoint_status: string;
-  secret_ciphertext: string;
-  previous_secret_ciphertext: string | null;
-  previous_live: boolean;
-  first_failure_at: Date | null;
-}
-
 /**
  * The body every endpoint receives, per the Standard Webhooks payload format. It depends only on
  * the stored event, so every retry sends byte-for-byte the same body under the same `webhook-id`.
@@ -72,18 +58,38 @@ export function webhookBody(type: string, createdAt: Date, data: Record<string, 
  * queued behind a pause; after resuming, POST /webhooks/{id}/recover replays what was skipped.
  */
 export async function deliverAttempt(deps: AttemptDeps, input: AttemptInput): Promise<AttemptOutcome> {
-  const rows = await deps.em.execute<Row[]>(
-    `select d.id as delivery_id, d.status as delivery_status, d.workspace_id, e.id as event_id, e.type as event_type, e.payload,
-            e.created_at as event_created_at, ep.id as endpoint_id, ep.url, ep.status as endpoint_status, ep.secret_ciphertext,
-            ep.previous_secret_ciphertext, coalesce(ep.previous_secret_expires_at > now(), false) as previous_live, ep.first_failure_at
-       from webhook_delivery d join event e on e.id = d.event_id join webhook_endpoint ep on ep.id = d.endpoint_id
-      where d.id = ?`,
-    [input.deliveryId],
-  );
-  const row = rows[0];
+  // Workflow history holds the delivery's id only: this one read learns its workspace from the row
+  // (event and endpoint joined on the delivery's own), and every write after it is scoped by it.
+  const row = await typedDb(deps.em)
+    .selectFrom('webhook_delivery as d')
+    .innerJoin('event as e', (j) => j.onRef('e.id', '=', 'd.event_id').onRef('e.workspace_id', '=', 'd.workspace_id'))
+    .innerJoin('webhook_endpoint as ep', (j) => j.onRef('ep.id', '=', 'd.endpoint_id').onRef('ep.workspace_id', '=', 'd.workspace_id'))
+    .select((eb) => [
+      'd.id as delivery_id',
+      'd.status as delivery_status',
+      'd.workspace_id',
+      'e.id as event_id',
+      'e.type as event_type',
+      'e.payload',
+      'e.created_at as event_created_at',
+      'ep.id as endpoint_id',
+      'ep.url',
+      'ep.status as endpoint_status',
+      'ep.secret_ciphertext',
+      'ep.previous_secret_ciphertext',
+      eb.fn.coalesce(eb('ep.previous_secret_expires_at', '>', sql<Date>`now()`), eb.lit(false)).as('previous_live'),
+      'ep.first_failure_at',
+    ])
+    .where('d.id', '=', input.deliveryId)
+    .executeTakeFirst();
   if (!row) return { status: 'skipped' };
+  const scope = workspaceScope(deps.em, row.workspace_id);
   if (row.endpoint_status !== 'active') {
-    await deps.em.execute(`update webhook_delivery set status = 'skipped', next_attempt_at = null, updated_at = now() where id = ?`, [row.delivery_id]);
+    await scope
+      .updateTable('webhook_delivery')
+      .set({ status: 'skipped', next_attempt_at: null, updated_at: sql<Date>`now()` })
+      .where('id', '=', row.delivery_id)
+      .execute();
     return { status: 'skipped' };
   }
 
@@ -113,24 +119,53 @@ export async function deliverAttempt(deps: AttemptDeps, input: AttemptInput): Pr
 
   // The attempt, the delivery and the endpoint in one statement (atomic on its own): a round trip
   // per statement was most of what an attempt cost PostgreSQL and the worker (bench/webhooks.ts).
-  const record = (em: EntityManager) =>
-    em.execute(
-      `with attempt as (
-         insert into webhook_attempt (id, delivery_id, attempt_number, trigger, status_code, duration_ms, response_excerpt, error, attempted_at)
-         select ?, d.id, d.attempt_count + 1, ?, ?, ?, ?, ?, ? from webhook_delivery d where d.id = ?
-       ), delivery as (
-         update webhook_delivery set attempt_count = attempt_count + 1, status = ?, last_attempt_at = ?,
-                next_attempt_at = ?, updated_at = now() where id = ?
-       )
-       update webhook_endpoint set last_triggered_at = ?,
-              first_failure_at = case when ? then null else coalesce(first_failure_at, ?) end
-        where id = ?`,
-      [
-        newId('atp', 12), input.trigger, result.statusCode, result.durationMs, result.responseExcerpt, errorText(result, ok), attemptedAt, row.delivery_id,
-        outcome.status, attemptedAt, outcome.status === 'retrying' ? new Date(attemptedAt.getTime() + outcome.nextDelayMs) : null, row.delivery_id,
-        attemptedAt, ok, attemptedAt, row.endpoint_id,
-      ],
-    );
+  const record = async (em: EntityManager) => {
+    const emScope = workspaceScope(em, row.workspace_id);
+    await typedDb(em)
+      .with('delivery', () =>
+        emScope
+          .updateTable('webhook_delivery')
+          .set((eb) => ({
+            attempt_count: eb('attempt_count', '+', 1),
+            status: outcome.status,
+            last_attempt_at: attemptedAt,
+            next_attempt_at: outcome.status === 'retrying' ? new Date(attemptedAt.getTime() + outcome.nextDelayMs) : null,
+            updated_at: sql<Date>`now()`,
+          }))
+          .where('id', '=', row.delivery_id)
+          .returning('id'),
+      )
+      .with('endpoint', () =>
+        emScope
+          .updateTable('webhook_endpoint')
+          .set((eb) => ({
+            last_triggered_at: attemptedAt,
+            first_failure_at: ok ? null : eb.fn.coalesce('first_failure_at', eb.val(attemptedAt)),
+          }))
+          .where('id', '=', row.endpoint_id)
+          .returning('id'),
+      )
+      // Every part of one statement sees the same snapshot: the attempt is numbered from the count before this update.
+      .insertInto('webhook_attempt')
+      .columns(['id', 'delivery_id', 'attempt_number', 'trigger', 'status_code', 'duration_ms', 'response_excerpt', 'error', 'attempted_at'])
+      .expression(
+        emScope
+          .selectFrom('webhook_delivery')
+          .select((eb) => [
+            eb.val(newId('atp', 12)).as('id'),
+            'id as delivery_id',
+            eb('attempt_count', '+', 1).as('attempt_number'),
+            eb.val(input.trigger).as('trigger'),
+            eb.val(result.statusCode).as('status_code'),
+            eb.val(result.durationMs).as('duration_ms'),
+            eb.val(result.responseExcerpt).as('response_excerpt'),
+            eb.val(errorText(result, ok)).as('error'),
+            eb.val(attemptedAt).as('attempted_at'),
+          ])
+          .where('id', '=', row.delivery_id),
+      )
+      .execute();
+  };
   if (!disableReason) {
     await record(deps.em);
     return outcome;
@@ -138,12 +173,14 @@ export async function deliverAttempt(deps: AttemptDeps, input: AttemptInput): Pr
 
   const disabled = await deps.em.transactional(async (tx) => {
     await record(tx);
-    const changed = await tx.execute<{ id: string }[]>(
-      `update webhook_endpoint set status = 'disabled', disabled_reason = ?, disabled_at = now(), updated_at = now()
-        where id = ? and status <> 'disabled' returning id`,
-      [disableReason, row.endpoint_id],
-    );
-    if (changed.length === 0) return false;
+    const changed = await workspaceScope(tx, row.workspace_id)
+      .updateTable('webhook_endpoint')
+      .set({ status: 'disabled', disabled_reason: disableReason, disabled_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
+      .where('id', '=', row.endpoint_id)
+      .where('status', '<>', 'disabled')
+      .returning('id')
+      .executeTakeFirst();
+    if (!changed) return false;
     await raiseEvent(
       { em: tx, temporal: deps.temporal, log: deps.log },
       {
