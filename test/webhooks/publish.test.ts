@@ -205,6 +205,35 @@ describe('GET /events', () => {
     expect(filtered.body.events.map((e: { id: string }) => e.id)).toEqual([ids[3], ids[1]]);
     expect((await stack.rest('GET', '/events?cursor=nonsense', { key })).status).toBe(400);
   });
+
+  it("pages an endpoint's deliveries newest first, each with its event's type and its attempts, and filters by status", async () => {
+    const { secret: key } = await stack.workspace(['admin']);
+    const other = await stack.workspace(['admin']);
+    const ep = (await stack.rest('POST', '/webhooks', { key, body: { url: `${rx.url}/paged`, event_types: ['content.published'] } })).body as { id: string };
+    const events: string[] = [];
+    for (let i = 0; i < 5; i++) events.push((await stack.rest('POST', '/events', { key, body: { type: 'content.published', payload: { i } } })).body.id);
+    await rx.waitFor('/paged', 5);
+    type Delivery = { event_id: string; event_type: string; status: string; attempts: { attempt: number; status_code: number }[] };
+    const all = async (query: string) => {
+      const seen: Delivery[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await stack.rest('GET', `/webhooks/${ep.id}/deliveries?limit=2${query}${cursor ? `&cursor=${cursor}` : ''}`, { key });
+        expect(res.status).toBe(200);
+        seen.push(...(res.body.deliveries as Delivery[]));
+        cursor = res.body.next_cursor as string | null;
+      } while (cursor);
+      return seen;
+    };
+    await eventually(async () => (await all('&status=succeeded')).length, (n) => n === 5);
+    const paged = await all('');
+    expect(paged.map((d) => d.event_id)).toEqual([...events].reverse());
+    for (const d of paged) expect(d).toMatchObject({ event_type: 'content.published', status: 'succeeded', attempts: [{ attempt: 1, status_code: 200 }] });
+    expect(await all('&status=failed')).toEqual([]);
+    expect((await stack.rest('GET', '/events?limit=5', { key })).body.events.map((e: { deliveries: number }) => e.deliveries)).toEqual([1, 1, 1, 1, 1]);
+    expect((await stack.rest('GET', `/webhooks/${ep.id}/deliveries`, { key: other.secret })).status).toBe(404);
+    expect((await stack.rest('GET', `/webhooks/${ep.id}/deliveries?cursor=nonsense`, { key })).status).toBe(400);
+  });
 });
 
 describe('outbox safety net', () => {
