@@ -93,6 +93,12 @@ describe('GET /logs', () => {
     const cursor = await get('cursor=notacursor');
     expect(cursor.status).toBe(400);
     expect(cursor.body.error.field).toBe('cursor');
+    // The right shape for another list, but record ids are bigints: still a 400, never a database error.
+    for (const id of ['key_abc', '9223372036854775808', '-1']) {
+      const foreign = await get(`cursor=${Buffer.from(JSON.stringify(['2026-11-01T00:10:00.000000Z', id])).toString('base64url')}`);
+      expect(foreign.status).toBe(400);
+      expect(foreign.body.error.field).toBe('cursor');
+    }
     const limit = await get('limit=1000');
     expect(limit.status).toBe(400);
     expect(limit.body.error.field).toBe('limit');
