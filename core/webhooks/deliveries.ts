@@ -52,7 +52,7 @@ const DELIVERY_COLUMNS = [
 type DeliveryRow = Pick<Row<'webhook_delivery'>, (typeof DELIVERY_COLUMNS)[number]> & { event_type: string | null };
 
 /** A delivery's columns as every read shows them, with its event's type. */
-export function deliveries(scope: WorkspaceScope) {
+function deliveries(scope: WorkspaceScope) {
   return scope
     .selectFrom('webhook_delivery')
     .select(DELIVERY_COLUMNS)
