@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import ts from 'typescript';
@@ -144,11 +145,28 @@ describe('page: one cursor format, newest first', () => {
 });
 
 /**
- * Modules converted to the data layer reach tenant tables only through workspaceScope(): no raw
- * SQL, no Kysely `selectFrom`/`updateTable`/`deleteFrom`/`insertInto` of a tenant table on any
- * other receiver, no EntityManager call on a tenant entity. Add a module here when it is converted.
+ * Every module of the application (core/, server/, activities/, temporal/, client/) reaches tenant
+ * tables only through workspaceScope(): no raw SQL, no Kysely `selectFrom`/`updateTable`/
+ * `deleteFrom`/`insertInto` of a tenant table on any other receiver, no EntityManager call on a
+ * tenant entity. The files listed here keep raw SQL, each for its reason (docs/architecture.md
+ * says the same); a listed file that no longer holds any fails the check too, so the list stays true.
  */
-const CONVERTED = ['core/audit.ts', 'core/keys/service.ts', 'core/keys/reminders.ts', 'core/workspaces.ts', 'core/usage/limit-requests.ts', 'core/page.ts', 'core/scope.ts', 'core/bootstrap.ts', 'core/keys/notify.ts', 'server/health.ts', 'server/auth/session.ts', 'core/webhooks/endpoints.ts', 'core/webhooks/secret-box.ts', 'core/webhooks/event-types.ts', 'core/keys/rotation/commands.ts', 'core/keys/rotation/retired-secrets.ts', 'core/usage/queries.ts', 'core/usage/histogram.ts', 'core/usage/monthly.ts', 'core/usage/key-usage.ts', 'core/usage/ingest.ts', 'core/webhooks/deliveries.ts', 'core/webhooks/events.ts', 'core/webhooks/test-event.ts', 'core/webhooks/recovery.ts', 'core/usage/logs.ts', 'core/usage/limits.ts', 'core/events.ts', 'core/webhooks/attempt.ts', 'activities/webhooks.ts'];
+const RAW_SQL: Record<string, string> = {
+  'core/keys/key-record.ts': "the verify cache's key-by-hash load, run on the verifier's own pg pool (no EntityManager fork per request)",
+  'core/keys/verifier.ts': 'runs key-record.ts\'s statement on its own pool: the verification hot path (bench/verify)',
+  'core/keys/credits.ts': 'the atomic credit charge per verification on the verifier pool (bench/verify)',
+  'core/keys/rate-limit.ts': 'the sliding-window upsert per verification batch into an UNLOGGED table on the verifier pool (bench/verify)',
+  'core/keys/last-used.ts': "the 5 s flush of touched keys' last use: one update from unnest() of two arrays on the verifier pool",
+  'core/keys/key-listener.ts': 'LISTEN, which no builder expresses',
+  'core/usage/recorder.ts': 'COPY of raw usage rows (no builder has COPY) and the batch rollup upserts from unnest()ed arrays (bench/usage)',
+};
+const APP_DIRS = ['core', 'server', 'activities', 'temporal', 'client'];
+
+function appSources(root: string, dir: string): string[] {
+  return readdirSync(resolve(root, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? appSources(root, `${dir}/${e.name}`) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : [],
+  );
+}
 /** Every table with a workspace_id column: the compiler checks this list is complete (Record<TenantTable, …>). */
 const TENANT_TABLES: Record<TenantTable, true> = {
   api_key: true,
@@ -199,6 +217,7 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
   },
   'core/workspaces.ts': { "eb.selectFrom('api_key')": "a correlated count of each listed workspace's own keys (whereRef workspace_id = workspace.id): an operator's read" },
 };
+const SQL_STATEMENT = /^\s*(select\s[\s\S]+\sfrom\s|insert\s+into\s|update\s+"?\w+"?\s+set\s|delete\s+from\s|with\s+\w+\s+as\s*\()/i;
 const KYSELY_ENTRIES = new Set(['selectFrom', 'updateTable', 'deleteFrom', 'insertInto']);
 const EM_CALLS = new Set(['find', 'findOne', 'findOneOrFail', 'findAll', 'findAndCount', 'count', 'create', 'insert', 'insertMany', 'upsert', 'upsertMany', 'nativeUpdate', 'nativeDelete', 'getReference', 'qb', 'createQueryBuilder']);
 
@@ -220,8 +239,18 @@ function unscopedAccess(file: string, text: string): string[] {
       if (EM_CALLS.has(method) && first && ts.isIdentifier(first) && TENANT_ENTITIES.has(first.text) && !isScope(receiver)) {
         found.push(`${where} ${receiver.getText(source)}.${method}(${first.text})`);
       }
-      // Kysely's execute() takes no argument; EntityManager.execute(sql, …) is raw SQL.
-      if (method === 'execute' && node.arguments.length > 0) found.push(`${where} raw SQL: ${node.getText(source).slice(0, 60)}`);
+      // Kysely's execute() takes no argument; EntityManager.execute(sql, …) is raw SQL (a workflow's execute is not).
+      if (method === 'execute' && node.arguments.length > 0 && !/workflow/i.test(receiver.getText(source))) {
+        found.push(`${where} raw SQL: ${node.getText(source).slice(0, 60)}`);
+      }
+      // node-postgres: pool.query('select …'), client.query(`…`), pool.query(SOME_SQL, …).
+      if (method === 'query' && first && (ts.isStringLiteral(first) || ts.isNoSubstitutionTemplateLiteral(first) || ts.isTemplateExpression(first) || (ts.isIdentifier(first) && /sql/i.test(first.text)))) {
+        found.push(`${where} raw SQL: ${node.getText(source).slice(0, 60)}`);
+      }
+    }
+    // A statement kept in a string, to be run elsewhere.
+    if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateExpression(node)) && !ts.isTaggedTemplateExpression(node.parent) && SQL_STATEMENT.test(node.getText(source).slice(1))) {
+      found.push(`${file}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1} raw SQL statement in a string`);
     }
     if (ts.isTaggedTemplateExpression(node) && /^\s*(select|insert|update|delete|with)\b/i.test(node.template.getText(source).slice(1))) {
       found.push(`${file}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1} raw SQL statement in a sql template`);
@@ -233,10 +262,16 @@ function unscopedAccess(file: string, text: string): string[] {
 }
 
 describe('tenant tables are reached only through the workspace scope', () => {
-  it('in every converted module', async () => {
+  it('in every module of the application, raw SQL only in the listed files', async () => {
     const root = resolve(import.meta.dirname, '../..');
     const problems: string[] = [];
-    for (const file of CONVERTED) problems.push(...unscopedAccess(file, await readFile(resolve(root, file), 'utf8')));
+    const files = APP_DIRS.flatMap((dir) => appSources(root, dir));
+    expect(files.length).toBeGreaterThan(100);
+    for (const file of files) {
+      const found = unscopedAccess(file, await readFile(resolve(root, file), 'utf8'));
+      if (!RAW_SQL[file]) problems.push(...found);
+      else if (!found.some((f) => f.includes('raw SQL'))) problems.push(`${file} is listed in RAW_SQL but holds none: take it off the list`);
+    }
     expect(problems).toEqual([]);
   });
 
@@ -249,12 +284,18 @@ describe('tenant tables are reached only through the workspace scope', () => {
       `const c = await workspaceScope(em, ws).selectFrom('api_key').selectAll().execute();`,
       `const d = await scope.find(ApiKey, { id });`,
       `const e = await typedDb(em).selectFrom('workspace').selectAll().execute();`,
+      `const f = await pool.query(KEY_SQL, [hash]);`,
+      `export const KEY_SQL = 'select pk from api_key where hash = $1';`,
+      `const g = await client.workflow.execute(selfTestWorkflow, { args: [] });`,
     ].join('\n');
     expect(unscopedAccess('example.ts', text)).toEqual([
       "example.ts:1 typedDb(em).selectFrom('api_key')",
       "example.ts:2 em.getKysely().updateTable('audit_log')",
       'example.ts:3 em.find(ApiKey)',
       "example.ts:4 raw SQL: em.execute('delete from api_key where pk = ?', [pk])",
+      'example.ts:4 raw SQL statement in a string',
+      'example.ts:8 raw SQL: pool.query(KEY_SQL, [hash])',
+      'example.ts:9 raw SQL statement in a string',
     ]);
   });
 });
