@@ -22,19 +22,19 @@ export interface LogFilters {
 export interface LogEntry {
   id: string;
   time: string;
-  key_id: string | null;
+  keyId: string | null;
   source: string;
   method: string;
   route: string;
   status: number;
-  latency_ms: number;
+  latencyMs: number;
   code: string | null;
 }
 
 export interface LogPage {
   entries: LogEntry[];
   /** Pass back as `cursor` for the next (older) page; null on the last page. */
-  next_cursor: string | null;
+  nextCursor: string | null;
 }
 
 /** The columns a log entry shows, picked from the entity's row. */
@@ -63,12 +63,12 @@ function fromMillisecondCursor(cursor: string): string {
 const toEntry = (r: LogRow): LogEntry => ({
   id: r.id,
   time: new Date(r.created_at).toISOString(),
-  key_id: r.key_id,
+  keyId: r.key_id,
   source: r.source,
   method: r.method,
   route: r.route,
   status: r.status,
-  latency_ms: Math.round(r.latency_ms * 100) / 100,
+  latencyMs: Math.round(r.latency_ms * 100) / 100,
   code: r.code,
 });
 
@@ -93,7 +93,7 @@ export async function searchLogs(em: EntityManager, workspaceId: string, f: LogF
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 500);
   const cursor = f.cursor === undefined ? undefined : fromMillisecondCursor(f.cursor);
   const { items, nextCursor } = await page(q, { time: 'created_at', id: 'id', bigintId: true }, { cursor, limit });
-  return { entries: items.map(toEntry), next_cursor: nextCursor };
+  return { entries: items.map(toEntry), nextCursor };
 }
 
 /** Records newer than `afterId`, oldest first: what a live tail polls for. */

@@ -13,6 +13,7 @@ import { searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
 import { summary, timeseries, MAX_POINTS } from '../../core/usage/queries.js';
 import { resolveRange } from '../../core/usage/range.js';
 import { badRequest } from '../../core/errors.js';
+import { camelKeys, snakeKeys } from './case.js';
 import { zodToHttp } from './register.js';
 import { defineRoute } from './route.js';
 
@@ -191,18 +192,10 @@ export const logsRoute = defineRoute({
   scope: 'usage:read',
   query: LogsQuery,
   response: z.object({ entries: z.array(LogEntry), next_cursor: z.string().nullable() }).meta({ id: 'RequestLogPage' }),
-  handler: async ({ query, ctx }) =>
-    searchLogs(ctx.em, ctx.principal.workspaceId, {
-      keyId: query.key_id,
-      route: query.route,
-      method: query.method,
-      status: query.status,
-      source: query.source,
-      from: query.from,
-      to: query.to,
-      cursor: query.cursor,
-      limit: query.limit,
-    }),
+  handler: async ({ query, ctx }) => {
+    const page = await searchLogs(ctx.em, ctx.principal.workspaceId, camelKeys(query));
+    return { entries: page.entries.map(snakeKeys), next_cursor: page.nextCursor };
+  },
 });
 
 const LimitRequest = z

@@ -90,7 +90,7 @@ export const logsRouter = router({
           const entries = await logsAfter(ctx.em.fork(), ctx.principal.workspaceId, after);
           for (const e of entries) {
             after = e.id;
-            if (!input?.keyId || e.key_id === input.keyId) yield e;
+            if (!input?.keyId || e.keyId === input.keyId) yield e;
           }
           // Aborted with the request, so a client leaving frees its slot at once, not a poll later.
           if (entries.length === 0) await sleep(TAIL_POLL_MS, undefined, { signal });

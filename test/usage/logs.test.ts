@@ -114,23 +114,23 @@ describe('GET /logs', () => {
     const caller = await stack.caller(ws.secret);
     const page = await caller.logs.search({ from: '2026-11-01T00:00:00Z', to: '2026-11-01T01:00:00Z', status: '4xx', limit: 4 });
     expect(page.entries).toHaveLength(4);
-    expect(page.next_cursor).not.toBeNull();
-    const rest = await caller.logs.search({ from: '2026-11-01T00:00:00Z', to: '2026-11-01T01:00:00Z', status: '4xx', limit: 4, cursor: page.next_cursor! });
+    expect(page.nextCursor).not.toBeNull();
+    const rest = await caller.logs.search({ from: '2026-11-01T00:00:00Z', to: '2026-11-01T01:00:00Z', status: '4xx', limit: 4, cursor: page.nextCursor! });
     expect(rest.entries).toHaveLength(2);
-    expect(rest.next_cursor).toBeNull();
+    expect(rest.nextCursor).toBeNull();
   });
 
   it('tails new records live over the logs.tail subscription', async () => {
     const caller = await stack.caller(ws.secret);
     const stream = await caller.logs.tail({ keyId: 'key-live' });
-    const iterator = (stream as AsyncIterable<Entry>)[Symbol.asyncIterator]();
+    const iterator = stream[Symbol.asyncIterator]();
     const first = iterator.next();
     await new Promise((r) => setTimeout(r, 200));
     stack.deps.usage.record({ workspaceId: ws.workspaceId, keyId: 'other', source: 'service', method: 'GET', route: '/x', status: 200, latencyMs: 1 });
     stack.deps.usage.record({ workspaceId: ws.workspaceId, keyId: 'key-live', source: 'service', method: 'GET', route: '/live', status: 201, latencyMs: 1 });
     await stack.deps.usage.flush();
     const got = await first;
-    expect(got.value).toMatchObject({ key_id: 'key-live', route: '/live', status: 201 });
+    expect(got.value).toMatchObject({ keyId: 'key-live', route: '/live', status: 201 });
     await iterator.return?.();
   });
 });

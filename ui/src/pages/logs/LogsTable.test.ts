@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import LogsTable from './LogsTable.svelte';
 
 const entries = [
-  { id: '2', time: '2026-11-23T10:00:02Z', key_id: 'key_prod', source: 'api', method: 'GET', route: '/api-keys/{id}', status: 404, latency_ms: 3, code: 'not_found' },
-  { id: '1', time: '2026-11-23T10:00:01Z', key_id: null, source: 'verification', method: 'POST', route: '/v1/keys/verify', status: 200, latency_ms: 1250, code: null },
+  { id: '2', time: '2026-11-23T10:00:02Z', keyId: 'key_prod', source: 'api', method: 'GET', route: '/api-keys/{id}', status: 404, latencyMs: 3, code: 'not_found' },
+  { id: '1', time: '2026-11-23T10:00:01Z', keyId: null, source: 'verification', method: 'POST', route: '/v1/keys/verify', status: 200, latencyMs: 1250, code: null },
 ];
 
 describe('request log', () => {

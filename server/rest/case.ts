@@ -1,0 +1,68 @@
+// Core speaks camelCase; REST bodies are snake_case. The mapping between them lives here, once.
+// Keys are renamed only where the shape is known: a value under an opaque key (user data such as
+// metadata, payload, schema, example, changes) is passed through as it is, keys and all.
+
+/** `latencyMs` → `latency_ms`: an underscore before each capital, which is lowered. */
+export type SnakeCase<S extends string> = S extends `${infer Head}${infer Tail}`
+  ? Tail extends Uncapitalize<Tail>
+    ? `${Lowercase<Head>}${SnakeCase<Tail>}`
+    : `${Lowercase<Head>}_${SnakeCase<Tail>}`
+  : S;
+
+/** `latency_ms` → `latencyMs`. */
+export type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${Head}${Capitalize<CamelCase<Tail>>}` : S;
+
+/** The object with its own keys in snake_case; values untouched. */
+export type SnakeKeys<T> = { [K in keyof T as K extends string ? SnakeCase<K> : K]: T[K] };
+/** The object with its own keys in camelCase; values untouched. */
+export type CamelKeys<T> = { [K in keyof T as K extends string ? CamelCase<K> : K]: T[K] };
+
+/** Keys whose values are user data: never renamed inside, in either direction. */
+export const OPAQUE_KEYS = ['metadata', 'payload', 'schema', 'example', 'changes'] as const;
+type Opaque = (typeof OPAQUE_KEYS)[number];
+
+/** Snake_case all the way down, except below an opaque key (or one of `opaque`). Arrays are walked; Dates stay Dates. */
+export type DeepSnakeKeys<T, O extends string = Opaque> = T extends Date
+  ? T
+  : T extends readonly (infer E)[]
+    ? DeepSnakeKeys<E, O>[]
+    : T extends object
+      ? { [K in keyof T as K extends string ? SnakeCase<K> : K]: K extends O ? T[K] : DeepSnakeKeys<T[K], O> }
+      : T;
+
+export const toSnake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+export const toCamel = (key: string): string => key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+function renameOwn(value: object, rename: (key: string) => string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[rename(k)] = v;
+  return out;
+}
+
+/** One object's own keys to snake_case; its values (nested objects too) as they are. */
+export function snakeKeys<T extends object>(value: T): SnakeKeys<T> {
+  return renameOwn(value, toSnake) as SnakeKeys<T>;
+}
+
+/** One object's own keys to camelCase (a REST query or body for core); its values as they are. */
+export function camelKeys<T extends object>(value: T): CamelKeys<T> {
+  return renameOwn(value, toCamel) as CamelKeys<T>;
+}
+
+const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+
+/**
+ * A view to snake_case through nested objects and arrays, leaving every value under an opaque key
+ * (`OPAQUE_KEYS`, or the list given) exactly as it is: user data keeps the keys its owner chose.
+ */
+export function snakeKeysDeep<T, O extends string = Opaque>(value: T, opaque: readonly O[] = OPAQUE_KEYS as unknown as readonly O[]): DeepSnakeKeys<T, O> {
+  const skip = new Set<string>(opaque);
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (!isPlain(v)) return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, inner] of Object.entries(v)) out[toSnake(k)] = skip.has(k) ? inner : walk(inner);
+    return out;
+  };
+  return walk(value) as DeepSnakeKeys<T, O>;
+}

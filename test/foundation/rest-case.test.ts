@@ -1,0 +1,51 @@
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { camelKeys, snakeKeys, snakeKeysDeep } from '../../server/rest/case.js';
+
+describe('REST case mapping (server/rest/case.ts)', () => {
+  it('snakeKeys renames one level of a view, typed, and leaves nested values alone', () => {
+    const view = { id: 'lr_1', keyId: 'key_a', latencyMs: 1.5, decidedAt: null as string | null, metadata: { someKey: 1 } };
+    const body = snakeKeys(view);
+    expect(body).toEqual({ id: 'lr_1', key_id: 'key_a', latency_ms: 1.5, decided_at: null, metadata: { someKey: 1 } });
+    expectTypeOf(body).toEqualTypeOf<{ id: string; key_id: string; latency_ms: number; decided_at: string | null; metadata: { someKey: number } }>();
+  });
+
+  it('camelKeys turns a REST query or body into core input', () => {
+    const input = camelKeys({ key_id: 'k', limit_name: 'per-minute', window_seconds: 60, reason: '' });
+    expect(input).toEqual({ keyId: 'k', limitName: 'per-minute', windowSeconds: 60, reason: '' });
+    expectTypeOf(input).toEqualTypeOf<{ keyId: string; limitName: string; windowSeconds: number; reason: string }>();
+  });
+
+  it('snakeKeysDeep walks objects and arrays but never renames inside user data', () => {
+    const at = new Date('2026-11-01T00:00:00Z');
+    const view = {
+      eventType: 'order.paid',
+      createdAt: at,
+      attempts: [{ statusCode: 200, responseBody: 'ok' }],
+      payload: { orderId: 'o1', lineItems: [{ unitPrice: 3 }] },
+      metadata: { customerId: 'c1' },
+      schema: { properties: { orderId: { type: 'string' } }, additionalProperties: false },
+      example: { orderId: 'o1' },
+      changes: { rateLimits: { from: [], to: [] } },
+    };
+    const body = snakeKeysDeep(view);
+    expect(body).toEqual({
+      event_type: 'order.paid',
+      created_at: at,
+      attempts: [{ status_code: 200, response_body: 'ok' }],
+      payload: { orderId: 'o1', lineItems: [{ unitPrice: 3 }] },
+      metadata: { customerId: 'c1' },
+      schema: { properties: { orderId: { type: 'string' } }, additionalProperties: false },
+      example: { orderId: 'o1' },
+      changes: { rateLimits: { from: [], to: [] } },
+    });
+    expect(body.created_at).toBe(at);
+    expectTypeOf(body.attempts[0]!).toEqualTypeOf<{ status_code: number; response_body: string }>();
+    expectTypeOf(body.payload).toEqualTypeOf<{ orderId: string; lineItems: { unitPrice: number }[] }>();
+  });
+
+  it('snakeKeysDeep takes its own list of opaque keys', () => {
+    const body = snakeKeysDeep({ userData: { keepMe: 1 }, inner: { renameMe: 2 } }, ['userData']);
+    expect(body).toEqual({ user_data: { keepMe: 1 }, inner: { rename_me: 2 } });
+    expectTypeOf(body.user_data).toEqualTypeOf<{ keepMe: number }>();
+  });
+});
