@@ -25,28 +25,28 @@ export interface LimitActor {
 
 export const CreateLimitRequestInput = z.strictObject({
   /** The rate limit to raise, by name; a name the key does not have adds a limit on approval. */
-  limit_name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'expected 1-64 letters, digits, "_", ".", ":" or "-"'),
-  requested_limit: z.number().int().min(1).max(1_000_000_000),
+  limitName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'expected 1-64 letters, digits, "_", ".", ":" or "-"'),
+  requestedLimit: z.number().int().min(1).max(1_000_000_000),
   /** Required for a new limit; for an existing one it defaults to that limit's window. */
-  window_seconds: z.number().int().min(1).max(31 * 86_400).optional(),
+  windowSeconds: z.number().int().min(1).max(31 * 86_400).optional(),
   reason: z.string().max(1000).default(''),
 });
 export type CreateLimitRequestInput = z.infer<typeof CreateLimitRequestInput>;
 
 export interface LimitRequestView {
   id: string;
-  key_id: string;
-  limit_name: string;
-  current_limit: number | null;
-  requested_limit: number;
-  window_seconds: number;
+  keyId: string;
+  limitName: string;
+  currentLimit: number | null;
+  requestedLimit: number;
+  windowSeconds: number;
   reason: string;
   status: LimitRequestStatus;
-  requested_by: string;
-  decided_by: string | null;
-  decided_at: string | null;
-  decision_note: string | null;
-  created_at: string;
+  requestedBy: string;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  decisionNote: string | null;
+  createdAt: string;
 }
 
 type Row = TableRow<'limit_request'>;
@@ -56,18 +56,18 @@ const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 function toView(r: Row): LimitRequestView {
   return {
     id: r.id,
-    key_id: r.key_id,
-    limit_name: r.limit_name,
-    current_limit: r.current_limit,
-    requested_limit: r.requested_limit,
-    window_seconds: r.window_seconds,
+    keyId: r.key_id,
+    limitName: r.limit_name,
+    currentLimit: r.current_limit,
+    requestedLimit: r.requested_limit,
+    windowSeconds: r.window_seconds,
     reason: r.reason,
     status: r.status as LimitRequestStatus,
-    requested_by: r.requested_by,
-    decided_by: r.decided_by,
-    decided_at: iso(r.decided_at),
-    decision_note: r.decision_note,
-    created_at: iso(r.created_at)!,
+    requestedBy: r.requested_by,
+    decidedBy: r.decided_by,
+    decidedAt: iso(r.decided_at),
+    decisionNote: r.decision_note,
+    createdAt: iso(r.created_at)!,
   };
 }
 
@@ -81,27 +81,27 @@ export async function createLimitRequest(em: EntityManager, actor: LimitActor, k
       .forUpdate()
       .executeTakeFirstOrThrow(() => notFound('API key', keyId));
     if (key.revoked_at) throw conflict(`API key '${truncate(keyId)}' is revoked; its limits cannot change`);
-    const existing = (key.rate_limits ?? []).find((l) => l.name === input.limit_name);
-    const windowSeconds = input.window_seconds ?? existing?.windowSeconds;
+    const existing = (key.rate_limits ?? []).find((l) => l.name === input.limitName);
+    const windowSeconds = input.windowSeconds ?? existing?.windowSeconds;
     if (windowSeconds === undefined) {
-      throw new HttpError(400, 'invalid_input', `window_seconds: required for '${input.limit_name}', a limit this key does not have yet`, 'window_seconds');
+      throw new HttpError(400, 'invalid_input', `windowSeconds: required for '${input.limitName}', a limit this key does not have yet`, 'windowSeconds');
     }
     const pending = await scope
       .selectFrom('limit_request')
       .select('id')
       .where('api_key_pk', '=', key.pk)
-      .where('limit_name', '=', input.limit_name)
+      .where('limit_name', '=', input.limitName)
       .where('status', '=', 'pending')
       .executeTakeFirst();
-    if (pending) throw conflict(`A request for '${input.limit_name}' on this key is already pending (${pending.id})`, 'limit_name');
+    if (pending) throw conflict(`A request for '${input.limitName}' on this key is already pending (${pending.id})`, 'limitName');
     const row = await scope
       .insertInto('limit_request', {
         id: newId('lr'),
         api_key_pk: key.pk,
         key_id: keyId,
-        limit_name: input.limit_name,
+        limit_name: input.limitName,
         current_limit: existing?.limit ?? null,
-        requested_limit: input.requested_limit,
+        requested_limit: input.requestedLimit,
         window_seconds: windowSeconds,
         reason: input.reason,
         status: 'pending',
@@ -115,7 +115,8 @@ export async function createLimitRequest(em: EntityManager, actor: LimitActor, k
       action: 'limit_request.created',
       targetType: 'api_key',
       targetId: keyId,
-      changes: { limit_name: input.limit_name, requested_limit: input.requested_limit, window_seconds: windowSeconds },
+      // The audit log's stored shape, unchanged: entries written before and after read alike.
+      changes: { limit_name: input.limitName, requested_limit: input.requestedLimit, window_seconds: windowSeconds },
     });
     return toView(row);
   });
@@ -123,8 +124,8 @@ export async function createLimitRequest(em: EntityManager, actor: LimitActor, k
 
 export const ListLimitRequestsInput = z.strictObject({
   status: z.enum(['pending', 'approved', 'declined']).optional(),
-  key_id: z.string().min(1).max(128).optional(),
-  /** `next_cursor` of the previous page. */
+  keyId: z.string().min(1).max(128).optional(),
+  /** `nextCursor` of the previous page. */
   cursor: z.string().max(400).optional(),
   /** Page size, 1-500; 500 when omitted, the whole list a client saw before it had pages. */
   limit: z.coerce.number().int().min(1).max(500).optional(),
@@ -140,7 +141,7 @@ export interface LimitRequestPage {
 export async function listLimitRequests(em: EntityManager, workspaceId: string, f: z.infer<typeof ListLimitRequestsInput>): Promise<LimitRequestPage> {
   let q = workspaceScope(em, workspaceId).selectFrom('limit_request').selectAll();
   if (f.status) q = q.where('status', '=', f.status);
-  if (f.key_id) q = q.where('key_id', '=', f.key_id);
+  if (f.keyId) q = q.where('key_id', '=', f.keyId);
   const { items, nextCursor } = await page(q, { time: 'created_at', id: 'id' }, { cursor: f.cursor, limit: f.limit ?? 500 });
   return { limitRequests: items.map(toView), nextCursor };
 }

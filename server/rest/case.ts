@@ -1,3 +1,5 @@
+import { HttpError } from '../../core/errors.js';
+
 // Core speaks camelCase; REST bodies are snake_case. The mapping between them lives here, once.
 // Keys are renamed only where the shape is known: a value under an opaque key (user data such as
 // metadata, payload, schema, example, changes) is passed through as it is, keys and all.
@@ -65,4 +67,22 @@ export function snakeKeysDeep<T, O extends string = Opaque>(value: T, opaque: re
     return out;
   };
   return walk(value) as DeepSnakeKeys<T, O>;
+}
+
+/**
+ * Core names the field of an error in camelCase (`windowSeconds: required …`); a REST client sent
+ * `window_seconds`, so the field, and the message that starts with it, are renamed on the way out.
+ */
+export async function snakeErrors<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (!(err instanceof HttpError) || err.field === undefined) throw err;
+    const field = err.field.split('.').map(toSnake).join('.');
+    if (field === err.field) throw err;
+    const message = err.message.startsWith(`${err.field}:`) ? field + err.message.slice(err.field.length) : err.message;
+    const renamed = new HttpError(err.status, err.code, message, field, err.headers);
+    renamed.stack = err.stack;
+    throw renamed;
+  }
 }

@@ -13,7 +13,7 @@ import { searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
 import { summary, timeseries, MAX_POINTS } from '../../core/usage/queries.js';
 import { resolveRange } from '../../core/usage/range.js';
 import { badRequest } from '../../core/errors.js';
-import { camelKeys, snakeKeys } from './case.js';
+import { camelKeys, snakeErrors, snakeKeys } from './case.js';
 import { zodToHttp } from './register.js';
 import { defineRoute } from './route.js';
 
@@ -216,6 +216,21 @@ const LimitRequest = z
   })
   .meta({ id: 'LimitRequest' });
 
+/** The body of POST /api-keys/{id}/limit-requests: core's input, snake_case, each field validated as core does. */
+const CreateLimitRequestBody = z.strictObject({
+  limit_name: CreateLimitRequestInput.shape.limitName,
+  requested_limit: CreateLimitRequestInput.shape.requestedLimit,
+  window_seconds: CreateLimitRequestInput.shape.windowSeconds,
+  reason: CreateLimitRequestInput.shape.reason,
+});
+
+const ListLimitRequestsQuery = z.strictObject({
+  status: ListLimitRequestsInput.shape.status,
+  key_id: ListLimitRequestsInput.shape.keyId,
+  cursor: ListLimitRequestsInput.shape.cursor,
+  limit: ListLimitRequestsInput.shape.limit,
+});
+
 const actor = (ctx: { principal: Omit<LimitActor, 'ip'>; ip: string }): LimitActor => ({
   workspaceId: ctx.principal.workspaceId,
   keyPk: ctx.principal.keyPk,
@@ -231,11 +246,11 @@ export const createLimitRequestRoute = defineRoute({
   tags: TAGS,
   scope: 'usage:write',
   params: z.object({ id: z.string().min(1).max(128) }),
-  body: CreateLimitRequestInput,
+  body: CreateLimitRequestBody,
   status: 201,
   errors: [404, 409],
   response: LimitRequest,
-  handler: async ({ params, body, ctx }) => createLimitRequest(ctx.em, actor(ctx), params.id, body),
+  handler: async ({ params, body, ctx }) => snakeKeys(await snakeErrors(createLimitRequest(ctx.em, actor(ctx), params.id, camelKeys(body)))),
 });
 
 export const listLimitRequestsRoute = defineRoute({
@@ -244,14 +259,14 @@ export const listLimitRequestsRoute = defineRoute({
   summary: 'Limit increase requests of the workspace, newest first; cursor pagination',
   tags: TAGS,
   scope: 'usage:read',
-  query: ListLimitRequestsInput,
+  query: ListLimitRequestsQuery,
   response: z.object({
     limit_requests: z.array(LimitRequest),
     next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page.' }),
   }),
   handler: async ({ query, ctx }) => {
-    const page = await listLimitRequests(ctx.em, ctx.principal.workspaceId, query);
-    return { limit_requests: page.limitRequests, next_cursor: page.nextCursor };
+    const page = await listLimitRequests(ctx.em, ctx.principal.workspaceId, camelKeys(query));
+    return { limit_requests: page.limitRequests.map(snakeKeys), next_cursor: page.nextCursor };
   },
 });
 
@@ -274,7 +289,7 @@ export const approveLimitRequestRoute = defineRoute({
   params: z.object({ id: z.string().min(1).max(64) }),
   errors: [404, 409],
   response: LimitRequest,
-  handler: async ({ params, ctx, req }) => decideLimitRequest(ctx.em, actor(ctx), params.id, 'approve', decisionNote(req.body)),
+  handler: async ({ params, ctx, req }) => snakeKeys(await snakeErrors(decideLimitRequest(ctx.em, actor(ctx), params.id, 'approve', decisionNote(req.body)))),
 });
 
 export const declineLimitRequestRoute = defineRoute({
@@ -286,7 +301,7 @@ export const declineLimitRequestRoute = defineRoute({
   params: z.object({ id: z.string().min(1).max(64) }),
   errors: [404, 409],
   response: LimitRequest,
-  handler: async ({ params, ctx, req }) => decideLimitRequest(ctx.em, actor(ctx), params.id, 'decline', decisionNote(req.body)),
+  handler: async ({ params, ctx, req }) => snakeKeys(await snakeErrors(decideLimitRequest(ctx.em, actor(ctx), params.id, 'decline', decisionNote(req.body)))),
 });
 
 export const usageRoutes = [

@@ -1,5 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { camelKeys, snakeKeys, snakeKeysDeep } from '../../server/rest/case.js';
+import { HttpError } from '../../core/errors.js';
+import { camelKeys, snakeErrors, snakeKeys, snakeKeysDeep } from '../../server/rest/case.js';
 
 describe('REST case mapping (server/rest/case.ts)', () => {
   it('snakeKeys renames one level of a view, typed, and leaves nested values alone', () => {
@@ -47,5 +48,13 @@ describe('REST case mapping (server/rest/case.ts)', () => {
     const body = snakeKeysDeep({ userData: { keepMe: 1 }, inner: { renameMe: 2 } }, ['userData']);
     expect(body).toEqual({ user_data: { keepMe: 1 }, inner: { rename_me: 2 } });
     expectTypeOf(body.user_data).toEqualTypeOf<{ keepMe: number }>();
+  });
+
+  it('snakeErrors names the field of a core error as the REST client sent it', async () => {
+    const named = snakeErrors(Promise.reject(new HttpError(400, 'invalid_input', "windowSeconds: required for 'per-day'", 'windowSeconds')));
+    await expect(named).rejects.toMatchObject({ status: 400, code: 'invalid_input', field: 'window_seconds', message: "window_seconds: required for 'per-day'" });
+    const plain = new HttpError(409, 'conflict', 'already pending', 'id');
+    await expect(snakeErrors(Promise.reject(plain))).rejects.toBe(plain);
+    await expect(snakeErrors(Promise.resolve(1))).resolves.toBe(1);
   });
 });

@@ -120,7 +120,7 @@ const HOLE = '\u0001fuzz-hole\u0001';
 const HOLE_JSON = JSON.stringify(HOLE);
 
 /** Fields whose value must be new each time, or a create would stop at a 409 before reaching the database. */
-const UNIQUE_FIELDS = new Set(['id', 'name', 'limit_name']);
+const UNIQUE_FIELDS = new Set(['id', 'name', 'limit_name', 'limitName']);
 let serial = 0;
 
 /**

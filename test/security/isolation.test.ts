@@ -74,7 +74,7 @@ const REST_BODIES: Record<string, unknown> = {
 const TRPC_EXTRA: Record<string, Record<string, unknown>> = {
   'keys.update': { patch: { name: 'pwned', enabled: false } },
   'webhooks.update': { patch: { description: 'mine now', status: 'paused' } },
-  'usage.requestLimit': { limit_name: 'pwned', requested_limit: 1, window_seconds: 60 },
+  'usage.requestLimit': { limitName: 'pwned', requestedLimit: 1, windowSeconds: 60 },
 };
 
 /** Queries that take one id but list what is filed under it, so an unknown id is an empty list, not NOT_FOUND. */

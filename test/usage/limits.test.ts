@@ -131,7 +131,7 @@ describe('limit increase requests', () => {
 
   it('works through tRPC with the same permissions', async () => {
     const asWriter = await stack.caller(writer);
-    const req = await asWriter.usage.requestLimit({ keyId: 'busy', limit_name: 'burst', requested_limit: 20, window_seconds: 1 });
+    const req = await asWriter.usage.requestLimit({ keyId: 'busy', limitName: 'burst', requestedLimit: 20, windowSeconds: 1 });
     await expect(asWriter.usage.approveLimitRequest({ id: req.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     const asAdmin = await stack.caller(admin.secret);
     expect((await asAdmin.usage.approveLimitRequest({ id: req.id })).status).toBe('approved');

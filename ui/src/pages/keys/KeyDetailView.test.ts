@@ -57,7 +57,7 @@ describe('key detail', () => {
 
   it('lists the key\'s limit-increase requests', () => {
     render(KeyDetailView, props({
-      requests: [{ id: 'lr_1', key_id: 'key_prod', limit_name: 'per-minute', current_limit: 100, requested_limit: 500, window_seconds: 60, reason: 'Black Friday', status: 'declined', requested_by: 'key_prod', decided_by: 'bootstrap', decided_at: '2026-11-23T09:50:00Z', decision_note: 'Not this year', created_at: '2026-11-23T09:00:00Z' }],
+      requests: [{ id: 'lr_1', keyId: 'key_prod', limitName: 'per-minute', currentLimit: 100, requestedLimit: 500, windowSeconds: 60, reason: 'Black Friday', status: 'declined', requestedBy: 'key_prod', decidedBy: 'bootstrap', decidedAt: '2026-11-23T09:50:00Z', decisionNote: 'Not this year', createdAt: '2026-11-23T09:00:00Z' }],
     }));
     const row = screen.getByRole('row', { name: /Black Friday/ });
     expect(row.textContent).toContain('100 → 500 per 60 s');

@@ -21,7 +21,7 @@ const data: UsageData = {
     { month: '2026-10', summary: quiet },
   ],
   requests: [
-    { id: 'lr_1', key_id: 'key_prod', limit_name: 'per-minute', current_limit: 100, requested_limit: 500, window_seconds: 60, reason: 'Black Friday', status: 'pending', requested_by: 'key_prod', decided_by: null, decided_at: null, decision_note: null, created_at: '2026-11-23T09:00:00Z' },
+    { id: 'lr_1', keyId: 'key_prod', limitName: 'per-minute', currentLimit: 100, requestedLimit: 500, windowSeconds: 60, reason: 'Black Friday', status: 'pending', requestedBy: 'key_prod', decidedBy: null, decidedAt: null, decisionNote: null, createdAt: '2026-11-23T09:00:00Z' },
   ],
 };
 
