@@ -69,6 +69,14 @@ export function snakeKeysDeep<T, O extends string = Opaque>(value: T, opaque: re
   return walk(value) as DeepSnakeKeys<T, O>;
 }
 
+/** A problem core reports about a field (`{ field: 'keyId', message: 'keyId: …' }`), named for REST (`key_id`). */
+export function snakeField<T extends { field?: string; message: string }>(problem: T): T {
+  if (problem.field === undefined) return problem;
+  const field = problem.field.split('.').map(toSnake).join('.');
+  const message = problem.message.startsWith(`${problem.field}:`) ? field + problem.message.slice(problem.field.length) : problem.message;
+  return { ...problem, field, message };
+}
+
 /**
  * Core names the field of an error in camelCase (`windowSeconds: required …`); a REST client sent
  * `window_seconds`, so the field, and the message that starts with it, are renamed on the way out.
@@ -78,9 +86,8 @@ export async function snakeErrors<T>(work: Promise<T>): Promise<T> {
     return await work;
   } catch (err) {
     if (!(err instanceof HttpError) || err.field === undefined) throw err;
-    const field = err.field.split('.').map(toSnake).join('.');
+    const { field, message } = snakeField({ field: err.field, message: err.message });
     if (field === err.field) throw err;
-    const message = err.message.startsWith(`${err.field}:`) ? field + err.message.slice(err.field.length) : err.message;
     const renamed = new HttpError(err.status, err.code, message, field, err.headers);
     renamed.stack = err.stack;
     throw renamed;

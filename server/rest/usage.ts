@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ingestReported, MAX_REPORTED_RECORDS } from '../../core/usage/ingest.js';
+import { ingestReported, MAX_REPORTED_RECORDS, type IngestProblem, type ReportedCall } from '../../core/usage/ingest.js';
 import { keyUsage } from '../../core/usage/key-usage.js';
 import {
   CreateLimitRequestInput,
@@ -13,7 +13,7 @@ import { searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
 import { summary, timeseries, MAX_POINTS } from '../../core/usage/queries.js';
 import { resolveRange } from '../../core/usage/range.js';
 import { badRequest } from '../../core/errors.js';
-import { camelKeys, snakeErrors, snakeKeys } from './case.js';
+import { camelKeys, snakeErrors, snakeField, snakeKeys } from './case.js';
 import { zodToHttp } from './register.js';
 import { defineRoute } from './route.js';
 
@@ -133,6 +133,34 @@ const IngestResponse = z
   })
   .meta({ id: 'UsageIngestResult' });
 
+/** One call a protected service reports (the wire format of client/express.ts), checked record by record. */
+const ReportedRecord = z.strictObject({
+  key_id: z.string().min(1).max(128).nullable().optional(),
+  method: z.string().regex(/^[A-Za-z]{3,10}$/, 'expected an HTTP method such as GET'),
+  route: z.string().min(1).max(200).regex(/^\//, 'expected a route pattern starting with "/", e.g. /products/{id}'),
+  status: z.number().int().min(100).max(599),
+  latency_ms: z.number().min(0).max(3_600_000),
+  time: z.iso.datetime({ offset: true }).optional(),
+  code: z.string().regex(/^[A-Z_]{1,32}$/, 'expected a verification code such as VALID').nullable().optional(),
+});
+
+/** Each record's shape checked on its own, so one bad record names itself and the rest still count. */
+function readRecords(records: unknown[]): { calls: { index: number; call: ReportedCall }[]; problems: IngestProblem[] } {
+  const calls: { index: number; call: ReportedCall }[] = [];
+  const problems: IngestProblem[] = [];
+  records.forEach((raw, index) => {
+    const parsed = ReportedRecord.safeParse(raw);
+    if (parsed.success) {
+      calls.push({ index, call: camelKeys(parsed.data) });
+      return;
+    }
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.map(String).join('.') || undefined;
+    problems.push({ index, field, message: `${field ?? 'record'}: ${issue.message}` });
+  });
+  return { calls, problems };
+}
+
 export const reportUsageRoute = defineRoute({
   method: 'post',
   path: '/v1/usage',
@@ -153,7 +181,10 @@ export const reportUsageRoute = defineRoute({
   errors: [207],
   response: IngestResponse,
   handler: async ({ body, ctx, res }) => {
-    const result = await ingestReported(ctx.em, ctx.usage, ctx.principal.workspaceId, body.records);
+    const { calls, problems } = readRecords(body.records);
+    const ingested = await ingestReported(ctx.em, ctx.usage, ctx.principal.workspaceId, calls);
+    const errors = [...problems, ...ingested.errors.map(snakeField)].sort((a, b) => a.index - b.index);
+    const result = { accepted: ingested.accepted, rejected: errors.length, errors };
     // Sent here: the route runner would answer with the route's fixed status.
     res.status(result.rejected > 0 ? 207 : 202).json(result);
     return result;

@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { HttpError } from '../../core/errors.js';
-import { camelKeys, snakeErrors, snakeKeys, snakeKeysDeep } from '../../server/rest/case.js';
+import { camelKeys, snakeErrors, snakeField, snakeKeys, snakeKeysDeep } from '../../server/rest/case.js';
 
 describe('REST case mapping (server/rest/case.ts)', () => {
   it('snakeKeys renames one level of a view, typed, and leaves nested values alone', () => {
@@ -56,5 +56,11 @@ describe('REST case mapping (server/rest/case.ts)', () => {
     const plain = new HttpError(409, 'conflict', 'already pending', 'id');
     await expect(snakeErrors(Promise.reject(plain))).rejects.toBe(plain);
     await expect(snakeErrors(Promise.resolve(1))).resolves.toBe(1);
+  });
+
+  it('snakeField renames the field of one problem and the message that starts with it', () => {
+    expect(snakeField({ index: 2, field: 'keyId', message: "keyId: no key 'x' in this workspace" })).toEqual({ index: 2, field: 'key_id', message: "key_id: no key 'x' in this workspace" });
+    expect(snakeField({ index: 0, field: 'time', message: 'time: too old' })).toEqual({ index: 0, field: 'time', message: 'time: too old' });
+    expect(snakeField({ index: 1, message: 'record: bad' })).toEqual({ index: 1, message: 'record: bad' });
   });
 });
