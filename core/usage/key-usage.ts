@@ -7,11 +7,11 @@ import { workspaceScope } from '../scope.js';
 import { startOfNextUtcMonth, startOfUtcDay, startOfUtcMonth } from './queries.js';
 
 export interface KeyUsage {
-  calls_today: number;
-  calls_month: number;
-  rate_limits: { name: string; limit: number; window_seconds: number; used: number; remaining: number; reset_at: string }[];
+  callsToday: number;
+  callsMonth: number;
+  rateLimits: { name: string; limit: number; windowSeconds: number; used: number; remaining: number; resetAt: string }[];
   /** Null when the key is not metered. */
-  credits_remaining: number | null;
+  creditsRemaining: number | null;
 }
 
 type CounterRow = Pick<Row<'rate_limit_counter'>, 'name' | 'window_start' | 'count'>;
@@ -21,14 +21,14 @@ type CounterRow = Pick<Row<'rate_limit_counter'>, 'name' | 'window_start' | 'cou
  * in core/keys/rate-limit.ts enforces (this window's count plus the previous window's count
  * weighted by the share of it still inside the sliding window).
  */
-function slidingState(rows: CounterRow[], limits: RateLimit[], now: number): KeyUsage['rate_limits'] {
+function slidingState(rows: CounterRow[], limits: RateLimit[], now: number): KeyUsage['rateLimits'] {
   const count = (name: string, start: number) => rows.find((r) => r.name === name && Number(r.window_start) === start)?.count ?? 0;
   return limits.map((l) => {
     const windowMs = l.windowSeconds * 1000;
     const start = Math.floor(now / windowMs) * windowMs;
     const previousShare = 1 - (now - start) / windowMs;
     const used = Math.min(l.limit, count(l.name, start) + Math.floor(count(l.name, start - windowMs) * previousShare));
-    return { name: l.name, limit: l.limit, window_seconds: l.windowSeconds, used, remaining: Math.max(0, l.limit - used), reset_at: new Date(start + windowMs).toISOString() };
+    return { name: l.name, limit: l.limit, windowSeconds: l.windowSeconds, used, remaining: Math.max(0, l.limit - used), resetAt: new Date(start + windowMs).toISOString() };
   });
 }
 
@@ -100,10 +100,10 @@ export async function keysUsage(em: EntityManager, workspaceId: string, keyIds: 
   for (const k of keys) {
     const c = callsOf.get(k.id);
     out[k.id] = {
-      calls_today: Number(c?.today ?? 0),
-      calls_month: Number(c?.month ?? 0),
-      rate_limits: slidingState(countersOf.get(k.pk) ?? [], k.rate_limits ?? [], now.getTime()),
-      credits_remaining: k.credits,
+      callsToday: Number(c?.today ?? 0),
+      callsMonth: Number(c?.month ?? 0),
+      rateLimits: slidingState(countersOf.get(k.pk) ?? [], k.rate_limits ?? [], now.getTime()),
+      creditsRemaining: k.credits,
     };
   }
   return out;

@@ -113,13 +113,13 @@ export async function totals(em: EntityManager, workspaceId: string, range: Rang
 
 export interface Summary {
   calls: number;
-  errors_4xx: number;
-  errors_5xx: number;
+  errors4xx: number;
+  errors5xx: number;
   /** (4xx + 5xx) / calls, 0..1, four decimals. */
-  error_rate: number;
-  avg_latency_ms: number;
-  p95_latency_ms: number;
-  health_score: number;
+  errorRate: number;
+  avgLatencyMs: number;
+  p95LatencyMs: number;
+  healthScore: number;
 }
 
 const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -129,12 +129,12 @@ export function summarise(t: Totals, webhookSuccessRate: number | null): Summary
   const p95 = quantileFromHistogram(t.hist, 0.95, t.latencyMax);
   return {
     calls: t.calls,
-    errors_4xx: t.errors4xx,
-    errors_5xx: t.errors5xx,
-    error_rate: round(errorRate, 4),
-    avg_latency_ms: t.calls === 0 ? 0 : round(t.latencySum / t.calls, 1),
-    p95_latency_ms: round(p95, 1),
-    health_score: healthScore({ calls: t.calls, errorRate, p95LatencyMs: p95, webhookSuccessRate }),
+    errors4xx: t.errors4xx,
+    errors5xx: t.errors5xx,
+    errorRate: round(errorRate, 4),
+    avgLatencyMs: t.calls === 0 ? 0 : round(t.latencySum / t.calls, 1),
+    p95LatencyMs: round(p95, 1),
+    healthScore: healthScore({ calls: t.calls, errorRate, p95LatencyMs: p95, webhookSuccessRate }),
   };
 }
 
@@ -161,10 +161,10 @@ export async function summary(em: EntityManager, workspaceId: string, range: Ran
 export interface TimeseriesPoint {
   t: string;
   calls: number;
-  errors_4xx: number;
-  errors_5xx: number;
-  avg_latency_ms: number;
-  p95_latency_ms: number;
+  errors4xx: number;
+  errors5xx: number;
+  avgLatencyMs: number;
+  p95LatencyMs: number;
 }
 
 export const MAX_POINTS = 2_000;
@@ -207,10 +207,10 @@ export async function timeseries(
     points.push({
       t: new Date(t).toISOString(),
       calls,
-      errors_4xx: Number(r?.e4 ?? 0),
-      errors_5xx: Number(r?.e5 ?? 0),
-      avg_latency_ms: calls === 0 ? 0 : round(Number(r!.lsum) / calls, 1),
-      p95_latency_ms: round(quantileFromHistogram(hist, 0.95, Number(r?.lmax ?? 0)), 1),
+      errors4xx: Number(r?.e4 ?? 0),
+      errors5xx: Number(r?.e5 ?? 0),
+      avgLatencyMs: calls === 0 ? 0 : round(Number(r!.lsum) / calls, 1),
+      p95LatencyMs: round(quantileFromHistogram(hist, 0.95, Number(r?.lmax ?? 0)), 1),
     });
   }
   return points;

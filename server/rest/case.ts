@@ -4,11 +4,19 @@ import { HttpError } from '../../core/errors.js';
 // Keys are renamed only where the shape is known: a value under an opaque key (user data such as
 // metadata, payload, schema, example, changes) is passed through as it is, keys and all.
 
-/** `latencyMs` → `latency_ms`: an underscore before each capital, which is lowered. */
-export type SnakeCase<S extends string> = S extends `${infer Head}${infer Tail}`
+/**
+ * Names the capital rule cannot derive, a word that starts with a digit: `errors4xx` → `errors_4xx`
+ * (while `p95LatencyMs` → `p95_latency_ms`). `toCamel` needs no such list: `errors_4xx` → `errors4xx`.
+ */
+const SNAKE_NAMES = { errors4xx: 'errors_4xx', errors5xx: 'errors_5xx' } as const;
+type SnakeNames = typeof SNAKE_NAMES;
+
+/** `latencyMs` → `latency_ms`: an underscore before each capital, which is lowered (and `SNAKE_NAMES`). */
+export type SnakeCase<S extends string> = S extends keyof SnakeNames ? SnakeNames[S] : SnakeCaseRule<S>;
+type SnakeCaseRule<S extends string> = S extends `${infer Head}${infer Tail}`
   ? Tail extends Uncapitalize<Tail>
-    ? `${Lowercase<Head>}${SnakeCase<Tail>}`
-    : `${Lowercase<Head>}_${SnakeCase<Tail>}`
+    ? `${Lowercase<Head>}${SnakeCaseRule<Tail>}`
+    : `${Lowercase<Head>}_${SnakeCaseRule<Tail>}`
   : S;
 
 /** `latency_ms` → `latencyMs`. */
@@ -32,7 +40,8 @@ export type DeepSnakeKeys<T, O extends string = Opaque> = T extends Date
       ? { [K in keyof T as K extends string ? SnakeCase<K> : K]: K extends O ? T[K] : DeepSnakeKeys<T[K], O> }
       : T;
 
-export const toSnake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+export const toSnake = (key: string): string =>
+  Object.hasOwn(SNAKE_NAMES, key) ? SNAKE_NAMES[key as keyof SnakeNames] : key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 export const toCamel = (key: string): string => key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 function renameOwn(value: object, rename: (key: string) => string): Record<string, unknown> {

@@ -13,7 +13,7 @@ import { searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
 import { summary, timeseries, MAX_POINTS } from '../../core/usage/queries.js';
 import { resolveRange } from '../../core/usage/range.js';
 import { badRequest } from '../../core/errors.js';
-import { camelKeys, snakeErrors, snakeField, snakeKeys } from './case.js';
+import { camelKeys, snakeErrors, snakeField, snakeKeys, snakeKeysDeep } from './case.js';
 import { zodToHttp } from './register.js';
 import { defineRoute } from './route.js';
 
@@ -52,7 +52,7 @@ export const usageSummaryRoute = defineRoute({
   scope: 'usage:read',
   query: RangeQuery.extend({ key_id: z.string().min(1).max(128).optional() }),
   response: SummaryResponse,
-  handler: async ({ query, ctx }) => summary(ctx.em, ctx.principal.workspaceId, resolveRange(query), query.key_id),
+  handler: async ({ query, ctx }) => snakeKeys(await summary(ctx.em, ctx.principal.workspaceId, resolveRange(query), query.key_id)),
 });
 
 const KeyUsageResponse = z
@@ -82,7 +82,7 @@ export const keyUsageRoute = defineRoute({
   params: z.object({ id: z.string().min(1).max(128) }),
   errors: [404],
   response: KeyUsageResponse,
-  handler: async ({ params, ctx }) => keyUsage(ctx.em, ctx.principal.workspaceId, params.id),
+  handler: async ({ params, ctx }) => snakeKeysDeep(await keyUsage(ctx.em, ctx.principal.workspaceId, params.id)),
 });
 
 const TimeseriesResponse = z
@@ -121,7 +121,7 @@ export const timeseriesRoute = defineRoute({
       throw badRequest(`to: at most ${MAX_POINTS} ${query.interval}s per request; narrow the range or use a larger interval`, 'to');
     }
     const points = await timeseries(ctx.em, ctx.principal.workspaceId, range, query.interval, query.key_id);
-    return { interval: query.interval, from: range.from.toISOString(), to: range.to.toISOString(), points };
+    return { interval: query.interval, from: range.from.toISOString(), to: range.to.toISOString(), points: points.map(snakeKeys) };
   },
 });
 

@@ -13,8 +13,7 @@ import { badRequest } from '../../core/errors.js';
 import { resolveRange } from '../../core/usage/range.js';
 import { router, scopedProcedure } from '../trpc.js';
 
-// Limit requests are core's camelCase views. Summary, key usage and timeseries still answer in the REST
-// shapes (snake_case): their core functions have not moved to camelCase yet.
+// Answers are core's camelCase views as they are (the REST routes map them to snake_case).
 
 const time = z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional();
 const keyId = z.string().min(1).max(128).optional();

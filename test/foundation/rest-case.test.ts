@@ -10,6 +10,17 @@ describe('REST case mapping (server/rest/case.ts)', () => {
     expectTypeOf(body).toEqualTypeOf<{ id: string; key_id: string; latency_ms: number; decided_at: string | null; metadata: { someKey: number } }>();
   });
 
+  it('names a word that starts with a digit as the REST API always has: errors_4xx, but p95_latency_ms', () => {
+    const body = snakeKeys({ errors4xx: 1, errors5xx: 2, p95LatencyMs: 3 });
+    expect(body).toEqual({ errors_4xx: 1, errors_5xx: 2, p95_latency_ms: 3 });
+    expectTypeOf(body).toEqualTypeOf<{ errors_4xx: number; errors_5xx: number; p95_latency_ms: number }>();
+    const back = camelKeys(body);
+    expect(back).toEqual({ errors4xx: 1, errors5xx: 2, p95LatencyMs: 3 });
+    expectTypeOf(back).toEqualTypeOf<{ errors4xx: number; errors5xx: number; p95LatencyMs: number }>();
+    // An own key only: a name from Object.prototype is renamed by the rule.
+    expect(snakeKeys({ toString: 1 })).toEqual({ to_string: 1 });
+  });
+
   it('camelKeys turns a REST query or body into core input', () => {
     const input = camelKeys({ key_id: 'k', limit_name: 'per-minute', window_seconds: 60, reason: '' });
     expect(input).toEqual({ keyId: 'k', limitName: 'per-minute', windowSeconds: 60, reason: '' });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../harness.js';
+import { snakeKeysDeep } from '../../server/rest/case.js';
 
 let stack: Stack;
 let ws: { workspaceId: string; secret: string; keyId: string };
@@ -125,7 +126,7 @@ describe('GET /usage/summary', () => {
   it('is the same through tRPC', async () => {
     const caller = await stack.caller(ws.secret);
     const s = await caller.usage.summary({ from: '2026-10-01T00:00:00Z', to: '2026-11-01T00:00:00Z' });
-    expect(s).toMatchObject({ calls: 20, p95_latency_ms: 200, health_score: 50 });
+    expect(s).toMatchObject({ calls: 20, p95LatencyMs: 200, healthScore: 50 });
   });
 });
 
@@ -136,6 +137,12 @@ describe('GET /usage/timeseries', () => {
     expect(res.body.points).toHaveLength(31);
     const busy = res.body.points.filter((p: { calls: number }) => p.calls > 0);
     expect(busy).toEqual([{ t: `${DAY}T00:00:00.000Z`, calls: 20, errors_4xx: 2, errors_5xx: 1, avg_latency_ms: 90, p95_latency_ms: 200 }]);
+  });
+
+  it('is the same through tRPC, in camelCase', async () => {
+    const caller = await stack.caller(ws.secret);
+    const series = await caller.usage.timeseries({ from: '2026-10-01T00:00:00Z', to: '2026-11-01T00:00:00Z', interval: 'day' });
+    expect(series.points.filter((p) => p.calls > 0)).toEqual([{ t: `${DAY}T00:00:00.000Z`, calls: 20, errors4xx: 2, errors5xx: 1, avgLatencyMs: 90, p95LatencyMs: 200 }]);
   });
 
   it('gives one point per hour, for one key', async () => {
@@ -186,9 +193,9 @@ describe('GET /usage/keys/{id}', () => {
     const caller = await stack.caller(ws.secret);
     const many = await caller.usage.keys({ ids: ['metered', ws.keyId, 'theirs', 'no-such-key'] });
     expect(Object.keys(many).sort()).toEqual([ws.keyId, 'metered'].sort());
-    // The same figures as the one-key route.
-    expect(many['metered']).toEqual((await stack.rest('GET', '/usage/keys/metered', { key: ws.secret })).body);
-    expect(many['metered']).toMatchObject({ calls_today: 3, credits_remaining: 97, rate_limits: [expect.objectContaining({ used: 3, remaining: 7 })] });
+    // The same figures as the one-key route, in core's camelCase (REST answers them in snake_case).
+    expect(snakeKeysDeep(many['metered'])).toEqual((await stack.rest('GET', '/usage/keys/metered', { key: ws.secret })).body);
+    expect(many['metered']).toMatchObject({ callsToday: 3, creditsRemaining: 97, rateLimits: [expect.objectContaining({ windowSeconds: 60, used: 3, remaining: 7 })] });
     expect(await caller.usage.keys({ ids: [] })).toEqual({});
     await expect(caller.usage.keys({ ids: Array.from({ length: 501 }, (_, i) => `k${i}`) })).rejects.toThrow(/at most 500 keys/);
   });

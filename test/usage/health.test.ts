@@ -18,8 +18,8 @@ describe('health score (docs/usage.md)', () => {
 
   it('lets failed webhook deliveries lower the score of a summary', () => {
     const t = { calls: 100, errors4xx: 0, errors5xx: 0, latencySum: 1000, latencyMax: 20, hist: [0, 0, 0, 100] };
-    expect(summarise(t, null).health_score).toBe(100);
-    expect(summarise(t, 0.5).health_score).toBe(90);
+    expect(summarise(t, null).healthScore).toBe(100);
+    expect(summarise(t, 0.5).healthScore).toBe(90);
   });
 });
 

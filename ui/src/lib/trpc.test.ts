@@ -14,7 +14,7 @@ describe('the UI tRPC client', () => {
         const url = String(input);
         urls.push(url);
         const n = new URL(url, 'http://ui.test').searchParams.get('batch') ? url.split('/trpc/')[1]!.split('?')[0]!.split(',').length : 1;
-        const body = Array.from({ length: n }, () => ({ result: { data: { calls_today: 1, calls_month: 1, rate_limits: [], credits_remaining: null } } }));
+        const body = Array.from({ length: n }, () => ({ result: { data: { callsToday: 1, callsMonth: 1, rateLimits: [], creditsRemaining: null } } }));
         return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
       }),
     );

@@ -2,19 +2,19 @@ import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
 import UsageView, { type Summary, type UsageData } from './UsageView.svelte';
 
-const summary: Summary = { calls: 245_000, errors_4xx: 600, errors_5xx: 135, error_rate: 0.003, avg_latency_ms: 120, p95_latency_ms: 310, health_score: 97 };
-const quiet: Summary = { calls: 0, errors_4xx: 0, errors_5xx: 0, error_rate: 0, avg_latency_ms: 0, p95_latency_ms: 0, health_score: 100 };
+const summary: Summary = { calls: 245_000, errors4xx: 600, errors5xx: 135, errorRate: 0.003, avgLatencyMs: 120, p95LatencyMs: 310, healthScore: 97 };
+const quiet: Summary = { calls: 0, errors4xx: 0, errors5xx: 0, errorRate: 0, avgLatencyMs: 0, p95LatencyMs: 0, healthScore: 100 };
 
 const data: UsageData = {
   summary,
   interval: 'day',
   points: [
-    { t: '2026-11-01T00:00:00.000Z', calls: 8000, errors_4xx: 20, errors_5xx: 4, avg_latency_ms: 118, p95_latency_ms: 300 },
-    { t: '2026-11-02T00:00:00.000Z', calls: 0, errors_4xx: 0, errors_5xx: 0, avg_latency_ms: 0, p95_latency_ms: 0 },
+    { t: '2026-11-01T00:00:00.000Z', calls: 8000, errors4xx: 20, errors5xx: 4, avgLatencyMs: 118, p95LatencyMs: 300 },
+    { t: '2026-11-02T00:00:00.000Z', calls: 0, errors4xx: 0, errors5xx: 0, avgLatencyMs: 0, p95LatencyMs: 0 },
   ],
   keys: [
-    { id: 'key_prod', name: 'Production', usage: { calls_today: 12_400, calls_month: 200_000, rate_limits: [{ name: 'per-minute', limit: 100, window_seconds: 60, used: 85, remaining: 15, reset_at: '2026-11-23T10:01:00Z' }], credits_remaining: 40 } },
-    { id: 'key_test', name: 'Testing', usage: { calls_today: 45, calls_month: 900, rate_limits: [{ name: 'per-minute', limit: 10, window_seconds: 60, used: 10, remaining: 0, reset_at: '2026-11-23T10:01:00Z' }], credits_remaining: null } },
+    { id: 'key_prod', name: 'Production', usage: { callsToday: 12_400, callsMonth: 200_000, rateLimits: [{ name: 'per-minute', limit: 100, windowSeconds: 60, used: 85, remaining: 15, resetAt: '2026-11-23T10:01:00Z' }], creditsRemaining: 40 } },
+    { id: 'key_test', name: 'Testing', usage: { callsToday: 45, callsMonth: 900, rateLimits: [{ name: 'per-minute', limit: 10, windowSeconds: 60, used: 10, remaining: 0, resetAt: '2026-11-23T10:01:00Z' }], creditsRemaining: null } },
   ],
   months: [
     { month: '2026-11', summary },
@@ -72,7 +72,7 @@ describe('usage', () => {
   });
 
   it('says so when there was no traffic', () => {
-    render(UsageView, { data: { ...data, points: data.points.map((p) => ({ ...p, calls: 0, errors_4xx: 0, errors_5xx: 0 })) }, canRequest: true, canApprove: true, onrequest: vi.fn(), ondecide: vi.fn() });
+    render(UsageView, { data: { ...data, points: data.points.map((p) => ({ ...p, calls: 0, errors4xx: 0, errors5xx: 0 })) }, canRequest: true, canApprove: true, onrequest: vi.fn(), ondecide: vi.fn() });
     expect(screen.getByText(/No calls in this period/)).toBeTruthy();
   });
 });
