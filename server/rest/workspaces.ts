@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { createWorkspace, keyPrefixSchema, listWorkspaces, workspaceIdSchema, type WorkspaceView } from '../../core/workspaces.js';
+import { createWorkspace, keyPrefixSchema, listWorkspaces, workspaceIdSchema } from '../../core/workspaces.js';
 import { closedObject, listLimitSchema } from '../../core/keys/schema.js';
 import { actorOf, keyDeps } from '../actor.js';
+import { snakeKeys } from './case.js';
 import { defineRoute } from './route.js';
 
 const WorkspaceBody = z
@@ -13,14 +14,6 @@ const WorkspaceBody = z
     active_keys: z.number().int().meta({ description: 'Keys not revoked.' }),
   })
   .meta({ id: 'Workspace' });
-
-const toRest = (w: WorkspaceView): z.input<typeof WorkspaceBody> => ({
-  id: w.id,
-  name: w.name,
-  key_prefix: w.keyPrefix,
-  created_at: w.createdAt,
-  active_keys: w.activeKeys,
-});
 
 export const createWorkspaceRoute = defineRoute({
   method: 'post',
@@ -49,8 +42,9 @@ export const createWorkspaceRoute = defineRoute({
   handler: async ({ ctx, body }) => {
     const { workspace, adminKey } = await createWorkspace(keyDeps(ctx), actorOf(ctx), { id: body.id, name: body.name, keyPrefix: body.key_prefix });
     return {
-      ...toRest(workspace),
-      admin_key: { id: adminKey.id, api_key: adminKey.secret, created_at: adminKey.createdAt, permissions: adminKey.permissions },
+      ...snakeKeys(workspace),
+      // `secret` is named `api_key` on the wire, as in every answer that shows a new secret.
+      admin_key: snakeKeys({ id: adminKey.id, apiKey: adminKey.secret, createdAt: adminKey.createdAt, permissions: adminKey.permissions }),
     };
   },
 });
@@ -68,7 +62,7 @@ export const listWorkspacesRoute = defineRoute({
   response: z.object({ workspaces: z.array(WorkspaceBody), next_cursor: z.string().nullable() }),
   handler: async ({ ctx, query }) => {
     const page = await listWorkspaces(ctx.em, query);
-    return { workspaces: page.workspaces.map(toRest), next_cursor: page.nextCursor };
+    return { workspaces: page.workspaces.map(snakeKeys), next_cursor: page.nextCursor };
   },
 });
 
