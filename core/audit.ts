@@ -62,17 +62,18 @@ export interface AuditFilter {
   cursor?: string;
 }
 
+// In the order the REST API has always listed them (server/rest/audit.ts renames, it does not reorder).
 const view = (r: Row<'audit_log'>): AuditEntryView => ({
   id: r.id,
-  workspaceId: r.workspace_id,
-  actorWorkspaceId: r.actor_workspace_id,
-  actorKeyId: r.actor_key_id,
   action: r.action,
   targetType: r.target_type,
   targetId: r.target_id,
+  actorKeyId: r.actor_key_id,
+  actorWorkspaceId: r.actor_workspace_id,
   ip: r.ip,
   changes: r.changes,
   createdAt: new Date(r.created_at).toISOString(),
+  workspaceId: r.workspace_id,
 });
 
 /** Newest first, always within one workspace. */

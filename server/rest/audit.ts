@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { listAudit } from '../../core/audit.js';
 import { closedObject, keyIdSchema, listLimitSchema } from '../../core/keys/schema.js';
+import { camelKeys, snakeKeys } from './case.js';
 import { defineRoute } from './route.js';
 
 const dateTime = (description: string) =>
@@ -42,26 +43,10 @@ export const listAuditRoute = defineRoute({
   }),
   response: z.object({ entries: z.array(AuditEntryBody), next_cursor: z.string().nullable() }),
   handler: async ({ ctx, query }) => {
-    const page = await listAudit(ctx.em, ctx.principal.workspaceId, {
-      keyId: query.key_id,
-      action: query.action,
-      since: query.since,
-      until: query.until,
-      limit: query.limit,
-      cursor: query.cursor,
-    });
+    const page = await listAudit(ctx.em, ctx.principal.workspaceId, camelKeys(query));
     return {
-      entries: page.entries.map((e) => ({
-        id: e.id,
-        action: e.action,
-        target_type: e.targetType,
-        target_id: e.targetId,
-        actor_key_id: e.actorKeyId,
-        actor_workspace_id: e.actorWorkspaceId,
-        ip: e.ip,
-        changes: e.changes,
-        created_at: e.createdAt,
-      })),
+      // The workspace is the caller's own: not repeated in each entry.
+      entries: page.entries.map(({ workspaceId: _workspaceId, ...entry }) => snakeKeys(entry)),
       next_cursor: page.nextCursor,
     };
   },
