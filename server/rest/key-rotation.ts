@@ -12,6 +12,7 @@ import {
 import { closedObject } from '../../core/keys/schema.js';
 import { actorOf } from '../actor.js';
 import type { Context } from '../context.js';
+import { snakeKeys } from './case.js';
 import { defineRoute } from './route.js';
 
 const Params = z.object({
@@ -33,15 +34,9 @@ function deps(ctx: Context): RotationDeps {
   return { em: ctx.em, temporal: ctx.temporal, log: ctx.log, config: ctx.config };
 }
 
-function toBody(s: RotationState): z.input<typeof RotationStateBody> {
-  return {
-    key_id: s.keyId,
-    rotation: s.rotation,
-    phase: s.phase,
-    rotated_at: s.rotatedAt,
-    grace_ends_at: s.graceEndsAt,
-    completed_at: s.completedAt,
-  };
+/** The state without its workspace (the caller's own), in the order the API has always sent. */
+function toBody({ keyId, rotation, phase, rotatedAt, graceEndsAt, completedAt }: RotationState): z.input<typeof RotationStateBody> {
+  return snakeKeys({ keyId, rotation, phase, rotatedAt, graceEndsAt, completedAt });
 }
 
 export const rotateKeyRoute = defineRoute({
@@ -76,12 +71,12 @@ export const rotateKeyRoute = defineRoute({
       keyId: params.id,
       gracePeriodSeconds: body.grace_period_seconds,
     });
-    return {
+    return snakeKeys({
       id: r.keyId,
-      api_key: r.secret,
-      created_at: r.createdAt.toISOString(),
-      previous_key_expires_at: r.previousKeyExpiresAt.toISOString(),
-    };
+      apiKey: r.secret,
+      createdAt: r.createdAt.toISOString(),
+      previousKeyExpiresAt: r.previousKeyExpiresAt.toISOString(),
+    });
   },
 });
 
