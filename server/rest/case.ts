@@ -78,6 +78,32 @@ export function snakeKeysDeep<T, O extends string = Opaque>(value: T, opaque: re
   return walk(value) as DeepSnakeKeys<T, O>;
 }
 
+/** `DeepSnakeKeys`, with each Date (outside user data) as the ISO string JSON gives it. */
+export type JsonSnakeKeys<T, O extends string = Opaque> = T extends Date
+  ? string
+  : T extends readonly (infer E)[]
+    ? JsonSnakeKeys<E, O>[]
+    : T extends object
+      ? { [K in keyof T as K extends string ? SnakeCase<K> : K]: K extends O ? T[K] : JsonSnakeKeys<T[K], O> }
+      : T;
+
+/**
+ * A core view as its REST body: `snakeKeysDeep`, and each Date becomes its ISO string (what
+ * `toISOString` and JSON write), so the body is typed as the route's response schema says.
+ */
+export function snakeJson<T, O extends string = Opaque>(value: T, opaque: readonly O[] = OPAQUE_KEYS as unknown as readonly O[]): JsonSnakeKeys<T, O> {
+  const skip = new Set<string>(opaque);
+  const walk = (v: unknown): unknown => {
+    if (v instanceof Date) return v.toISOString();
+    if (Array.isArray(v)) return v.map(walk);
+    if (!isPlain(v)) return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, inner] of Object.entries(v)) out[toSnake(k)] = skip.has(k) ? inner : walk(inner);
+    return out;
+  };
+  return walk(value) as JsonSnakeKeys<T, O>;
+}
+
 /** A problem core reports about a field (`{ field: 'keyId', message: 'keyId: …' }`), named for REST (`key_id`). */
 export function snakeField<T extends { field?: string; message: string }>(problem: T): T {
   if (problem.field === undefined) return problem;

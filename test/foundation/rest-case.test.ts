@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { HttpError } from '../../core/errors.js';
-import { camelKeys, snakeErrors, snakeField, snakeKeys, snakeKeysDeep } from '../../server/rest/case.js';
+import { camelKeys, snakeErrors, snakeField, snakeJson, snakeKeys, snakeKeysDeep } from '../../server/rest/case.js';
 
 describe('REST case mapping (server/rest/case.ts)', () => {
   it('snakeKeys renames one level of a view, typed, and leaves nested values alone', () => {
@@ -53,6 +53,30 @@ describe('REST case mapping (server/rest/case.ts)', () => {
     expect(body.created_at).toBe(at);
     expectTypeOf(body.attempts[0]!).toEqualTypeOf<{ status_code: number; response_body: string }>();
     expectTypeOf(body.payload).toEqualTypeOf<{ orderId: string; lineItems: { unitPrice: number }[] }>();
+  });
+
+  it('snakeJson is snakeKeysDeep with each Date as its ISO string, typed string, never inside user data', () => {
+    const at = new Date('2026-11-01T00:00:00Z');
+    const view = {
+      createdAt: at,
+      disabledAt: null as Date | null,
+      attempts: [{ attemptedAt: at, statusCode: 200 }],
+      payload: { sentAt: '2026-11-01', lineItems: [{ unitPrice: 3 }] },
+      schema: { properties: { sentAt: { type: 'string' } } } as Record<string, unknown> | null,
+    };
+    const body = snakeJson(view);
+    expect(body).toEqual({
+      created_at: '2026-11-01T00:00:00.000Z',
+      disabled_at: null,
+      attempts: [{ attempted_at: '2026-11-01T00:00:00.000Z', status_code: 200 }],
+      payload: { sentAt: '2026-11-01', lineItems: [{ unitPrice: 3 }] },
+      schema: { properties: { sentAt: { type: 'string' } } },
+    });
+    expect(JSON.stringify(body)).toBe(JSON.stringify(snakeKeysDeep(view)));
+    expectTypeOf(body.created_at).toEqualTypeOf<string>();
+    expectTypeOf(body.disabled_at).toEqualTypeOf<string | null>();
+    expectTypeOf(body.attempts[0]!).toEqualTypeOf<{ attempted_at: string; status_code: number }>();
+    expectTypeOf(body.payload).toEqualTypeOf<{ sentAt: string; lineItems: { unitPrice: number }[] }>();
   });
 
   it('snakeKeysDeep takes its own list of opaque keys', () => {
