@@ -5,10 +5,10 @@ import type { EventView } from '../../core/webhooks/events.js';
 import type { RecoveryView } from '../../core/webhooks/recovery.js';
 import type { EventTypeView } from '../../core/webhooks/event-types.js';
 import { deliveryStatus } from '../../core/webhooks/schema.js';
+import { snakeJson } from './case.js';
 
-// snake_case bodies of the webhook REST routes, and the mappers from core's views to them.
+// snake_case bodies of the webhook REST routes; each view is renamed by case.ts, typed here against its body.
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const dateTime = z.string().meta({ format: 'date-time', example: '2024-01-15T10:30:00.000Z' });
 
 export const EndpointBody = z
@@ -29,21 +29,7 @@ export const EndpointBody = z
   })
   .meta({ id: 'WebhookEndpoint' });
 
-export const endpointBody = (e: EndpointView): z.input<typeof EndpointBody> => ({
-  id: e.id,
-  url: e.url,
-  description: e.description,
-  event_types: e.eventTypes,
-  status: e.status,
-  https_only: e.httpsOnly,
-  disabled_reason: e.disabledReason,
-  disabled_at: iso(e.disabledAt),
-  last_triggered_at: iso(e.lastTriggeredAt),
-  secret_rotated_at: iso(e.secretRotatedAt),
-  previous_secret_expires_at: iso(e.previousSecretExpiresAt),
-  created_at: e.createdAt.toISOString(),
-  updated_at: e.updatedAt.toISOString(),
-});
+export const endpointBody = (e: EndpointView): z.input<typeof EndpointBody> => snakeJson(e);
 
 export const AttemptBody = z
   .object({
@@ -57,15 +43,8 @@ export const AttemptBody = z
   })
   .meta({ id: 'DeliveryAttempt' });
 
-const attemptBody = (a: AttemptView): z.input<typeof AttemptBody> => ({
-  attempt: a.attempt,
-  attempted_at: a.attemptedAt.toISOString(),
-  trigger: a.trigger as 'scheduled' | 'manual',
-  status_code: a.statusCode,
-  duration_ms: a.durationMs,
-  response: a.response,
-  error: a.error,
-});
+// Core keeps `trigger` a string; the body narrows it (assigning an existing key keeps its place).
+const attemptBody = (a: AttemptView): z.input<typeof AttemptBody> => ({ ...snakeJson(a), trigger: a.trigger as 'scheduled' | 'manual' });
 
 export const DeliveryBody = z
   .object({
@@ -83,19 +62,7 @@ export const DeliveryBody = z
   })
   .meta({ id: 'Delivery' });
 
-export const deliveryBody = (d: DeliveryView): z.input<typeof DeliveryBody> => ({
-  id: d.id,
-  event_id: d.eventId,
-  event_type: d.eventType,
-  endpoint_id: d.endpointId,
-  status: d.status,
-  workflow_id: d.workflowId,
-  attempt_count: d.attemptCount,
-  next_attempt_at: iso(d.nextAttemptAt),
-  last_attempt_at: iso(d.lastAttemptAt),
-  created_at: d.createdAt.toISOString(),
-  attempts: d.attempts.map(attemptBody),
-});
+export const deliveryBody = (d: DeliveryView): z.input<typeof DeliveryBody> => ({ ...snakeJson(d), attempts: d.attempts.map(attemptBody) });
 
 export const EventBody = z
   .object({
@@ -109,14 +76,11 @@ export const EventBody = z
   })
   .meta({ id: 'Event' });
 
-export const eventBody = (e: EventView): z.input<typeof EventBody> => ({
-  id: e.id,
-  type: e.type,
+// The payload (user data, never renamed) is shown only when the read loaded one.
+export const eventBody = ({ payload, ...e }: EventView): z.input<typeof EventBody> => ({
+  ...snakeJson(e),
   source: e.source as 'api' | 'gatehouse',
-  created_at: e.createdAt.toISOString(),
-  dispatched_at: iso(e.dispatchedAt),
-  deliveries: e.deliveries,
-  ...(e.payload ? { payload: e.payload } : {}),
+  ...(payload ? { payload } : {}),
 });
 
 export const EventTypeBody = z
@@ -133,14 +97,7 @@ export const EventTypeBody = z
   })
   .meta({ id: 'EventType' });
 
-export const eventTypeBody = (t: EventTypeView): z.input<typeof EventTypeBody> => ({
-  name: t.name,
-  description: t.description,
-  built_in: t.builtIn,
-  schema: t.schema,
-  example: t.example,
-  created_at: t.createdAt.toISOString(),
-});
+export const eventTypeBody = (t: EventTypeView): z.input<typeof EventTypeBody> => snakeJson(t);
 
 export const RecoveryBody = z
   .object({
@@ -154,12 +111,4 @@ export const RecoveryBody = z
   })
   .meta({ id: 'Recovery' });
 
-export const recoveryBody = (r: RecoveryView): z.input<typeof RecoveryBody> => ({
-  id: r.id,
-  endpoint_id: r.endpointId,
-  workflow_id: r.workflowId,
-  status: r.status,
-  since: r.since.toISOString(),
-  total: r.total,
-  replayed: r.replayed,
-});
+export const recoveryBody = (r: RecoveryView): z.input<typeof RecoveryBody> => snakeJson(r);
