@@ -22,6 +22,7 @@ import {
 } from '../../core/keys/schema.js';
 import { actorOf, keyDeps } from '../actor.js';
 import { badRequest } from '../../core/errors.js';
+import { snakeKeysDeep } from './case.js';
 import { defineRoute } from './route.js';
 
 const TAGS = ['api-keys'];
@@ -123,36 +124,11 @@ export const ApiKeyBody = z
   })
   .meta({ id: 'ApiKey' });
 
-export function apiKeyToRest(k: KeyView): z.input<typeof ApiKeyBody> {
-  return {
-    id: k.id,
-    created_at: k.createdAt,
-    name: k.name,
-    environment: k.environment,
-    status: k.status,
-    permissions: k.permissions,
-    scopes: k.scopes,
-    start: k.start,
-    enabled: k.enabled,
-    rate_limits: k.rateLimits.map((l) => ({ name: l.name, limit: l.limit, window_seconds: l.windowSeconds })),
-    credits: k.credits
-      ? {
-          remaining: k.credits.remaining,
-          refill: k.credits.refill
-            ? { amount: k.credits.refill.amount, interval: k.credits.refill.interval, last_refill_at: k.credits.refill.lastRefillAt }
-            : null,
-        }
-      : null,
-    expires_at: k.expiresAt,
-    ip_allowlist: k.ipAllowlist,
-    rotation_policy_days: k.rotationPolicyDays,
-    metadata: k.metadata,
-    rotation_count: k.rotationCount,
-    updated_at: k.updatedAt,
-    last_used_at: k.lastUsedAt,
-    last_rotated_at: k.lastRotatedAt,
-    revoked_at: k.revokedAt,
-  };
+export function apiKeyToRest({ id, createdAt, ...rest }: KeyView): z.input<typeof ApiKeyBody> {
+  // The seed's order (id, created_at first); rate limits, stored as JSON, show these three fields only
+  // (set again, a key keeps its place).
+  const rateLimits = rest.rateLimits.map(({ name, limit, windowSeconds }) => ({ name, limit, windowSeconds }));
+  return snakeKeysDeep({ id, createdAt, ...rest, rateLimits });
 }
 
 const CreatedApiKeyBody = z
