@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { listEventDeliveries } from '../../core/webhooks/deliveries.js';
 import { getEvent, listEvents, publishEvent } from '../../core/webhooks/events.js';
 import { eventId, eventPayload, eventTypeName, idempotencyKey, isoDate, listLimit } from '../../core/webhooks/schema.js';
+import { snakeJson } from './case.js';
 import { defineRoute } from './route.js';
 import { DeliveryBody, EventBody, deliveryBody, eventBody } from './webhook-views.js';
 
@@ -24,7 +25,7 @@ export const publishEventRoute = defineRoute({
   handler: async ({ ctx, body, headers }) => {
     const key = headers['idempotency-key'];
     const event = await publishEvent(ctx, ctx.principal.workspaceId, { type: body.type, payload: body.payload, idempotencyKey: key });
-    return { id: event.id, type: event.type, created_at: event.createdAt.toISOString(), deliveries: event.deliveries };
+    return snakeJson({ id: event.id, type: event.type, createdAt: event.createdAt, deliveries: event.deliveries });
   },
 });
 

@@ -19,6 +19,7 @@ import {
   listLimit,
   subscribedTypes,
 } from '../../core/webhooks/schema.js';
+import { snakeKeys } from './case.js';
 import { defineRoute } from './route.js';
 import { DeliveryBody, EndpointBody, RecoveryBody, deliveryBody, endpointBody, recoveryBody } from './webhook-views.js';
 
@@ -139,7 +140,7 @@ export const testWebhookRoute = defineRoute({
   response: z.object({ event_id: z.string(), delivery_id: z.string(), workflow_id: z.string() }),
   handler: async ({ ctx, params }) => {
     const sent = await sendTestEvent(ctx, ctx.principal.workspaceId, params.id);
-    return { event_id: sent.event.id, delivery_id: sent.deliveryId, workflow_id: sent.workflowId };
+    return snakeKeys({ eventId: sent.event.id, deliveryId: sent.deliveryId, workflowId: sent.workflowId });
   },
 });
 
