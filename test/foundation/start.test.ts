@@ -55,7 +55,7 @@ afterAll(async () => {
 });
 
 describe('npm start', () => {
-  it('starts the whole stack, stops it all on Ctrl-C, and keeps the data for the next start', { timeout: 240_000 }, async () => {
+  it('starts the whole stack, stops it all on Ctrl-C, and keeps the data for the next start', { timeout: 360_000 }, async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
     await chmod(dataDir, 0o755);
     const [port, temporalPort, uiPort, pgPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
