@@ -67,15 +67,20 @@ const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'obje
  * (`OPAQUE_KEYS`, or the list given) exactly as it is: user data keeps the keys its owner chose.
  */
 export function snakeKeysDeep<T, O extends string = Opaque>(value: T, opaque: readonly O[] = OPAQUE_KEYS as unknown as readonly O[]): DeepSnakeKeys<T, O> {
-  const skip = new Set<string>(opaque);
+  return snakeWalk(value, new Set<string>(opaque), false) as DeepSnakeKeys<T, O>;
+}
+
+/** The one walk behind snakeKeysDeep and snakeJson: keys renamed outside `skip`, Dates kept or made ISO strings. */
+function snakeWalk(value: unknown, skip: ReadonlySet<string>, isoDates: boolean): unknown {
   const walk = (v: unknown): unknown => {
+    if (isoDates && v instanceof Date) return v.toISOString();
     if (Array.isArray(v)) return v.map(walk);
     if (!isPlain(v)) return v;
     const out: Record<string, unknown> = {};
     for (const [k, inner] of Object.entries(v)) out[toSnake(k)] = skip.has(k) ? inner : walk(inner);
     return out;
   };
-  return walk(value) as DeepSnakeKeys<T, O>;
+  return walk(value);
 }
 
 /** `DeepSnakeKeys`, with each Date (outside user data) as the ISO string JSON gives it. */
@@ -92,16 +97,7 @@ export type JsonSnakeKeys<T, O extends string = Opaque> = T extends Date
  * `toISOString` and JSON write), so the body is typed as the route's response schema says.
  */
 export function snakeJson<T, O extends string = Opaque>(value: T, opaque: readonly O[] = OPAQUE_KEYS as unknown as readonly O[]): JsonSnakeKeys<T, O> {
-  const skip = new Set<string>(opaque);
-  const walk = (v: unknown): unknown => {
-    if (v instanceof Date) return v.toISOString();
-    if (Array.isArray(v)) return v.map(walk);
-    if (!isPlain(v)) return v;
-    const out: Record<string, unknown> = {};
-    for (const [k, inner] of Object.entries(v)) out[toSnake(k)] = skip.has(k) ? inner : walk(inner);
-    return out;
-  };
-  return walk(value) as JsonSnakeKeys<T, O>;
+  return snakeWalk(value, new Set<string>(opaque), true) as JsonSnakeKeys<T, O>;
 }
 
 /** A problem core reports about a field (`{ field: 'keyId', message: 'keyId: …' }`), named for REST (`key_id`). */
