@@ -1,4 +1,5 @@
-import { sql, type Expression, type RawBuilder } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type RawBuilder } from 'kysely';
+import type { Db } from '../../db/kysely.js';
 
 /**
  * Fixed latency buckets shared by the writer, the rollups and every query, so percentiles come
@@ -47,4 +48,23 @@ export function sumHistogramBucket(hist: Expression<number[]>, i: number): RawBu
  */
 export function sumHistogram(hist: Expression<number[]>): RawBuilder<string[]> {
   return sql<string[]>`array[${sql.join(HIST_SUBSCRIPTS.map((i) => sql`coalesce(${sumHistogramBucket(hist, i)}, 0)`))}]`;
+}
+
+/** Rollup tables: the same columns per bucket (minute, hour, day). */
+type RollupTable = 'usage_minute' | 'usage_hour' | 'usage_day';
+
+/**
+ * The sums a read of rollup rows groups by: calls, 4xx, 5xx, latency sum and max, and the summed
+ * histogram, named `calls`, `e4`, `e5`, `lsum`, `lmax`, `hist` (what totals are built from).
+ */
+export function rollupSums<T extends RollupTable>(eb: ExpressionBuilder<Db, T>) {
+  const e = eb as unknown as ExpressionBuilder<Db, RollupTable>;
+  return [
+    e.fn.sum<string>('calls').as('calls'),
+    e.fn.sum<string>('errors_4xx').as('e4'),
+    e.fn.sum<string>('errors_5xx').as('e5'),
+    e.fn.sum<number>('latency_sum').as('lsum'),
+    e.fn.max<number>('latency_max').as('lmax'),
+    sumHistogram(e.ref('hist')).as('hist'),
+  ] as const;
 }

@@ -4,7 +4,7 @@ import type { TemporalHandle } from '../../temporal/client.js';
 import { typedDb } from '../../db/kysely.js';
 import { raiseEvent } from '../events.js';
 import { workspaceScope } from '../scope.js';
-import { BUCKETS, quantileFromHistogram, sumHistogram } from './histogram.js';
+import { BUCKETS, quantileFromHistogram, rollupSums } from './histogram.js';
 
 /** `key_id` of the row holding a workspace's total (key ids cannot start with `*`). */
 export const WORKSPACE_TOTAL = '*';
@@ -60,12 +60,7 @@ export async function rollupMonth(em: EntityManager, month: string): Promise<{ w
     .select((eb) => [
       'workspace_id',
       'key_id',
-      eb.fn.sum<string>('calls').as('calls'),
-      eb.fn.sum<string>('errors_4xx').as('e4'),
-      eb.fn.sum<string>('errors_5xx').as('e5'),
-      eb.fn.sum<number>('latency_sum').as('lsum'),
-      eb.fn.max<number>('latency_max').as('lmax'),
-      sumHistogram(eb.ref('hist')).as('hist'),
+      ...rollupSums(eb),
     ])
     .where('bucket', '>=', from)
     .where('bucket', '<', to)

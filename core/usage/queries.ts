@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
 import { typedDb } from '../../db/kysely.js';
 import { workspaceScope } from '../scope.js';
-import { HIST_SUBSCRIPTS, quantileFromHistogram, sumHistogram, sumHistogramBucket } from './histogram.js';
+import { HIST_SUBSCRIPTS, quantileFromHistogram, rollupSums, sumHistogramBucket } from './histogram.js';
 import { healthScore } from './health.js';
 
 export interface Range {
@@ -187,12 +187,7 @@ export async function timeseries(
     .selectFrom(table)
     .select((eb) => [
       sql<string>`date_trunc(${sql.lit(interval)}, ${eb.ref('bucket')}, 'UTC')`.as('t'),
-      eb.fn.sum<string>('calls').as('calls'),
-      eb.fn.sum<string>('errors_4xx').as('e4'),
-      eb.fn.sum<string>('errors_5xx').as('e5'),
-      eb.fn.sum<number>('latency_sum').as('lsum'),
-      eb.fn.max<number>('latency_max').as('lmax'),
-      sumHistogram(eb.ref('hist')).as('hist'),
+      ...rollupSums(eb),
     ])
     .where('bucket', '>=', from)
     .where('bucket', '<', range.to);
