@@ -31,14 +31,19 @@ export type CamelKeys<T> = { [K in keyof T as K extends string ? CamelCase<K> : 
 export const OPAQUE_KEYS = ['metadata', 'payload', 'schema', 'example', 'changes'] as const;
 type Opaque = (typeof OPAQUE_KEYS)[number];
 
-/** Snake_case all the way down, except below an opaque key (or one of `opaque`). Arrays are walked; Dates stay Dates. */
-export type DeepSnakeKeys<T, O extends string = Opaque> = T extends Date
-  ? T
+/** Snake_case all the way down, except below an opaque key (`O`); arrays walked; Dates kept, or ISO strings when `Iso`. */
+type SnakeDeep<T, O extends string, Iso extends boolean> = T extends Date
+  ? Iso extends true
+    ? string
+    : T
   : T extends readonly (infer E)[]
-    ? DeepSnakeKeys<E, O>[]
+    ? SnakeDeep<E, O, Iso>[]
     : T extends object
-      ? { [K in keyof T as K extends string ? SnakeCase<K> : K]: K extends O ? T[K] : DeepSnakeKeys<T[K], O> }
+      ? { [K in keyof T as K extends string ? SnakeCase<K> : K]: K extends O ? T[K] : SnakeDeep<T[K], O, Iso> }
       : T;
+
+/** Snake_case all the way down, except below an opaque key (or one of `opaque`). Arrays are walked; Dates stay Dates. */
+export type DeepSnakeKeys<T, O extends string = Opaque> = SnakeDeep<T, O, false>;
 
 export const toSnake = (key: string): string =>
   Object.hasOwn(SNAKE_NAMES, key) ? SNAKE_NAMES[key as keyof SnakeNames] : key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -84,13 +89,7 @@ function snakeWalk(value: unknown, skip: ReadonlySet<string>, isoDates: boolean)
 }
 
 /** `DeepSnakeKeys`, with each Date (outside user data) as the ISO string JSON gives it. */
-export type JsonSnakeKeys<T, O extends string = Opaque> = T extends Date
-  ? string
-  : T extends readonly (infer E)[]
-    ? JsonSnakeKeys<E, O>[]
-    : T extends object
-      ? { [K in keyof T as K extends string ? SnakeCase<K> : K]: K extends O ? T[K] : JsonSnakeKeys<T[K], O> }
-      : T;
+export type JsonSnakeKeys<T, O extends string = Opaque> = SnakeDeep<T, O, true>;
 
 /**
  * A core view as its REST body: `snakeKeysDeep`, and each Date becomes its ISO string (what
