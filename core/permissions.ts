@@ -10,6 +10,7 @@ export const SCOPES = [
   'usage:read',
   'usage:write',
   'audit:read',
+  'limits:write',
   'limits:approve',
   'operator',
 ] as const;
@@ -17,7 +18,18 @@ export type Scope = (typeof SCOPES)[number];
 
 const READ_ONLY: Scope[] = ['keys:read', 'webhooks:read', 'events:read', 'usage:read', 'audit:read'];
 const WRITE: Scope[] = [...READ_ONLY, 'keys:write', 'keys:verify', 'webhooks:write', 'events:publish', 'usage:write'];
-const ADMIN: Scope[] = [...WRITE, 'limits:approve'];
+/**
+ * `limits:write` marks the workspace's administrator (loosening a key's limits, granting its own
+ * customer scopes). It replaced `limits:approve` in this preset when deciding limit requests became
+ * the provider's: a workspace never approves its own increases.
+ */
+const ADMIN: Scope[] = [...WRITE, 'limits:write'];
+
+/**
+ * Scopes of the provider's plane: only a key holding `operator` grants them. `limits:approve`
+ * decides every workspace's limit requests (a support role short of a full operator).
+ */
+export const OPERATOR_SCOPES: ReadonlySet<string> = new Set(['operator', 'limits:approve']);
 
 export const PRESETS = { 'read-only': READ_ONLY, write: WRITE, admin: ADMIN } as const;
 export type Preset = keyof typeof PRESETS;
@@ -112,8 +124,11 @@ export function ungrantable(scopes: ReadonlySet<string>, requested: readonly str
       if (!preset.every((s) => hasScope(scopes, s))) return permission;
       continue;
     }
+    if (OPERATOR_SCOPES.has(permission) && !scopes.has(OPERATOR)) return permission;
     const [resource, action] = permission.split(':') as [string, string];
     if (GATEHOUSE_RESOURCES.has(resource)) {
+      // `limits:*` would cover `limits:approve`, an operator scope.
+      if (action === '*' && resource === 'limits' && !scopes.has(OPERATOR)) return permission;
       // `keys:*` would also cover any keys scope Gatehouse adds later: only a holder of `keys:*` itself grants it.
       const ok = action === '*' ? scopes.has(permission) : hasScope(scopes, permission);
       if (!ok) return permission;

@@ -45,6 +45,57 @@ const rateLimitExample = {
   threshold: 80,
 } satisfies z.input<typeof rateLimitWarning>;
 
+const workspaceId = z.string().meta({ description: 'The workspace (customer) the event is about: operator-wide endpoints receive every workspace’s.' });
+const month = z.string().regex(/^\d{4}-\d{2}$/);
+
+const quotaWarning = z.object({
+  workspace_id: workspaceId,
+  plan_id: z.string().nullable(),
+  month,
+  limit: count.meta({ description: 'The monthly call quota in force (plan or override).' }),
+  used: count,
+  remaining: count,
+  reset_at: dateTime.meta({ description: 'Start of next month (UTC), when the quota starts again.' }),
+  threshold: z.union([z.literal(80), z.literal(100)]).meta({ description: 'Percent of the quota used when the warning fired.' }),
+});
+const quotaExample = {
+  workspace_id: 'trebol',
+  plan_id: 'pro',
+  month: '2026-11',
+  limit: 100000,
+  used: 80000,
+  remaining: 20000,
+  reset_at: '2026-12-01T00:00:00.000Z',
+  threshold: 80,
+} satisfies z.input<typeof quotaWarning>;
+
+const limitRequest = z.object({
+  workspace_id: workspaceId,
+  request_id: z.string(),
+  kind: z.enum(['key_limit', 'workspace_quota', 'plan']),
+  key_id: z.string().nullable(),
+  limit_name: z.string().nullable(),
+  current_limit: count.nullable(),
+  requested_limit: count.nullable(),
+  window_seconds: count.nullable(),
+  requested_plan: z.string().nullable(),
+  reason: z.string(),
+  requested_by: z.string(),
+});
+const limitRequestExample = {
+  workspace_id: 'trebol',
+  request_id: 'lr_9b1c2d3e4f5a6b7c8d9e0f1a',
+  kind: 'workspace_quota',
+  key_id: null,
+  limit_name: null,
+  current_limit: 100000,
+  requested_limit: 250000,
+  window_seconds: null,
+  requested_plan: 'pro',
+  reason: 'Black Friday traffic',
+  requested_by: 'admin',
+} satisfies z.input<typeof limitRequest>;
+
 export const EVENT_CATALOG = {
   'product.generated': define({
     description: 'A product was generated',
@@ -146,7 +197,8 @@ export const EVENT_CATALOG = {
   'usage.monthly_report': define({
     description: 'Monthly usage totals',
     schema: z.object({
-      month: z.string().regex(/^\d{4}-\d{2}$/),
+      workspace_id: workspaceId,
+      month,
       calls: count,
       errors_4xx: count,
       errors_5xx: count,
@@ -156,6 +208,7 @@ export const EVENT_CATALOG = {
       top_keys: z.array(z.object({ key_id: z.string().nullable(), calls: count, errors: count })).meta({ description: 'Up to 10 keys, most calls first.' }),
     }),
     example: {
+      workspace_id: 'trebol',
       month: '2026-11',
       calls: 245000,
       errors_4xx: 600,
@@ -168,12 +221,58 @@ export const EVENT_CATALOG = {
   }),
   'webhook.endpoint.disabled': define({
     description: 'A webhook endpoint was disabled',
-    schema: z.object({ endpoint_id: z.string(), url: z.string(), reason: z.string(), disabled_at: dateTime }),
+    schema: z.object({ workspace_id: workspaceId, endpoint_id: z.string(), url: z.string(), reason: z.string(), disabled_at: dateTime }),
     example: {
+      workspace_id: 'trebol',
       endpoint_id: 'ep_2f9c0e7b1a3d4c5e6f708192',
       url: 'https://api.mystore.com/hook',
       reason: 'endpoint answered 410 Gone',
       disabled_at: '2026-11-30T12:00:00.000Z',
+    },
+  }),
+  'workspace.created': define({
+    description: 'A workspace (customer) was created',
+    schema: z.object({ workspace_id: workspaceId, name: z.string(), plan_id: z.string().nullable(), actor_key_id: z.string().nullable() }),
+    example: { workspace_id: 'trebol', name: 'Trebol', plan_id: 'free', actor_key_id: 'bootstrap' },
+  }),
+  'usage.quota.approaching': define({
+    description: "A workspace used 80 % of its plan's monthly call quota",
+    schema: quotaWarning,
+    example: quotaExample,
+  }),
+  'usage.quota.exceeded': define({
+    description: "A workspace used all of its plan's monthly call quota: verifications answer USAGE_EXCEEDED until the month ends or the quota is raised",
+    schema: quotaWarning,
+    example: { ...quotaExample, used: 100000, remaining: 0, threshold: 100 },
+  }),
+  'usage.quota.reset': define({
+    description: "A new month began: the workspace's monthly call quota starts again",
+    schema: z.object({ workspace_id: workspaceId, plan_id: z.string().nullable(), month, limit: count, previous_month_calls: count }),
+    example: { workspace_id: 'trebol', plan_id: 'pro', month: '2026-12', limit: 100000, previous_month_calls: 100000 },
+  }),
+  'limits.request.created': define({
+    description: 'A customer asked for more: a higher key rate limit, a larger monthly quota or another plan',
+    schema: limitRequest,
+    example: limitRequestExample,
+  }),
+  'limits.request.decided': define({
+    description: 'The provider approved or declined a limit request, or it expired undecided',
+    schema: limitRequest.extend({
+      status: z.enum(['approved', 'declined', 'expired']),
+      approved_limit: count.nullable().meta({ description: 'What was granted, when it differs from the request.' }),
+      approved_plan: z.string().nullable(),
+      note: z.string().nullable(),
+      decided_by: z.string().nullable(),
+      decided_at: dateTime,
+    }),
+    example: {
+      ...limitRequestExample,
+      status: 'approved',
+      approved_limit: 200000,
+      approved_plan: null,
+      note: 'Raised to 200k for December',
+      decided_by: 'bootstrap',
+      decided_at: '2026-11-30T12:00:00.000Z',
     },
   }),
   'webhook.test': define({
@@ -184,6 +283,21 @@ export const EVENT_CATALOG = {
 };
 
 export type CatalogEventType = keyof typeof EVENT_CATALOG;
+
+/**
+ * The provider-level events an operator-wide endpoint (`all_workspaces`) receives from every
+ * workspace; each payload names its workspace. A customer's own events never leave its workspace.
+ */
+export const OPERATOR_EVENT_TYPES = [
+  'workspace.created',
+  'limits.request.created',
+  'limits.request.decided',
+  'usage.quota.approaching',
+  'usage.quota.exceeded',
+  'usage.quota.reset',
+  'usage.monthly_report',
+  'webhook.endpoint.disabled',
+] as const satisfies readonly CatalogEventType[];
 /** What `raiseEvent()` takes as the payload of a `T` event. */
 export type EventPayload<T extends CatalogEventType> = z.input<(typeof EVENT_CATALOG)[T]['schema']>;
 

@@ -41,7 +41,7 @@ export interface LimitRequestView {
   requestedLimit: number;
   windowSeconds: number;
   reason: string;
-  status: LimitRequestStatus;
+  status: Exclude<LimitRequestStatus, 'expired'>;
   requestedBy: string;
   decidedBy: string | null;
   decidedAt: string | null;
@@ -56,13 +56,13 @@ const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 function toView(r: Row): LimitRequestView {
   return {
     id: r.id,
-    keyId: r.key_id,
-    limitName: r.limit_name,
+    keyId: r.key_id ?? '',
+    limitName: r.limit_name ?? '',
     currentLimit: r.current_limit,
-    requestedLimit: r.requested_limit,
-    windowSeconds: r.window_seconds,
+    requestedLimit: r.requested_limit ?? 0,
+    windowSeconds: r.window_seconds ?? 0,
     reason: r.reason,
-    status: r.status as LimitRequestStatus,
+    status: r.status as Exclude<LimitRequestStatus, 'expired'>,
     requestedBy: r.requested_by,
     decidedBy: r.decided_by,
     decidedAt: iso(r.decided_at),
@@ -176,14 +176,14 @@ export async function decideLimitRequest(
     const key = await scope
       .selectFrom('api_key')
       .select(['pk', 'id', 'permissions', 'rate_limits', 'revoked_at'])
-      .where('pk', '=', req.api_key_pk)
+      .where('pk', '=', req.api_key_pk!)
       .forUpdate()
-      .executeTakeFirstOrThrow(() => notFound('API key', req.key_id));
+      .executeTakeFirstOrThrow(() => notFound('API key', req.key_id!));
     assertMayManage(actor, key, decision === 'approve' ? 'approve limits for' : 'decline limits for');
     if (decision === 'approve') {
-      if (key.revoked_at) throw conflict(`API key '${truncate(req.key_id)}' is revoked; the request can only be declined`);
+      if (key.revoked_at) throw conflict(`API key '${truncate(req.key_id!)}' is revoked; the request can only be declined`);
       const limits = [...(key.rate_limits ?? [])];
-      const next: RateLimit = { name: req.limit_name, limit: req.requested_limit, windowSeconds: req.window_seconds };
+      const next: RateLimit = { name: req.limit_name!, limit: req.requested_limit!, windowSeconds: req.window_seconds! };
       const at = limits.findIndex((l) => l.name === req.limit_name);
       if (at >= 0) limits[at] = next;
       else limits.push(next);
@@ -194,7 +194,7 @@ export async function decideLimitRequest(
         workspaceId: actor.workspaceId,
         action: 'key.updated',
         targetType: 'api_key',
-        targetId: req.key_id,
+        targetId: req.key_id!,
         changes: { rate_limits: { from: key.rate_limits ?? [], to: limits } },
       });
     }

@@ -172,6 +172,7 @@ export async function raiseMonthlyReports(
         idempotencyKey: `usage.monthly_report:${month}`,
         source: 'gatehouse',
         payload: {
+          workspace_id,
           month,
           calls: t.calls,
           errors_4xx: t.errors4xx,

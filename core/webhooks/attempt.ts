@@ -188,7 +188,7 @@ export async function deliverAttempt(deps: AttemptDeps, input: AttemptInput): Pr
         type: 'webhook.endpoint.disabled',
         source: 'gatehouse',
         idempotencyKey: `webhook.endpoint.disabled:${row.endpoint_id}:${attemptedAt.toISOString()}`,
-        payload: { endpoint_id: row.endpoint_id, url: row.url, reason: disableReason, disabled_at: attemptedAt.toISOString() },
+        payload: { workspace_id: row.workspace_id, endpoint_id: row.endpoint_id, url: row.url, reason: disableReason, disabled_at: attemptedAt.toISOString() },
       },
     );
     return true;

@@ -17,7 +17,7 @@ export const TEST_EVENT_TYPE = 'webhook.test' satisfies CatalogEventType;
  * Namespaces of the events Gatehouse raises itself. Receivers trust a signed `key.revoked` as
  * Gatehouse's word, so no key may publish or register a type in them, in any letter case.
  */
-export const RESERVED_EVENT_NAMESPACES = ['key', 'usage', 'credits', 'webhook'] as const;
+export const RESERVED_EVENT_NAMESPACES = ['key', 'usage', 'credits', 'webhook', 'workspace', 'limits'] as const;
 
 export function isReservedEventType(name: string): boolean {
   const namespace = name.split('.')[0]!.toLowerCase();

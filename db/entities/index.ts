@@ -5,7 +5,9 @@ import { Event } from './event.js';
 import { Workspace } from './workspace.js';
 import { UiSession } from './ui-session.js';
 import { LimitRequest } from './limit-request.js';
-import { UsageDay, UsageHour, UsageMinute, UsageMonth, UsageRecord } from './usage.js';
+import { UsageDay, UsageHour, UsageMinute, UsageMonth, UsageMonthPlan, UsageRecord } from './usage.js';
+import { Plan } from './plan.js';
+import { WorkspaceQuota, WorkspaceRateCounter } from './workspace-counters.js';
 import { RateLimitCounter, UNLOGGED_TABLES } from './rate-limit-counter.js';
 import { webhookEntities } from './webhooks.js';
 
@@ -13,10 +15,13 @@ export { ApiKey, ApiKeySecret, Event, Workspace };
 export { AuditEntry };
 export type { IAuditEntry } from './audit-entry.js';
 export { UiSession };
-export { LimitRequest, UsageDay, UsageHour, UsageMinute, UsageMonth, UsageRecord };
+export { LimitRequest, UsageDay, UsageHour, UsageMinute, UsageMonth, UsageMonthPlan, UsageRecord };
+export { Plan, WorkspaceQuota, WorkspaceRateCounter };
+export type { IPlan, PlanRateLimit } from './plan.js';
+export type { PlanOverrides } from './workspace.js';
 export { RateLimitCounter, UNLOGGED_TABLES };
 export type { IRateLimitCounter } from './rate-limit-counter.js';
-export type { ILimitRequest, LimitRequestStatus } from './limit-request.js';
+export type { ILimitRequest, LimitRequestKind, LimitRequestStatus } from './limit-request.js';
 export type { IApiKey, RateLimit, RefillInterval } from './api-key.js';
 export type { IApiKeySecret } from './api-key-secret.js';
 export type { IEvent } from './event.js';
@@ -24,4 +29,4 @@ export type { IWorkspace } from './workspace.js';
 export type { IUiSession } from './ui-session.js';
 
 /** Every entity, in one list, for the ORM config and the migration generator. */
-export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession, AuditEntry, UsageRecord, UsageMinute, UsageHour, UsageDay, UsageMonth, LimitRequest, RateLimitCounter, ...webhookEntities];
+export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession, AuditEntry, UsageRecord, UsageMinute, UsageHour, UsageDay, UsageMonth, UsageMonthPlan, LimitRequest, RateLimitCounter, Plan, WorkspaceRateCounter, WorkspaceQuota, ...webhookEntities];

@@ -27,4 +27,4 @@ export const RateLimitCounter = defineEntity({
 export type IRateLimitCounter = InferEntity<typeof RateLimitCounter>;
 
 /** Tables created UNLOGGED by their migration: a fact the entities cannot carry. */
-export const UNLOGGED_TABLES: readonly string[] = ['rate_limit_counter'];
+export const UNLOGGED_TABLES: readonly string[] = ['rate_limit_counter', 'workspace_rate_counter'];

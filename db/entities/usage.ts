@@ -71,3 +71,21 @@ export const UsageMonth = defineEntity({
     updatedAt: p.datetime(),
   },
 });
+
+/**
+ * Provider-wide totals per month, written by the monthly-rollup workflow beside usage_month:
+ * one row per plan (plan_id '' for workspaces without a plan) and one overall (plan_id '*').
+ */
+export const UsageMonthPlan = defineEntity({
+  name: 'UsageMonthPlan',
+  tableName: 'usage_month_plan',
+  properties: {
+    month: p.date().primary(),
+    planId: p.string().length(64).primary(),
+    workspaces: p.integer(),
+    calls: p.bigint('number'),
+    errors4xx: p.bigint('number').fieldName('errors_4xx'),
+    errors5xx: p.bigint('number').fieldName('errors_5xx'),
+    updatedAt: p.datetime(),
+  },
+});

@@ -19,6 +19,11 @@ export const WebhookEndpoint = defineEntity({
     /** Subscribed event type names; null means every type. */
     eventTypes: p.json<string[]>().nullable(),
     status: p.string().length(16).default('active'),
+    /**
+     * An operator's endpoint that receives the provider-level events of every workspace (each
+     * payload names its workspace); lives in the operator's own workspace.
+     */
+    allWorkspaces: p.boolean().default(false),
     httpsOnly: p.boolean().default(false),
     secretCiphertext: p.text(),
     /** During a rotation's overlap the previous secret still signs, until its expiry. */

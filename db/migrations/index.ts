@@ -10,6 +10,7 @@ import { Migration20261123093657_Usage } from './Migration20261123093657_Usage.j
 import { Migration20261123093719_Webhooks } from './Migration20261123093719_Webhooks.js';
 import { Migration20261123140000_UsageHour } from './Migration20261123140000_UsageHour.js';
 import { Migration20261201002357_EventTypeSchema } from './Migration20261201002357_EventTypeSchema.js';
+import { Migration20261201030200_PlansAndQuotas } from './Migration20261201030200_PlansAndQuotas.js';
 
 export const migrationsList = [
   { name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial },
@@ -22,4 +23,5 @@ export const migrationsList = [
   { name: 'Migration20261123093719_Webhooks', class: Migration20261123093719_Webhooks },
   { name: 'Migration20261123140000_UsageHour', class: Migration20261123140000_UsageHour },
   { name: 'Migration20261201002357_EventTypeSchema', class: Migration20261201002357_EventTypeSchema },
+  { name: 'Migration20261201030200_PlansAndQuotas', class: Migration20261201030200_PlansAndQuotas },
 ];

@@ -181,6 +181,8 @@ const TENANT_TABLES: Record<TenantTable, true> = {
   usage_month: true,
   webhook_endpoint: true,
   webhook_delivery: true,
+  workspace_quota: true,
+  workspace_rate_counter: true,
 };
 const TENANT_ENTITIES = new Set(entities.map((e) => e.meta).filter((m) => m.properties['workspace' as never] || m.properties['workspaceId' as never]).map((m) => m.className));
 /** Reviewed exceptions: file, then the receiver and table, with the reason. */
