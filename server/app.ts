@@ -7,6 +7,7 @@ import { HttpError } from '../core/errors.js';
 import { trustProxySetting } from '../core/config.js';
 import type { Principal } from './auth/principal.js';
 import { IP_NOT_ALLOWED, resolvePrincipal } from './auth/resolve.js';
+import { applyViewAs } from './auth/view-as.js';
 import { markUsage, usageMiddleware } from './usage-middleware.js';
 import { appRouter } from './routers/_app.js';
 import { restRouter } from './rest/register.js';
@@ -67,8 +68,16 @@ export function createApp(deps: ServerDeps) {
           }
           refusal = err;
         }
+        // The operator's own call, counted in the operator's workspace even when it views another.
         markUsage(res, principal, `/trpc${req.path}`);
-        return { ...createContextInner(deps, principal, req.ip ?? '', { req, res }), refusal };
+        const inner = createContextInner(deps, principal, req.ip ?? '', { req, res });
+        try {
+          inner.principal = await applyViewAs(req, inner.em, principal, inner.ip);
+        } catch (err) {
+          if (err instanceof HttpError) throw toTRPCError(err);
+          throw err;
+        }
+        return { ...inner, refusal };
       },
       onError: ({ error, path }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') deps.log.error({ err: error.cause ?? error, path }, 'trpc procedure failed');

@@ -28,6 +28,8 @@ const t = initTRPC
           ...shape.data,
           stack: undefined,
           field: cause instanceof HttpError ? cause.field : undefined,
+          // The REST error's code (`read_only`, `plan_limit`…), for clients that act on the reason.
+          reason: cause instanceof HttpError ? cause.code : undefined,
           issues: cause instanceof ZodError ? cause.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) : undefined,
         },
       };

@@ -17,4 +17,10 @@ export interface Principal {
    * (logs.tail) use it, since a principal resolved once would otherwise outlive a revocation.
    */
   recheck?: () => Promise<Principal | undefined>;
+  /**
+   * Set when an operator views this workspace as its customer (server/auth/view-as.ts): the key is
+   * the operator's, of `operatorWorkspaceId`; the scopes are the read-only preset. Usage and limits
+   * are not the viewed customer's to pay for.
+   */
+  viewAs?: { operatorWorkspaceId: string };
 }
