@@ -52,7 +52,7 @@ export function createApp(deps: ServerDeps) {
       router: appRouter,
       maxBodySize: BODY_LIMIT_BYTES,
       maxBatchSize: MAX_TRPC_BATCH,
-      createContext: async ({ req, res }) => {
+      createContext: async ({ req, res, info }) => {
         let principal: Principal | undefined;
         let refusal: HttpError | undefined;
         try {
@@ -72,7 +72,7 @@ export function createApp(deps: ServerDeps) {
         markUsage(res, principal, `/trpc${req.path}`);
         const inner = createContextInner(deps, principal, req.ip ?? '', { req, res });
         try {
-          inner.principal = await applyViewAs(req, inner.em, principal, inner.ip);
+          inner.principal = await applyViewAs(req, info, inner.em, principal, inner.ip);
         } catch (err) {
           if (err instanceof HttpError) throw toTRPCError(err);
           throw err;

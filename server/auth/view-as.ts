@@ -24,8 +24,16 @@ const READ_ONLY_SCOPES: ReadonlySet<string> = new Set(PRESETS['read-only']);
 export const readOnlyRefusal = () =>
   new HttpError(403, 'read_only', 'Viewing a workspace as its customer is read-only: changes are refused', VIEW_AS_HEADER);
 
-function viewAsHeader(req: Request): string | undefined {
-  const raw = req.headers[VIEW_AS_HEADER];
+/** What tRPC's adapter tells createContext about the request (its `info`). */
+export interface CallInfo {
+  type: 'query' | 'mutation' | 'subscription' | 'unknown';
+  connectionParams: Record<string, string | undefined> | null;
+}
+
+function viewAsHeader(req: Request, info: CallInfo): string | undefined {
+  // EventSource sends no headers: a subscription (logs.tail) names the workspace in the
+  // connection params httpSubscriptionLink puts in its URL.
+  const raw = req.headers[VIEW_AS_HEADER] ?? (info.type === 'subscription' ? (info.connectionParams?.[VIEW_AS_HEADER] ?? undefined) : undefined);
   if (raw === undefined) return undefined;
   if (Array.isArray(raw) || raw.includes(',')) throw new HttpError(400, 'invalid_input', `${VIEW_AS_HEADER} header: send it exactly once`, VIEW_AS_HEADER);
   const parsed = workspaceIdSchema.safeParse(raw.trim());
@@ -37,19 +45,25 @@ function viewAsHeader(req: Request): string | undefined {
  * The principal a tRPC request acts as. Without the header, or for a caller who is not signed in,
  * the principal is unchanged. A caller without `operator` naming its own workspace is left as it
  * is (the header asks for nothing it does not have); naming another is a 403, so the header never
- * reaches a workspace its sender could not reach without it. For an operator: queries only (tRPC
- * sends every mutation as a POST, queries and subscriptions as GETs), the named workspace must
+ * reaches a workspace its sender could not reach without it. For an operator: queries and
+ * subscriptions only, sent as GETs (tRPC sends every mutation as a POST), the named workspace must
  * exist, and the result holds the read-only preset in that workspace, carrying the operator's key
  * (the actor), its own rate limits and IP allowlist.
  */
-export async function applyViewAs(req: Request, em: EntityManager, principal: Principal | undefined, ip: string): Promise<Principal | undefined> {
-  const workspaceId = viewAsHeader(req);
+export async function applyViewAs(
+  req: Request,
+  info: CallInfo,
+  em: EntityManager,
+  principal: Principal | undefined,
+  ip: string,
+): Promise<Principal | undefined> {
+  const workspaceId = viewAsHeader(req, info);
   if (!workspaceId || !principal) return principal;
   if (!principal.scopes.has(OPERATOR)) {
     if (workspaceId === principal.workspaceId) return principal;
     throw new HttpError(403, 'insufficient_permissions', `Only an operator may view another workspace (${VIEW_AS_HEADER})`, VIEW_AS_HEADER);
   }
-  if (req.method !== 'GET') throw readOnlyRefusal();
+  if (req.method !== 'GET' || (info.type !== 'query' && info.type !== 'subscription')) throw readOnlyRefusal();
   const found = await typedDb(em).selectFrom('workspace').select('id').where('id', '=', workspaceId).executeTakeFirst();
   if (!found) throw notFound('Workspace', workspaceId);
   await auditViewOnce(em, principal, workspaceId, ip);
