@@ -6,6 +6,7 @@ import { createDiagnosticsActivities } from './diagnostics.js';
 import { createKeyActivities } from './keys.js';
 import { createWebhookActivities } from './webhooks.js';
 import { createUsageActivities } from './usage.js';
+import { createLimitActivities } from './limits.js';
 
 export interface ActivityDeps {
   orm: Orm;
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createKeyActivities(deps),
     ...createWebhookActivities(deps),
     ...createUsageActivities(deps),
+    ...createLimitActivities(deps),
   };
 }
 

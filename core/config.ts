@@ -30,6 +30,8 @@ const schema = z.object({
   GATEHOUSE_SECRET_KEY: optional(z.string().min(32, 'at least 32 characters')),
   GATEHOUSE_WEBHOOK_RETRY_SCHEDULE: optional(z.string().regex(/^\s*\d+(ms|s|m|h)?(\s*,\s*\d+(ms|s|m|h)?)*\s*$/, 'comma-separated delays such as 0,5s,5m,30m,2h')),
   GATEHOUSE_USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /** A limit request nobody decided expires after this many days (the limit-request-expiry Schedule). */
+  GATEHOUSE_LIMIT_REQUEST_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(14),
   /**
    * Express's `trust proxy`: which peers may set X-Forwarded-For/-Proto. Off by default, so no
    * client can choose the address its IP allowlist and the audit log see.

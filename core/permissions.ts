@@ -62,6 +62,8 @@ export const OPERATOR = 'operator';
 export function hasScope(granted: ReadonlySet<string> | readonly string[], scope: string): boolean {
   const set = granted instanceof Set ? granted : new Set(granted);
   if (set.has(scope)) return true;
+  // The operator holds every scope of the provider's plane: deciding limit requests is part of its role.
+  if (OPERATOR_SCOPES.has(scope) && set.has(OPERATOR)) return true;
   const colon = scope.indexOf(':');
   if (colon <= 0) return false;
   const resource = scope.slice(0, colon);

@@ -4,6 +4,7 @@ import type { Config } from '../core/config.js';
 import { keyRemindersWorkflow, type KeyRemindersInput } from '../workflows/key-reminders.js';
 import { monthlyRollupWorkflow, type MonthlyRollupInput } from '../workflows/monthly-rollup.js';
 import { outboxSweepWorkflow } from '../workflows/outbox-sweep.js';
+import { limitRequestExpiryWorkflow } from '../workflows/limit-request-expiry.js';
 import { scheduleIds } from './workflow-ids.js';
 
 export { scheduleIds };
@@ -81,6 +82,21 @@ export function scheduleDefinitions(config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>,
       },
       // A missed minute is not worth catching up: the next run sweeps the same events.
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+    },
+    {
+      // Pending limit requests past GATEHOUSE_LIMIT_REQUEST_TTL_DAYS expire within the hour.
+      scheduleId: ids.limitRequestExpiry,
+      spec: { intervals: [{ every: '1 hour' }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: limitRequestExpiryWorkflow,
+        workflowId: ids.limitRequestExpiry,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        args: [],
+        workflowExecutionTimeout: '1 hour',
+      },
+      // A missed run is not worth catching up: the next one expires the same requests.
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
     },
   ];
 }

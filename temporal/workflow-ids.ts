@@ -57,5 +57,6 @@ export function scheduleIds({ TEMPORAL_TASK_QUEUE: taskQueue }: { TEMPORAL_TASK_
     keyReminders: `key-reminders:${taskQueue}`,
     monthlyUsage: `usage-monthly-rollup:${taskQueue}`,
     outboxSweep: `outbox-sweep:${taskQueue}`,
+    limitRequestExpiry: `limit-request-expiry:${taskQueue}`,
   } as const;
 }

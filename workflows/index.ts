@@ -4,3 +4,4 @@ export * from './rotation.js';
 export * from './key-reminders.js';
 export * from './webhooks.js';
 export * from './monthly-rollup.js';
+export * from './limit-request-expiry.js';

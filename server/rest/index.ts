@@ -6,10 +6,11 @@ import { workspaceRoutes } from './workspaces.js';
 import { keyRotationRoutes } from './key-rotation.js';
 import { verifyRoutes } from './verify.js';
 import { usageRoutes } from './usage.js';
+import { limitRequestRoutes } from './limit-requests.js';
 import { webhookRestRoutes } from './webhook-routes.js';
 
 /**
  * Every REST route, in the order OpenAPI lists them. Each resource keeps its routes in its own file.
  * Verification comes first: Express tries routes in order, and it is the hot path.
  */
-export const routes: AnyRoute[] = [...verifyRoutes, healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...auditRoutes, ...keyRotationRoutes, ...usageRoutes, ...webhookRestRoutes];
+export const routes: AnyRoute[] = [...verifyRoutes, healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...auditRoutes, ...keyRotationRoutes, ...usageRoutes, ...limitRequestRoutes, ...webhookRestRoutes];

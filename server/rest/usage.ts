@@ -1,20 +1,11 @@
 import { z } from 'zod';
 import { ingestReported, MAX_REPORTED_RECORDS, type IngestProblem, type ReportedCall } from '../../core/usage/ingest.js';
 import { keyUsage } from '../../core/usage/key-usage.js';
-import {
-  CreateLimitRequestInput,
-  createLimitRequest,
-  decideLimitRequest,
-  listLimitRequests,
-  ListLimitRequestsInput,
-  type LimitActor,
-} from '../../core/usage/limit-requests.js';
 import { searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
 import { summary, timeseries, MAX_POINTS } from '../../core/usage/queries.js';
 import { resolveRange } from '../../core/usage/range.js';
 import { badRequest } from '../../core/errors.js';
-import { camelKeys, snakeErrors, snakeField, snakeKeys, snakeKeysDeep } from './case.js';
-import { zodToHttp } from './register.js';
+import { camelKeys, snakeField, snakeKeys, snakeKeysDeep } from './case.js';
 import { defineRoute } from './route.js';
 
 const TAGS = ['usage'];
@@ -229,120 +220,10 @@ export const logsRoute = defineRoute({
   },
 });
 
-const LimitRequest = z
-  .object({
-    id: z.string(),
-    key_id: z.string(),
-    limit_name: z.string(),
-    current_limit: z.number().int().nullable(),
-    requested_limit: z.number().int(),
-    window_seconds: z.number().int(),
-    reason: z.string(),
-    status: z.enum(['pending', 'approved', 'declined']),
-    requested_by: z.string(),
-    decided_by: z.string().nullable(),
-    decided_at: z.string().nullable(),
-    decision_note: z.string().nullable(),
-    created_at: z.string(),
-  })
-  .meta({ id: 'LimitRequest' });
-
-/** The body of POST /api-keys/{id}/limit-requests: core's input, snake_case, each field validated as core does. */
-const CreateLimitRequestBody = z.strictObject({
-  limit_name: CreateLimitRequestInput.shape.limitName,
-  requested_limit: CreateLimitRequestInput.shape.requestedLimit,
-  window_seconds: CreateLimitRequestInput.shape.windowSeconds,
-  reason: CreateLimitRequestInput.shape.reason,
-});
-
-const ListLimitRequestsQuery = z.strictObject({
-  status: ListLimitRequestsInput.shape.status,
-  key_id: ListLimitRequestsInput.shape.keyId,
-  cursor: ListLimitRequestsInput.shape.cursor,
-  limit: ListLimitRequestsInput.shape.limit,
-});
-
-const actor = (ctx: { principal: Omit<LimitActor, 'ip'>; ip: string }): LimitActor => ({
-  workspaceId: ctx.principal.workspaceId,
-  keyPk: ctx.principal.keyPk,
-  keyId: ctx.principal.keyId,
-  scopes: ctx.principal.scopes,
-  ip: ctx.ip,
-});
-
-export const createLimitRequestRoute = defineRoute({
-  method: 'post',
-  path: '/api-keys/{id}/limit-requests',
-  summary: 'Ask for a higher rate limit on a key; a key with limits:approve decides',
-  tags: TAGS,
-  scope: 'usage:write',
-  params: z.object({ id: z.string().min(1).max(128) }),
-  body: CreateLimitRequestBody,
-  status: 201,
-  errors: [404, 409],
-  response: LimitRequest,
-  handler: async ({ params, body, ctx }) => snakeKeys(await snakeErrors(createLimitRequest(ctx.em, actor(ctx), params.id, camelKeys(body)))),
-});
-
-export const listLimitRequestsRoute = defineRoute({
-  method: 'get',
-  path: '/limit-requests',
-  summary: 'Limit increase requests of the workspace, newest first; cursor pagination',
-  tags: TAGS,
-  scope: 'usage:read',
-  query: ListLimitRequestsQuery,
-  response: z.object({
-    limit_requests: z.array(LimitRequest),
-    next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page.' }),
-  }),
-  handler: async ({ query, ctx }) => {
-    const page = await listLimitRequests(ctx.em, ctx.principal.workspaceId, camelKeys(query));
-    return { limit_requests: page.limitRequests.map(snakeKeys), next_cursor: page.nextCursor };
-  },
-});
-
-export const Decision = z.strictObject({ note: z.string().max(1000).optional() });
-
-/** The body is optional (`{"note": "…"}`); when sent it is validated like any other. */
-function decisionNote(body: unknown): string | undefined {
-  if (body === undefined) return undefined;
-  const parsed = Decision.safeParse(body);
-  if (!parsed.success) throw zodToHttp(parsed.error, 'body');
-  return parsed.data.note;
-}
-
-export const approveLimitRequestRoute = defineRoute({
-  method: 'post',
-  path: '/limit-requests/{id}/approve',
-  summary: "Approve: the key's limit of that name becomes the requested one at once",
-  tags: TAGS,
-  scope: 'limits:approve',
-  params: z.object({ id: z.string().min(1).max(64) }),
-  errors: [404, 409],
-  response: LimitRequest,
-  handler: async ({ params, ctx, req }) => snakeKeys(await snakeErrors(decideLimitRequest(ctx.em, actor(ctx), params.id, 'approve', decisionNote(req.body)))),
-});
-
-export const declineLimitRequestRoute = defineRoute({
-  method: 'post',
-  path: '/limit-requests/{id}/decline',
-  summary: 'Decline a limit increase request',
-  tags: TAGS,
-  scope: 'limits:approve',
-  params: z.object({ id: z.string().min(1).max(64) }),
-  errors: [404, 409],
-  response: LimitRequest,
-  handler: async ({ params, ctx, req }) => snakeKeys(await snakeErrors(decideLimitRequest(ctx.em, actor(ctx), params.id, 'decline', decisionNote(req.body)))),
-});
-
 export const usageRoutes = [
   usageSummaryRoute,
   keyUsageRoute,
   timeseriesRoute,
   reportUsageRoute,
   logsRoute,
-  createLimitRequestRoute,
-  listLimitRequestsRoute,
-  approveLimitRequestRoute,
-  declineLimitRequestRoute,
 ];

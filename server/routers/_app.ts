@@ -3,6 +3,7 @@ import { auditRouter } from './audit.js';
 import { keysRouter } from './keys.js';
 import { logsRouter } from './logs.js';
 import { usageRouter } from './usage.js';
+import { limitsRouter } from './limits.js';
 import { sessionRouter } from './session.js';
 import { systemRouter } from './system.js';
 import { workspacesRouter } from './workspaces.js';
@@ -16,6 +17,7 @@ export const appRouter = router({
   workspaces: workspacesRouter,
   audit: auditRouter,
   usage: usageRouter,
+  limits: limitsRouter,
   logs: logsRouter,
   ...webhookRouters,
 });

@@ -1,13 +1,5 @@
 import { z } from 'zod';
 import { keysUsage, keyUsage, MAX_KEYS_PER_USAGE_CALL } from '../../core/usage/key-usage.js';
-import {
-  CreateLimitRequestInput,
-  createLimitRequest,
-  decideLimitRequest,
-  listLimitRequests,
-  ListLimitRequestsInput,
-  type LimitActor,
-} from '../../core/usage/limit-requests.js';
 import { MAX_POINTS, summary, timeseries } from '../../core/usage/queries.js';
 import { badRequest } from '../../core/errors.js';
 import { resolveRange } from '../../core/usage/range.js';
@@ -18,14 +10,6 @@ import { router, scopedProcedure } from '../trpc.js';
 const time = z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional();
 const keyId = z.string().min(1).max(128).optional();
 const rangeInput = z.strictObject({ from: time, to: time, keyId });
-
-const actor = (ctx: { principal: Omit<LimitActor, 'ip'>; ip: string }): LimitActor => ({
-  workspaceId: ctx.principal.workspaceId,
-  keyPk: ctx.principal.keyPk,
-  keyId: ctx.principal.keyId,
-  scopes: ctx.principal.scopes,
-  ip: ctx.ip,
-});
 
 export const usageRouter = router({
   /** Calls, errors, latency and health score of the workspace; default this month (UTC). */
@@ -54,23 +38,4 @@ export const usageRouter = router({
       const points = await timeseries(ctx.em, ctx.principal.workspaceId, range, interval, input?.keyId);
       return { interval, from: range.from.toISOString(), to: range.to.toISOString(), points };
     }),
-
-  requestLimit: scopedProcedure('usage:write')
-    .input(CreateLimitRequestInput.extend({ keyId: z.string().min(1).max(128) }))
-    .mutation(({ ctx, input }) => {
-      const { keyId: id, ...rest } = input;
-      return createLimitRequest(ctx.em, actor(ctx), id, rest);
-    }),
-
-  limitRequests: scopedProcedure('usage:read')
-    .input(ListLimitRequestsInput.optional())
-    .query(({ ctx, input }) => listLimitRequests(ctx.em, ctx.principal.workspaceId, input ?? {})),
-
-  approveLimitRequest: scopedProcedure('limits:approve')
-    .input(z.strictObject({ id: z.string().min(1).max(64), note: z.string().max(1000).optional() }))
-    .mutation(({ ctx, input }) => decideLimitRequest(ctx.em, actor(ctx), input.id, 'approve', input.note)),
-
-  declineLimitRequest: scopedProcedure('limits:approve')
-    .input(z.strictObject({ id: z.string().min(1).max(64), note: z.string().max(1000).optional() }))
-    .mutation(({ ctx, input }) => decideLimitRequest(ctx.em, actor(ctx), input.id, 'decline', input.note)),
 });

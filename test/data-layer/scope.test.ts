@@ -218,6 +218,15 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
     "typedDb(em).selectFrom('api_key')": "the key-reminders Schedule sweeps the live keys of every workspace; each event is raised in its key's own workspace",
   },
   'core/workspaces.ts': { "eb.selectFrom('api_key')": "a correlated count of each listed workspace's own keys (whereRef workspace_id = workspace.id): an operator's read" },
+  'core/limits/requests.ts': {
+    "typedDb(em).selectFrom('limit_request')": "limitRequestQueue: the provider's queue of every workspace's requests (operators and limits:approve only, by the route's scope)",
+  },
+  'core/limits/decide.ts': {
+    "typedDb(tx).selectFrom('limit_request')": 'the provider decides a request of any workspace: found by id, it names its workspace, whose scope every write after it goes through',
+  },
+  'core/limits/expire.ts': {
+    "typedDb(deps.em()).selectFrom('limit_request')": "the expiry Schedule's sweep of every workspace's pending requests past expires_at; each is expired through its workspace's scope",
+  },
 };
 const SQL_STATEMENT = /^\s*(select\s[\s\S]+\sfrom\s|insert\s+into\s|update\s+"?\w+"?\s+set\s|delete\s+from\s|with\s+\w+\s+as\s*\()/i;
 const KYSELY_ENTRIES = new Set(['selectFrom', 'updateTable', 'deleteFrom', 'insertInto']);

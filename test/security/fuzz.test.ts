@@ -252,7 +252,7 @@ interface ProcedureDef {
 
 function trpcProbes(path: string, def: ProcedureDef): Probe[] {
   const schema = def.inputs[0] ? inputJsonSchema(def.inputs[0]) : undefined;
-  const resource = path.startsWith('usage.') && /LimitRequest/.test(path) ? 'limit-requests' : path.split('.')[0]!;
+  const resource = path.startsWith('limits.') ? 'limit-requests' : path.split('.')[0]!;
   const base = baseInput(schema, resource);
   const url = def.type !== 'mutation';
   // A procedure without input ignores what it is sent (system.selfTest would run its workflow):

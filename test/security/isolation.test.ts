@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { SCOPES } from '../../core/permissions.js';
+import { OPERATOR_SCOPES, SCOPES } from '../../core/permissions.js';
 import { recoveryWorkflowId } from '../../temporal/workflow-ids.js';
 import { routes } from '../../server/rest/index.js';
 import type { AnyRoute } from '../../server/rest/route.js';
@@ -11,7 +11,7 @@ import { inputJsonSchema, sample, type JsonSchema } from '../schema-sample.js';
 import { SseStream } from './sse.js';
 
 /**
- * Workspace A's key, holding every scope but `operator` (so authorisation never hides the answer),
+ * Workspace A's key, holding every scope but the provider's (`operator`, `limits:approve`; so authorisation never hides the answer),
  * against workspace B, which holds one object of every kind a route or procedure names by id.
  * Every REST route with a path parameter and every tRPC procedure with an id in its input is
  * walked from the route table and the router: each answers exactly as for an id that exists
@@ -21,7 +21,7 @@ import { SseStream } from './sse.js';
  */
 
 /** The kinds of B's objects an id can name. */
-type Kind = 'key' | 'endpoint' | 'event' | 'delivery' | 'recovery' | 'limitRequest';
+type Kind = 'key' | 'endpoint' | 'event' | 'delivery' | 'recovery' | 'limitRequest' | 'workspace';
 
 /** REST: the path segment before a parameter says what it names (`/webhooks/{id}`: an endpoint). */
 const REST_PARAM_KINDS: Record<string, Kind> = {
@@ -41,8 +41,8 @@ const TRPC_FIELD_KINDS: Record<string, Kind> = {
   'events.id': 'event',
   'deliveries.id': 'delivery',
   'usage.key.id': 'key',
-  'usage.approveLimitRequest.id': 'limitRequest',
-  'usage.declineLimitRequest.id': 'limitRequest',
+  'limits.approve.id': 'limitRequest',
+  'limits.decline.id': 'limitRequest',
   keyId: 'key',
   key_id: 'key',
   ids: 'key', // usage.keys: key ids
@@ -53,7 +53,7 @@ const TRPC_FIELD_KINDS: Record<string, Kind> = {
 };
 
 /** Query-string filters of list routes, by name. */
-const REST_FILTER_KINDS: Record<string, Kind> = { key_id: 'key' };
+const REST_FILTER_KINDS: Record<string, Kind> = { key_id: 'key', workspace_id: 'workspace' };
 
 /**
  * Procedures with an id-like field that do not look an object up by it, each with why. They are
@@ -63,6 +63,7 @@ const NOT_ABOUT_A_TENANT_OBJECT: Record<string, string> = {
   'keys.create': "the id is the new key's own; the same id in another workspace is another key (checked below and in test/keys/isolation.test.ts)",
   'workspaces.create': 'operator only: workspaces are not tenant objects (test/security/operator-escalation.test.ts)',
   'logs.tail': "a server-sent-events stream: walked over HTTP below ('logs.tail streams only the caller's workspace')",
+  'limits.queue': "the provider's queue (limits:approve): its workspaceId filters every workspace's requests; A is refused before any read (walked with the lists, and in test/security/limit-requests.test.ts)",
 };
 
 /** Bodies the schema's sample would not make valid enough to reach the lookup (a 400 would hide the answer). */
@@ -74,7 +75,7 @@ const REST_BODIES: Record<string, unknown> = {
 const TRPC_EXTRA: Record<string, Record<string, unknown>> = {
   'keys.update': { patch: { name: 'pwned', enabled: false } },
   'webhooks.update': { patch: { description: 'mine now', status: 'paused' } },
-  'usage.requestLimit': { limitName: 'pwned', requestedLimit: 1, windowSeconds: 60 },
+  'limits.request': { kind: 'key_limit', limitName: 'pwned', requestedLimit: 1, windowSeconds: 60 },
 };
 
 /** Queries that take one id but list what is filed under it, so an unknown id is an empty list, not NOT_FOUND. */
@@ -83,6 +84,8 @@ const LISTS_BY_ID: Record<string, string> = {
 };
 
 const ID_LIKE = /^(id|ids)$|Id$|_id$|Ids$|_ids$/;
+/** The refusal of a procedure of the provider's plane to a key without its scopes, before any read. */
+const providersOnly = (err: unknown) => err instanceof TRPCError && err.code === 'FORBIDDEN' && /^This API key lacks the '(operator|limits:approve)' permission$/.test(err.message);
 const MARK = 'bprivate';
 
 let stack: Stack;
@@ -124,7 +127,8 @@ async function snapshotB(): Promise<Record<string, unknown[]>> {
       if (fk) {
         const on = fk.child_cols.map((c, i) => `c."${c}" = p."${fk.parent_cols[i]}"`).join(' and ');
         out[t] = await em.execute(`select c.* from "${t}" c join "${fk.parent}" p on ${on} where p.workspace_id = ? order by c::text`, [b.workspaceId]);
-      } else if (!['mikro_orm_migrations', 'gatehouse_install_key'].includes(t)) unclassified.push(t);
+        // The provider's own tables: plans and the per-plan monthly totals hold no customer's rows.
+      } else if (!['mikro_orm_migrations', 'gatehouse_install_key', 'plan', 'usage_month_plan'].includes(t)) unclassified.push(t);
     }
   }
   // A new table is either tenant data (a workspace_id, or a foreign key to a table with one) or listed above as not.
@@ -184,8 +188,8 @@ const namesAnObject = (p: Procedure) => idFields(p).some((f) => f.required && !f
 beforeAll(async () => {
   // No worker: nothing changes B's rows behind the test's back (deliveries stay pending, the rotation stays in grace).
   stack = await startStack({ worker: false });
-  a = await stack.workspace(SCOPES.filter((s) => s !== 'operator'));
-  b = await stack.workspace(SCOPES.filter((s) => s !== 'operator'));
+  a = await stack.workspace(SCOPES.filter((s) => !OPERATOR_SCOPES.has(s)));
+  b = await stack.workspace(SCOPES.filter((s) => !OPERATOR_SCOPES.has(s)));
   const asB = async (method: string, path: string, body?: unknown, status = 201) => {
     const res = await stack.rest(method, path, { key: b.secret, body });
     expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBe(status);
@@ -213,6 +217,7 @@ beforeAll(async () => {
     delivery: deliveries[0].id,
     recovery: recovery.id,
     limitRequest: request.id,
+    workspace: b.workspaceId,
   } satisfies Record<Kind, string | number>);
   bSecrets.push(MARK, b.workspaceId, b.secret, victim.api_key, rotated.api_key, endpoint.secret);
   await settle();
@@ -237,6 +242,12 @@ describe('REST: every route naming an object by id answers 404 for B’s objects
       const call = (path: string) => stack.rest(route.method.toUpperCase(), path, { key: a.secret, body });
       const res = await call(fill((k) => bIds[k]));
       const what = `${pathKey(route)} → ${res.status} ${JSON.stringify(res.body)}`;
+      // A provider-only route (deciding limit requests) refuses A before reading anything.
+      if (OPERATOR_SCOPES.has(route.scope ?? '')) {
+        expect(res.status, what).toBe(403);
+        expectNothingOfB(JSON.stringify(res.body), what);
+        continue;
+      }
       expect(res.status, what).toBe(404);
       expect(res.body.error.code, what).toBe('not_found');
       expectNothingOfB(JSON.stringify(res.body), what);
@@ -249,7 +260,8 @@ describe('REST: every route naming an object by id answers 404 for B’s objects
   });
 
   it('the walk reaches B’s real objects: B itself gets past the lookup on every read', async () => {
-    for (const route of withParams.filter((r) => r.method === 'get')) {
+    // A provider-only route refuses B as it refuses A (walked above).
+    for (const route of withParams.filter((r) => r.method === 'get' && !OPERATOR_SCOPES.has(r.scope ?? ''))) {
       const path = restParams(route).reduce((p, { name, key }) => p.replace(`{${name}}`, String(bIds[REST_PARAM_KINDS[key]!])), route.path);
       const res = await stack.rest('GET', path, { key: b.secret });
       expect(res.status, `${pathKey(route)} as B: ${JSON.stringify(res.body)}`).toBe(200);
@@ -295,6 +307,8 @@ describe('tRPC: every procedure naming an object by id answers NOT_FOUND for B�
       const err = await callAs(caller, p, inputFor(p, (k) => bIds[k]));
       const what = `${p.path} → ${err instanceof TRPCError ? `${err.code} ${err.message}` : JSON.stringify(err)}`;
       expect(err, what).toBeInstanceOf(TRPCError);
+      // A provider-only procedure refuses A (and B) before reading anything.
+      if (providersOnly(err)) continue;
       expect((err as TRPCError).code, what).toBe('NOT_FOUND');
       expectNothingOfB((err as TRPCError).message, what);
       const none = (await callAs(caller, p, inputFor(p, missing))) as TRPCError;
@@ -308,6 +322,7 @@ describe('tRPC: every procedure naming an object by id answers NOT_FOUND for B�
     const caller = await stack.caller(b.secret);
     for (const p of byId.filter((x) => x.type === 'query')) {
       const res = await callAs(caller, p, inputFor(p, (k) => bIds[k]));
+      if (providersOnly(res)) continue;
       expect(res, `${p.path} as B`).toHaveProperty('ok');
     }
   });
@@ -327,7 +342,7 @@ describe('lists show nothing of B, unfiltered or filtered by B’s ids', () => {
       const query = limit?.maximum ? `?limit=${limit.maximum}` : '';
       const res = await stack.rest('GET', route.path + query, { key: a.secret });
       // An operator-only route refuses A before reading anything.
-      expect(res.status, `${pathKey(route)}: ${JSON.stringify(res.body)}`).toBe(route.scope === 'operator' ? 403 : 200);
+      expect(res.status, `${pathKey(route)}: ${JSON.stringify(res.body)}`).toBe(OPERATOR_SCOPES.has(route.scope ?? '') ? 403 : 200);
       expectNothingOfB(JSON.stringify(res.body), pathKey(route), bObjectIds());
       const filters = fieldsOf(route.query).filter((f) => ID_LIKE.test(f.name));
       for (const f of filters) {
@@ -346,7 +361,7 @@ describe('lists show nothing of B, unfiltered or filtered by B’s ids', () => {
   it('tRPC: every query that names no single object', async () => {
     const caller = await stack.caller(a.secret);
     const lists = procedures.filter((p) => p.type === 'query' && !namesAnObject(p));
-    expect(lists.map((p) => p.path)).toEqual(expect.arrayContaining(['keys.list', 'webhooks.list', 'events.list', 'audit.list', 'logs.search', 'usage.limitRequests', 'usage.keys', 'eventTypes.list']));
+    expect(lists.map((p) => p.path)).toEqual(expect.arrayContaining(['keys.list', 'webhooks.list', 'events.list', 'audit.list', 'logs.search', 'limits.requests', 'usage.keys', 'eventTypes.list']));
     const run = async (p: Procedure, input: unknown) => {
       const fn = p.path.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown>)[part], caller) as (i: unknown) => Promise<unknown>;
       return fn(input).then(
@@ -358,9 +373,11 @@ describe('lists show nothing of B, unfiltered or filtered by B’s ids', () => {
       const base = p.input ? (sample(inputJsonSchema(p.input)) as Record<string, unknown>) : undefined;
       const all = await run(p, base);
       // An operator-only procedure refuses A before reading anything; every other one answers.
-      if (all.startsWith('FORBIDDEN')) expect(all, p.path).toBe("FORBIDDEN This API key lacks the 'operator' permission");
+      if (all.startsWith('FORBIDDEN')) expect(all, p.path).toMatch(/^FORBIDDEN This API key lacks the '(operator|limits:approve)' permission$/);
       else expect(all, p.path).not.toMatch(/^[A-Z_]+ /);
       expectNothingOfB(all, p.path, bObjectIds());
+      // Refused before reading anything: its filters are refused alike.
+      if (all.startsWith('FORBIDDEN')) continue;
       for (const f of idFields(p)) {
         const kind = fieldKind(p.path, f.name)!;
         const value = (v: string | number) => ({ ...base, [f.name]: f.array ? [v] : v });

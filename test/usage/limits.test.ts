@@ -84,13 +84,25 @@ describe('limit increase requests', () => {
     reader = await createKey({ id: 'reader', permissions: ['read-only'] });
   });
 
-  it('a key with usage:write asks; one without limits:approve cannot decide; an admin approves and the limit changes', async () => {
+  it('a key with usage:write asks; the workspace admin cannot decide (403); the provider approves and the limit changes', async () => {
     const denied = await stack.rest('POST', '/api-keys/busy/limit-requests', { key: reader, body: { limit_name: 'per-minute', requested_limit: 100 } });
     expect(denied.status).toBe(403);
 
     const asked = await stack.rest('POST', '/api-keys/busy/limit-requests', { key: writer, body: { limit_name: 'per-minute', requested_limit: 100, reason: 'launch week' } });
     expect(asked.status).toBe(201);
-    expect(asked.body).toMatchObject({ key_id: 'busy', limit_name: 'per-minute', current_limit: 5, requested_limit: 100, window_seconds: 60, status: 'pending', requested_by: 'writer', reason: 'launch week' });
+    expect(asked.body).toMatchObject({
+      kind: 'key_limit',
+      workspace_id: admin.workspaceId,
+      key_id: 'busy',
+      limit_name: 'per-minute',
+      current_limit: 5,
+      requested_limit: 100,
+      window_seconds: 60,
+      status: 'pending',
+      requested_by: 'writer',
+      reason: 'launch week',
+    });
+    expect(Date.parse(asked.body.expires_at) - Date.parse(asked.body.created_at)).toBe(stack.config.GATEHOUSE_LIMIT_REQUEST_TTL_DAYS * 86_400_000);
 
     const again = await stack.rest('POST', '/api-keys/busy/limit-requests', { key: writer, body: { limit_name: 'per-minute', requested_limit: 200 } });
     expect(again.status).toBe(409);
@@ -100,16 +112,19 @@ describe('limit increase requests', () => {
     expect(listed.body.limit_requests.map((r: { id: string }) => r.id)).toEqual([asked.body.id]);
 
     expect((await stack.rest('POST', `/limit-requests/${asked.body.id}/approve`, { key: writer })).status).toBe(403);
-    const approved = await stack.rest('POST', `/limit-requests/${asked.body.id}/approve`, { key: admin.secret, body: { note: 'ok for launch' } });
+    const own = await stack.rest('POST', `/limit-requests/${asked.body.id}/approve`, { key: admin.secret, body: { note: 'ok for launch' } });
+    expect(own.status).toBe(403);
+    expect(own.body.error.message).toContain('limits:approve');
+    const approved = await stack.rest('POST', `/limit-requests/${asked.body.id}/approve`, { key: stack.bootstrapKey, body: { note: 'ok for launch' } });
     expect(approved.status).toBe(200);
-    expect(approved.body).toMatchObject({ status: 'approved', decided_by: admin.keyId, decision_note: 'ok for launch' });
+    expect(approved.body).toMatchObject({ status: 'approved', decided_by: 'bootstrap', decision_note: 'ok for launch', approved_limit: null });
 
     const key = await stack.rest('GET', '/api-keys/busy', { key: admin.secret });
     expect(key.body.rate_limits).toEqual([{ name: 'per-minute', limit: 100, window_seconds: 60 }]);
     const usage = await stack.rest('GET', '/usage/keys/busy', { key: admin.secret });
     expect(usage.body.rate_limits[0]).toMatchObject({ limit: 100, remaining: 100 });
 
-    expect((await stack.rest('POST', `/limit-requests/${asked.body.id}/decline`, { key: admin.secret })).status).toBe(409);
+    expect((await stack.rest('POST', `/limit-requests/${asked.body.id}/decline`, { key: stack.bootstrapKey, body: { note: 'too late' } })).status).toBe(409);
   });
 
   it('declining leaves the key as it was; a new limit needs its window', async () => {
@@ -123,18 +138,22 @@ describe('limit increase requests', () => {
     const asked = await stack.rest('POST', '/api-keys/busy/limit-requests', { key: writer, body: { limit_name: 'per-day', requested_limit: 10_000, window_seconds: 86400 } });
     expect(asked.status).toBe(201);
     expect(asked.body.current_limit).toBeNull();
-    const declined = await stack.rest('POST', `/limit-requests/${asked.body.id}/decline`, { key: admin.secret });
-    expect(declined.body.status).toBe('declined');
+    const noNote = await stack.rest('POST', `/limit-requests/${asked.body.id}/decline`, { key: stack.bootstrapKey, body: {} });
+    expect(noNote.status).toBe(400);
+    expect(noNote.body.error.field).toBe('note');
+    const declined = await stack.rest('POST', `/limit-requests/${asked.body.id}/decline`, { key: stack.bootstrapKey, body: { note: 'not this month' } });
+    expect(declined.body).toMatchObject({ status: 'declined', decision_note: 'not this month' });
     const key = await stack.rest('GET', '/api-keys/busy', { key: admin.secret });
     expect(key.body.rate_limits).toEqual([{ name: 'per-minute', limit: 100, window_seconds: 60 }]);
   });
 
   it('works through tRPC with the same permissions', async () => {
     const asWriter = await stack.caller(writer);
-    const req = await asWriter.usage.requestLimit({ keyId: 'busy', limitName: 'burst', requestedLimit: 20, windowSeconds: 1 });
-    await expect(asWriter.usage.approveLimitRequest({ id: req.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    const asAdmin = await stack.caller(admin.secret);
-    expect((await asAdmin.usage.approveLimitRequest({ id: req.id })).status).toBe('approved');
+    const req = await asWriter.limits.request({ kind: 'key_limit', keyId: 'busy', limitName: 'burst', requestedLimit: 20, windowSeconds: 1 });
+    await expect(asWriter.limits.approve({ id: req.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect((await stack.caller(admin.secret)).limits.approve({ id: req.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const asOperator = await stack.caller();
+    expect((await asOperator.limits.approve({ id: req.id })).status).toBe('approved');
     const key = await stack.rest('GET', '/api-keys/busy', { key: admin.secret });
     expect(key.body.rate_limits).toContainEqual({ name: 'burst', limit: 20, window_seconds: 1 });
   });
@@ -155,9 +174,9 @@ describe('limit increase requests', () => {
     expect(seen).toEqual(ids);
 
     const caller = await stack.caller(admin.secret);
-    const first = await caller.usage.limitRequests({ limit: 2 });
+    const first = await caller.limits.requests({ limit: 2 });
     expect(first.limitRequests.map((r) => r.id)).toEqual(ids.slice(0, 2));
-    const rest = await caller.usage.limitRequests({ limit: 2, cursor: first.nextCursor! });
+    const rest = await caller.limits.requests({ limit: 2, cursor: first.nextCursor! });
     expect(rest).toMatchObject({ limitRequests: [{ id: ids[2] }], nextCursor: null });
 
     const foreign = await stack.rest('GET', '/limit-requests?cursor=notacursor', { key: admin.secret });
@@ -165,11 +184,11 @@ describe('limit increase requests', () => {
     expect(foreign.body.error.field).toBe('cursor');
   });
 
-  it('another workspace sees nothing and can decide nothing (404)', async () => {
+  it('another workspace sees nothing and can decide nothing', async () => {
     const outsider = await stack.workspace(['admin']);
     const [pending] = (await stack.rest('GET', '/limit-requests', { key: admin.secret })).body.limit_requests;
     expect((await stack.rest('GET', '/limit-requests', { key: outsider.secret })).body.limit_requests).toEqual([]);
-    expect((await stack.rest('POST', `/limit-requests/${pending.id}/approve`, { key: outsider.secret })).status).toBe(404);
+    expect((await stack.rest('POST', `/limit-requests/${pending.id}/approve`, { key: outsider.secret })).status).toBe(403);
     expect((await stack.rest('POST', '/api-keys/busy/limit-requests', { key: outsider.secret, body: { limit_name: 'per-minute', requested_limit: 9 } })).status).toBe(404);
   });
 });
