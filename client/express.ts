@@ -30,7 +30,10 @@ export interface GatehouseVerification {
   code: string;
   key_id: string | null;
   permissions: string[];
-  ratelimit: { limit: number; remaining: number; reset: number } | null;
+  /** `scope` says whose limit: the key's own (or its plan's per-key ceiling), or one shared by the workspace's keys. */
+  ratelimit: { scope: 'key' | 'workspace'; name: string; limit: number; remaining: number; reset: number } | null;
+  /** The workspace's monthly call quota (`monthly_calls`) or credit grant (`monthly_credits`); null without a plan setting one. */
+  quota: { scope: 'workspace'; name: 'monthly_calls' | 'monthly_credits'; limit: number; remaining: number; reset: number } | null;
   credits: number | null;
   expires_at: string | null;
 }
@@ -107,6 +110,25 @@ function clientIp(req: Request): string | undefined {
   const ip = req.ip;
   if (!ip) return undefined;
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/**
+ * A 429's message and `limit` object, naming the limit that refused: the key's rate limit, the
+ * workspace's shared one, the workspace's monthly quota or credit grant, or the key's credits.
+ */
+function refusal(v: GatehouseVerification): { message: string; limit?: { scope: string; name: string; limit: number; remaining: number; reset: number } } {
+  if (v.code === 'RATE_LIMITED' && v.ratelimit) {
+    const rl = v.ratelimit;
+    const whose = rl.scope === 'workspace' ? "this account's shared rate limit" : "this API key's rate limit";
+    return { message: `Rate limit exceeded: ${whose} '${rl.name}' (${rl.limit} per window); see the RateLimit-* and Retry-After headers`, limit: rl };
+  }
+  // The quota is checked before the key's credits: a refusal by it leaves `credits` null.
+  if (v.code === 'USAGE_EXCEEDED' && v.quota && v.credits === null) {
+    const q = v.quota;
+    const what = q.name === 'monthly_credits' ? 'monthly credit grant' : 'monthly call quota';
+    return { message: `This account's ${what} (${q.limit}) is used up until ${new Date(q.reset).toISOString()}`, limit: q };
+  }
+  return { message: MESSAGES[v.code] ?? 'API key refused' };
 }
 
 function rateLimitHeaders(res: Response, rl: GatehouseVerification['ratelimit'], limited: boolean) {
@@ -225,8 +247,11 @@ export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
     code = v.code;
     if (!v.valid) {
       const status = STATUS[v.code] ?? 401;
+      const { message, limit } = refusal(v);
       rateLimitHeaders(res, v.ratelimit, status === 429);
-      res.status(status).json({ error: { code: v.code.toLowerCase(), message: MESSAGES[v.code] ?? 'API key refused' } });
+      // Over a monthly allowance: retry when the month turns.
+      if (limit && v.code === 'USAGE_EXCEEDED') res.setHeader('Retry-After', String(Math.max(1, Math.ceil((limit.reset - Date.now()) / 1000))));
+      res.status(status).json({ error: { code: v.code.toLowerCase(), message, ...(limit ? { limit } : {}) } });
       return;
     }
     rateLimitHeaders(res, v.ratelimit, false);

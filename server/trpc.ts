@@ -5,6 +5,7 @@ import type { Context } from './context.js';
 import { badRequest, HttpError } from '../core/errors.js';
 import { inputProblem } from './input-guard.js';
 import { enforceCallerRateLimit } from './auth/rate-limit.js';
+import { SELF_COUNTING_ROUTES } from './usage-middleware.js';
 
 const codeFor: Record<number, TRPCError['code']> = {
   400: 'BAD_REQUEST',
@@ -63,11 +64,11 @@ const guardInput = t.middleware(async ({ getRawInput, next }) => {
 
 export const publicProcedure = t.procedure.use(mapErrors).use(guardInput);
 
-export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+export const authedProcedure = publicProcedure.use(async ({ ctx, next, path }) => {
   if (ctx.refusal) throw toTRPCError(ctx.refusal);
   if (!ctx.principal) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid API key' });
   // The calling key's own rate limits: a 429 here surfaces as TOO_MANY_REQUESTS through mapErrors.
-  await enforceCallerRateLimit(ctx.verifier, ctx.principal, ctx.http?.res);
+  await enforceCallerRateLimit(ctx.verifier, ctx.principal, ctx.http?.res, { selfCounting: SELF_COUNTING_ROUTES.has(`/trpc/${path}`) });
   return next({ ctx: { ...ctx, principal: ctx.principal } });
 });
 

@@ -6,7 +6,9 @@ import { KeyCache, type KeyCacheOptions } from './key-cache.js';
 import { startKeyListener, type KeyListener } from './key-listener.js';
 import { KEY_BY_HASH_SQL, toRecord, type KeyRecord, type KeyRow } from './key-record.js';
 import { LastUsedTouches } from './last-used.js';
-import { RateLimiter } from './rate-limit.js';
+import { RateLimiter, WORKSPACE_COUNTERS } from './rate-limit.js';
+import { WorkspaceLimitsCache } from '../plans/limits-cache.js';
+import { QuotaCounter } from '../plans/quota.js';
 import { hashSecret, hasValidChecksum } from './secret.js';
 
 export interface KeyVerifierOptions {
@@ -40,6 +42,12 @@ export class KeyVerifier {
   readonly cache: KeyCache;
   readonly pool: pg.Pool;
   readonly limiter: RateLimiter;
+  /** The rate limits all keys of a workspace share (its plan's, or its overrides). */
+  readonly workspaceLimiter: RateLimiter;
+  /** Each workspace's effective limits, kept honest by the same listener as the key cache. */
+  readonly limits: WorkspaceLimitsCache;
+  /** The monthly call quota and credit grant of each workspace. */
+  readonly quota: QuotaCounter;
   readonly touches: LastUsedTouches;
   /** Statements sent by the hot path, for tests and metrics. */
   queries = 0;
@@ -67,6 +75,9 @@ export class KeyVerifier {
       this.queries++;
     };
     this.limiter = new RateLimiter(this.pool, counted);
+    this.workspaceLimiter = new RateLimiter(this.pool, counted, WORKSPACE_COUNTERS);
+    this.limits = new WorkspaceLimitsCache(this.pool, counted);
+    this.quota = new QuotaCounter(this.pool, counted);
     this.touches = new LastUsedTouches(this.pool, (err) => this.log.warn({ err }, 'could not write last_used_at'), counted);
     this.touchEveryMs = opts.touchEveryMs ?? 5_000;
     this.databaseUrl = opts.databaseUrl;
@@ -82,20 +93,28 @@ export class KeyVerifier {
     this.listener = startKeyListener(
       this.databaseUrl,
       {
-        onChange: (pk) => this.cache.invalidateKey(pk),
+        // `workspace:<id>` and `plan:<id>` name limits (core/plans/notify.ts); anything else is a key's pk.
+        onChange: (payload) => {
+          if (!this.limits.onChange(payload)) this.cache.invalidateKey(payload);
+        },
         onConnected: () => {
           this.cache.clear();
+          this.limits.clear();
           this.cache.enabled = true;
+          this.limits.enabled = true;
         },
         onDisconnected: () => {
           this.cache.enabled = false;
+          this.limits.enabled = false;
           this.cache.clear();
+          this.limits.clear();
         },
       },
       this.log,
     );
     this.touches.start(this.touchEveryMs);
     this.limiter.startPruning(60_000, (err) => this.log.warn({ err }, 'could not prune rate-limit counters'));
+    this.workspaceLimiter.startPruning(60_000, (err) => this.log.warn({ err }, 'could not prune workspace rate-limit counters'));
     await this.listener.ready;
     return this;
   }
@@ -134,6 +153,7 @@ export class KeyVerifier {
 
   async stop(): Promise<void> {
     this.limiter.stop();
+    this.workspaceLimiter.stop();
     await this.listener?.stop();
     await this.touches.stop();
     await this.pool.end();

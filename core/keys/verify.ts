@@ -1,4 +1,8 @@
+import type { RateLimit } from '../../db/entities/api-key.js';
 import { badRequest } from '../errors.js';
+import { effectiveKeyRateLimits } from '../plans/effective.js';
+import type { WorkspaceLimits } from '../plans/limits-cache.js';
+import type { QuotaDecision, QuotaName } from '../plans/quota.js';
 import { chargeCredits } from './credits.js';
 import type { KeyRecord } from './key-record.js';
 import { parsePermissionExprCached, PermissionSyntaxError, satisfies, type PermissionExpr } from './permission-expr.js';
@@ -34,12 +38,37 @@ export interface VerifyResult {
   code: VerifyCode;
   keyId: string | null;
   permissions: string[];
-  /** The limit that refused, else the one with least room left; null when the key has none. */
-  ratelimit: { limit: number; remaining: number; reset: number } | null;
+  /**
+   * The rate limit that refused, else the one with least room left, of the key's own (its plan's
+   * ceilings included) and the workspace's shared ones; null when neither has any.
+   */
+  ratelimit: VerifyRateLimit | null;
+  /** The workspace's monthly allowance that refused, else its call quota (or credit grant); null when its plan sets neither. */
+  quota: VerifyQuota | null;
   /** Credits left; null when the key is not metered (or was not found). */
   credits: number | null;
   /** Epoch ms of the key's expiry; null when it never expires. */
   expires: number | null;
+}
+
+export interface VerifyRateLimit {
+  /** `key`: the key's own limit or its plan's per-key ceiling (`plan:60s`); `workspace`: shared by all the workspace's keys (`workspace:60s`). */
+  scope: 'key' | 'workspace';
+  name: string;
+  limit: number;
+  remaining: number;
+  /** Epoch ms at which the current window ends. */
+  reset: number;
+}
+
+export interface VerifyQuota {
+  scope: 'workspace';
+  /** `monthly_calls` (the plan's call quota) or `monthly_credits` (its credit grant). */
+  name: QuotaName;
+  limit: number;
+  remaining: number;
+  /** Epoch ms of the start of the next UTC month. */
+  reset: number;
 }
 
 export interface VerifyDeps {
@@ -64,6 +93,7 @@ const NOT_FOUND: VerifyResult = Object.freeze({
   keyId: null,
   permissions: [],
   ratelimit: null,
+  quota: null,
   credits: null,
   expires: null,
 }) as VerifyResult;
@@ -72,6 +102,11 @@ const NOT_FOUND: VerifyResult = Object.freeze({
  * Verifies a key the way a customer's API asks: VALID, or the first check that failed. A found,
  * active key answers from memory unless it has rate limits (one batched upsert) or credits (one
  * atomic UPDATE, only once the rate limits passed).
+ *
+ * Then its workspace's plan, from memory too (core/plans/limits-cache.ts): the key's limits held to
+ * the plan's per-key ceilings, the workspace's shared rate limits (one batched upsert), its monthly
+ * call quota and credit grant (one batched statement on the month's row), and last the key's own
+ * credits. A workspace without a plan adds a map look-up and no query.
  */
 export async function verifyKey(input: VerifyInput, deps: VerifyDeps): Promise<VerifyResult> {
   const cost = input.cost ?? 1;
@@ -87,28 +122,83 @@ export async function verifyKey(input: VerifyInput, deps: VerifyDeps): Promise<V
   if (record.hasAllowlist && !record.allowlist.allows(input.ip)) return refuse(record, 'FORBIDDEN', null, null);
   if (expr && !satisfies(expr, record.scopes)) return refuse(record, 'INSUFFICIENT_PERMISSIONS', null, null);
 
-  let ratelimit: VerifyResult['ratelimit'] = null;
-  if (record.rateLimits.length > 0) {
-    const decision = await deps.verifier.limiter.consume(record.pk, record.rateLimits);
-    const { limit, remaining, reset } = decision.state;
-    ratelimit = { limit, remaining, reset };
-    if (!decision.allowed) return refuse(record, 'RATE_LIMITED', ratelimit, null);
+  const v = deps.verifier;
+  const limitsFound = v.limits.get(record.workspaceId);
+  const ws = limitsFound instanceof Promise ? await limitsFound : limitsFound;
+  const keyLimits = ws.limits.keyRateLimits.length === 0 ? record.rateLimits : limitsWithCeilings(record, ws);
+
+  let ratelimit: VerifyRateLimit | null = null;
+  let keyGrants: Awaited<ReturnType<typeof v.limiter.consume>>['grants'];
+  if (keyLimits.length > 0) {
+    const decision = await v.limiter.consume(record.pk, keyLimits);
+    const { name, limit, remaining, reset } = decision.state;
+    ratelimit = { scope: 'key', name, limit, remaining, reset };
+    if (!decision.allowed) return refuse(record, 'RATE_LIMITED', ratelimit, null, null);
+    keyGrants = decision.grants;
+  }
+
+  if (ws.rateLimits.length > 0) {
+    const decision = await v.workspaceLimiter.consume(record.workspaceId, ws.rateLimits);
+    const { name, limit, remaining, reset } = decision.state;
+    const shared: VerifyRateLimit = { scope: 'workspace', name, limit, remaining, reset };
+    if (!decision.allowed) {
+      // All or nothing, as among a key's own limits: the key's room is given back.
+      if (keyGrants) await v.limiter.release(keyGrants);
+      return refuse(record, 'RATE_LIMITED', shared, null, null);
+    }
+    if (!ratelimit || shared.remaining < ratelimit.remaining) ratelimit = shared;
+  }
+
+  let quota: VerifyQuota | null = null;
+  let charged: QuotaDecision | undefined;
+  const { monthlyCalls, monthlyCredits } = ws.limits;
+  if (monthlyCalls !== null || monthlyCredits !== null) {
+    const decision = await v.quota.charge(record.workspaceId, monthlyCalls, monthlyCredits, cost);
+    quota = quotaView(decision, monthlyCalls, monthlyCredits);
+    // A refusal here keeps the rate-limit room taken, as a refusal for the key's credits does.
+    if (!decision.allowed) return refuse(record, 'USAGE_EXCEEDED', ratelimit, null, quota);
+    charged = decision;
   }
 
   let credits: number | null = null;
   if (record.metered) {
-    const charge = await chargeCredits(deps.verifier.pool, record.pk, cost, () => deps.verifier.queries++);
+    const charge = await chargeCredits(v.pool, record.pk, cost, () => v.queries++);
     credits = charge.remaining;
-    if (!charge.charged) return refuse(record, 'USAGE_EXCEEDED', ratelimit, credits);
+    if (!charge.charged) {
+      // Not a call the workspace made: its month gets the call and the credits back.
+      if (charged) {
+        await v.quota.refund(record.workspaceId, charged, cost);
+        quota = quotaView({ ...charged, calls: charged.calls - 1, credits: charged.credits - cost }, monthlyCalls, monthlyCredits);
+      }
+      return refuse(record, 'USAGE_EXCEEDED', ratelimit, credits, quota);
+    }
   }
 
-  deps.verifier.touches.touch(record.pk);
-  return { valid: true, code: 'VALID', keyId: record.id, permissions: record.permissions, ratelimit, credits, expires: record.keyExpiresAt };
+  v.touches.touch(record.pk);
+  return { valid: true, code: 'VALID', keyId: record.id, permissions: record.permissions, ratelimit, quota, credits, expires: record.keyExpiresAt };
+}
+
+/** The key's own limits plus each plan ceiling they do not imply, worked out once per key record and limits load. */
+const withCeilings = new WeakMap<KeyRecord, { ws: WorkspaceLimits; limits: RateLimit[] }>();
+function limitsWithCeilings(record: KeyRecord, ws: WorkspaceLimits): RateLimit[] {
+  const memo = withCeilings.get(record);
+  if (memo && memo.ws === ws) return memo.limits;
+  const limits = effectiveKeyRateLimits(record.rateLimits, ws.limits.keyRateLimits);
+  withCeilings.set(record, { ws, limits });
+  return limits;
+}
+
+/** The allowance that refused, else the call quota when there is one, else the credit grant. */
+function quotaView(d: QuotaDecision, calls: number | null, credits: number | null): VerifyQuota {
+  const name: QuotaName = d.refusedBy ?? (calls !== null ? 'monthly_calls' : 'monthly_credits');
+  const limit = name === 'monthly_calls' ? calls! : credits!;
+  const used = name === 'monthly_calls' ? d.calls : d.credits;
+  return { scope: 'workspace', name, limit, remaining: Math.max(0, limit - used), reset: d.reset };
 }
 
 /** A module-level function rather than a closure per call: this runs on every verification. */
-function refuse(record: KeyRecord, code: VerifyCode, ratelimit: VerifyResult['ratelimit'], credits: number | null): VerifyResult {
-  return { valid: false, code, keyId: record.id, permissions: record.permissions, ratelimit, credits, expires: record.keyExpiresAt };
+function refuse(record: KeyRecord, code: VerifyCode, ratelimit: VerifyRateLimit | null, credits: number | null, quota: VerifyQuota | null = null): VerifyResult {
+  return { valid: false, code, keyId: record.id, permissions: record.permissions, ratelimit, quota, credits, expires: record.keyExpiresAt };
 }
 
 /** Whether a found key may be used at all (the checks before IP, permissions and limits). */

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { Orm } from '../../db/orm.js';
 import type { TemporalHandle } from '../../temporal/client.js';
 import { LimitWatcher, type LimitObservation } from './limits.js';
+import { QuotaWatcher, type QuotaSeen } from '../plans/quota-warnings.js';
 import { UsageRecorder, type RecorderOptions, type UsageInput } from './recorder.js';
 
 export type { UsageInput, LimitObservation };
@@ -11,8 +12,11 @@ export type { UsageInput, LimitObservation };
 export interface VerificationOutcome {
   code: string;
   keyId: string | null;
-  ratelimit: { limit: number; remaining: number; reset: number } | null;
+  /** `scope: 'workspace'` is a limit shared by the workspace's keys, not one of the key's. */
+  ratelimit: { scope?: 'key' | 'workspace'; limit: number; remaining: number; reset: number } | null;
   credits: number | null;
+  /** The workspace's monthly allowance, when its plan sets one. */
+  quota?: QuotaSeen | null;
 }
 
 /** The status a protected API answers for each verification code (what the Express middleware sends). */
@@ -39,6 +43,8 @@ export const VERIFICATION_ROUTE = '/v1/keys/verify';
 export interface Usage {
   recorder: UsageRecorder;
   limits: LimitWatcher;
+  /** The workspace's monthly quota warnings (80 %, 100 %). */
+  quotas: QuotaWatcher;
   /** Buffers one record; never waits, never throws. */
   record(input: UsageInput): void;
   /** Called by verification with the key's limits after the call was counted. */
@@ -60,17 +66,20 @@ export interface UsageDeps {
 
 export function createUsage(deps: UsageDeps): Usage {
   const limits = new LimitWatcher({ em: () => deps.orm.em.fork() as EntityManager, temporal: deps.temporal, log: deps.log });
+  const quotas = new QuotaWatcher({ em: () => deps.orm.em.fork() as EntityManager, temporal: deps.temporal, log: deps.log });
   const recorder = new UsageRecorder({
     ...deps.options,
     databaseUrl: deps.databaseUrl,
     log: deps.log,
     afterFlush: async () => {
       if (limits.waiting > 0) await limits.raisePending();
+      if (quotas.waiting > 0) await quotas.raisePending();
     },
   });
   return {
     recorder,
     limits,
+    quotas,
     record: (input) => {
       recorder.record(input);
     },
@@ -93,13 +102,16 @@ export function createUsage(deps: UsageDeps): Usage {
         code: r.code,
         counted: opts.counted,
       });
-      if (r.keyId && (r.ratelimit || r.credits !== null)) {
+      // A workspace-wide rate limit is not the key's: its warnings are the key's own limits only.
+      const keyRatelimit = r.ratelimit?.scope === 'workspace' ? null : r.ratelimit;
+      if (r.keyId && (keyRatelimit || r.credits !== null)) {
         try {
-          limits.observe({ workspaceId, keyId: r.keyId, ratelimit: r.ratelimit, credits: r.credits });
+          limits.observe({ workspaceId, keyId: r.keyId, ratelimit: keyRatelimit, credits: r.credits });
         } catch (err) {
           deps.log.warn({ err }, 'limit observation failed');
         }
       }
+      if (r.quota) quotas.observe(workspaceId, r.quota);
     },
     flush: () => recorder.flush(),
     close: () => recorder.close(),

@@ -6,7 +6,7 @@ import { forbidden, HttpError, unauthorized } from '../../core/errors.js';
 import type { AnyRoute, Method } from './route.js';
 import { resolvePrincipal } from '../auth/resolve.js';
 import { enforceCallerRateLimit } from '../auth/rate-limit.js';
-import { markUsage } from '../usage-middleware.js';
+import { markUsage, SELF_COUNTING_ROUTES } from '../usage-middleware.js';
 import { inputProblem } from '../input-guard.js';
 
 function expressPath(path: string): string {
@@ -72,7 +72,7 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps, target: Pick<Ro
         markUsage(res, principal, route.path);
         if (route.scope) {
           if (!principal) throw unauthorized();
-          await enforceCallerRateLimit(deps.verifier, principal, res);
+          await enforceCallerRateLimit(deps.verifier, principal, res, { selfCounting: SELF_COUNTING_ROUTES.has(route.path) });
           if (!hasScope(principal.scopes, route.scope)) throw forbidden(route.scope);
         }
         const params = parse(route.params, req.params, 'params');

@@ -36,11 +36,26 @@ export const verifyResponse = z
     permissions: z.array(z.string()),
     ratelimit: z
       .object({
+        scope: z.enum(['key', 'workspace']).meta({
+          description: "`key`: the key's own limit or its plan's per-key ceiling; `workspace`: a limit shared by every key of the workspace (its plan's).",
+        }),
+        name: z.string().meta({ description: 'Which limit: the key\'s own name for it, `plan:<window>s` for a plan ceiling, `workspace:<window>s` for a shared one.', example: 'workspace:60s' }),
         limit: z.number().int(),
         remaining: z.number().int(),
         reset: z.number().int().meta({ description: 'Epoch milliseconds at which the current window ends.' }),
       })
-      .nullable(),
+      .nullable()
+      .meta({ description: 'The rate limit that refused, else the one with least room left; null when neither the key nor its workspace has any.' }),
+    quota: z
+      .object({
+        scope: z.literal('workspace'),
+        name: z.enum(['monthly_calls', 'monthly_credits']).meta({ description: "The plan's monthly call quota or its monthly credit grant." }),
+        limit: z.number().int(),
+        remaining: z.number().int(),
+        reset: z.number().int().meta({ description: 'Epoch milliseconds of the start of the next UTC month.' }),
+      })
+      .nullable()
+      .meta({ description: "The workspace's monthly allowance that refused, else its call quota; null when its plan sets none." }),
     credits: z.number().int().nullable(),
     expires_at: z.string().nullable(),
   })
@@ -66,6 +81,7 @@ export const verifyRoute = defineRoute({
       key_id: r.keyId,
       permissions: r.permissions,
       ratelimit: r.ratelimit,
+      quota: r.quota,
       credits: r.credits,
       expires_at: r.expires === null ? null : new Date(r.expires).toISOString(),
     };

@@ -158,6 +158,8 @@ const RAW_SQL: Record<string, string> = {
   'core/keys/rate-limit.ts': 'the sliding-window upsert per verification batch into an UNLOGGED table on the verifier pool (bench/verify)',
   'core/keys/last-used.ts': "the 5 s flush of touched keys' last use: one update from unnest() of two arrays on the verifier pool",
   'core/keys/key-listener.ts': 'LISTEN, which no builder expresses',
+  'core/plans/limits-cache.ts': "a workspace's plan and overrides loaded by the verifier on its own pg pool, once per workspace per cache life (bench/verify)",
+  'core/plans/quota.ts': "the monthly quota and credit grant charge per verification batch: a locked read and conditional update of the month's row in one statement on the verifier pool (bench/verify)",
   'core/usage/recorder.ts': 'COPY of raw usage rows (no builder has COPY) and the batch rollup upserts from unnest()ed arrays (bench/usage)',
 };
 const APP_DIRS = ['core', 'server', 'activities', 'temporal', 'client'];

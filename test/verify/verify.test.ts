@@ -31,6 +31,7 @@ describe('POST /v1/keys/verify', () => {
       key_id: key.id,
       permissions: ['products:write'],
       ratelimit: null,
+      quota: null,
       credits: null,
       expires_at: null,
     });
@@ -85,6 +86,7 @@ describe('POST /v1/keys/verify', () => {
       key_id: null,
       permissions: [],
       ratelimit: null,
+      quota: null,
       credits: null,
       expires_at: null,
     });

@@ -1,0 +1,172 @@
+import type pg from 'pg';
+import { monthBounds } from './effective.js';
+
+/** Which monthly allowance refused, or is reported: the call quota or the credit grant. */
+export type QuotaName = 'monthly_calls' | 'monthly_credits';
+
+export interface QuotaDecision {
+  allowed: boolean;
+  /** Set when refused: which allowance was used up. */
+  refusedBy?: QuotaName;
+  /** First day of the UTC month counted (`2026-12-01`), for a refund. */
+  month: string;
+  /** Epoch ms at which the month ends and both allowances start again. */
+  reset: number;
+  /** The workspace's calls and credits this month after this verification (as they stood, when refused). */
+  calls: number;
+  credits: number;
+}
+
+interface Waiter {
+  cost: number;
+  resolve(d: QuotaDecision): void;
+  reject(err: unknown): void;
+}
+
+interface Queue {
+  workspaceId: string;
+  calls: number | null;
+  credits: number | null;
+  waiting: Waiter[];
+  flushing: boolean;
+}
+
+/**
+ * Counts a batch of verifications against the month's row in one statement. The row is locked
+ * first (`for update` in a CTE: under READ COMMITTED it waits for a concurrent charge and reads the
+ * row that charge left), so `old` is exactly what this statement adds to. Of the batch, the longest
+ * prefix goes through whose calls stay within the quota and whose summed costs stay within the
+ * credit grant; an update only happens when something was granted, so a workspace over its quota
+ * costs a locked read, not a row version per refused call. No row: nothing is returned and the
+ * caller inserts the month's row first.
+ */
+// raw SQL: the monthly quota and credit grant charge per verification batch on the verifier's own pg pool (measured in BENCHMARKS.md)
+const CHARGE_SQL = `
+  with old as materialized (
+    select q.calls, q.credits from workspace_quota q where q.workspace_id = $1 and q.month = $2::date for update
+  ), req as (
+    select t.i, sum(t.c) over (order by t.i) as run from unnest($3::int[]) with ordinality as t(c, i)
+  ), ok as (
+    select count(*)::int as n, coalesce(max(req.run), 0)::bigint as cost
+      from req, old
+     where ($4::bigint is null or old.calls + req.i <= $4::bigint)
+       and ($5::bigint is null or old.credits + req.run <= $5::bigint)
+  ), upd as (
+    update workspace_quota q set calls = q.calls + ok.n, credits = q.credits + ok.cost, updated_at = now()
+      from ok where q.workspace_id = $1 and q.month = $2::date and ok.n > 0
+    returning 1
+  )
+  select old.calls::bigint as calls, old.credits::bigint as credits, ok.n from old, ok`;
+
+// raw SQL: the month's row, made on the first charge of the month (the charge above needs a row to lock)
+const CREATE_SQL = `insert into workspace_quota (workspace_id, month, calls, credits, updated_at) values ($1, $2::date, 0, 0, now()) on conflict do nothing`;
+
+// raw SQL: gives back one verification's call and credits when a check after the charge refused it
+const REFUND_SQL = `update workspace_quota set calls = greatest(calls - 1, 0), credits = greatest(credits - $3::bigint, 0), updated_at = now() where workspace_id = $1 and month = $2::date`;
+
+/** `2026-12-01` for any time in December 2026 (UTC). */
+export function monthKey(start: Date): string {
+  return start.toISOString().slice(0, 10);
+}
+
+/**
+ * A workspace's monthly call quota and credit grant, shared by all its keys and every API process.
+ * Within a process, charges for the same workspace that arrive while a statement is in flight go
+ * together in the next one, as the rate limiter batches: exact however many processes take part.
+ */
+export class QuotaCounter {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly onQuery: () => void = () => {},
+  ) {}
+
+  /**
+   * Counts one verification of `cost` credits, or refuses it: the calls stop at `calls` a month and
+   * the credits at `credits` (null = that one is not limited).
+   */
+  charge(workspaceId: string, calls: number | null, credits: number | null, cost: number): Promise<QuotaDecision> {
+    const id = `${workspaceId}\u0000${calls}\u0000${credits}`;
+    let queue = this.queues.get(id);
+    if (!queue) this.queues.set(id, (queue = { workspaceId, calls, credits, waiting: [], flushing: false }));
+    const q = queue;
+    const p = new Promise<QuotaDecision>((resolve, reject) => q.waiting.push({ cost, resolve, reject }));
+    if (!q.flushing) void this.flush(id, q);
+    return p;
+  }
+
+  /** Undoes one granted charge (a later check refused the verification). */
+  async refund(workspaceId: string, d: QuotaDecision, cost: number): Promise<void> {
+    this.onQuery();
+    await this.pool.query(REFUND_SQL, [workspaceId, d.month, cost]);
+  }
+
+  private async flush(id: string, q: Queue): Promise<void> {
+    q.flushing = true;
+    while (q.waiting.length > 0) {
+      const batch = q.waiting.splice(0);
+      try {
+        const retry = await this.run(q, batch);
+        // Refused on credits with cheaper calls behind: those go again, as they would have one by one.
+        if (retry.length > 0) q.waiting.unshift(...retry);
+      } catch (err) {
+        batch.forEach((w) => w.reject(err));
+      }
+    }
+    q.flushing = false;
+    this.queues.delete(id);
+  }
+
+  private async run(q: Queue, batch: Waiter[]): Promise<Waiter[]> {
+    const { start, end } = monthBounds();
+    const month = monthKey(start);
+    const reset = end.getTime();
+    const params = [q.workspaceId, month, batch.map((w) => w.cost), q.calls, q.credits];
+    this.onQuery();
+    let res = await this.pool.query<{ calls: string; credits: string; n: number }>(CHARGE_SQL, params);
+    if (res.rows.length === 0) {
+      this.onQuery();
+      await this.pool.query(CREATE_SQL, [q.workspaceId, month]);
+      this.onQuery();
+      res = await this.pool.query<{ calls: string; credits: string; n: number }>(CHARGE_SQL, params);
+    }
+    const row = res.rows[0];
+    // Still no row: the workspace is gone (its keys go with it); nothing to count against.
+    if (!row) {
+      batch.forEach((w) => w.resolve({ allowed: true, month, reset, calls: 0, credits: 0 }));
+      return [];
+    }
+    let calls = Number(row.calls);
+    let credits = Number(row.credits);
+    const granted = row.n;
+    for (let i = 0; i < granted; i++) {
+      calls += 1;
+      credits += batch[i]!.cost;
+      batch[i]!.resolve({ allowed: true, month, reset, calls, credits });
+    }
+    if (granted === batch.length) return [];
+    const first = batch[granted]!;
+    const refusedBy: QuotaName = q.calls !== null && calls + 1 > q.calls ? 'monthly_calls' : 'monthly_credits';
+    first.resolve({ allowed: false, refusedBy, month, reset, calls, credits });
+    const rest = batch.slice(granted + 1);
+    const at = { month, reset, calls, credits };
+    return refusedBy === 'monthly_credits' ? this.refuseAbove(rest, first.cost, at) : this.refuseAll(rest, refusedBy, at);
+  }
+
+  /** Every waiter refused for the same reason as the first: no call of theirs can fit either. */
+  private refuseAll(rest: Waiter[], refusedBy: QuotaName, at: Omit<QuotaDecision, 'allowed' | 'refusedBy'>): Waiter[] {
+    for (const w of rest) w.resolve({ allowed: false, refusedBy, ...at });
+    return [];
+  }
+
+  /** Out of credits for `cost`: refuses those costing as much or more, and hands back the cheaper ones to try again. */
+  private refuseAbove(rest: Waiter[], cost: number, at: Omit<QuotaDecision, 'allowed' | 'refusedBy'>): Waiter[] {
+    const retry: Waiter[] = [];
+    for (const w of rest) {
+      if (w.cost >= cost) w.resolve({ allowed: false, refusedBy: 'monthly_credits', ...at });
+      else retry.push(w);
+    }
+    return retry;
+  }
+}
