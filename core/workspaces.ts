@@ -7,6 +7,8 @@ import { conflict, notFound } from './errors.js';
 import { recordAudit } from './audit.js';
 import { page } from './page.js';
 import { insertKey, type CreatedKey, type KeyActor, type KeyServiceDeps } from './keys/service.js';
+import { raiseEvent } from './events.js';
+import { defaultPlanId } from './plans/service.js';
 
 export const workspaceIdSchema = z
   .string({ error: 'expected a string' })
@@ -69,8 +71,10 @@ async function findWorkspace(em: EntityManager, id: string): Promise<WorkspaceVi
 }
 
 /**
- * A new tenant and its first admin key (`admin`, shown once). The key gets the admin preset and not
- * `operator`: a tenant's administrator must not reach other tenants.
+ * A new tenant on the default plan (none marked: no plan, unlimited) and its first admin key
+ * (`admin`, shown once). The key gets the admin preset and not `operator`: a tenant's
+ * administrator must not reach other tenants. `workspace.created` tells the provider's
+ * operator-wide endpoints.
  */
 export async function createWorkspace(
   deps: KeyServiceDeps,
@@ -78,9 +82,10 @@ export async function createWorkspace(
   input: CreateWorkspaceInput,
 ): Promise<{ workspace: WorkspaceView; adminKey: CreatedKey }> {
   return deps.em.transactional(async (tx) => {
+    const planId = await defaultPlanId(tx);
     const inserted = await typedDb(tx)
       .insertInto('workspace')
-      .values({ id: input.id, name: input.name, key_prefix: input.keyPrefix ?? 'gate', created_at: sql<Date>`clock_timestamp()` })
+      .values({ id: input.id, name: input.name, key_prefix: input.keyPrefix ?? 'gate', plan_id: planId, created_at: sql<Date>`clock_timestamp()` })
       .onConflict((oc) => oc.column('id').doNothing())
       .returning('id')
       .executeTakeFirst();
@@ -90,8 +95,12 @@ export async function createWorkspace(
       action: 'workspace.created',
       targetType: 'workspace',
       targetId: input.id,
-      changes: { name: input.name, key_prefix: input.keyPrefix ?? 'gate' },
+      changes: { name: input.name, key_prefix: input.keyPrefix ?? 'gate', plan: planId },
     });
+    await raiseEvent(
+      { em: tx, temporal: deps.temporal },
+      { workspaceId: input.id, type: 'workspace.created', payload: { workspace_id: input.id, name: input.name, plan_id: planId, actor_key_id: actor.keyId } },
+    );
     const adminKey = await insertKey(tx, deps, actor, {
       workspaceId: input.id,
       id: 'admin',

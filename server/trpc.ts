@@ -18,8 +18,14 @@ const codeFor: Record<number, TRPCError['code']> = {
   503: 'SERVICE_UNAVAILABLE',
 };
 
+/** What a procedure declares about itself: `scope` is set by scopedProcedure, so tests derive who may call what from the router. */
+export interface ProcedureMeta {
+  scope?: string;
+}
+
 const t = initTRPC
   .context<Context>()
+  .meta<ProcedureMeta>()
   .create({
     errorFormatter({ shape, error }) {
       const cause = error.cause;
@@ -74,7 +80,7 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next, path }) =
 
 /** Authorisation lives here, never in a handler: `scopedProcedure('keys:write')`. */
 export function scopedProcedure(scope: string) {
-  return authedProcedure.use(({ ctx, next }) => {
+  return authedProcedure.meta({ scope }).use(({ ctx, next }) => {
     if (!hasScope(ctx.principal.scopes, scope)) {
       throw new TRPCError({ code: 'FORBIDDEN', message: `This API key lacks the '${scope}' permission` });
     }

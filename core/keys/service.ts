@@ -13,6 +13,7 @@ import { looserCredits, looserRateLimits, type CreditsBound } from './limit-orde
 import { assertMayLoosen, assertNoLooserThanCreator } from './limit-policy.js';
 import { assertMayManage } from './may-manage.js';
 import { notifyKeyChanged } from './notify.js';
+import { assertKeyChangeWithinPlan, assertNewKeyWithinPlan } from '../plans/enforce.js';
 import {
   normalizeRateLimits,
   type CreateKeyInput,
@@ -292,6 +293,7 @@ export async function createKey(deps: KeyServiceDeps, actor: KeyActor, input: Cr
     const credits = input.credits === undefined ? creatorCredits : input.credits;
     assertNoLooserThanCreator(actor, 'rate_limits', looserRateLimits(rateLimits, creatorLimits));
     assertNoLooserThanCreator(actor, 'credits', looserCredits(creditsBound(credits), creditsBound(creatorCredits)));
+    await assertNewKeyWithinPlan(tx, actor.workspaceId, { rateLimits, credits, permissions });
     const options: Omit<InsertKeyOptions, 'id'> = {
       workspaceId: actor.workspaceId,
       name: input.name ?? '',
@@ -399,6 +401,11 @@ export async function updateKey(deps: KeyServiceDeps, actor: KeyActor, id: strin
     if (input.credits !== undefined) {
       assertMayLoosen(actor, row, 'credits', looserCredits(creditsBound(input.credits), creditsBound(creditsOf(row))));
     }
+    await assertKeyChangeWithinPlan(tx, actor.workspaceId, {
+      rateLimits: input.rateLimits === undefined ? undefined : normalizeRateLimits(input.rateLimits),
+      credits: input.credits,
+      permissions: input.permissions,
+    });
 
     const next: Partial<Pick<KeyRow, UpdatableColumn>> = {};
     if (input.name !== undefined) next.name = input.name;

@@ -9,6 +9,7 @@ import { checkEndpointUrl } from './egress.js';
 import { assertEventTypesKnown } from './event-types.js';
 import { seal } from './secret-box.js';
 import { generateSigningSecret } from './signing.js';
+import { assertEndpointWithinPlan } from '../plans/enforce.js';
 
 /** How long a rotated-out secret keeps signing beside the new one. */
 export const SECRET_OVERLAP_MS = 24 * 3_600_000;
@@ -125,6 +126,8 @@ export async function createEndpoint(deps: WebhookDeps, workspaceId: string, inp
     if (Number(n) >= max) {
       throw conflict(`This workspace has reached its limit of ${max} webhook endpoints (GATEHOUSE_MAX_WEBHOOK_ENDPOINTS); delete one before creating another`);
     }
+    // The plan's own cap, under the same lock; the global cap above stays the outer bound.
+    await assertEndpointWithinPlan(tx, workspaceId, Number(n));
     return scope
       .insertInto('webhook_endpoint', {
         id,

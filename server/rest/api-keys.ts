@@ -22,7 +22,7 @@ import {
 } from '../../core/keys/schema.js';
 import { actorOf, keyDeps } from '../actor.js';
 import { badRequest } from '../../core/errors.js';
-import { snakeKeysDeep } from './case.js';
+import { snakeErrors, snakeKeysDeep } from './case.js';
 import { defineRoute } from './route.js';
 
 const TAGS = ['api-keys'];
@@ -194,7 +194,8 @@ export const createApiKeyRoute = defineRoute({
   body: CreateApiKeyBody,
   response: CreatedApiKeyBody,
   handler: async ({ ctx, body }) => {
-    const created = await createKey(keyDeps(ctx), actorOf(ctx), {
+    // Core names a plan ceiling's field in camelCase (`rateLimits[0]`); REST callers sent `rate_limits`.
+    const created = await snakeErrors(createKey(keyDeps(ctx), actorOf(ctx), {
       id: body.id,
       name: body.name,
       environment: body.environment,
@@ -206,7 +207,7 @@ export const createApiKeyRoute = defineRoute({
       rotationPolicyDays: body.rotation_policy_days,
       metadata: body.metadata,
       enabled: body.enabled,
-    });
+    }));
     const { secret, ...view } = created;
     // The seed's order: id, api_key, created_at first.
     const { id, created_at, ...rest } = apiKeyToRest(view);
@@ -238,7 +239,7 @@ export const updateApiKeyRoute = defineRoute({
   response: ApiKeyBody,
   handler: async ({ ctx, params, body }) => {
     if (Object.keys(body).length === 0) throw badRequest('body: send at least one field to change');
-    const view = await updateKey(keyDeps(ctx), actorOf(ctx), params.id, {
+    const view = await snakeErrors(updateKey(keyDeps(ctx), actorOf(ctx), params.id, {
       name: body.name,
       permissions: body.permissions,
       rateLimits: body.rate_limits,
@@ -248,7 +249,7 @@ export const updateApiKeyRoute = defineRoute({
       rotationPolicyDays: body.rotation_policy_days,
       metadata: body.metadata,
       enabled: body.enabled,
-    });
+    }));
     return apiKeyToRest(view);
   },
 });

@@ -3,6 +3,7 @@ import { healthRoute } from './system.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { auditRoutes } from './audit.js';
 import { workspaceRoutes } from './workspaces.js';
+import { planRoutes } from './plans.js';
 import { keyRotationRoutes } from './key-rotation.js';
 import { verifyRoutes } from './verify.js';
 import { usageRoutes } from './usage.js';
@@ -13,4 +14,4 @@ import { webhookRestRoutes } from './webhook-routes.js';
  * Every REST route, in the order OpenAPI lists them. Each resource keeps its routes in its own file.
  * Verification comes first: Express tries routes in order, and it is the hot path.
  */
-export const routes: AnyRoute[] = [...verifyRoutes, healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...auditRoutes, ...keyRotationRoutes, ...usageRoutes, ...limitRequestRoutes, ...webhookRestRoutes];
+export const routes: AnyRoute[] = [...verifyRoutes, healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...planRoutes, ...auditRoutes, ...keyRotationRoutes, ...usageRoutes, ...limitRequestRoutes, ...webhookRestRoutes];

@@ -7,6 +7,7 @@ import { limitsRouter } from './limits.js';
 import { sessionRouter } from './session.js';
 import { systemRouter } from './system.js';
 import { workspacesRouter } from './workspaces.js';
+import { plansRouter } from './plans.js';
 import { webhookRouters } from './webhook-routers.js';
 
 /** One router per resource, merged here. */
@@ -15,6 +16,7 @@ export const appRouter = router({
   session: sessionRouter,
   keys: keysRouter,
   workspaces: workspacesRouter,
+  plans: plansRouter,
   audit: auditRouter,
   usage: usageRouter,
   limits: limitsRouter,

@@ -202,6 +202,7 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
     "db.selectFrom('usage_record')": "pruneUsage's batch: the ids of records past retention",
   },
   'core/events.ts': {
+    "typedDb(deps.em).selectFrom('webhook_endpoint')": "an operator event's copies: the operator workspaces holding an active operator-wide endpoint subscribed to its type (each copy is then stored through that workspace's scope)",
     "db.insertInto('webhook_delivery')": "the outbox insert reads the event just stored (CTE ev) beside the workspace's endpoints, filtered by ep.workspace_id = the event's workspace, whose workspace_id each delivery takes",
   },
   'core/webhooks/attempt.ts': {
@@ -220,6 +221,11 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
     "typedDb(em).selectFrom('api_key')": "the key-reminders Schedule sweeps the live keys of every workspace; each event is raised in its key's own workspace",
   },
   'core/workspaces.ts': { "eb.selectFrom('api_key')": "a correlated count of each listed workspace's own keys (whereRef workspace_id = workspace.id): an operator's read" },
+  'core/plans/overview.ts': {
+    "db.selectFrom('usage_day')": "the operator console's customers table: this month's calls and errors of every workspace (grouped by workspace_id, joined on it), and the health sums of one page's workspaces",
+    "db.selectFrom('api_key')": "the operator console's customers table: each workspace's active keys and last use, grouped by workspace_id and joined on it",
+    "db.selectFrom('webhook_delivery')": "the operator console's customers table: one page's workspaces' delivery outcomes for their health scores, grouped by workspace_id",
+  },
   'core/limits/requests.ts': {
     "typedDb(em).selectFrom('limit_request')": "limitRequestQueue: the provider's queue of every workspace's requests (operators and limits:approve only, by the route's scope)",
   },

@@ -35,8 +35,12 @@ describe('POST /workspaces', () => {
     expect(audit.body.entries.map((e: { action: string }) => e.action).sort()).toEqual(['key.created', 'workspace.created']);
     for (const e of audit.body.entries) expect(e).toMatchObject({ actor_key_id: 'bootstrap', actor_workspace_id: 'default' });
     expect(JSON.stringify(audit.body)).not.toContain(secret.slice(13));
-    const events = await em.execute<{ type: string; payload: unknown }[]>(`select type, payload from event where workspace_id = 'acme'`);
-    expect(events).toEqual([{ type: 'key.created', payload: { key_id: 'admin', environment: 'live', actor_key_id: 'bootstrap' } }]);
+    const events = await em.execute<{ type: string; payload: unknown }[]>(`select type, payload from event where workspace_id = 'acme' order by type`);
+    // workspace.created is raised in the new workspace, so operator-wide endpoints hear of it (no plan is marked default here).
+    expect(events).toEqual([
+      { type: 'key.created', payload: { key_id: 'admin', environment: 'live', actor_key_id: 'bootstrap' } },
+      { type: 'workspace.created', payload: { workspace_id: 'acme', name: 'Acme Corp', plan_id: null, actor_key_id: 'bootstrap' } },
+    ]);
   });
 
   it('defaults the key prefix to gate, and refuses a taken id with 409', async () => {
