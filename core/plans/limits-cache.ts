@@ -105,6 +105,11 @@ export class WorkspaceLimitsCache {
     return this.entries.size;
   }
 
+  /** What is cached for the workspace now, without loading (tests wait on a notification with it). */
+  peek(workspaceId: string): WorkspaceLimits | undefined {
+    return this.entries.get(workspaceId)?.value;
+  }
+
   get(workspaceId: string, now = Date.now()): WorkspaceLimits | Promise<WorkspaceLimits> {
     if (this.enabled) {
       const hit = this.entries.get(workspaceId);

@@ -22,12 +22,27 @@ export async function insertPlan(stack: Stack, plan: TestPlan): Promise<string> 
   return id;
 }
 
-/** Assigns a plan (and overrides) as the workspace service does: the update and the notification in one transaction. */
+/**
+ * Assigns a plan (and overrides) as the workspace service does: the update and the notification in
+ * one transaction. Returns once the stack's own verifier has heard it (NOTIFY arrives on another
+ * connection, a moment after the commit).
+ */
 export async function assignPlan(stack: Stack, workspaceId: string, planId: string | null, overrides: PlanOverrides = {}): Promise<void> {
+  const cached = stack.deps.verifier.limits.peek(workspaceId);
   await stack.orm.em.fork().transactional(async (tx) => {
     await tx.execute(`update workspace set plan_id = ?, overrides = ? where id = ?`, [planId, JSON.stringify(overrides), workspaceId]);
     await notifyWorkspaceLimitsChanged(tx as never, workspaceId);
   });
+  if (cached) await until(() => stack.deps.verifier.limits.peek(workspaceId) !== cached, 'the limits notification');
+}
+
+/** Waits for `done()` with a deadline: the condition, not a sleep. */
+export async function until(done: () => boolean | Promise<boolean>, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`still waiting for ${what} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** Edits a plan's monthly call quota as plans.update does, notifying every process. */
