@@ -21,13 +21,15 @@ import { SseStream } from './sse.js';
  */
 
 /** The kinds of B's objects an id can name. */
-type Kind = 'key' | 'endpoint' | 'event' | 'delivery' | 'recovery' | 'limitRequest' | 'workspace';
+type Kind = 'key' | 'endpoint' | 'event' | 'delivery' | 'recovery' | 'limitRequest' | 'workspace' | 'plan';
 
 /** REST: the path segment before a parameter says what it names (`/webhooks/{id}`: an endpoint). */
 const REST_PARAM_KINDS: Record<string, Kind> = {
   'api-keys/{id}': 'key',
   'keys/{id}': 'key', // /usage/keys/{id}
   'limit-requests/{id}': 'limitRequest',
+  'workspaces/{id}': 'workspace', // operators only: refused before any read
+  'plans/{id}': 'plan', // operators only: B's plan, refused before any read
   'webhooks/{id}': 'endpoint',
   'recover/{recovery_id}': 'recovery',
   'events/{id}': 'event',
@@ -41,6 +43,8 @@ const TRPC_FIELD_KINDS: Record<string, Kind> = {
   'events.id': 'event',
   'deliveries.id': 'delivery',
   'usage.key.id': 'key',
+  'workspaces.id': 'workspace',
+  'plans.id': 'plan',
   'limits.approve.id': 'limitRequest',
   'limits.decline.id': 'limitRequest',
   keyId: 'key',
@@ -62,6 +66,7 @@ const REST_FILTER_KINDS: Record<string, Kind> = { key_id: 'key', workspace_id: '
 const NOT_ABOUT_A_TENANT_OBJECT: Record<string, string> = {
   'keys.create': "the id is the new key's own; the same id in another workspace is another key (checked below and in test/keys/isolation.test.ts)",
   'workspaces.create': 'operator only: workspaces are not tenant objects (test/security/operator-escalation.test.ts)',
+  'plans.create': "operator only: the id is the new plan's own (test/security/operator-escalation.test.ts)",
   'logs.tail': "a server-sent-events stream: walked over HTTP below ('logs.tail streams only the caller's workspace')",
   'limits.queue': "the provider's queue (limits:approve): its workspaceId filters every workspace's requests; A is refused before any read (walked with the lists, and in test/security/limit-requests.test.ts)",
 };
@@ -210,6 +215,9 @@ beforeAll(async () => {
   const request = await asB('POST', '/api-keys/b-victim/limit-requests', { limit_name: MARK, requested_limit: 100, window_seconds: 60, reason: `${MARK} reason` });
   await asB('POST', '/v1/usage', { records: [{ key_id: 'b-victim', route: `/${MARK}`, method: 'GET', status: 200, latency_ms: 5 }] }, 202);
   await asB('POST', '/v1/keys/verify', { key: victim.api_key }, 200);
+  // B's plan: the plan routes are the provider's, and refuse A before reading anything.
+  expect((await stack.rest('POST', '/plans', { body: { id: 'b-plan', name: `${MARK} plan` } })).status).toBe(201);
+  expect((await stack.rest('PATCH', `/workspaces/${b.workspaceId}`, { body: { plan: 'b-plan' } })).status).toBe(200);
   Object.assign(bIds, {
     key: 'b-victim',
     endpoint: endpoint.id,
@@ -218,6 +226,7 @@ beforeAll(async () => {
     recovery: recovery.id,
     limitRequest: request.id,
     workspace: b.workspaceId,
+    plan: 'b-plan',
   } satisfies Record<Kind, string | number>);
   bSecrets.push(MARK, b.workspaceId, b.secret, victim.api_key, rotated.api_key, endpoint.secret);
   await settle();
