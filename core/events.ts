@@ -13,6 +13,7 @@ import { deliveryWorkflowIdPrefix } from '../temporal/workflow-ids.js';
 import { ATTEMPT_TIMEOUT_MS } from './webhooks/http.js';
 import { parseRetrySchedule } from './webhooks/retry.js';
 import type { CatalogEventType, EventPayload } from './events/catalog.js';
+import { isOperatorEventType } from './webhooks/operator-endpoints.js';
 
 /** Largest event payload accepted, measured as the JSON stored and sent. */
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -42,6 +43,8 @@ interface EventInputBase {
   source?: 'api' | 'gatehouse';
   /** Deliver to this endpoint only, whatever it subscribes to (test events). */
   onlyEndpointId?: string;
+  /** Deliver to the workspace's operator-wide endpoints only (an operator's copy of another workspace's event). */
+  allWorkspacesOnly?: boolean;
 }
 
 export interface RaisedEvent {
@@ -75,7 +78,48 @@ export const DIRECT_FANOUT_MAX = 8;
  * its shape, both checked by the compiler (so nothing is checked again on this path).
  */
 export function raiseEvent<T extends CatalogEventType>(deps: EventDeps, input: RaiseEventInput<T>): Promise<RaisedEvent> {
+  if (input.onlyEndpointId === undefined && isOperatorEventType(input.type)) return raiseWithOperatorCopies(deps, input);
   return storeEvent(deps, input);
+}
+
+/**
+ * A provider-level event (OPERATOR_EVENT_TYPES) is also stored, as a copy with the same payload (which
+ * names the customer's workspace), in each operator workspace holding an active operator-wide endpoint
+ * subscribed to it, delivered to those endpoints only, in the same transaction as the original. The
+ * copy and its deliveries are the operator's own rows, so the delivery workflow, signatures, retries,
+ * search attributes, replays, recoveries and every list work unchanged, and no row of the operator's
+ * ever sits in a customer's workspace. The copy's idempotency key names the original, once per workspace.
+ */
+async function raiseWithOperatorCopies(deps: EventDeps, input: CheckedEventInput): Promise<RaisedEvent> {
+  // Every operator workspace's endpoints: the one read of the fan-out across workspaces.
+  const operators = await typedDb(deps.em)
+    .selectFrom('webhook_endpoint')
+    .select('workspace_id')
+    .distinct()
+    .where('all_workspaces', '=', true)
+    .where('status', '=', 'active')
+    .where('workspace_id', '!=', input.workspaceId)
+    .where('event_types', '@>', json([input.type]))
+    .orderBy('workspace_id')
+    .execute();
+  if (operators.length === 0) return storeEvent(deps, input);
+  return deps.em.transactional(async (tx) => {
+    const txDeps = { ...deps, em: tx };
+    const event = await storeEvent(txDeps, input);
+    // An idempotent repeat made its copies the first time, in that first transaction.
+    if (!event.created) return event;
+    for (const { workspace_id } of operators) {
+      await storeEvent(txDeps, {
+        workspaceId: workspace_id,
+        type: input.type,
+        payload: input.payload,
+        idempotencyKey: `operator-copy:${event.id}`,
+        source: 'gatehouse',
+        allWorkspacesOnly: true,
+      });
+    }
+    return event;
+  });
 }
 
 /**
@@ -110,6 +154,7 @@ async function storeEvent(deps: EventDeps, input: CheckedEventInput): Promise<Ra
     const scope = workspaceScope(em, input.workspaceId);
     // Delivered to: the one endpoint asked for (test events), else every endpoint subscribed to the type.
     const onlyEndpointId = input.onlyEndpointId;
+    const allWorkspacesOnly = input.allWorkspacesOnly === true;
     return typedDb(em)
       .with('ev', () =>
         scope
@@ -147,6 +192,7 @@ async function storeEvent(deps: EventDeps, input: CheckedEventInput): Promise<Ra
               .where('ev.inserted', '=', true)
               .where('ep.workspace_id', '=', input.workspaceId)
               .where('ep.status', '=', 'active')
+              .$if(allWorkspacesOnly, (q) => q.where('ep.all_workspaces', '=', true))
               .where((eb) =>
                 onlyEndpointId !== undefined
                   ? eb('ep.id', '=', onlyEndpointId)

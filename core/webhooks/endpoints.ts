@@ -9,6 +9,7 @@ import { checkEndpointUrl } from './egress.js';
 import { assertEventTypesKnown } from './event-types.js';
 import { seal } from './secret-box.js';
 import { generateSigningSecret } from './signing.js';
+import { operatorEndpointTypes } from './operator-endpoints.js';
 import { assertEndpointWithinPlan } from '../plans/enforce.js';
 
 /** How long a rotated-out secret keeps signing beside the new one. */
@@ -20,6 +21,8 @@ export interface EndpointView {
   description: string;
   /** null: every event type. */
   eventTypes: string[] | null;
+  /** Operator-wide: receives the operator event types of every workspace (core/webhooks/operator-endpoints.ts). */
+  allWorkspaces: boolean;
   status: EndpointStatus;
   httpsOnly: boolean;
   disabledReason: string | null;
@@ -38,6 +41,7 @@ const COLUMNS = [
   'url',
   'description',
   'event_types',
+  'all_workspaces',
   'status',
   'https_only',
   'disabled_reason',
@@ -60,6 +64,7 @@ export function endpointView(r: EndpointRow): EndpointView {
     url: r.url,
     description: r.description,
     eventTypes: r.event_types,
+    allWorkspaces: r.all_workspaces,
     status: r.status as EndpointStatus,
     httpsOnly: r.https_only,
     disabledReason: r.disabled_reason,
@@ -101,12 +106,20 @@ export interface CreateEndpointInput {
   description?: string;
   eventTypes?: string[] | null;
   httpsOnly?: boolean;
+  /** Every workspace's operator events (operators only). */
+  allWorkspaces?: boolean;
 }
 
 /** Creates an endpoint and returns its signing secret, the one time it is shown. */
-export async function createEndpoint(deps: WebhookDeps, workspaceId: string, input: CreateEndpointInput): Promise<{ endpoint: EndpointView; secret: string }> {
+export async function createEndpoint(
+  deps: WebhookDeps,
+  workspaceId: string,
+  input: CreateEndpointInput,
+  /** The caller's scopes: an operator-wide endpoint needs `operator`. */
+  scopes?: ReadonlySet<string>,
+): Promise<{ endpoint: EndpointView; secret: string }> {
   const httpsOnly = input.httpsOnly ?? false;
-  const eventTypes = normaliseTypes(input.eventTypes);
+  const eventTypes = input.allWorkspaces ? operatorEndpointTypes(scopes, input.eventTypes) : normaliseTypes(input.eventTypes);
   await assertUrl(deps, input.url, httpsOnly);
   if (eventTypes) await assertEventTypesKnown(deps.em, workspaceId, eventTypes, 'event_types');
   const id = newId('ep', 12);
@@ -134,6 +147,7 @@ export async function createEndpoint(deps: WebhookDeps, workspaceId: string, inp
         url: input.url,
         description: input.description ?? '',
         event_types: eventTypes ? json(eventTypes) : null,
+        all_workspaces: input.allWorkspaces ?? false,
         status: 'active',
         https_only: httpsOnly,
         secret_ciphertext: sealed,
@@ -164,12 +178,15 @@ export interface UpdateEndpointInput {
   status?: 'active' | 'paused';
 }
 
-export async function updateEndpoint(deps: WebhookDeps, workspaceId: string, id: string, patch: UpdateEndpointInput): Promise<EndpointView> {
+export async function updateEndpoint(deps: WebhookDeps, workspaceId: string, id: string, patch: UpdateEndpointInput, scopes?: ReadonlySet<string>): Promise<EndpointView> {
   const current = await findEndpoint(deps, workspaceId, id);
+  // An operator-wide endpoint stays an operator's: no other key of its workspace redirects every workspace's events.
+  if (current.all_workspaces) operatorEndpointTypes(scopes, current.event_types);
   const url = patch.url ?? current.url;
   const httpsOnly = patch.httpsOnly ?? current.https_only;
   if (patch.url !== undefined || patch.httpsOnly !== undefined) await assertUrl(deps, url, httpsOnly);
-  const eventTypes = patch.eventTypes === undefined ? current.event_types : normaliseTypes(patch.eventTypes);
+  const eventTypes =
+    patch.eventTypes === undefined ? current.event_types : current.all_workspaces ? operatorEndpointTypes(scopes, patch.eventTypes) : normaliseTypes(patch.eventTypes);
   if (patch.eventTypes && eventTypes) await assertEventTypesKnown(deps.em, workspaceId, eventTypes, 'event_types');
   const status = patch.status ?? current.status;
   // Re-enabling starts a fresh failure streak: the 5-day rule must not fire on the first failure after it.

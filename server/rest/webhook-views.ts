@@ -17,6 +17,7 @@ export const EndpointBody = z
     url: z.string(),
     description: z.string(),
     event_types: z.array(z.string()).nullable().meta({ description: 'null: every event type' }),
+    all_workspaces: z.boolean().meta({ description: "Operator-wide: receives every workspace's operator events." }),
     status: z.enum(['active', 'paused', 'disabled']),
     https_only: z.boolean(),
     disabled_reason: z.string().nullable(),

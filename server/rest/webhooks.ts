@@ -39,6 +39,10 @@ export const createWebhookRoute = defineRoute({
     event_types: subscribedTypes.optional(),
     description: endpointDescription.optional(),
     https_only: z.boolean().optional().meta({ description: 'Refuse http:// URLs for this endpoint.' }),
+    all_workspaces: z
+      .boolean()
+      .optional()
+      .meta({ description: "Operators only: receive every workspace's operator events (workspace.created, limits.request.*, usage.quota.*, usage.monthly_report, webhook.endpoint.disabled); event_types limited to those." }),
   }),
   response: EndpointBody.extend({ secret }),
   handler: async ({ ctx, body }) => {
@@ -47,7 +51,8 @@ export const createWebhookRoute = defineRoute({
       eventTypes: body.event_types,
       description: body.description,
       httpsOnly: body.https_only,
-    });
+      allWorkspaces: body.all_workspaces,
+    }, ctx.principal.scopes);
     return { ...endpointBody(endpoint), secret };
   },
 });
@@ -96,7 +101,7 @@ export const updateWebhookRoute = defineRoute({
         description: body.description,
         httpsOnly: body.https_only,
         status: body.status,
-      }),
+      }, ctx.principal.scopes),
     ),
 });
 

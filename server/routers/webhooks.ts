@@ -38,9 +38,11 @@ export const webhooksRouter = router({
         eventTypes: subscribedTypes.optional(),
         description: endpointDescription.optional(),
         httpsOnly: z.boolean().optional(),
+        /** Operators only: every workspace's operator events. */
+        allWorkspaces: z.boolean().optional(),
       }),
     )
-    .mutation(({ ctx, input }) => createEndpoint(ctx, ctx.principal.workspaceId, input)),
+    .mutation(({ ctx, input }) => createEndpoint(ctx, ctx.principal.workspaceId, input, ctx.principal.scopes)),
 
   /** `status: 'paused'` pauses, `'active'` resumes (and re-enables a disabled endpoint). */
   update: scopedProcedure('webhooks:write')
@@ -55,7 +57,7 @@ export const webhooksRouter = router({
         }),
       }),
     )
-    .mutation(({ ctx, input }) => updateEndpoint(ctx, ctx.principal.workspaceId, input.id, input.patch)),
+    .mutation(({ ctx, input }) => updateEndpoint(ctx, ctx.principal.workspaceId, input.id, input.patch, ctx.principal.scopes)),
 
   delete: scopedProcedure('webhooks:write')
     .input(byId)

@@ -203,6 +203,7 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
   },
   'core/events.ts': {
     "typedDb(deps.em).selectFrom('webhook_endpoint')": "an operator event's copies: the operator workspaces holding an active operator-wide endpoint subscribed to its type (each copy is then stored through that workspace's scope)",
+    "typedDb(deps.em).selectFrom('webhook_endpoint')": "an operator event's copies: the operator workspaces holding an active operator-wide endpoint subscribed to its type (each copy is then stored through that workspace's scope)",
     "db.insertInto('webhook_delivery')": "the outbox insert reads the event just stored (CTE ev) beside the workspace's endpoints, filtered by ep.workspace_id = the event's workspace, whose workspace_id each delivery takes",
   },
   'core/webhooks/attempt.ts': {
@@ -221,6 +222,15 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
     "typedDb(em).selectFrom('api_key')": "the key-reminders Schedule sweeps the live keys of every workspace; each event is raised in its key's own workspace",
   },
   'core/workspaces.ts': { "eb.selectFrom('api_key')": "a correlated count of each listed workspace's own keys (whereRef workspace_id = workspace.id): an operator's read" },
+  'core/limits/requests.ts': {
+    "typedDb(em).selectFrom('limit_request')": "limitRequestQueue: the provider's queue of every workspace's requests (operators and limits:approve only, by the route's scope)",
+  },
+  'core/limits/decide.ts': {
+    "typedDb(tx).selectFrom('limit_request')": 'the provider decides a request of any workspace: found by id, it names its workspace, whose scope every write after it goes through',
+  },
+  'core/limits/expire.ts': {
+    "typedDb(deps.em()).selectFrom('limit_request')": "the expiry Schedule's sweep of every workspace's pending requests past expires_at; each is expired through its workspace's scope",
+  },
   'core/plans/overview.ts': {
     "db.selectFrom('usage_day')": "the operator console's customers table: this month's calls and errors of every workspace (grouped by workspace_id, joined on it), and the health sums of one page's workspaces",
     "db.selectFrom('api_key')": "the operator console's customers table: each workspace's active keys and last use, grouped by workspace_id and joined on it",
