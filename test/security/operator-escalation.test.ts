@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasScope } from '../../core/permissions.js';
+import { TRPCError } from '@trpc/server';
+import type { z } from 'zod';
+import { hasScope, OPERATOR_SCOPES } from '../../core/permissions.js';
+import { routes } from '../../server/rest/index.js';
+import { appRouter } from '../../server/routers/_app.js';
+import type { ProcedureMeta } from '../../server/trpc.js';
 import { startStack, type Stack } from '../harness.js';
+import { inputJsonSchema, sample } from '../schema-sample.js';
 
 /**
  * `operator` reaches every workspace. A workspace admin must not be able to give itself, or any key
@@ -109,5 +115,60 @@ describe('no stored wildcard confers operator', () => {
     expect(hasScope(['operator'], 'operator')).toBe(true);
     expect(hasScope(['keys:*'], 'keys:write')).toBe(true);
     expect(hasScope(['products:*'], 'products:read')).toBe(true);
+  });
+});
+
+/**
+ * Every route and procedure of the provider's plane, taken from the route table (`scope`) and the
+ * router (`scopedProcedure` records its scope as the procedure's meta), so a new one is covered the
+ * day it is added. A workspace admin is refused each (403/FORBIDDEN, or 404/NOT_FOUND) before it
+ * reads or changes anything, even when the id it names is its own workspace.
+ */
+describe("a workspace admin is refused every operator route and procedure", () => {
+  const operatorRoutes = routes.filter((r) => OPERATOR_SCOPES.has(r.scope ?? ''));
+  const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: string; meta?: ProcedureMeta; inputs: z.ZodType[] } }>);
+  const operatorProcedures = procedures.filter(([, p]) => OPERATOR_SCOPES.has(p._def.meta?.scope ?? ''));
+  const providerRows = async () =>
+    JSON.stringify(
+      await Promise.all(
+        ['plan', 'workspace', 'api_key', 'webhook_endpoint', 'limit_request', 'event', 'audit_log'].map((t) => stack.orm.em.fork().execute(`select * from ${t} order by 1`)),
+      ),
+    );
+
+  it('finds them: plans, workspaces and the rest of the provider plane', () => {
+    expect(operatorRoutes.map((r) => `${r.method} ${r.path}`)).toEqual(
+      expect.arrayContaining(['get /plans', 'post /plans', 'get /plans/{id}', 'patch /plans/{id}', 'delete /plans/{id}', 'get /workspaces/{id}', 'patch /workspaces/{id}', 'get /workspaces', 'post /workspaces']),
+    );
+    expect(operatorProcedures.map(([path]) => path)).toEqual(
+      expect.arrayContaining(['plans.list', 'plans.get', 'plans.create', 'plans.update', 'plans.delete', 'workspaces.get', 'workspaces.update', 'workspaces.overview', 'workspaces.list', 'workspaces.create']),
+    );
+  });
+
+  it('REST: 403 or 404 on each, nothing changed', async () => {
+    const before = await providerRows();
+    for (const route of operatorRoutes) {
+      const path = route.path.replace(/\{\w+\}/g, admin.workspaceId);
+      const body = route.body ? sample(inputJsonSchema(route.body)) : undefined;
+      const res = await stack.rest(route.method.toUpperCase(), path, { key: admin.secret, body });
+      expect([403, 404], `${route.method} ${route.path} → ${res.status} ${JSON.stringify(res.body)}`).toContain(res.status);
+    }
+    expect(await providerRows()).toBe(before);
+  });
+
+  it('tRPC: FORBIDDEN or NOT_FOUND on each, nothing changed', async () => {
+    const before = await providerRows();
+    const caller = await stack.caller(admin.secret);
+    for (const [path, p] of operatorProcedures) {
+      const input = p._def.inputs[0] ? (sample(inputJsonSchema(p._def.inputs[0])) as Record<string, unknown>) : undefined;
+      if (input && typeof input === 'object' && 'id' in input) input.id = admin.workspaceId;
+      const fn = path.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown>)[part], caller) as (i: unknown) => Promise<unknown>;
+      const err = await fn(input).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, path).toBeInstanceOf(TRPCError);
+      expect(['FORBIDDEN', 'NOT_FOUND'], `${path} → ${(err as TRPCError).code} ${(err as TRPCError).message}`).toContain((err as TRPCError).code);
+    }
+    expect(await providerRows()).toBe(before);
   });
 });
