@@ -203,7 +203,6 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
   },
   'core/events.ts': {
     "typedDb(deps.em).selectFrom('webhook_endpoint')": "an operator event's copies: the operator workspaces holding an active operator-wide endpoint subscribed to its type (each copy is then stored through that workspace's scope)",
-    "typedDb(deps.em).selectFrom('webhook_endpoint')": "an operator event's copies: the operator workspaces holding an active operator-wide endpoint subscribed to its type (each copy is then stored through that workspace's scope)",
     "db.insertInto('webhook_delivery')": "the outbox insert reads the event just stored (CTE ev) beside the workspace's endpoints, filtered by ep.workspace_id = the event's workspace, whose workspace_id each delivery takes",
   },
   'core/webhooks/attempt.ts': {
