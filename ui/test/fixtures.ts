@@ -1,5 +1,6 @@
 import type { Key } from '../src/pages/keys/types.js';
 import type { Delivery, SystemInfo } from '../src/pages/webhooks/types.js';
+import type { LimitRequest } from '../src/pages/operator/types.js';
 
 export function key(over: Partial<Key> = {}): Key {
   return {
@@ -47,4 +48,29 @@ export function delivery(over: Partial<Delivery> = {}): Delivery {
     ],
     ...over,
   } as unknown as Delivery;
+}
+
+export function limitRequest(over: Partial<LimitRequest> = {}): LimitRequest {
+  return {
+    id: 'lr_1',
+    workspaceId: 'acme',
+    kind: 'key_limit',
+    keyId: 'key_prod',
+    limitName: 'per-minute',
+    currentLimit: 100,
+    requestedLimit: 500,
+    windowSeconds: 60,
+    requestedPlan: null,
+    reason: 'Black Friday',
+    status: 'pending',
+    requestedBy: 'key_prod',
+    decidedBy: null,
+    decidedAt: null,
+    decisionNote: null,
+    approvedLimit: null,
+    approvedPlan: null,
+    expiresAt: '2026-12-07T09:00:00.000Z',
+    createdAt: '2026-11-23T09:00:00.000Z',
+    ...over,
+  };
 }

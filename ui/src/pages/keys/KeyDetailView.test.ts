@@ -1,6 +1,6 @@
 import { fireEvent, render, screen } from '@testing-library/svelte';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { key } from '../../../test/fixtures.js';
+import { key, limitRequest } from '../../../test/fixtures.js';
 import KeyDetailView from './KeyDetailView.svelte';
 import type { AuditEntry, RotationState } from './types.js';
 
@@ -57,7 +57,7 @@ describe('key detail', () => {
 
   it('lists the key\'s limit-increase requests', () => {
     render(KeyDetailView, props({
-      requests: [{ id: 'lr_1', keyId: 'key_prod', limitName: 'per-minute', currentLimit: 100, requestedLimit: 500, windowSeconds: 60, reason: 'Black Friday', status: 'declined', requestedBy: 'key_prod', decidedBy: 'bootstrap', decidedAt: '2026-11-23T09:50:00Z', decisionNote: 'Not this year', createdAt: '2026-11-23T09:00:00Z' }],
+      requests: [limitRequest({ status: 'declined', decidedBy: 'bootstrap', decidedAt: '2026-11-23T09:50:00Z', decisionNote: 'Not this year' })],
     }));
     const row = screen.getByRole('row', { name: /Black Friday/ });
     expect(row.textContent).toContain('100 → 500 per 60 s');

@@ -4,7 +4,7 @@ export type Key = Outputs['keys']['list']['keys'][number];
 export type CreatedKey = Outputs['keys']['create'];
 export type RotationState = Outputs['keys']['rotationState'];
 export type AuditEntry = Outputs['keys']['auditTrail']['entries'][number];
-export type LimitRequest = Outputs['usage']['limitRequests']['limitRequests'][number];
+export type { LimitRequest } from '../operator/types.js';
 
 /** Grace periods the rotate dialog offers, in seconds. */
 export const GRACE_CHOICES = [

@@ -1,5 +1,6 @@
 import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
+import { limitRequest } from '../../../test/fixtures.js';
 import UsageView, { type Summary, type UsageData } from './UsageView.svelte';
 
 const summary: Summary = { calls: 245_000, errors4xx: 600, errors5xx: 135, errorRate: 0.003, avgLatencyMs: 120, p95LatencyMs: 310, healthScore: 97 };
@@ -21,13 +22,14 @@ const data: UsageData = {
     { month: '2026-10', summary: quiet },
   ],
   requests: [
-    { id: 'lr_1', keyId: 'key_prod', limitName: 'per-minute', currentLimit: 100, requestedLimit: 500, windowSeconds: 60, reason: 'Black Friday', status: 'pending', requestedBy: 'key_prod', decidedBy: null, decidedAt: null, decisionNote: null, createdAt: '2026-11-23T09:00:00Z' },
+    limitRequest(),
+    limitRequest({ id: 'lr_2', kind: 'workspace_quota', keyId: null, limitName: null, windowSeconds: null, currentLimit: 100_000, requestedLimit: 250_000, status: 'declined', decisionNote: 'Not on the free plan', reason: 'Launch' }),
   ],
 };
 
 describe('usage', () => {
   it('shows totals, p95, and charts with the numbers behind them', () => {
-    render(UsageView, { data, canRequest: true, canApprove: true, onrequest: vi.fn(), ondecide: vi.fn() });
+    render(UsageView, { data, canRequest: true, onrequest: vi.fn() });
     const totals = screen.getByRole('region', { name: 'Totals' });
     expect(within(totals).getByText('245K')).toBeTruthy();
     expect(within(totals).getByText('310 ms')).toBeTruthy();
@@ -37,7 +39,7 @@ describe('usage', () => {
   });
 
   it("fills each key's rate bar and warns near and at the limit; flags low credits", () => {
-    render(UsageView, { data, canRequest: true, canApprove: true, onrequest: vi.fn(), ondecide: vi.fn() });
+    render(UsageView, { data, canRequest: true, onrequest: vi.fn() });
     const prod = screen.getByRole('meter', { name: 'key_prod per-minute' });
     expect(prod.getAttribute('aria-valuenow')).toBe('85');
     expect(prod.className).toContain('warn');
@@ -47,32 +49,39 @@ describe('usage', () => {
     expect(screen.getByRole('row', { name: /Testing/ }).textContent).toContain('limit hit');
   });
 
-  it('asks for and decides limit increases, each behind its own permission', async () => {
+  it("asks for more, and shows each request's kind, state and the provider's note; no decision buttons", async () => {
     const onrequest = vi.fn();
-    const ondecide = vi.fn();
-    render(UsageView, { data, canRequest: true, canApprove: true, onrequest, ondecide });
+    const onrequestmore = vi.fn();
+    render(UsageView, { data, canRequest: true, onrequest, onrequestmore });
     await fireEvent.click(screen.getByRole('button', { name: 'Request increase for key_prod per-minute' }));
     expect(onrequest).toHaveBeenCalledWith('key_prod', 'per-minute', 100);
-    await fireEvent.click(screen.getByRole('button', { name: 'Approve' }));
-    expect(ondecide).toHaveBeenCalledWith(expect.objectContaining({ id: 'lr_1' }), 'approve');
+    await fireEvent.click(screen.getByRole('button', { name: 'Request more' }));
+    expect(onrequestmore).toHaveBeenCalled();
+    const declined = screen.getByRole('row', { name: /Launch/ });
+    expect(declined.textContent).toContain('Monthly quota');
+    expect(declined.textContent).toContain('100,000 → 250,000 calls');
+    expect(declined.textContent).toContain('declined');
+    expect(declined.textContent).toContain('Not on the free plan');
+    expect(screen.getByRole('row', { name: /Black Friday/ }).textContent).toContain('key_prod per-minute: 100 → 500 / 1 min');
+    expect(screen.queryByRole('button', { name: 'Approve' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Decline' })).toBeNull();
   });
 
-  it('without the permissions, the buttons are disabled and say why', () => {
-    render(UsageView, { data, canRequest: false, canApprove: false, onrequest: vi.fn(), ondecide: vi.fn() });
-    expect((screen.getByRole('button', { name: 'Approve' }) as HTMLButtonElement).disabled).toBe(true);
-    expect(screen.getByRole('button', { name: 'Approve' }).title).toMatch(/limits:approve/);
+  it('without the permission, asking is disabled and says why', () => {
+    render(UsageView, { data, canRequest: false, onrequest: vi.fn(), onrequestmore: vi.fn() });
     expect((screen.getByRole('button', { name: 'Request increase for key_prod per-minute' }) as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByRole('button', { name: 'Request more' }) as HTMLButtonElement).disabled).toBe(true);
   });
 
   it('monthly reports leave quiet months blank instead of claiming a perfect score', () => {
-    render(UsageView, { data, canRequest: true, canApprove: true, onrequest: vi.fn(), ondecide: vi.fn() });
+    render(UsageView, { data, canRequest: true, onrequest: vi.fn() });
     const october = screen.getByRole('row', { name: /2026-10/ });
     expect(october.textContent).not.toContain('100/100');
     expect(screen.getByRole('row', { name: /2026-11/ }).textContent).toContain('97/100');
   });
 
   it('says so when there was no traffic', () => {
-    render(UsageView, { data: { ...data, points: data.points.map((p) => ({ ...p, calls: 0, errors4xx: 0, errors5xx: 0 })) }, canRequest: true, canApprove: true, onrequest: vi.fn(), ondecide: vi.fn() });
+    render(UsageView, { data: { ...data, points: data.points.map((p) => ({ ...p, calls: 0, errors4xx: 0, errors5xx: 0 })) }, canRequest: true, onrequest: vi.fn() });
     expect(screen.getByText(/No calls in this period/)).toBeTruthy();
   });
 });
