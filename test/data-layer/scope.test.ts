@@ -235,15 +235,6 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
     "db.selectFrom('api_key')": "the operator console's customers table: each workspace's active keys and last use, grouped by workspace_id and joined on it",
     "db.selectFrom('webhook_delivery')": "the operator console's customers table: one page's workspaces' delivery outcomes for their health scores, grouped by workspace_id",
   },
-  'core/limits/requests.ts': {
-    "typedDb(em).selectFrom('limit_request')": "limitRequestQueue: the provider's queue of every workspace's requests (operators and limits:approve only, by the route's scope)",
-  },
-  'core/limits/decide.ts': {
-    "typedDb(tx).selectFrom('limit_request')": 'the provider decides a request of any workspace: found by id, it names its workspace, whose scope every write after it goes through',
-  },
-  'core/limits/expire.ts': {
-    "typedDb(deps.em()).selectFrom('limit_request')": "the expiry Schedule's sweep of every workspace's pending requests past expires_at; each is expired through its workspace's scope",
-  },
 };
 const SQL_STATEMENT = /^\s*(select\s[\s\S]+\sfrom\s|insert\s+into\s|update\s+"?\w+"?\s+set\s|delete\s+from\s|with\s+\w+\s+as\s*\()/i;
 const KYSELY_ENTRIES = new Set(['selectFrom', 'updateTable', 'deleteFrom', 'insertInto']);
