@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Usage, VerificationOutcome } from '../core/usage/index.js';
+import type { UsageSource } from '../core/usage/recorder.js';
 import type { Principal } from './auth/principal.js';
 
 /**
@@ -10,8 +11,8 @@ export interface UsageLocals {
   principal?: Principal;
   /** Route pattern, OpenAPI style (`/api-keys/{id}`) or `/trpc/<procedure>`. */
   usageRoute?: string;
-  /** False when another record already counts this call (docs/usage.md, "What counts"). */
-  usageCounted?: boolean;
+  /** `api` for a call made with a key, `ui` for one made by the web UI's session cookie. */
+  usageSource?: Extract<UsageSource, 'api' | 'ui'>;
   /** performance.now() when the request arrived (a double: no BigInt allocated per request). */
   usageStart?: number;
   /** A verification record already stands for this call: no second, `api` record. */
@@ -31,18 +32,25 @@ export const REPORTS_USAGE_HEADER = 'x-gatehouse-reports-usage';
  */
 export const SELF_COUNTING_ROUTES: ReadonlySet<string> = new Set(['/v1/keys/verify', '/v1/usage', '/trpc/keys.verify']);
 
-/** Marks a request as made by `principal` on `route`, for the usage record written when it finishes. */
+/**
+ * Marks a request as made by `principal` on `route`, for the usage record written when it finishes.
+ * A tRPC call without an x-api-key header can only have been authenticated by the UI's session
+ * cookie (server/auth/resolve.ts reads the cookie only then, and REST never), so that is the UI.
+ */
 export function markUsage(res: Response, principal: Principal | undefined, route: string): void {
   const locals = res.locals as UsageLocals;
   locals.principal = principal;
   locals.usageRoute = route;
-  locals.usageCounted = !SELF_COUNTING_ROUTES.has(route);
+  locals.usageSource = route.startsWith('/trpc/') && res.req.headers['x-api-key'] === undefined ? 'ui' : 'api';
 }
 
 /**
- * Records every call to Gatehouse's own API once its response is sent. Only calls made with a
- * key (or UI session) are attributable to a workspace; anonymous ones (public routes, missing
- * or invalid keys) are not recorded.
+ * Records every call to Gatehouse's own API once its response is sent, for the request log: as
+ * `api` (a key) or `ui` (the web UI's session), never counted. Usage means the provider's API
+ * traffic (verifications, reported calls); browsing the UI or managing keys is not part of it and
+ * must not move calls, errors, latency, health or warnings (docs/usage.md, "What counts"). Only
+ * calls made with a key or session are attributable to a workspace; anonymous ones (public routes,
+ * missing or invalid keys) are not recorded.
  */
 export function usageMiddleware(usage: Usage) {
   // One listener function for every response rather than a closure per request: `this` is the
@@ -53,12 +61,12 @@ export function usageMiddleware(usage: Usage) {
     usage.record({
       workspaceId: locals.principal.workspaceId,
       keyId: locals.principal.keyId,
-      source: 'api',
+      source: locals.usageSource ?? 'api',
       method: this.req.method,
       route: locals.usageRoute === undefined ? '(unmatched)' : locals.usageRoute.length > 200 ? locals.usageRoute.slice(0, 200) : locals.usageRoute,
       status: this.statusCode,
       latencyMs: performance.now() - locals.usageStart!,
-      counted: locals.usageCounted ?? true,
+      counted: false,
     });
   }
   return (_req: Request, res: Response, next: NextFunction) => {

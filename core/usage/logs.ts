@@ -4,6 +4,26 @@ import { encodeCursor } from '../cursor.js';
 import { badRequest } from '../errors.js';
 import { page } from '../page.js';
 import { workspaceScope } from '../scope.js';
+import { MANAGEMENT_SOURCES, TRAFFIC_SOURCES, type UsageSource } from './recorder.js';
+
+export const LOG_SOURCES = ['api', 'ui', 'verification', 'service'] as const satisfies readonly UsageSource[];
+/**
+ * Which calls the log shows: `traffic` (the default) the provider's API — verifications and
+ * reported calls; `management` the calls to Gatehouse itself — its API with a key (`api`) and the
+ * web UI (`ui`); `all` both.
+ */
+export const LOG_KINDS = ['traffic', 'management', 'all'] as const;
+export type LogKind = (typeof LOG_KINDS)[number];
+
+/** The sources a log query reads: one named source, else those of the kind (the provider's traffic by default). */
+export function logSources(f: { source?: UsageSource; kind?: LogKind }): readonly UsageSource[] {
+  if (f.source !== undefined) return f.kind === undefined || f.kind === 'all' || sourcesOf(f.kind).includes(f.source) ? [f.source] : [];
+  return f.kind === undefined ? TRAFFIC_SOURCES : sourcesOf(f.kind);
+}
+
+function sourcesOf(kind: LogKind): readonly UsageSource[] {
+  return kind === 'traffic' ? TRAFFIC_SOURCES : kind === 'management' ? MANAGEMENT_SOURCES : LOG_SOURCES;
+}
 
 export interface LogFilters {
   keyId?: string;
@@ -12,7 +32,10 @@ export interface LogFilters {
   method?: string;
   /** An exact status (404) or a class (`4xx`). */
   status?: string;
-  source?: 'api' | 'verification' | 'service';
+  /** One source; without it, the sources of `kind`. */
+  source?: UsageSource;
+  /** `traffic` unless `source` is given: see LOG_KINDS. */
+  kind?: LogKind;
   from?: Date;
   to?: Date;
   cursor?: string;
@@ -78,7 +101,9 @@ export async function searchLogs(em: EntityManager, workspaceId: string, f: LogF
   if (f.keyId !== undefined) q = q.where('key_id', '=', f.keyId);
   if (f.route !== undefined) q = q.where('route', '=', f.route);
   if (f.method !== undefined) q = q.where('method', '=', f.method.toUpperCase());
-  if (f.source !== undefined) q = q.where('source', '=', f.source);
+  const sources = logSources(f);
+  if (sources.length === 0) return { entries: [], nextCursor: null };
+  if (sources.length < LOG_SOURCES.length) q = q.where('source', 'in', sources);
   if (f.status !== undefined) {
     if (!STATUS_FILTER.test(f.status)) throw badRequest('status: expected a status such as 404 or a class such as 4xx', 'status');
     if (f.status.endsWith('xx')) {
@@ -96,10 +121,20 @@ export async function searchLogs(em: EntityManager, workspaceId: string, f: LogF
   return { entries: items.map(toEntry), nextCursor };
 }
 
-/** Records newer than `afterId`, oldest first: what a live tail polls for. */
-export async function logsAfter(em: EntityManager, workspaceId: string, afterId: string, limit = 200): Promise<LogEntry[]> {
+/**
+ * Records newer than `afterId`, oldest first: what a live tail polls for. The cursor moves past
+ * every record read, shown or not, so a tail of the provider's traffic is not stuck behind the
+ * UI's own calls (its polls are `ui` records too).
+ */
+export async function logsAfter(
+  em: EntityManager,
+  workspaceId: string,
+  afterId: string,
+  sources: readonly UsageSource[] = LOG_SOURCES,
+  limit = 200,
+): Promise<{ entries: LogEntry[]; lastId: string | null }> {
   const rows = await workspaceScope(em, workspaceId).selectFrom('usage_record').select(LOG_COLUMNS).where('id', '>', afterId).orderBy('id').limit(limit).execute();
-  return rows.map(toEntry);
+  return { entries: rows.filter((r) => sources.includes(r.source as UsageSource)).map(toEntry), lastId: rows.at(-1)?.id ?? null };
 }
 
 export async function lastLogId(em: EntityManager, workspaceId: string): Promise<string> {

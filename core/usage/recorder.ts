@@ -6,7 +6,17 @@ import { connectionErrorFields } from '../../db/connection-error.js';
 import type { Logger } from '../log.js';
 import { BUCKETS, bucketOf, emptyHistogram } from './histogram.js';
 
-export type UsageSource = 'api' | 'verification' | 'service';
+/**
+ * `verification` and `service` are the provider's API traffic, which every figure counts; `api`
+ * (Gatehouse's management API called with a key) and `ui` (the web UI's session) are recorded for
+ * the request log only, uncounted (docs/usage.md, "What is recorded").
+ */
+export type UsageSource = 'api' | 'ui' | 'verification' | 'service';
+
+/** The sources the figures count: the provider's API traffic. */
+export const TRAFFIC_SOURCES: readonly UsageSource[] = ['verification', 'service'];
+/** Calls to Gatehouse itself: in the request log under their own filter, never in the figures. */
+export const MANAGEMENT_SOURCES: readonly UsageSource[] = ['api', 'ui'];
 
 /** One request, as the recorder receives it. */
 export interface UsageInput {
@@ -372,6 +382,8 @@ interface Agg {
   calls: number;
   e4: number;
   e5: number;
+  /** Calls a verification refused: a code other than VALID. */
+  refused: number;
   sum: number;
   max: number;
   hist: number[];
@@ -398,9 +410,11 @@ function rollups(c: Columns): { minute: Agg[]; hour: Agg[]; day: Agg[] } {
     const status = c.status[i]!;
     const latency = c.latencyMs[i]!;
     const bucket = bucketOf(latency);
-    minute.add(at, k, ws, keyId, method, route, status, latency, bucket);
-    hour.add(at, k, ws, keyId, method, route, status, latency, bucket);
-    day.add(at, k, ws, keyId, method, route, status, latency, bucket);
+    const code = c.code[i];
+    const refused = code !== null && code !== undefined && code !== 'VALID';
+    minute.add(at, k, ws, keyId, method, route, status, refused, latency, bucket);
+    hour.add(at, k, ws, keyId, method, route, status, refused, latency, bucket);
+    day.add(at, k, ws, keyId, method, route, status, refused, latency, bucket);
   }
   return { minute: minute.sorted(), hour: hour.sorted(), day: day.sorted() };
 }
@@ -412,13 +426,13 @@ class Grain {
   private groups!: Map<string, Agg>;
   constructor(private readonly step: number) {}
 
-  add(at: number, k: string, ws: string, keyId: string, method: string, route: string, status: number, latency: number, h: number): void {
+  add(at: number, k: string, ws: string, keyId: string, method: string, route: string, status: number, refused: boolean, latency: number, h: number): void {
     const bucket = at - (at % this.step);
     if (bucket !== this.last) {
       this.last = bucket;
       this.groups = groupsOf(this.byBucket, bucket);
     }
-    add(this.groups, k, ws, bucket, keyId, method, route, status, latency, h);
+    add(this.groups, k, ws, bucket, keyId, method, route, status, refused, latency, h);
   }
 
   sorted(): Agg[] {
@@ -432,15 +446,16 @@ function groupsOf(by: Map<number, Map<string, Agg>>, bucket: number): Map<string
   return m;
 }
 
-function add(groups: Map<string, Agg>, k: string, ws: string, bucket: number, keyId: string, method: string, route: string, status: number, latency: number, h: number) {
+function add(groups: Map<string, Agg>, k: string, ws: string, bucket: number, keyId: string, method: string, route: string, status: number, refused: boolean, latency: number, h: number) {
   let a = groups.get(k);
   if (!a) {
-    a = { workspaceId: ws, bucket, keyId, route: `${method} ${route}`, calls: 0, e4: 0, e5: 0, sum: 0, max: 0, hist: emptyHistogram() };
+    a = { workspaceId: ws, bucket, keyId, route: `${method} ${route}`, calls: 0, e4: 0, e5: 0, refused: 0, sum: 0, max: 0, hist: emptyHistogram() };
     groups.set(k, a);
   }
   a.calls++;
   if (status >= 400 && status < 500) a.e4++;
   else if (status >= 500) a.e5++;
+  if (refused) a.refused++;
   a.sum += latency;
   if (latency > a.max) a.max = latency;
   a.hist[h]!++;
@@ -460,14 +475,15 @@ async function upsertRollups(client: pg.PoolClient, table: 'usage_minute' | 'usa
   if (aggs.length === 0) return;
   // raw SQL: one upsert of a whole batch from unnest'ed arrays on the recorder's pg client, measured by the usage benchmark
   await client.query(
-    `insert into ${table} as t (workspace_id, bucket, key_id, route, calls, errors_4xx, errors_5xx, latency_sum, latency_max, hist)
-     select w, b, k, r, c, e4, e5, s, m, h::${int}[]
-       from unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::${int}[], $6::${int}[], $7::${int}[], $8::float8[], $9::real[], $10::text[])
-         as u(w, b, k, r, c, e4, e5, s, m, h)
+    `insert into ${table} as t (workspace_id, bucket, key_id, route, calls, errors_4xx, errors_5xx, latency_sum, latency_max, hist, refused)
+     select w, b, k, r, c, e4, e5, s, m, h::${int}[], x
+       from unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::${int}[], $6::${int}[], $7::${int}[], $8::float8[], $9::real[], $10::text[], $11::${int}[])
+         as u(w, b, k, r, c, e4, e5, s, m, h, x)
      on conflict (workspace_id, bucket, key_id, route) do update set
        calls = t.calls + excluded.calls,
        errors_4xx = t.errors_4xx + excluded.errors_4xx,
        errors_5xx = t.errors_5xx + excluded.errors_5xx,
+       refused = t.refused + excluded.refused,
        latency_sum = t.latency_sum + excluded.latency_sum,
        latency_max = greatest(t.latency_max, excluded.latency_max),
        hist = ${ADD_HIST}`,
@@ -482,6 +498,7 @@ async function upsertRollups(client: pg.PoolClient, table: 'usage_minute' | 'usa
       aggs.map((a) => a.sum),
       aggs.map((a) => a.max),
       aggs.map((a) => `{${a.hist.join(',')}}`),
+      aggs.map((a) => a.refused),
     ],
   );
 }

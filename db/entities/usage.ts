@@ -20,7 +20,11 @@ export const UsageRecord = defineEntity({
     id: p.bigint('string').primary().autoincrement(),
     workspaceId: p.string().length(64),
     keyId: p.string().length(128).nullable(),
-    /** `api` (Gatehouse's own API), `verification`, or `service` (reported through POST /v1/usage). */
+    /**
+     * `verification`, `service` (reported through POST /v1/usage): the provider's API traffic, which the
+     * figures count; `api` (Gatehouse's management API called with a key) and `ui` (the web UI's
+     * session): kept for the request log, never counted (docs/usage.md, "What is recorded").
+     */
     source: p.string().length(16),
     method: p.string().length(10),
     route: p.string().length(200),
@@ -44,6 +48,8 @@ const rollupProperties = (big: boolean) => ({
   calls: big ? p.bigint('number') : p.integer(),
   errors4xx: (big ? p.bigint('number') : p.integer()).fieldName('errors_4xx'),
   errors5xx: (big ? p.bigint('number') : p.integer()).fieldName('errors_5xx'),
+  /** Calls a verification refused (a code other than VALID): RATE_LIMITED, USAGE_EXCEEDED, … */
+  refused: (big ? p.bigint('number') : p.integer()).default(0),
   latencySum: p.double(),
   latencyMax: p.float().columnType('real'),
   /** Counts per fixed latency bucket (core/usage/histogram.ts). */

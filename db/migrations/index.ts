@@ -11,6 +11,7 @@ import { Migration20261123093719_Webhooks } from './Migration20261123093719_Webh
 import { Migration20261123140000_UsageHour } from './Migration20261123140000_UsageHour.js';
 import { Migration20261201002357_EventTypeSchema } from './Migration20261201002357_EventTypeSchema.js';
 import { Migration20261201030200_PlansAndQuotas } from './Migration20261201030200_PlansAndQuotas.js';
+import { Migration20261201031819_UsageSources } from './Migration20261201031819_UsageSources.js';
 
 export const migrationsList = [
   { name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial },
@@ -24,4 +25,5 @@ export const migrationsList = [
   { name: 'Migration20261123140000_UsageHour', class: Migration20261123140000_UsageHour },
   { name: 'Migration20261201002357_EventTypeSchema', class: Migration20261201002357_EventTypeSchema },
   { name: 'Migration20261201030200_PlansAndQuotas', class: Migration20261201030200_PlansAndQuotas },
+  { name: 'Migration20261201031819_UsageSources', class: Migration20261201031819_UsageSources },
 ];

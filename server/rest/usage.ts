@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ingestReported, MAX_REPORTED_RECORDS, type IngestProblem, type ReportedCall } from '../../core/usage/ingest.js';
 import { keyUsage } from '../../core/usage/key-usage.js';
-import { searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
+import { LOG_KINDS, LOG_SOURCES, searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
 import { summary, timeseries, MAX_POINTS } from '../../core/usage/queries.js';
 import { resolveRange } from '../../core/usage/range.js';
 import { badRequest } from '../../core/errors.js';
@@ -186,7 +186,7 @@ const LogEntry = z.object({
   id: z.string(),
   time: z.string(),
   key_id: z.string().nullable(),
-  source: z.string().meta({ description: 'api (Gatehouse API), verification, or service (reported by your API)' }),
+  source: z.string().meta({ description: 'verification or service (reported by your API): your API\'s traffic; api (Gatehouse\'s API called with a key) or ui (Gatehouse\'s web UI): calls to Gatehouse itself, never counted in usage' }),
   method: z.string(),
   route: z.string(),
   status: z.number().int(),
@@ -199,7 +199,11 @@ export const LogsQuery = z.object({
   route: z.string().min(1).max(200).optional(),
   method: z.string().regex(/^[A-Za-z]{3,10}$/, 'expected an HTTP method').optional(),
   status: z.string().regex(STATUS_FILTER, 'expected a status such as 404 or a class such as 4xx').optional(),
-  source: z.enum(['api', 'verification', 'service']).optional(),
+  source: z.enum(LOG_SOURCES).optional().meta({ description: 'Only records of this source.' }),
+  kind: z
+    .enum(LOG_KINDS)
+    .optional()
+    .meta({ description: 'traffic (default when no source is given): your API\'s verifications and reported calls; management: calls to Gatehouse\'s API and UI; all: both.' }),
   from: time('Oldest time, inclusive.'),
   to: time('Newest time, exclusive.'),
   cursor: z.string().max(200).optional(),

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { hasScope } from '../../core/permissions.js';
-import { lastLogId, logsAfter, searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
+import { lastLogId, LOG_KINDS, LOG_SOURCES, logsAfter, logSources, searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
 import type { Context } from '../context.js';
 import type { Principal } from '../auth/principal.js';
 import { router, scopedProcedure } from '../trpc.js';
@@ -14,7 +14,8 @@ export const logsSearchInput = z.strictObject({
   route: z.string().min(1).max(200).optional(),
   method: z.string().regex(/^[A-Za-z]{3,10}$/, 'expected an HTTP method').optional(),
   status: z.string().regex(STATUS_FILTER, 'expected a status such as 404 or a class such as 4xx').optional(),
-  source: z.enum(['api', 'verification', 'service']).optional(),
+  source: z.enum(LOG_SOURCES).optional(),
+  kind: z.enum(LOG_KINDS).optional(),
   from: time,
   to: time,
   cursor: z.string().max(200).optional(),
@@ -78,22 +79,21 @@ export const logsRouter = router({
    * and with an error once the caller may no longer read the log (checked before every poll).
    */
   tail: scopedProcedure('usage:read')
-    .input(z.strictObject({ keyId: z.string().min(1).max(128).optional() }).optional())
+    .input(z.strictObject({ keyId: z.string().min(1).max(128).optional(), source: z.enum(LOG_SOURCES).optional(), kind: z.enum(LOG_KINDS).optional() }).optional())
     .subscription(async function* ({ ctx, input, signal }) {
       // Claimed when the stream starts, so a stream that never starts holds no slot.
       const release = claimTailSlot(ctx.principal.workspaceId);
       signal?.addEventListener('abort', release, { once: true });
       try {
+        const sources = logSources(input ?? {});
         let after = await lastLogId(ctx.em, ctx.principal.workspaceId);
         while (!signal?.aborted) {
           await assertStillAllowed(ctx);
-          const entries = await logsAfter(ctx.em.fork(), ctx.principal.workspaceId, after);
-          for (const e of entries) {
-            after = e.id;
-            if (!input?.keyId || e.keyId === input.keyId) yield e;
-          }
+          const { entries, lastId } = await logsAfter(ctx.em.fork(), ctx.principal.workspaceId, after, sources);
+          for (const e of entries) if (!input?.keyId || e.keyId === input.keyId) yield e;
+          if (lastId !== null) after = lastId;
           // Aborted with the request, so a client leaving frees its slot at once, not a poll later.
-          if (entries.length === 0) await sleep(TAIL_POLL_MS, undefined, { signal });
+          if (lastId === null) await sleep(TAIL_POLL_MS, undefined, { signal });
         }
       } finally {
         release();

@@ -52,6 +52,40 @@ const ADDED_COLUMNS: Record<string, Record<string, unknown>> = {
   limit_request: { kind: 'key_limit', requested_plan: null, approved_limit: null, approved_plan: null, expires_at: null },
 };
 
+/** Bucket widths of the rollups, ms. */
+const ROLLUP_MS: Record<string, number> = { usage_minute: 60_000, usage_hour: 3_600_000, usage_day: 86_400_000 };
+type UsageRecordRow = { workspace_id: string; key_id: string | null; source: string; method: string; route: string; code: string | null; counted: boolean; created_at: string };
+
+/**
+ * What UsageSources makes of the usage tables: `api` records (management calls) kept but no longer
+ * counted, the rollup rows they made gone (the fixture's management routes are never also a
+ * service's route, so whole rows go), and each remaining rollup row's `refused` the counted
+ * records of its bucket whose code is not VALID.
+ */
+function usageSourcesExpectation(table: string, beforeRows: Record<string, unknown>[], records: UsageRecordRow[]) {
+  if (table === 'usage_record') {
+    expect(records.some((r) => r.source === 'api' && r.counted)).toBe(true);
+    return { rows: beforeRows.map((r) => (r.source === 'api' ? { ...r, counted: false } : r)), refused: () => 0 };
+  }
+  const group = (ws: unknown, key: unknown, route: unknown) => `${String(ws)}/${String(key)}/${String(route)}`;
+  const managed = new Set(records.filter((r) => r.source === 'api' && r.counted).map((r) => group(r.workspace_id, r.key_id ?? '', `${r.method} ${r.route}`)));
+  const width = ROLLUP_MS[table]!;
+  const bucketOf = (t: unknown) => Math.floor(new Date(String(t)).getTime() / width) * width;
+  const rows = beforeRows.filter((row) => !managed.has(group(row.workspace_id, row.key_id, row.route)));
+  expect(rows.length).toBeLessThan(beforeRows.length);
+  const refused = (row: Record<string, unknown>) =>
+    records.filter(
+      (r) =>
+        r.counted &&
+        r.source !== 'api' &&
+        r.code !== null &&
+        r.code !== 'VALID' &&
+        group(r.workspace_id, r.key_id ?? '', `${r.method} ${r.route}`) === group(row.workspace_id, row.key_id, row.route) &&
+        bucketOf(r.created_at) === bucketOf(row.bucket),
+    ).length;
+  return { rows, refused };
+}
+
 beforeAll(async () => {
   url = withDatabase(inject('databaseUrl'), `gh_test_${randomBytes(5).toString('hex')}`);
   await ensureDatabase(url);
@@ -95,6 +129,18 @@ describe('an install of release 1927169 upgrades in place', () => {
           expect(migrated.map((r) => `${String(r.workspace_id)}/${String(r.target_id)}`).sort()).toEqual(holders);
           for (const r of migrated) expect(r.changes).toMatchObject({ removed: ['limits:approve'] });
           afterRows = afterRows.filter((r) => r.action !== 'key.permissions_migrated');
+        }
+        if (table === 'usage_record' || table in ROLLUP_MS) {
+          // UsageSources takes management calls out of the figures and counts refusals in the rollups.
+          const expected = usageSourcesExpectation(table, JSON.parse(rows) as Record<string, unknown>[], JSON.parse(before.usage_record!) as UsageRecordRow[]);
+          afterRows = afterRows.map((row) => {
+            if (!(table in ROLLUP_MS)) return row;
+            const { refused, ...kept } = row;
+            expect({ table, row: kept, refused: Number(refused) }).toEqual({ table, row: kept, refused: expected.refused(kept) });
+            return kept;
+          });
+          expect({ table, rows: afterRows }).toEqual({ table, rows: expected.rows });
+          continue;
         }
         const added = ADDED_COLUMNS[table] ?? {};
         afterRows = afterRows.map((row) => {
