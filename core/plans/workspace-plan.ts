@@ -132,7 +132,7 @@ export async function updateWorkspacePlan(em: EntityManager, actor: AuditActor, 
           action: 'workspace.overrides_changed',
           targetType: 'workspace',
           targetId: ws.id,
-          changes: { overrides: { from: before, to: next } },
+          changes: { overrides: { from: auditOverrides(before), to: auditOverrides(next) } },
         });
       }
     }
@@ -143,6 +143,16 @@ export async function updateWorkspacePlan(em: EntityManager, actor: AuditActor, 
     const detail = await workspaceDetail(tx, ws.id);
     return { ...detail, notes: notesOn(detail) };
   });
+}
+
+/** Overrides in the REST API's words, as every audit entry names fields. */
+function auditOverrides(o: PlanOverrides): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    const value = Array.isArray(v) && (k === 'keyRateLimits' || k === 'workspaceRateLimits') ? v.map((l: { limit: number; windowSeconds: number }) => ({ limit: l.limit, window_seconds: l.windowSeconds })) : v;
+    out[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = value;
+  }
+  return out;
 }
 
 /** What the caller should know about the limits it just set. */
