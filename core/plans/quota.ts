@@ -39,10 +39,18 @@ interface Queue {
  * credit grant; an update only happens when something was granted, so a workspace over its quota
  * costs a locked read, not a row version per refused call. No row: nothing is returned and the
  * caller inserts the month's row first.
+ *
+ * The statement commits without waiting for its WAL to reach disk (`synchronous_commit` off for
+ * this transaction only, set by `set_config(…, true)` inside it): waiting for an fsync per batch
+ * capped one workspace at ~7-11k charges/s, against ~40-50k without (measured on this machine, 32
+ * callers). The cost is that a PostgreSQL crash may forget the last moment of counted calls (at most
+ * three wal_writer_delay, 600 ms by default): a customer gets a fraction of a second back, never the
+ * month, and nothing is ever corrupted.
  */
 // raw SQL: the monthly quota and credit grant charge per verification batch on the verifier's own pg pool (measured in BENCHMARKS.md)
 const CHARGE_SQL = `
-  with old as materialized (
+  with nosync as materialized (select set_config('synchronous_commit', 'off', true))
+  , old as materialized (
     select q.calls, q.credits from workspace_quota q where q.workspace_id = $1 and q.month = $2::date for update
   ), req as (
     select t.i, sum(t.c) over (order by t.i) as run from unnest($3::int[]) with ordinality as t(c, i)
@@ -56,7 +64,7 @@ const CHARGE_SQL = `
       from ok where q.workspace_id = $1 and q.month = $2::date and ok.n > 0
     returning 1
   )
-  select old.calls::bigint as calls, old.credits::bigint as credits, ok.n from old, ok`;
+  select old.calls::bigint as calls, old.credits::bigint as credits, ok.n from old, ok, nosync`;
 
 // raw SQL: the month's row, made on the first charge of the month (the charge above needs a row to lock)
 const CREATE_SQL = `insert into workspace_quota (workspace_id, month, calls, credits, updated_at) values ($1, $2::date, 0, 0, now()) on conflict do nothing`;

@@ -25,9 +25,11 @@ export interface CallerLimitOptions {
  */
 export async function enforceCallerRateLimit(verifier: KeyVerifier, principal: Principal, res?: Response, opts: CallerLimitOptions = {}): Promise<void> {
   const own = principal.rateLimits ?? [];
+  // An operator viewing as a customer spends its own workspace's room, never the customer's.
+  const workspaceId = principal.viewAs?.operatorWorkspaceId ?? principal.workspaceId;
   let shared: readonly { name: string; limit: number; windowSeconds: number }[] = [];
   if (!opts.selfCounting) {
-    const found = verifier.limits.get(principal.workspaceId);
+    const found = verifier.limits.get(workspaceId);
     shared = (found instanceof Promise ? await found : found).rateLimits;
   }
   if (own.length === 0 && shared.length === 0) return;
@@ -42,7 +44,7 @@ export async function enforceCallerRateLimit(verifier: KeyVerifier, principal: P
     grants = decision.grants;
   }
   if (shared.length > 0) {
-    const decision = await verifier.workspaceLimiter.consume(principal.workspaceId, shared);
+    const decision = await verifier.workspaceLimiter.consume(workspaceId, shared);
     if (!decision.allowed) {
       if (grants) await verifier.limiter.release(grants);
       refuse(decision.state, 'workspace', res);
