@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { MONTH_PATTERN, pruneUsage, raiseMonthlyReports, rollupMonth } from '../core/usage/monthly.js';
+import { MONTH_PATTERN, pruneUsage, raiseMonthlyReports, raiseQuotaResets, rollupMonth } from '../core/usage/monthly.js';
 import type { ActivityDeps } from './index.js';
 
 const DAY = 86_400_000;
@@ -18,10 +18,16 @@ function activityContext(): Context | undefined {
 export function createUsageActivities({ orm, temporal, config }: Pick<ActivityDeps, 'orm' | 'temporal' | 'config'>) {
   const fork = () => orm.em.fork() as EntityManager;
   return {
-    async rollupUsageMonth(month: string): Promise<{ workspaces: number; rows: number }> {
+    async rollupUsageMonth(month: string): Promise<{ workspaces: number; rows: number; plans?: number }> {
       if (!MONTH_PATTERN.test(month)) throw ApplicationFailure.nonRetryable(`month: expected YYYY-MM, got '${month.slice(0, 20)}'`, 'InvalidMonth');
       const r = await rollupMonth(fork(), month);
-      return { workspaces: r.workspaces.length, rows: r.rows };
+      return { workspaces: r.workspaces.length, rows: r.rows, plans: r.plans };
+    },
+
+    /** `usage.quota.reset` for each workspace with a monthly quota, as `month` closes. */
+    async raiseQuotaResets(month: string): Promise<{ raised: number; workspaces: number }> {
+      if (!MONTH_PATTERN.test(month)) throw ApplicationFailure.nonRetryable(`month: expected YYYY-MM, got '${month.slice(0, 20)}'`, 'InvalidMonth');
+      return raiseQuotaResets({ em: fork, temporal }, month, (done) => activityContext()?.heartbeat(done));
     },
 
     async raiseMonthlyReports(month: string): Promise<{ raised: number; workspaces: number }> {
@@ -34,6 +40,7 @@ export function createUsageActivities({ orm, temporal, config }: Pick<ActivityDe
       const cutoff = new Date(now - config.GATEHOUSE_USAGE_RETENTION_DAYS * DAY);
       const ctx = activityContext();
       const r = await pruneUsage(fork, cutoff, {
+        now: new Date(now),
         onBatch: (deleted) => ctx?.heartbeat(deleted),
         cancelled: () => ctx?.cancellationSignal.aborted ?? false,
       });

@@ -1,7 +1,7 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 
-const { rollupUsageMonth, raiseMonthlyReports } = proxyActivities<Activities>({
+const { rollupUsageMonth, raiseMonthlyReports, raiseQuotaResets } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   retry: { maximumAttempts: 5 },
 });
@@ -23,19 +23,35 @@ export interface MonthlyRollupResult {
   workspaces: number;
   rows: number;
   reportsRaised: number;
+  /** `usage.quota.reset` events raised (runs started before quota resets existed report none). */
+  quotaResets?: number;
   prunedRecords: number;
   prunedMinutes: number;
 }
 
-/** Closes a month: totals per key and workspace, a usage.monthly_report each, then retention. */
+/**
+ * Closes a month: totals per key, workspace and plan, a usage.monthly_report each, a
+ * usage.quota.reset for each workspace with a monthly quota, then retention (global, and shorter
+ * per plan).
+ */
 export async function monthlyRollupWorkflow(input: MonthlyRollupInput = {}): Promise<MonthlyRollupResult> {
   // Workflow time is deterministic: the start of this run, e.g. the 1st at 00:05 UTC.
   const now = new Date(Date.now());
   const month = input.month ?? previousMonthOf(now);
   const rolled = await rollupUsageMonth(month);
   const reports = await raiseMonthlyReports(month);
+  // Behind a patch: runs started before quotas existed replay without this activity.
+  const resets = patched('quota-resets') ? await raiseQuotaResets(month) : undefined;
   const pruned = await pruneUsageRecords({});
-  return { month, workspaces: rolled.workspaces, rows: rolled.rows, reportsRaised: reports.raised, prunedRecords: pruned.records, prunedMinutes: pruned.minutes };
+  return {
+    month,
+    workspaces: rolled.workspaces,
+    rows: rolled.rows,
+    reportsRaised: reports.raised,
+    ...(resets ? { quotaResets: resets.raised } : {}),
+    prunedRecords: pruned.records,
+    prunedMinutes: pruned.minutes,
+  };
 }
 
 function previousMonthOf(at: Date): string {

@@ -4,6 +4,7 @@ import { encodeCursor } from '../cursor.js';
 import { badRequest } from '../errors.js';
 import { page } from '../page.js';
 import { workspaceScope } from '../scope.js';
+import { logRetentionCutoff } from './retention.js';
 import { MANAGEMENT_SOURCES, TRAFFIC_SOURCES, type UsageSource } from './recorder.js';
 
 export const LOG_SOURCES = ['api', 'ui', 'verification', 'service'] as const satisfies readonly UsageSource[];
@@ -115,6 +116,8 @@ export async function searchLogs(em: EntityManager, workspaceId: string, f: LogF
   }
   if (f.from) q = q.where('created_at', '>=', f.from);
   if (f.to) q = q.where('created_at', '<', f.to);
+  const oldest = await logRetentionCutoff(em, workspaceId);
+  if (oldest) q = q.where('created_at', '>=', oldest);
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 500);
   const cursor = f.cursor === undefined ? undefined : fromMillisecondCursor(f.cursor);
   const { items, nextCursor } = await page(q, { time: 'created_at', id: 'id', bigintId: true }, { cursor, limit });

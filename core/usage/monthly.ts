@@ -1,7 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
 import type { TemporalHandle } from '../../temporal/client.js';
-import { typedDb } from '../../db/kysely.js';
+import { typedDb, type Row } from '../../db/kysely.js';
+import { effectiveLimits } from '../plans/effective.js';
+import { planLimitsOf } from '../plans/load.js';
 import { raiseEvent } from '../events.js';
 import { workspaceScope } from '../scope.js';
 import { BUCKETS, quantileFromHistogram, rollupSums } from './histogram.js';
@@ -52,7 +54,7 @@ function finish(workspaceId: string, keyId: string, calls: number, e4: number, e
  * again gives the same rows. Day rollups are never pruned, so a month can be closed (or
  * re-closed) long after its raw records are gone.
  */
-export async function rollupMonth(em: EntityManager, month: string): Promise<{ workspaces: string[]; rows: number }> {
+export async function rollupMonth(em: EntityManager, month: string): Promise<{ workspaces: string[]; rows: number; plans: number }> {
   const { from, to } = monthBounds(month);
   // Every workspace's month at once (a worker's job, no caller's workspace): the day rollups of all of them.
   const aggs = await typedDb(em)
@@ -84,10 +86,19 @@ export async function rollupMonth(em: EntityManager, month: string): Promise<{ w
     hist.forEach((v, i) => (t.hist[i] = (t.hist[i] ?? 0) + v));
   }
   for (const [ws, t] of totals) rows.push(finish(ws, WORKSPACE_TOTAL, t.calls, t.e4, t.e5, t.lsum, t.lmax, t.hist));
+  const planRows = await totalsPerPlan(em, totals);
 
   await em.transactional(async (tx) => {
     const db = typedDb(tx);
     await db.deleteFrom('usage_month').where('month', '=', month + '-01').execute();
+    // The provider's totals, replaced with the month like the rows they sum (the table has no workspace).
+    await db.deleteFrom('usage_month_plan').where('month', '=', month + '-01').execute();
+    if (planRows.length > 0) {
+      await db
+        .insertInto('usage_month_plan')
+        .values(planRows.map((r) => ({ month: month + '-01', plan_id: r.planId, workspaces: r.workspaces, calls: r.calls, errors_4xx: r.e4, errors_5xx: r.e5, updated_at: sql<Date>`now()` })))
+        .execute();
+    }
     for (let i = 0; i < rows.length; i += 500) {
       await db
         .insertInto('usage_month')
@@ -107,7 +118,96 @@ export async function rollupMonth(em: EntityManager, month: string): Promise<{ w
         .execute();
     }
   });
-  return { workspaces: [...totals.keys()], rows: rows.length };
+  return { workspaces: [...totals.keys()], rows: rows.length, plans: planRows.length };
+}
+
+/** `plan_id` of the provider-wide row for workspaces on no plan, and of the overall row. */
+export const NO_PLAN = '';
+export const ALL_PLANS = '*';
+
+/**
+ * The month's calls and errors per plan, by the plan each workspace is on when the rollup runs
+ * (`NO_PLAN` for none), and overall (`ALL_PLANS`); `workspaces` counts those that made calls.
+ */
+async function totalsPerPlan(em: EntityManager, totals: Map<string, { calls: number; e4: number; e5: number }>) {
+  const ids = [...totals.keys()];
+  const planOf = new Map<string, string>();
+  // The tenants themselves (no workspace scope applies), in chunks so the parameter list stays small.
+  for (let i = 0; i < ids.length; i += 1000) {
+    const rows = await typedDb(em).selectFrom('workspace').select(['id', 'plan_id']).where('id', 'in', ids.slice(i, i + 1000)).execute();
+    for (const r of rows) planOf.set(r.id, r.plan_id ?? NO_PLAN);
+  }
+  const sums = new Map<string, { planId: string; workspaces: number; calls: number; e4: number; e5: number }>();
+  const add = (planId: string, t: { calls: number; e4: number; e5: number }) => {
+    let s = sums.get(planId);
+    if (!s) sums.set(planId, (s = { planId, workspaces: 0, calls: 0, e4: 0, e5: 0 }));
+    s.workspaces++;
+    s.calls += t.calls;
+    s.e4 += t.e4;
+    s.e5 += t.e5;
+  };
+  for (const [ws, t] of totals) {
+    add(planOf.get(ws) ?? NO_PLAN, t);
+    add(ALL_PLANS, t);
+  }
+  return [...sums.values()].sort((a, b) => a.planId.localeCompare(b.planId));
+}
+
+/** The month after `month` (`YYYY-MM`): the one a quota reset opens. */
+export function nextMonth(month: string): string {
+  const { to } = monthBounds(month);
+  return `${to.getUTCFullYear()}-${String(to.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+/**
+ * `usage.quota.reset` for every workspace with a monthly call quota (plan or override) when `month`
+ * closes: its quota starts again in the next month. Idempotent per workspace and new month, so a
+ * re-run raises nothing new. `previous_month_calls` is what the quota counted in `month`.
+ */
+export async function raiseQuotaResets(
+  deps: { em: () => EntityManager; temporal: TemporalHandle },
+  month: string,
+  onProgress: (done: number) => void = () => {},
+): Promise<{ raised: number; workspaces: number }> {
+  const opening = nextMonth(month);
+  let raised = 0;
+  let withQuota = 0;
+  let after = '';
+  for (;;) {
+    // Every workspace, in pages by id, with its plan: a worker's job over all tenants.
+    const page = await typedDb(deps.em())
+      .selectFrom('workspace as w')
+      .leftJoin('plan as p', 'p.id', 'w.plan_id')
+      .selectAll('p')
+      .select(['w.id as workspace_id', 'w.overrides'])
+      .where('w.id', '>', after)
+      .orderBy('w.id')
+      .limit(500)
+      .execute();
+    if (page.length === 0) break;
+    after = page.at(-1)!.workspace_id;
+    for (const row of page) {
+      const plan = row.id === null ? null : planLimitsOf(row as Row<'plan'>);
+      const limits = effectiveLimits(plan, row.overrides ?? {});
+      if (limits.monthlyCalls === null) continue;
+      withQuota++;
+      const em = deps.em();
+      const used = await workspaceScope(em, row.workspace_id).selectFrom('workspace_quota').select('calls').where('month', '=', month + '-01').executeTakeFirst();
+      const ev = await raiseEvent(
+        { em, temporal: deps.temporal },
+        {
+          workspaceId: row.workspace_id,
+          type: 'usage.quota.reset',
+          idempotencyKey: `usage.quota.reset:${opening}`,
+          source: 'gatehouse',
+          payload: { workspace_id: row.workspace_id, plan_id: limits.planId, month: opening, limit: limits.monthlyCalls, previous_month_calls: Number(used?.calls ?? 0) },
+        },
+      );
+      if (ev.created) raised++;
+      onProgress(raised);
+    }
+  }
+  return { raised, workspaces: withQuota };
 }
 
 export interface MonthReport {
@@ -192,12 +292,14 @@ export async function raiseMonthlyReports(
 
 /**
  * Deletes raw records and minute and hour rollups (counted together as `minutes`) older than the cutoff in batches, so no statement
- * holds locks for long; `onBatch` heartbeats between batches. Day and month rollups are kept.
+ * holds locks for long; `onBatch` heartbeats between batches. Day and month rollups are kept. Then the
+ * same, per workspace, for each workspace whose plan keeps logs for fewer days (`logRetentionDays`,
+ * counted back from `now`) than the global cutoff does.
  */
 export async function pruneUsage(
   em: () => EntityManager,
   cutoff: Date,
-  opts: { batchSize?: number; onBatch?: (deleted: number) => void; cancelled?: () => boolean } = {},
+  opts: { batchSize?: number; onBatch?: (deleted: number) => void; cancelled?: () => boolean; now?: Date } = {},
 ): Promise<{ records: number; minutes: number }> {
   const batch = opts.batchSize ?? 10_000;
   let records = 0;
@@ -227,6 +329,67 @@ export async function pruneUsage(
       minutes += n;
       opts.onBatch?.(records + minutes);
       if (n < batch) break;
+    }
+  }
+  const now = (opts.now ?? new Date()).getTime();
+  for (const { workspaceId, days } of await shorterRetention(em(), Math.floor((now - cutoff.getTime()) / DAY))) {
+    const ws = await pruneWorkspace(em, workspaceId, new Date(now - days * DAY), batch, opts);
+    records += ws.records;
+    minutes += ws.minutes;
+    opts.onBatch?.(records + minutes);
+  }
+  return { records, minutes };
+}
+
+const DAY = 86_400_000;
+
+/** Workspaces whose effective log retention (plan or override) is shorter than `globalDays`. */
+export async function shorterRetention(em: EntityManager, globalDays: number): Promise<{ workspaceId: string; days: number }[]> {
+  // Plans and workspaces are the provider's: every workspace with its plan's retention, once a month.
+  const rows = await typedDb(em)
+    .selectFrom('workspace as w')
+    .leftJoin('plan as p', 'p.id', 'w.plan_id')
+    .select(['w.id', 'w.overrides', 'p.log_retention_days'])
+    .orderBy('w.id')
+    .execute();
+  const out: { workspaceId: string; days: number }[] = [];
+  for (const r of rows) {
+    const days = r.overrides && Object.hasOwn(r.overrides, 'logRetentionDays') ? (r.overrides.logRetentionDays ?? null) : r.log_retention_days;
+    if (days !== null && days !== undefined && days < globalDays) out.push({ workspaceId: r.id, days });
+  }
+  return out;
+}
+
+/** One workspace's records and minute and hour rollups older than its own cutoff, in batches. */
+async function pruneWorkspace(
+  em: () => EntityManager,
+  workspaceId: string,
+  cutoff: Date,
+  batch: number,
+  opts: { cancelled?: () => boolean },
+): Promise<{ records: number; minutes: number }> {
+  let records = 0;
+  let minutes = 0;
+  for (;;) {
+    if (opts.cancelled?.()) return { records, minutes };
+    const scope = workspaceScope(em(), workspaceId);
+    const { numDeletedRows } = await scope
+      .deleteFrom('usage_record')
+      .where('id', 'in', scope.selectFrom('usage_record').select('id').where('created_at', '<', cutoff).limit(batch))
+      .executeTakeFirst();
+    records += Number(numDeletedRows);
+    if (Number(numDeletedRows) < batch) break;
+  }
+  for (const table of ['usage_minute', 'usage_hour'] as const) {
+    for (;;) {
+      if (opts.cancelled?.()) return { records, minutes };
+      const scope = workspaceScope(em(), workspaceId);
+      const { numDeletedRows } = await scope
+        .deleteFrom(table)
+        .where(sql.ref('ctid'), 'in', scope.selectFrom(table).select(sql<string>`ctid`.as('ctid')).where('bucket', '<', cutoff).limit(batch))
+        .executeTakeFirst();
+      minutes += Number(numDeletedRows);
+      if (Number(numDeletedRows) < batch) break;
     }
   }
   return { records, minutes };
