@@ -5,13 +5,22 @@ import { typedDb, type Row } from '../../db/kysely.js';
 import { HttpError } from '../errors.js';
 import { workspaceScope } from '../scope.js';
 import { startOfNextUtcMonth, startOfUtcDay, startOfUtcMonth } from './queries.js';
+import { lastRateWarnings, type RateWarning } from './rate-warnings.js';
 
 export interface KeyUsage {
   callsToday: number;
   callsMonth: number;
+  /** Of those calls, the ones a verification refused (rate limit, credits, disabled, …). */
+  refusedToday: number;
+  refusedMonth: number;
   rateLimits: { name: string; limit: number; windowSeconds: number; used: number; remaining: number; resetAt: string }[];
   /** Null when the key is not metered. */
   creditsRemaining: number | null;
+  /**
+   * Per limit, the last window in the past day that warned (≥ 80 % used, or exceeded with its
+   * refusals), kept after the window rolled over; empty when none did.
+   */
+  rateWarnings: RateWarning[];
 }
 
 type CounterRow = Pick<Row<'rate_limit_counter'>, 'name' | 'window_start' | 'count'>;
@@ -36,7 +45,7 @@ function slidingState(rows: CounterRow[], limits: RateLimit[], now: number): Key
 export const MAX_KEYS_PER_USAGE_CALL = 500;
 
 /**
- * Usage of many keys of one workspace in three queries, whatever their number: the keys and
+ * Usage of many keys of one workspace in five queries, whatever their number: the keys and
  * usage pages show every key's figures at once. Ids of no key of the workspace are left out.
  */
 export async function keysUsage(em: EntityManager, workspaceId: string, keyIds: string[], now = new Date()): Promise<Record<string, KeyUsage>> {
@@ -71,10 +80,16 @@ export async function keysUsage(em: EntityManager, workspaceId: string, keyIds: 
     .execute();
   if (keys.length === 0) return {};
   const limited = keys.filter((k) => (k.rate_limits ?? []).length > 0).map((k) => k.pk);
-  const [calls, counters] = await Promise.all([
+  const [calls, counters, warnings] = await Promise.all([
     scope
       .selectFrom('usage_day')
-      .select((eb) => ['key_id', eb.fn.sum<string | null>('calls').filterWhere('bucket', '>=', startOfUtcDay(now)).as('today'), eb.fn.sum<string | null>('calls').as('month')])
+      .select((eb) => [
+        'key_id',
+        eb.fn.sum<string | null>('calls').filterWhere('bucket', '>=', startOfUtcDay(now)).as('today'),
+        eb.fn.sum<string | null>('calls').as('month'),
+        eb.fn.sum<string | null>('refused').filterWhere('bucket', '>=', startOfUtcDay(now)).as('refused_today'),
+        eb.fn.sum<string | null>('refused').as('refused_month'),
+      ])
       .where((eb) => eb('key_id', '=', eb.fn.any(eb.val(keys.map((k) => k.id)))))
       .where('bucket', '>=', startOfUtcMonth(now))
       .where('bucket', '<', startOfNextUtcMonth(now))
@@ -88,6 +103,7 @@ export async function keysUsage(em: EntityManager, workspaceId: string, keyIds: 
           .select(['key_pk', 'name', 'window_start', 'count'])
           .where((eb) => eb('key_pk', '=', eb.fn.any(eb.val(limited))))
           .execute(),
+    lastRateWarnings(em, workspaceId, keys.map((k) => k.id), now),
   ]);
   const callsOf = new Map(calls.map((c) => [c.key_id, c]));
   const countersOf = new Map<string, CounterRow[]>();
@@ -102,8 +118,11 @@ export async function keysUsage(em: EntityManager, workspaceId: string, keyIds: 
     out[k.id] = {
       callsToday: Number(c?.today ?? 0),
       callsMonth: Number(c?.month ?? 0),
+      refusedToday: Number(c?.refused_today ?? 0),
+      refusedMonth: Number(c?.refused_month ?? 0),
       rateLimits: slidingState(countersOf.get(k.pk) ?? [], k.rate_limits ?? [], now.getTime()),
       creditsRemaining: k.credits,
+      rateWarnings: warnings.get(k.id) ?? [],
     };
   }
   return out;

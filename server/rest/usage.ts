@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { ingestReported, MAX_REPORTED_RECORDS, type IngestProblem, type ReportedCall } from '../../core/usage/ingest.js';
 import { keyUsage } from '../../core/usage/key-usage.js';
+import { keyHistory, KEY_HISTORY_RANGES, type KeyHistoryRange } from '../../core/usage/key-history.js';
 import { LOG_KINDS, LOG_SOURCES, searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
 import { summary, timeseries, MAX_POINTS } from '../../core/usage/queries.js';
+import { providerUsage, ProviderUsageInput } from '../../core/usage/provider.js';
 import { resolveRange } from '../../core/usage/range.js';
 import { badRequest } from '../../core/errors.js';
 import { camelKeys, snakeField, snakeKeys, snakeKeysDeep } from './case.js';
@@ -50,6 +52,8 @@ const KeyUsageResponse = z
   .object({
     calls_today: z.number().int(),
     calls_month: z.number().int(),
+    refused_today: z.number().int().meta({ description: 'Calls today a verification refused (rate limit, credits, disabled, …).' }),
+    refused_month: z.number().int(),
     rate_limits: z.array(
       z.object({
         name: z.string(),
@@ -61,8 +65,45 @@ const KeyUsageResponse = z
       }),
     ),
     credits_remaining: z.number().int().nullable(),
+    rate_warnings: z
+      .array(
+        z.object({
+          limit_name: z.string(),
+          state: z.enum(['approaching', 'exceeded']),
+          used: z.number().int(),
+          limit: z.number().int(),
+          refused: z.number().int(),
+          window_start: z.string().nullable(),
+          window_end: z.string(),
+        }),
+      )
+      .meta({ description: 'Per limit, the last window in the past day that warned (80 % used, or exceeded with its RATE_LIMITED refusals).' }),
   })
   .meta({ id: 'KeyUsage' });
+
+export const keyHistoryRoute = defineRoute({
+  method: 'get',
+  path: '/usage/keys/{id}/history',
+  summary: 'Passed and refused verifications of a key over time, refusals by code',
+  tags: TAGS,
+  scope: 'usage:read',
+  params: z.object({ id: z.string().min(1).max(128) }),
+  query: z.object({ range: z.enum(Object.keys(KEY_HISTORY_RANGES) as [KeyHistoryRange, ...KeyHistoryRange[]]).default('24h') }),
+  errors: [404],
+  response: z
+    .object({
+      key_id: z.string(),
+      range: z.string(),
+      bucket_seconds: z.number().int(),
+      buckets: z.array(z.object({ at: z.string(), passed: z.number().int(), refused: z.number().int(), by_code: z.record(z.string(), z.number().int()) })),
+    })
+    .meta({ id: 'KeyHistory' }),
+  // by_code's keys are verification codes (data): snakeKeys renames only the envelope and each bucket.
+  handler: async ({ params, query, ctx }) => {
+    const h = await keyHistory(ctx.em, ctx.principal.workspaceId, params.id, query.range);
+    return { ...snakeKeys(h), buckets: h.buckets.map(snakeKeys) };
+  },
+});
 
 export const keyUsageRoute = defineRoute({
   method: 'get',
@@ -224,9 +265,35 @@ export const logsRoute = defineRoute({
   },
 });
 
+const ProviderTop = z.array(z.object({ workspace_id: z.string(), name: z.string(), calls: z.number().int(), errors: z.number().int() }));
+
+export const providerUsageRoute = defineRoute({
+  method: 'get',
+  path: '/usage/provider',
+  summary: 'Operators only: calls and errors per UTC day across every workspace, and the top 10 workspaces by calls and by errors (default: the last 30 days)',
+  tags: TAGS,
+  scope: 'operator',
+  query: z.strictObject({ days: ProviderUsageInput.shape.days }),
+  response: z
+    .object({
+      from: z.string(),
+      to: z.string(),
+      daily: z.array(z.object({ date: z.string(), calls: z.number().int(), errors: z.number().int() })),
+      top_by_calls: ProviderTop,
+      top_by_errors: ProviderTop,
+    })
+    .meta({ id: 'ProviderUsage' }),
+  handler: async ({ query, ctx }) => {
+    const u = await providerUsage(ctx.em, query);
+    return { ...snakeKeys(u), top_by_calls: u.topByCalls.map(snakeKeys), top_by_errors: u.topByErrors.map(snakeKeys) };
+  },
+});
+
 export const usageRoutes = [
   usageSummaryRoute,
+  providerUsageRoute,
   keyUsageRoute,
+  keyHistoryRoute,
   timeseriesRoute,
   reportUsageRoute,
   logsRoute,

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { keysUsage, keyUsage, MAX_KEYS_PER_USAGE_CALL } from '../../core/usage/key-usage.js';
+import { keyHistory, KEY_HISTORY_RANGES, type KeyHistoryRange } from '../../core/usage/key-history.js';
 import { MAX_POINTS, summary, timeseries } from '../../core/usage/queries.js';
+import { providerUsage, ProviderUsageInput } from '../../core/usage/provider.js';
 import { badRequest } from '../../core/errors.js';
 import { resolveRange } from '../../core/usage/range.js';
 import { router, scopedProcedure } from '../trpc.js';
@@ -26,6 +28,16 @@ export const usageRouter = router({
   keys: scopedProcedure('usage:read')
     .input(z.strictObject({ ids: z.array(z.string().min(1).max(128)).max(MAX_KEYS_PER_USAGE_CALL, `at most ${MAX_KEYS_PER_USAGE_CALL} keys per call`) }))
     .query(({ ctx, input }) => keysUsage(ctx.em, ctx.principal.workspaceId, input.ids)),
+
+  /** Passed vs refused verifications of one key over time (refusals by code), for its history chart. */
+  keyHistory: scopedProcedure('usage:read')
+    .input(z.strictObject({ keyId: z.string().min(1).max(128), range: z.enum(Object.keys(KEY_HISTORY_RANGES) as [KeyHistoryRange, ...KeyHistoryRange[]]).default('24h') }))
+    .query(({ ctx, input }) => keyHistory(ctx.em, ctx.principal.workspaceId, input.keyId, input.range)),
+
+  /** The provider's charts (operators only): calls and errors per day across every workspace, top 10 customers. */
+  provider: scopedProcedure('operator')
+    .input(ProviderUsageInput.optional())
+    .query(({ ctx, input }) => providerUsage(ctx.em, input ?? {})),
 
   /** Points per hour or UTC day for charts, gaps filled with zeros. */
   timeseries: scopedProcedure('usage:read')
