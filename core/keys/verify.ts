@@ -127,23 +127,30 @@ export async function verifyKey(input: VerifyInput, deps: VerifyDeps): Promise<V
   const ws = limitsFound instanceof Promise ? await limitsFound : limitsFound;
   const keyLimits = ws.limits.keyRateLimits.length === 0 ? record.rateLimits : limitsWithCeilings(record, ws);
 
-  let ratelimit: VerifyRateLimit | null = null;
-  let keyGrants: Awaited<ReturnType<typeof v.limiter.consume>>['grants'];
-  if (keyLimits.length > 0) {
-    const decision = await v.limiter.consume(record.pk, keyLimits);
-    const { name, limit, remaining, reset } = decision.state;
-    ratelimit = { scope: 'key', name, limit, remaining, reset };
-    if (!decision.allowed) return refuse(record, 'RATE_LIMITED', ratelimit, null, null);
-    keyGrants = decision.grants;
-  }
+  // The key's counters, the workspace's and its month are independent: under a plan they are asked
+  // at once, so a verification waits for one round trip rather than three. They are then read in
+  // the order of the checks; whatever a later check took is given back when an earlier one refused.
+  const { monthlyCalls, monthlyCredits } = ws.limits;
+  const keyAsk = keyLimits.length > 0 ? v.limiter.consume(record.pk, keyLimits) : undefined;
+  const wsAsk = ws.rateLimits.length > 0 ? v.workspaceLimiter.consume(record.workspaceId, ws.rateLimits) : undefined;
+  const quotaAsk = monthlyCalls !== null || monthlyCredits !== null ? v.quota.charge(record.workspaceId, monthlyCalls, monthlyCredits, cost) : undefined;
+  const [keyD, wsD, quotaD] = wsAsk || quotaAsk ? await Promise.all([keyAsk, wsAsk, quotaAsk]) : [keyAsk && (await keyAsk), undefined, undefined];
 
-  if (ws.rateLimits.length > 0) {
-    const decision = await v.workspaceLimiter.consume(record.workspaceId, ws.rateLimits);
-    const { name, limit, remaining, reset } = decision.state;
+  let ratelimit: VerifyRateLimit | null = null;
+  if (keyD) {
+    const { name, limit, remaining, reset } = keyD.state;
+    ratelimit = { scope: 'key', name, limit, remaining, reset };
+    if (!keyD.allowed) {
+      await giveBack(v, record.workspaceId, undefined, wsD, quotaD, cost);
+      return refuse(record, 'RATE_LIMITED', ratelimit, null, null);
+    }
+  }
+  if (wsD) {
+    const { name, limit, remaining, reset } = wsD.state;
     const shared: VerifyRateLimit = { scope: 'workspace', name, limit, remaining, reset };
-    if (!decision.allowed) {
-      // All or nothing, as among a key's own limits: the key's room is given back.
-      if (keyGrants) await v.limiter.release(keyGrants);
+    if (!wsD.allowed) {
+      // All or nothing, as among a key's own limits: the key's room (and the month's call) go back.
+      await giveBack(v, record.workspaceId, keyD, undefined, quotaD, cost);
       return refuse(record, 'RATE_LIMITED', shared, null, null);
     }
     if (!ratelimit || shared.remaining < ratelimit.remaining) ratelimit = shared;
@@ -151,13 +158,11 @@ export async function verifyKey(input: VerifyInput, deps: VerifyDeps): Promise<V
 
   let quota: VerifyQuota | null = null;
   let charged: QuotaDecision | undefined;
-  const { monthlyCalls, monthlyCredits } = ws.limits;
-  if (monthlyCalls !== null || monthlyCredits !== null) {
-    const decision = await v.quota.charge(record.workspaceId, monthlyCalls, monthlyCredits, cost);
-    quota = quotaView(decision, monthlyCalls, monthlyCredits);
+  if (quotaD) {
+    quota = quotaView(quotaD, monthlyCalls, monthlyCredits);
     // A refusal here keeps the rate-limit room taken, as a refusal for the key's credits does.
-    if (!decision.allowed) return refuse(record, 'USAGE_EXCEEDED', ratelimit, null, quota);
-    charged = decision;
+    if (!quotaD.allowed) return refuse(record, 'USAGE_EXCEEDED', ratelimit, null, quota);
+    charged = quotaD;
   }
 
   let credits: number | null = null;
@@ -176,6 +181,17 @@ export async function verifyKey(input: VerifyInput, deps: VerifyDeps): Promise<V
 
   v.touches.touch(record.pk);
   return { valid: true, code: 'VALID', keyId: record.id, permissions: record.permissions, ratelimit, quota, credits, expires: record.keyExpiresAt };
+}
+
+type Decision = Awaited<ReturnType<KeyVerifier['limiter']['consume']>>;
+
+/** Returns what the checks after a refusing one took: rate-limit room and the month's call. */
+async function giveBack(v: KeyVerifier, workspaceId: string, key: Decision | undefined, shared: Decision | undefined, month: QuotaDecision | undefined, cost: number) {
+  await Promise.all([
+    key?.grants ? v.limiter.release(key.grants) : undefined,
+    shared?.grants ? v.workspaceLimiter.release(shared.grants) : undefined,
+    month?.allowed ? v.quota.refund(workspaceId, month, cost) : undefined,
+  ]);
 }
 
 /** The key's own limits plus each plan ceiling they do not imply, worked out once per key record and limits load. */

@@ -21,7 +21,7 @@ async function customer(plan: Parameters<typeof insertPlan>[1]) {
 
 describe('verification enforces the workspace plan', () => {
   it('shares the workspace rate limit between all its keys, naming scope and limit when it refuses', async () => {
-    const ws = await customer({ workspaceRateLimits: [{ limit: 5, windowSeconds: 3600 }] });
+    const ws = await customer({ workspaceRateLimits: [{ limit: 5, windowSeconds: 3600 }], monthlyCalls: 100 });
     const a = await insertKey(stack, { workspaceId: ws.workspaceId });
     const b = await insertKey(stack, { workspaceId: ws.workspaceId, rateLimits: [{ name: 'own', limit: 100, windowSeconds: 3600 }] });
     const answers = [];
@@ -31,11 +31,14 @@ describe('verification enforces the workspace plan', () => {
     // The workspace's limit, with less room than key b's own, is the one reported.
     expect(answers[4]!.ratelimit).toMatchObject({ scope: 'workspace', name: 'workspace:3600s', limit: 5, remaining: 0 });
     expect(answers[5]!.ratelimit).toMatchObject({ scope: 'workspace', name: 'workspace:3600s', limit: 5, remaining: 0 });
-    expect(answers[0]!.quota).toBeNull();
+    expect(answers[0]!.quota).toMatchObject({ name: 'monthly_calls', limit: 100, remaining: 99 });
 
     // Key b's own limit was given back each time the workspace refused: 1 taken, not 4.
     const [row] = await stack.orm.em.fork().execute<{ count: number }[]>(`select sum(count)::int as count from rate_limit_counter where key_pk = ?`, [b.pk]);
     expect(row!.count).toBe(1);
+    // The month counts the 5 calls that went through: each refused one's call was given back.
+    const [month] = await stack.orm.em.fork().execute<{ calls: string }[]>(`select calls from workspace_quota where workspace_id = ?`, [ws.workspaceId]);
+    expect(Number(month!.calls)).toBe(5);
   });
 
   it('counts the monthly quota exactly in one process: N allowed, then USAGE_EXCEEDED with the quota', async () => {
