@@ -142,3 +142,25 @@ describe('workspaces.overview', () => {
     expect(all.total).toBeGreaterThanOrEqual(5);
   });
 });
+
+describe('workspaces.overview past thousands of workspaces', () => {
+  it('3000 workspaces: sorted by calls in the database, the last pages exact, the total right', async () => {
+    const em = stack.orm.em.fork();
+    const today = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate()));
+    await em.execute(
+      `insert into workspace (id, name, key_prefix, plan_id, created_at) select 'bulk-' || lpad(n::text, 4, '0'), 'Bulk ' || n, 'gate', 'free', now() from generate_series(1, 3000) n`,
+    );
+    await em.execute(
+      `insert into usage_day (workspace_id, bucket, key_id, route, calls, errors_4xx, errors_5xx, latency_sum, latency_max, hist)
+       select 'bulk-' || lpad(n::text, 4, '0'), ?, 'k', 'GET /x', n, 0, 0, n, 1, array_fill(0::bigint, array[${BUCKETS}]) from generate_series(1, 3000) n`,
+      [today],
+    );
+    const caller = await stack.caller();
+    const last = await caller.workspaces.overview({ search: 'bulk-', sort: 'calls', order: 'desc', limit: 50, offset: 2950 });
+    expect(last.total).toBe(3000);
+    expect(last.rows.map((r) => r.callsThisMonth)).toEqual(Array.from({ length: 50 }, (_, i) => 50 - i));
+    expect(last.rows[0]).toMatchObject({ id: 'bulk-0050', planId: 'free', quota: 10_000 });
+    const first = await caller.workspaces.overview({ search: 'bulk-', sort: 'calls', limit: 1 });
+    expect(first.rows[0]).toMatchObject({ id: 'bulk-3000', callsThisMonth: 3000 });
+  });
+});
