@@ -227,6 +227,10 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
   'core/limits/decide.ts': {
     "typedDb(tx).selectFrom('limit_request')": 'the provider decides a request of any workspace: found by id, it names its workspace, whose scope every write after it goes through',
   },
+  'core/usage/provider.ts': {
+    "db.selectFrom('usage_day')": "the provider's charts (operators only): every workspace's day rollups summed per day",
+    "db.selectFrom('usage_day as u')": "the provider's charts (operators only): every workspace's calls and errors over the range, grouped by workspace_id, the top ten",
+  },
   'core/limits/expire.ts': {
     "typedDb(deps.em()).selectFrom('limit_request')": "the expiry Schedule's sweep of every workspace's pending requests past expires_at; each is expired through its workspace's scope",
   },
