@@ -73,7 +73,8 @@ export async function approveLimitRequest(deps: LimitDeps, actor: LimitActor, id
       await assertPlanExists(tx, plan, 'plan');
       const from = await setPlan(tx, ws, plan);
       await notifyWorkspaceLimitsChanged(tx, ws);
-      await audit('workspace.updated', 'workspace', ws, { plan: { from, to: plan } });
+      // The same entries as an operator's direct change (core/plans/workspace-plan.ts).
+      await audit('workspace.plan_changed', 'workspace', ws, { plan: { from, to: plan } });
     }
     let granted: number | null = null;
     if (req.kind === 'key_limit') {
@@ -107,7 +108,7 @@ export async function approveLimitRequest(deps: LimitDeps, actor: LimitActor, id
       granted = input.limit ?? Number(req.requested_limit);
       const from = await setQuotaOverride(tx, ws, granted);
       await notifyWorkspaceLimitsChanged(tx, ws);
-      await audit('workspace.updated', 'workspace', ws, { overrides: { monthly_calls: { from: from ?? null, to: granted } } });
+      await audit('workspace.overrides_changed', 'workspace', ws, { overrides: { from: { monthly_calls: from ?? null }, to: { monthly_calls: granted } } });
     }
     const decided = await scope
       .updateTable('limit_request')
@@ -117,7 +118,8 @@ export async function approveLimitRequest(deps: LimitDeps, actor: LimitActor, id
         decided_at: sql<Date>`clock_timestamp()`,
         decision_note: input.note ?? null,
         approved_limit: granted !== null && granted !== num(req.requested_limit) ? granted : null,
-        approved_plan: plan !== undefined && plan !== req.requested_plan ? plan : null,
+        // The plan the approval assigned, whenever it assigned one (a plan request's always).
+        approved_plan: plan ?? null,
       })
       .where('id', '=', req.id)
       .returningAll()

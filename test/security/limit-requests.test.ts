@@ -158,7 +158,7 @@ describe("the plan's ceiling holds", () => {
         support.workspaceId,
       ]);
     const actions = rows.map((r) => r.action);
-    expect(actions).toEqual(expect.arrayContaining(['key.updated', 'limit_request.approved', 'workspace.updated']));
+    expect(actions).toEqual(expect.arrayContaining(['key.updated', 'limit_request.approved', 'workspace.plan_changed']));
     expect(rows.every((r) => r.actor_key_id === support.keyId)).toBe(true);
   });
 });
