@@ -9,6 +9,7 @@ const children = createRawSnippet(() => ({ render: () => '<p>page</p>' }));
 describe('layout', () => {
   afterEach(() => {
     session.me = null;
+    session.viewingAs = null;
   });
 
   it('names the workspace and key, and links every section', () => {
@@ -26,5 +27,25 @@ describe('layout', () => {
     render(Layout, { children, onsignout: vi.fn() });
     expect(screen.getByText('Read-only')).toBeTruthy();
     expect(screen.getByText(/you can see everything here but change nothing/)).toBeTruthy();
+  });
+
+  it('an operator gets the console in its own section of the sidebar; a customer does not', () => {
+    session.me = { workspaceId: 'default', keyId: 'bootstrap', scopes: ['keys:write', 'operator'], canWrite: true, expiresAt: null };
+    const view = render(Layout, { children, onsignout: vi.fn() });
+    const console = screen.getByRole('navigation', { name: 'Operator' });
+    expect([...console.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Customers', 'Plans', 'Limit requests', 'Provider usage']);
+    view.unmount();
+    session.me = { workspaceId: 'acme', keyId: 'admin', scopes: ['keys:write', 'limits:write'], canWrite: true, expiresAt: null };
+    render(Layout, { children, onsignout: vi.fn() });
+    expect(screen.queryByRole('navigation', { name: 'Operator' })).toBeNull();
+  });
+
+  it('viewing as a customer: a read-only banner naming the customer, with Exit, and no console', () => {
+    session.me = { workspaceId: 'acme', keyId: 'bootstrap', scopes: ['keys:read', 'usage:read'], canWrite: false, expiresAt: null };
+    session.viewingAs = { workspaceId: 'acme', name: 'Acme Corp' };
+    render(Layout, { children, onsignout: vi.fn() });
+    expect(screen.getByRole('status').textContent).toContain('Viewing Acme Corp as customer (read-only)');
+    expect(screen.getByRole('button', { name: 'Exit' })).toBeTruthy();
+    expect(screen.queryByRole('navigation', { name: 'Operator' })).toBeNull();
   });
 });

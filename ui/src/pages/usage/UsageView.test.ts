@@ -14,8 +14,8 @@ const data: UsageData = {
     { t: '2026-11-02T00:00:00.000Z', calls: 0, errors4xx: 0, errors5xx: 0, avgLatencyMs: 0, p95LatencyMs: 0 },
   ],
   keys: [
-    { id: 'key_prod', name: 'Production', usage: { callsToday: 12_400, callsMonth: 200_000, rateLimits: [{ name: 'per-minute', limit: 100, windowSeconds: 60, used: 85, remaining: 15, resetAt: '2026-11-23T10:01:00Z' }], creditsRemaining: 40 } },
-    { id: 'key_test', name: 'Testing', usage: { callsToday: 45, callsMonth: 900, rateLimits: [{ name: 'per-minute', limit: 10, windowSeconds: 60, used: 10, remaining: 0, resetAt: '2026-11-23T10:01:00Z' }], creditsRemaining: null } },
+    { id: 'key_prod', name: 'Production', usage: { callsToday: 12_400, callsMonth: 200_000, rateLimits: [{ name: 'per-minute', limit: 100, windowSeconds: 60, used: 85, remaining: 15, resetAt: '2026-11-23T10:01:00Z' }], creditsRemaining: 40, refusedToday: 0, refusedMonth: 0, rateWarnings: [] } },
+    { id: 'key_test', name: 'Testing', usage: { callsToday: 45, callsMonth: 900, rateLimits: [{ name: 'per-minute', limit: 10, windowSeconds: 60, used: 10, remaining: 0, resetAt: '2026-11-23T10:01:00Z' }], creditsRemaining: null, refusedToday: 0, refusedMonth: 0, rateWarnings: [] } },
   ],
   months: [
     { month: '2026-11', summary },
