@@ -36,6 +36,9 @@ describe('the event catalog', () => {
         'credits.low', 'key.created', 'key.rotated', 'key.revoked', 'key.expiring', 'key.rotation_due',
         'usage.rate_limit.approaching', 'usage.rate_limit.exceeded', 'usage.monthly_report', 'webhook.endpoint.disabled',
         'webhook.test',
+        // The provider's plane (issue 12).
+        'workspace.created', 'usage.quota.approaching', 'usage.quota.exceeded', 'usage.quota.reset',
+        'limits.request.created', 'limits.request.decided',
       ].sort(),
     );
   });
