@@ -31,7 +31,8 @@ export interface ChargeResult {
 
 export async function chargeCredits(pool: pg.Pool, keyPk: string, cost: number, onQuery: () => void = () => {}): Promise<ChargeResult> {
   onQuery();
-  const res = await pool.query<{ credits_remaining: number }>(CHARGE_SQL, [keyPk, cost]);
+  // Prepared once per connection under this name: PostgreSQL plans the charge once, not per call.
+  const res = await pool.query<{ credits_remaining: number }>({ name: 'gatehouse-credits-charge', text: CHARGE_SQL }, [keyPk, cost]);
   const row = res.rows[0];
   if (row) return { charged: true, remaining: row.credits_remaining };
   onQuery();

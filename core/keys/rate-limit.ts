@@ -50,6 +50,8 @@ export const WORKSPACE_COUNTERS: CounterTable = { table: 'workspace_rate_counter
  */
 function counterSql({ table, owner }: CounterTable) {
   return {
+    /** Prepared once per connection under this name: PostgreSQL plans the CTE once, not per batch. */
+    consumeName: `gatehouse-consume-${table}`,
     // raw SQL: the sliding-window upsert run per verification on the verifier's own pg pool (a CTE feeding insert … on conflict with scalar subqueries; measured in BENCHMARKS.md)
     consume: `
   with a as (
@@ -168,7 +170,7 @@ export class RateLimiter {
         let allowance = 0;
         if (q.limit.limit > 0) {
           this.onQuery();
-          const res = await this.pool.query<{ count: number; granted: number; allowance: number }>(this.sql.consume, [
+          const res = await this.pool.query<{ count: number; granted: number; allowance: number }>({ name: this.sql.consumeName, text: this.sql.consume }, [
             q.owner,
             q.limit.name,
             windowStart,
