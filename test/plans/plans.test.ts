@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { KEY_CHANGED_CHANNEL } from '../../core/keys/notify.js';
 import { startStack, type Stack } from '../harness.js';
 import { failure } from './failure.js';
 
@@ -189,5 +191,36 @@ describe('bad input: a 400 naming the field, and nothing changed', () => {
     expect(await failure(caller.workspaces.update({ id: 'acme', plan: 'platinum' }))).toEqual({ code: 'BAD_REQUEST', field: 'plan' });
     expect(await failure(caller.workspaces.update({ id: 'acme', overrides: { maxKey: 1 } as never }))).toEqual({ code: 'BAD_REQUEST', field: 'overrides.maxKey' });
     expect([await rows('plan'), await rows('workspace')]).toEqual(before);
+  });
+});
+
+describe('every change reaches every API process at once', () => {
+  it('plan and workspace changes notify plan:<id> / workspace:<id> on commit; refused ones nothing', async () => {
+    const listener = new pg.Client({ connectionString: stack.databaseUrl });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.payload ?? ''));
+    await listener.query(`listen ${KEY_CHANGED_CHANNEL}`);
+    try {
+      await stack.rest('POST', '/plans', { body: { id: 'notified', name: 'Notified' } });
+      await stack.rest('PATCH', '/plans/notified', { body: { max_keys: 9 } });
+      await stack.rest('PATCH', '/workspaces/acme', { body: { plan: 'notified' } });
+      await stack.rest('PATCH', '/workspaces/acme', { body: { overrides: { max_keys: 10 } } });
+      // Refused: nothing is sent. Notifications arrive in commit order, so the marker after them proves it without waiting.
+      expect((await stack.rest('PATCH', '/plans/notified', { body: { max_keys: 0 } })).status).toBe(400);
+      expect((await stack.rest('PATCH', '/workspaces/acme', { body: { plan: 'nope' } })).status).toBe(400);
+      expect((await stack.rest('DELETE', '/plans/notified')).status).toBe(409);
+      await stack.rest('PATCH', '/workspaces/acme', { body: { plan: 'free', overrides: {} } });
+      await vi.waitFor(() => expect(heard.filter((p) => p.startsWith('workspace:'))).toHaveLength(3));
+      expect(heard.filter((p) => p.startsWith('plan:') || p.startsWith('workspace:'))).toEqual([
+        'plan:notified',
+        'plan:notified',
+        'workspace:acme',
+        'workspace:acme',
+        'workspace:acme',
+      ]);
+    } finally {
+      await listener.end();
+    }
   });
 });
