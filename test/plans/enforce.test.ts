@@ -142,6 +142,17 @@ describe('max webhook endpoints', () => {
   });
 });
 
+describe('concurrent endpoint creates at the plan limit', () => {
+  it('exactly the room left is used', async () => {
+    // One endpoint exists; room for two more.
+    expect((await stack.rest('PATCH', `/workspaces/${WS}`, { body: { overrides: { max_webhook_endpoints: 3 } } })).status).toBe(200);
+    const results = await Promise.all([1, 2, 3, 4, 5].map((i) => stack.rest('POST', '/webhooks', { key: admin, body: { url: `https://93.184.215.14/race-${i}` } })));
+    expect(results.map((r) => r.status).sort()).toEqual([201, 201, 403, 403, 403]);
+    const n = await stack.orm.em.fork().execute<{ n: string }[]>(`select count(*) as n from webhook_endpoint where workspace_id = ?`, [WS]);
+    expect(Number(n[0]!.n)).toBe(3);
+  });
+});
+
 describe('a workspace without a plan', () => {
   it('is held to nothing beyond the key rules', async () => {
     expect((await stack.rest('PATCH', `/workspaces/${WS}`, { body: { plan: null, overrides: {} } })).status).toBe(200);
