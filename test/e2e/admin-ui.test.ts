@@ -293,6 +293,12 @@ describe('admin UI in Chromium', () => {
   });
 
   it('shows usage and the request log, and tails new requests live', async () => {
+    // Usage is the API's traffic (verifications and reported calls), never the UI's or the
+    // playground's calls to Gatehouse itself: a few verifications give the charts something to show.
+    for (const key of [rotatedSecret, rotatedSecret, 'gh_live_not_a_key']) {
+      expect((await stack.rest('POST', '/v1/keys/verify', { key: stack.bootstrapKey, body: { key } })).status).toBe(200);
+    }
+    await stack.deps.usage.flush();
     await nav('Usage');
     await page.getByRole('heading', { name: 'Per key: rate limits and credits' }).waitFor();
     // Every active key's figures, fetched in one usage.keys query: a header row plus one per key.
@@ -318,6 +324,11 @@ describe('admin UI in Chromium', () => {
 
     await nav('Logs');
     await page.getByRole('heading', { name: 'Request log' }).waitFor();
+    // Your API's traffic first; Gatehouse's own API and UI calls one choice away.
+    await page.getByTestId('log-row').filter({ hasText: 'VERIFY /v1/keys/verify' }).first().waitFor();
+    expect(await page.getByTestId('log-row').filter({ hasText: 'GET /api-keys' }).count()).toBe(0);
+    await page.getByLabel('Calls').selectOption('management');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.getByTestId('log-row').filter({ hasText: 'GET /api-keys' }).first().waitFor();
     await page.getByLabel('Live tail').check();
     await page.getByText('live', { exact: true }).waitFor();
