@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import axe from 'axe-core';
 import { startStack, type Stack } from '../harness.js';
 import { buildUi, launchChromium, screenshot } from './browser.js';
 
@@ -42,8 +43,22 @@ afterAll(async () => {
   await stack?.close();
 });
 
+/** Each page documented is also checked with axe-core: no serious or critical violation. */
 async function docShot(p: Page, name: string) {
   await p.screenshot({ path: `${DOCS}${name}.png`, fullPage: true });
+  expect(await accessibilityProblems(p), name).toEqual([]);
+}
+
+async function accessibilityProblems(p: Page): Promise<string[]> {
+  // Evaluated through the DevTools protocol, which the UI's Content-Security-Policy does not govern.
+  await p.evaluate(axe.source);
+  return p.evaluate(async () => {
+    const { axe: run } = window as unknown as { axe: typeof import('axe-core') };
+    const result = await run.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
 }
 
 async function signIn(p: Page, secret: string) {
