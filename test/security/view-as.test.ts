@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../harness.js';
 import { VIEW_AS_HEADER, VIEWED_AS_ACTION } from '../../server/auth/view-as.js';
+import { SseStream } from './sse.js';
 
 /**
  * "View as customer" (server/auth/view-as.ts): an operator's tRPC queries carrying
@@ -107,5 +108,27 @@ describe('view as customer', () => {
   it('without a key the header changes nothing: still unauthorized', async () => {
     const res = await fetch(`${stack.url}/trpc/system.whoami`, { headers: { [VIEW_AS_HEADER]: customer.workspaceId } });
     expect(res.status).toBe(401);
+  });
+
+  it("a live tail names the workspace in its connection params (EventSource sends no headers); the same rules hold", async () => {
+    const third = await stack.workspace(['admin']);
+    const url = (params: Record<string, string>) => `${stack.url}/trpc/logs.tail?connectionParams=${encodeURIComponent(JSON.stringify(params))}`;
+    const tail = await SseStream.open(url({ [VIEW_AS_HEADER]: third.workspaceId }), { 'x-api-key': stack.bootstrapKey });
+    try {
+      expect(tail.status).toBe(200);
+      expect(await viewedAsEntries(third.workspaceId)).toEqual([{ actor_workspace_id: 'default', actor_key_id: 'bootstrap', target_id: third.workspaceId }]);
+    } finally {
+      tail.close();
+    }
+    const refused = await SseStream.open(url({ [VIEW_AS_HEADER]: third.workspaceId }), { 'x-api-key': customer.secret });
+    try {
+      // A stream's refusal is its first event after `connected`: no log line of any workspace.
+      let first = await refused.next();
+      if (first?.event === 'connected') first = await refused.next();
+      expect(first?.event).toBe('serialized-error');
+      expect(first?.data).toContain('Only an operator may view another workspace');
+    } finally {
+      refused.close();
+    }
   });
 });
