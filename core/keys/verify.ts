@@ -2,7 +2,7 @@ import type { RateLimit } from '../../db/entities/api-key.js';
 import { badRequest } from '../errors.js';
 import { effectiveKeyRateLimits } from '../plans/effective.js';
 import type { WorkspaceLimits } from '../plans/limits-cache.js';
-import type { QuotaDecision, QuotaName } from '../plans/quota.js';
+import type { QuotaDecision, QuotaName, SharedRateGrant } from '../plans/quota.js';
 import { chargeCredits } from './credits.js';
 import type { KeyRecord } from './key-record.js';
 import { parsePermissionExprCached, PermissionSyntaxError, satisfies, type PermissionExpr } from './permission-expr.js';
@@ -130,11 +130,15 @@ export async function verifyKey(input: VerifyInput, deps: VerifyDeps): Promise<V
   // The key's counters, the workspace's and its month are independent: under a plan they are asked
   // at once, so a verification waits for one round trip rather than three. They are then read in
   // the order of the checks; whatever a later check took is given back when an earlier one refused.
+  // The usual plan (a quota and one shared rate limit) takes both in one statement.
   const { monthlyCalls, monthlyCredits } = ws.limits;
+  const monthly = monthlyCalls !== null || monthlyCredits !== null;
+  const combined = monthly && ws.rateLimits.length === 1 ? ws.rateLimits[0] : undefined;
   const keyAsk = keyLimits.length > 0 ? v.limiter.consume(record.pk, keyLimits) : undefined;
-  const wsAsk = ws.rateLimits.length > 0 ? v.workspaceLimiter.consume(record.workspaceId, ws.rateLimits) : undefined;
-  const quotaAsk = monthlyCalls !== null || monthlyCredits !== null ? v.quota.charge(record.workspaceId, monthlyCalls, monthlyCredits, cost) : undefined;
-  const [keyD, wsD, quotaD] = wsAsk || quotaAsk ? await Promise.all([keyAsk, wsAsk, quotaAsk]) : [keyAsk && (await keyAsk), undefined, undefined];
+  const wsAsk = ws.rateLimits.length > 0 && !combined ? v.workspaceLimiter.consume(record.workspaceId, ws.rateLimits) : undefined;
+  const quotaAsk = monthly ? v.quota.charge(record.workspaceId, monthlyCalls, monthlyCredits, cost, combined) : undefined;
+  const [keyD, wsD0, quotaD] = wsAsk || quotaAsk ? await Promise.all([keyAsk, wsAsk, quotaAsk]) : [keyAsk && (await keyAsk), undefined, undefined];
+  const wsD = wsD0 ?? (quotaD?.rate ? sharedDecision(record.workspaceId, quotaD.rate) : undefined);
 
   let ratelimit: VerifyRateLimit | null = null;
   if (keyD) {
@@ -184,6 +188,12 @@ export async function verifyKey(input: VerifyInput, deps: VerifyDeps): Promise<V
 }
 
 type Decision = Awaited<ReturnType<KeyVerifier['limiter']['consume']>>;
+
+/** The shared rate limit as the combined statement took it, in the rate limiter's terms (for refusals and give-backs). */
+function sharedDecision(workspaceId: string, r: SharedRateGrant): Decision {
+  const state = { name: r.limit.name, limit: r.limit.limit, remaining: r.remaining, reset: r.reset };
+  return r.allowed ? { allowed: true, state, grants: { owner: workspaceId, taken: [{ limit: r.limit, windowStart: r.windowStart }] } } : { allowed: false, state };
+}
 
 /** Returns what the checks after a refusing one took: rate-limit room and the month's call. */
 async function giveBack(v: KeyVerifier, workspaceId: string, key: Decision | undefined, shared: Decision | undefined, month: QuotaDecision | undefined, cost: number) {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { RateLimit } from '../../db/entities/api-key.js';
 import { monthBounds } from './effective.js';
 
 /** Which monthly allowance refused, or is reported: the call quota or the credit grant. */
@@ -15,6 +16,18 @@ export interface QuotaDecision {
   /** The workspace's calls and credits this month after this verification (as they stood, when refused). */
   calls: number;
   credits: number;
+  /** Set when the workspace's one shared rate limit was taken in the same statement (chargeWithRate). */
+  rate?: SharedRateGrant;
+}
+
+/** What the combined statement did with the workspace's shared rate limit for one verification. */
+export interface SharedRateGrant {
+  allowed: boolean;
+  limit: RateLimit;
+  remaining: number;
+  /** Epoch ms at which the current window ends. */
+  reset: number;
+  windowStart: number;
 }
 
 interface Waiter {
@@ -27,6 +40,7 @@ interface Queue {
   workspaceId: string;
   calls: number | null;
   credits: number | null;
+  rate: RateLimit | undefined;
   waiting: Waiter[];
   flushing: boolean;
 }
@@ -69,6 +83,47 @@ const CHARGE_SQL = `
 /** Prepared once per connection (a named statement): PostgreSQL plans its CTEs once, not per batch. */
 const CHARGE = { name: 'gatehouse-quota-charge', text: CHARGE_SQL };
 
+/**
+ * The same charge with the workspace's one shared rate limit taken first, in the same statement:
+ * the rate limiter's sliding-window upsert on workspace_rate_counter (core/keys/rate-limit.ts, whose
+ * semantics it keeps: the first `granted` of the batch pass it), then the month's charge over those
+ * only. One round trip per batch instead of two for the usual plan (a quota and one shared limit).
+ */
+// raw SQL: the quota charge and the shared rate limit's upsert per verification batch, one statement on the verifier's pool (measured in BENCHMARKS.md)
+const CHARGE_WITH_RATE_SQL = `
+  with nosync as materialized (select set_config('synchronous_commit', 'off', true))
+  , a as (
+    select ($8::int - floor(coalesce((select c.count from workspace_rate_counter c
+                                       where c.workspace_id = $1 and c.name = $6 and c.window_start = $7::bigint - $9::bigint), 0)
+                              * $10::float8))::int as allowance
+  ), rl as (
+    insert into workspace_rate_counter as r (workspace_id, name, window_start, count, granted, expires_at)
+    select $1, $6, $7::bigint, least($11::int, a.allowance), least($11::int, a.allowance), $7::bigint + 2 * $9::bigint
+      from a where a.allowance > 0
+    on conflict (workspace_id, name, window_start) do update
+       set count = least(r.count + $11::int, greatest(r.count, (select allowance from a))),
+           granted = least(r.count + $11::int, greatest(r.count, (select allowance from a))) - r.count
+    returning r.count, r.granted
+  ), old as materialized (
+    select q.calls, q.credits from workspace_quota q where q.workspace_id = $1 and q.month = $2::date for update
+  ), req as (
+    select t.i, sum(t.c) over (order by t.i) as run from unnest($3::int[]) with ordinality as t(c, i)
+  ), ok as (
+    select count(*)::int as n, coalesce(max(req.run), 0)::bigint as cost
+      from req, old
+     where req.i <= coalesce((select granted from rl), 0)
+       and ($4::bigint is null or old.calls + req.i <= $4::bigint)
+       and ($5::bigint is null or old.credits + req.run <= $5::bigint)
+  ), upd as (
+    update workspace_quota q set calls = q.calls + ok.n, credits = q.credits + ok.cost, updated_at = now()
+      from ok where q.workspace_id = $1 and q.month = $2::date and ok.n > 0
+    returning 1
+  )
+  select old.calls::bigint as calls, old.credits::bigint as credits, ok.n,
+         coalesce((select count from rl), 0) as rl_count, coalesce((select granted from rl), 0) as rl_granted, (select allowance from a) as allowance
+    from old, ok, nosync`;
+const CHARGE_WITH_RATE = { name: 'gatehouse-quota-charge-rate', text: CHARGE_WITH_RATE_SQL };
+
 // raw SQL: the month's row, made on the first charge of the month (the charge above needs a row to lock)
 const CREATE_SQL = `insert into workspace_quota (workspace_id, month, calls, credits, updated_at) values ($1, $2::date, 0, 0, now()) on conflict do nothing`;
 
@@ -87,6 +142,8 @@ export function monthKey(start: Date): string {
  */
 export class QuotaCounter {
   private readonly queues = new Map<string, Queue>();
+  /** (workspace, month) rows this process has made sure exist: the combined statement must not run twice. */
+  private readonly known = new Set<string>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -97,10 +154,12 @@ export class QuotaCounter {
    * Counts one verification of `cost` credits, or refuses it: the calls stop at `calls` a month and
    * the credits at `credits` (null = that one is not limited).
    */
-  charge(workspaceId: string, calls: number | null, credits: number | null, cost: number): Promise<QuotaDecision> {
-    const id = `${workspaceId}\u0000${calls}\u0000${credits}`;
+  charge(workspaceId: string, calls: number | null, credits: number | null, cost: number, rate?: RateLimit): Promise<QuotaDecision> {
+    const id = rate
+      ? `${workspaceId}\u0000${calls}\u0000${credits}\u0000${rate.name}\u0000${rate.limit}\u0000${rate.windowSeconds}`
+      : `${workspaceId}\u0000${calls}\u0000${credits}`;
     let queue = this.queues.get(id);
-    if (!queue) this.queues.set(id, (queue = { workspaceId, calls, credits, waiting: [], flushing: false }));
+    if (!queue) this.queues.set(id, (queue = { workspaceId, calls, credits, rate, waiting: [], flushing: false }));
     const q = queue;
     const p = new Promise<QuotaDecision>((resolve, reject) => q.waiting.push({ cost, resolve, reject }));
     if (!q.flushing) void this.flush(id, q);
@@ -130,6 +189,7 @@ export class QuotaCounter {
   }
 
   private async run(q: Queue, batch: Waiter[]): Promise<Waiter[]> {
+    if (q.rate) return this.runWithRate(q, q.rate, batch);
     const { start, end } = monthBounds();
     const month = monthKey(start);
     const reset = end.getTime();
@@ -163,6 +223,69 @@ export class QuotaCounter {
     const rest = batch.slice(granted + 1);
     const at = { month, reset, calls, credits };
     return refusedBy === 'monthly_credits' ? this.refuseAbove(rest, first.cost, at) : this.refuseAll(rest, refusedBy, at);
+  }
+
+  /**
+   * The combined statement. Waiters past the rate limit's grant are refused by it (and took nothing);
+   * of the rest, those past the quota's prefix are refused by it and keep the rate-limit room they
+   * took, as in verification's order of checks. Unlike run(), cheaper calls behind a refusal for
+   * credits are not tried again here (that would take rate-limit room twice): they are refused too.
+   */
+  private async runWithRate(q: Queue, rate: RateLimit, batch: Waiter[]): Promise<Waiter[]> {
+    const now = Date.now();
+    const { start, end } = monthBounds(now);
+    const month = monthKey(start);
+    const reset = end.getTime();
+    const monthRow = `${q.workspaceId}\u0000${month}`;
+    if (!this.known.has(monthRow)) {
+      this.onQuery();
+      await this.pool.query(CREATE_SQL, [q.workspaceId, month]);
+      if (this.known.size >= 50_000) this.known.clear();
+      this.known.add(monthRow);
+    }
+    const windowMs = rate.windowSeconds * 1000;
+    const windowStart = Math.floor(now / windowMs) * windowMs;
+    const rateReset = windowStart + windowMs;
+    const previousShare = 1 - (now - windowStart) / windowMs;
+    this.onQuery();
+    const res = await this.pool.query<{ calls: string; credits: string; n: number; rl_count: number; rl_granted: number; allowance: number }>(CHARGE_WITH_RATE, [
+      q.workspaceId,
+      month,
+      batch.map((w) => w.cost),
+      q.calls,
+      q.credits,
+      rate.name,
+      windowStart,
+      rate.limit,
+      windowMs,
+      previousShare,
+      batch.length,
+    ]);
+    const row = res.rows[0];
+    if (!row) {
+      // The month's row is gone (the workspace was deleted): nothing left to count against.
+      this.known.delete(monthRow);
+      batch.forEach((w) => w.resolve({ allowed: true, month, reset, calls: 0, credits: 0 }));
+      return [];
+    }
+    let calls = Number(row.calls);
+    let credits = Number(row.credits);
+    const before = row.rl_count - row.rl_granted;
+    const rateOf = (i: number): SharedRateGrant =>
+      i < row.rl_granted
+        ? { allowed: true, limit: rate, remaining: Math.max(0, row.allowance - (before + i + 1)), reset: rateReset, windowStart }
+        : { allowed: false, limit: rate, remaining: 0, reset: rateReset, windowStart };
+    for (let i = 0; i < row.n; i++) {
+      calls += 1;
+      credits += batch[i]!.cost;
+      batch[i]!.resolve({ allowed: true, month, reset, calls, credits, rate: rateOf(i) });
+    }
+    const refusedBy: QuotaName = q.calls !== null && calls + 1 > q.calls ? 'monthly_calls' : 'monthly_credits';
+    for (let i = row.n; i < batch.length; i++) {
+      const r = rateOf(i);
+      batch[i]!.resolve(r.allowed ? { allowed: false, refusedBy, month, reset, calls, credits, rate: r } : { allowed: false, month, reset, calls, credits, rate: r });
+    }
+    return [];
   }
 
   /** Every waiter refused for the same reason as the first: no call of theirs can fit either. */

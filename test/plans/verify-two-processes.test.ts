@@ -38,17 +38,30 @@ describe('two API processes enforcing one plan', () => {
     expect(Number(row!.calls)).toBe(valid);
   });
 
-  it('share a workspace rate limit between them', async () => {
+  it('share a workspace rate limit between them, alone or taken with the quota in one statement', async () => {
+    for (const monthlyCalls of [null, 250]) {
+      await sharedLimit(monthlyCalls);
+    }
+  });
+
+  async function sharedLimit(monthlyCalls: number | null) {
     const ws = await stack.workspace(['admin']);
-    await assignPlan(stack, ws.workspaceId, await insertPlan(stack, { workspaceRateLimits: [{ limit: 200, windowSeconds: 3600 }] }));
+    await assignPlan(stack, ws.workspaceId, await insertPlan(stack, { workspaceRateLimits: [{ limit: 200, windowSeconds: 3600 }], monthlyCalls }));
     const k1 = await insertKey(stack, { workspaceId: ws.workspaceId });
     const k2 = await insertKey(stack, { workspaceId: ws.workspaceId });
     const answers = (await Promise.all([hammer(a.url, ws.secret, k1.secret, 150, 20), hammer(b.url, ws.secret, k2.secret, 150, 20)])).flat();
     const valid = answers.filter((r) => r.code === 'VALID').length;
     expect(valid).toBeGreaterThanOrEqual(200);
     expect(valid).toBeLessThanOrEqual(202);
-    for (const r of answers.filter((x) => x.code !== 'VALID')) expect(r.ratelimit).toMatchObject({ scope: 'workspace', name: 'workspace:3600s', remaining: 0 });
-  });
+    for (const r of answers.filter((x) => x.code !== 'VALID')) {
+      expect(r.code).toBe('RATE_LIMITED');
+      expect(r.ratelimit).toMatchObject({ scope: 'workspace', name: 'workspace:3600s', remaining: 0 });
+    }
+    if (monthlyCalls !== null) {
+      const [row] = await stack.orm.em.fork().execute<{ calls: string }[]>(`select calls from workspace_quota where workspace_id = ?`, [ws.workspaceId]);
+      expect(Number(row!.calls)).toBe(valid);
+    }
+  }
 
   it('see a plan edit and an override at once, though both had the limits cached', async () => {
     const ws = await stack.workspace(['admin']);
