@@ -209,7 +209,8 @@ export async function updateEndpoint(deps: WebhookDeps, workspaceId: string, id:
 }
 
 /** Deletes the endpoint with its deliveries and attempts; a delivery workflow still running finds nothing and ends. */
-export async function deleteEndpoint(deps: Pick<WebhookDeps, 'em'>, workspaceId: string, id: string): Promise<void> {
+export async function deleteEndpoint(deps: Pick<WebhookDeps, 'em'>, workspaceId: string, id: string, scopes?: ReadonlySet<string>): Promise<void> {
+  if ((await findEndpoint(deps, workspaceId, id)).all_workspaces) operatorEndpointTypes(scopes, null);
   await workspaceScope(deps.em, workspaceId)
     .deleteFrom('webhook_endpoint')
     .where('id', '=', id)
@@ -221,8 +222,8 @@ export async function deleteEndpoint(deps: Pick<WebhookDeps, 'em'>, workspaceId:
  * Issues a new signing secret, shown once. The current one becomes the previous one and keeps
  * signing, beside the new one, for 24 hours, so receivers can switch without dropping a delivery.
  */
-export async function rotateEndpointSecret(deps: WebhookDeps, workspaceId: string, id: string): Promise<{ endpoint: EndpointView; secret: string }> {
-  await findEndpoint(deps, workspaceId, id);
+export async function rotateEndpointSecret(deps: WebhookDeps, workspaceId: string, id: string, scopes?: ReadonlySet<string>): Promise<{ endpoint: EndpointView; secret: string }> {
+  if ((await findEndpoint(deps, workspaceId, id)).all_workspaces) operatorEndpointTypes(scopes, null);
   const secret = generateSigningSecret();
   const sealed = await seal({ em: deps.em, secretKey: deps.config.GATEHOUSE_SECRET_KEY }, secret, id);
   const row = await workspaceScope(deps.em, workspaceId)

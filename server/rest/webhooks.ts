@@ -114,7 +114,7 @@ export const deleteWebhookRoute = defineRoute({
   params,
   response: z.object({ message: z.string() }),
   handler: async ({ ctx, params }) => {
-    await deleteEndpoint(ctx, ctx.principal.workspaceId, params.id);
+    await deleteEndpoint(ctx, ctx.principal.workspaceId, params.id, ctx.principal.scopes);
     return { message: `Webhook endpoint '${params.id}' deleted` };
   },
 });
@@ -128,7 +128,7 @@ export const rotateWebhookSecretRoute = defineRoute({
   params,
   response: EndpointBody.extend({ secret }),
   handler: async ({ ctx, params }) => {
-    const { endpoint, secret } = await rotateEndpointSecret(ctx, ctx.principal.workspaceId, params.id);
+    const { endpoint, secret } = await rotateEndpointSecret(ctx, ctx.principal.workspaceId, params.id, ctx.principal.scopes);
     return { ...endpointBody(endpoint), secret };
   },
 });

@@ -62,13 +62,13 @@ export const webhooksRouter = router({
   delete: scopedProcedure('webhooks:write')
     .input(byId)
     .mutation(async ({ ctx, input }) => {
-      await deleteEndpoint(ctx, ctx.principal.workspaceId, input.id);
+      await deleteEndpoint(ctx, ctx.principal.workspaceId, input.id, ctx.principal.scopes);
       return { id: input.id, deleted: true };
     }),
 
   rotateSecret: scopedProcedure('webhooks:write')
     .input(byId)
-    .mutation(({ ctx, input }) => rotateEndpointSecret(ctx, ctx.principal.workspaceId, input.id)),
+    .mutation(({ ctx, input }) => rotateEndpointSecret(ctx, ctx.principal.workspaceId, input.id, ctx.principal.scopes)),
 
   sendTest: scopedProcedure('webhooks:write')
     .input(byId)

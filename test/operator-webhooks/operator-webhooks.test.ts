@@ -55,11 +55,15 @@ describe('creating an operator-wide endpoint', () => {
     operatorEndpoint = { id: res.body.id, secret: res.body.secret };
   });
 
-  it('stays an operator\'s: a non-operator key of the operator\'s workspace cannot change it', async () => {
+  it('stays an operator\'s: a non-operator key of the operator\'s workspace cannot change, rotate or delete it', async () => {
     const staff = await stack.rest('POST', '/api-keys', { body: { id: 'ops-staff', permissions: ['write'] } });
     expect(staff.status).toBe(201);
     const res = await stack.rest('PATCH', `/webhooks/${operatorEndpoint.id}`, { key: staff.body.api_key, body: { url: rx.url + '/stolen' } });
     expect(res.status, JSON.stringify(res.body)).toBe(403);
+    expect((await stack.rest('POST', `/webhooks/${operatorEndpoint.id}/rotate-secret`, { key: staff.body.api_key })).status).toBe(403);
+    expect((await stack.rest('DELETE', `/webhooks/${operatorEndpoint.id}`, { key: staff.body.api_key })).status).toBe(403);
+    const ops = await stack.rest('GET', `/webhooks/${operatorEndpoint.id}`);
+    expect(ops.body).toMatchObject({ url: rx.url + '/ops', status: 'active' });
     const narrowed = await stack.rest('PATCH', `/webhooks/${operatorEndpoint.id}`, { body: { event_types: ['product.generated'] } });
     expect(narrowed.status).toBe(400);
     expect(narrowed.body.error.field).toBe('event_types');
