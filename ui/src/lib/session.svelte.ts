@@ -18,6 +18,8 @@ class SessionState {
   canWrite = $derived(this.viewingAs ? false : (this.me?.canWrite ?? false));
   /** The operator console is shown to a key holding `operator`, and not while viewing a customer. */
   isOperator = $derived(!this.viewingAs && (this.me?.scopes.includes('operator') ?? false));
+  /** `limits:approve` without `operator` (a support role) sees the limit-request queue only. */
+  canDecideLimits = $derived(!this.viewingAs && (this.me?.scopes.some((s) => s === 'operator' || s === 'limits:approve') ?? false));
 }
 
 export const session = new SessionState();

@@ -40,6 +40,13 @@ describe('layout', () => {
     expect(screen.queryByRole('navigation', { name: 'Operator' })).toBeNull();
   });
 
+  it('a support key holding limits:approve alone sees the limit-request queue only', () => {
+    session.me = { workspaceId: 'default', keyId: 'support', scopes: ['keys:read', 'limits:approve'], canWrite: false, expiresAt: null };
+    render(Layout, { children, onsignout: vi.fn() });
+    const console = screen.getByRole('navigation', { name: 'Operator' });
+    expect([...console.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Limit requests']);
+  });
+
   it('viewing as a customer: a read-only banner naming the customer, with Exit, and no console', () => {
     session.me = { workspaceId: 'acme', keyId: 'bootstrap', scopes: ['keys:read', 'usage:read'], canWrite: false, expiresAt: null };
     session.viewingAs = { workspaceId: 'acme', name: 'Acme Corp' };
