@@ -1,6 +1,8 @@
 // `npm run bench -- verify`: throughput and latency of POST /v1/keys/verify on loopback, against a
 // bare Express handler answering the same JSON. Options: --duration <s> (default 10), --connections <n> (default 32),
-// --rounds <n> (default 5), --profile <dir> (V8 CPU profile of the API process).
+// --rounds <n> (default 5), --quota-rounds <n> (default --rounds), --profile <dir> (V8 CPU profile of the API process).
+// The plan round compares verification in a workspace whose plan sets a monthly quota and a
+// workspace rate limit (never reached) with the same in a workspace without a plan, alternated.
 // Starts its own PostgreSQL database (a fresh one on DATABASE_URL's server, or an embedded server)
 // and a Temporal dev server unless TEMPORAL_ADDRESS is set; the API runs as `node --import tsx
 // server/main.ts`, exactly as `npm run api` runs it.
@@ -224,6 +226,30 @@ export async function run(args: string[]): Promise<void> {
       limitedPk,
       maskSecret(limitedSecret),
     ]);
+    // Two customer workspaces alike but for a plan: one with none, one whose plan sets a monthly
+    // quota and a workspace rate limit (both far out of reach), each with its service's key and a
+    // key to verify. The same API process verifies both, in alternating rounds.
+    const insertKey = async (workspaceId: string, id: string, permissions: string[]) => {
+      const keySecret = generateSecret('gate', 'live');
+      const pk = newId('kid');
+      await em.execute(
+        `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
+         values (?, ?, ?, 'bench', 'live', ?, '[]', '[]', '{}', true, ?, now(), now())`,
+        [pk, workspaceId, id, JSON.stringify(permissions), maskSecret(keySecret)],
+      );
+      await em.execute(`insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now())`, [hashSecret(keySecret), pk, maskSecret(keySecret)]);
+      return keySecret;
+    };
+    await em.execute(
+      `insert into plan (id, name, key_rate_limits, workspace_rate_limits, monthly_calls, monthly_credits, is_default, created_at, updated_at)
+       values ('bench-plan', 'Bench', '[]', ?, 1000000000000, null, false, now(), now())`,
+      [JSON.stringify([{ limit: 2_000_000_000, windowSeconds: 60 }])],
+    );
+    await em.execute(`insert into workspace (id, name, key_prefix, plan_id, created_at) values ('bench-free', 'No plan', 'gate', null, now()), ('bench-plan', 'Plan', 'gate', 'bench-plan', now())`);
+    const customers = {
+      free: { caller: await insertKey('bench-free', 'service', ['keys:verify']), key: await insertKey('bench-free', 'customer', ['products:write']) },
+      plan: { caller: await insertKey('bench-plan', 'service', ['keys:verify']), key: await insertKey('bench-plan', 'customer', ['products:write']) },
+    };
     await orm.close();
 
     const apiPort = await freePort();
@@ -318,6 +344,45 @@ export async function run(args: string[]): Promise<void> {
         (limited.cpuUs === undefined ? '' : `  ${limited.cpuUs.toFixed(0)} µs CPU/req`),
     );
 
+    // The plan round: verification under a monthly quota and a workspace rate limit (a batched
+    // statement on the month's row and a batched upsert per request) against the same with no plan.
+    const freeBody = JSON.stringify({ key: customers.free.key, permission: 'products:write' });
+    const planBody = JSON.stringify({ key: customers.plan.key, permission: 'products:write' });
+    const freeAuth = { 'x-api-key': customers.free.caller };
+    const planAuth = { 'x-api-key': customers.plan.caller };
+    const planSample = (await (await fetch(`${apiUrl}/v1/keys/verify`, { method: 'POST', headers: { 'content-type': 'application/json', ...planAuth }, body: planBody })).json()) as {
+      valid?: boolean;
+      quota?: unknown;
+      ratelimit?: unknown;
+    };
+    if (!planSample.valid || !planSample.quota || !planSample.ratelimit) throw new Error(`the plan key does not verify under its plan: ${JSON.stringify(planSample)}`);
+    await load(apiUrl, freeAuth, freeBody, { duration: 2, connections });
+    await load(apiUrl, planAuth, planBody, { duration: 2, connections });
+    let free: (Load & { cpuUs?: number }) | undefined;
+    let planned: (Load & { cpuUs?: number }) | undefined;
+    const cpuFree: number[] = [];
+    const cpuPlanned: number[] = [];
+    const quotaRounds = option(args, 'quota-rounds', rounds);
+    for (let i = 1; i <= quotaRounds; i++) {
+      const f = await measured(api.child.pid, () => load(apiUrl, freeAuth, freeBody, { duration, connections }));
+      const q = await measured(api.child.pid, () => load(apiUrl, planAuth, planBody, { duration, connections }));
+      for (const r of [f, q]) if (r.errors || r.non2xx) throw new Error(`errors in plan round ${i}: ${r.errors} errors / ${r.non2xx} non-2xx`);
+      const cpu = (r: { cpuUs?: number }) => (r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req`);
+      say(`plan round ${i}: no plan ${f.rps.toFixed(0)} req/s (p99 ${f.p99.toFixed(2)} ms${cpu(f)}), quota + workspace rate limit ${q.rps.toFixed(0)} req/s (p99 ${q.p99.toFixed(2)} ms${cpu(q)})`);
+      if (f.cpuUs !== undefined && q.cpuUs !== undefined) {
+        cpuFree.push(f.cpuUs);
+        cpuPlanned.push(q.cpuUs);
+      }
+      if (!free || f.rps > free.rps) free = f;
+      if (!planned || q.rps > planned.rps) planned = q;
+    }
+    say(`verify with a monthly quota and a workspace rate limit max: ${planned!.rps.toFixed(0)} req/s vs ${free!.rps.toFixed(0)} without a plan (ratio ${(planned!.rps / free!.rps).toFixed(3)})`);
+    // CPU per request is the steadier figure on a shared machine: the ratio of the medians says what
+    // share of the no-plan throughput a CPU-bound API process keeps under the plan.
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
+    const quotaCpuRatio = median(cpuFree) / median(cpuPlanned);
+    if (cpuFree.length) say(`API CPU per request, median: ${median(cpuFree).toFixed(0)} µs without a plan, ${median(cpuPlanned).toFixed(0)} µs under it (ratio ${quotaCpuRatio.toFixed(3)})`);
+
     const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
     say(
       JSON.stringify({
@@ -333,6 +398,10 @@ export async function run(args: string[]): Promise<void> {
         unrecorded_p99_ms: round(unrecordedAtHalf.p99, 3),
         recording_ratio: round(verify!.rps / verifyUnrecorded!.rps, 3),
         ratelimited_rps: Math.round(limited.rps),
+        quota_ratio: round(planned!.rps / free!.rps, 3),
+        quota_cpu_ratio: Number.isFinite(quotaCpuRatio) ? round(quotaCpuRatio, 3) : null,
+        quota_rps: Math.round(planned!.rps),
+        no_plan_rps: Math.round(free!.rps),
       }),
     );
   } finally {
