@@ -145,7 +145,16 @@ describe('operator console in Chromium', () => {
     expect(asked.status).toBe(201);
     requestId = asked.body.id;
 
+    // Thousands of customers: the table pages on the server.
+    await stack.orm.em
+      .fork()
+      .execute(`insert into workspace (id, name, key_prefix, created_at) select 'bulk-' || n, 'Bulk customer ' || n, 'gate', now() - n * interval '1 minute' from generate_series(1, 2500) n`);
     await operatorNav('Customers');
+    const pager = page.getByRole('navigation', { name: 'Customer pages' });
+    await until(async () => /^1–50 of 2,50\d$/.test((await pager.locator('span').textContent()) ?? ''), 'the first page of 2,500 customers');
+    await pager.getByRole('button', { name: 'Next' }).click();
+    await until(async () => (await pager.locator('span').textContent())?.startsWith('51–100 of') ?? false, 'the second page');
+    await pager.getByRole('button', { name: 'Previous' }).click();
     const row = page.getByRole('row', { name: /Acme Corp/ });
     await row.waitFor();
     await expect(row.textContent()).resolves.toContain('9 / 10');
@@ -218,6 +227,16 @@ describe('operator console in Chromium', () => {
     await until(async () => (await page.getByRole('row', { name: /Launch week/ }).count()) === 0, 'the request to leave the pending queue');
     const decided = await stack.rest('GET', '/limit-requests', { key: customerSecret });
     expect(decided.body.limit_requests.find((r: { id: string }) => r.id === requestId)).toMatchObject({ status: 'approved', approved_limit: 500 });
+  });
+
+  it('deleting a plan in use is refused, naming its workspaces', async () => {
+    await operatorNav('Plans');
+    await page.getByRole('button', { name: `Delete plan ${PLAN}` }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Delete plan' }).click();
+    await expect(dialog.getByRole('alert').textContent()).resolves.toContain(WORKSPACE);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await expect(page.getByRole('row', { name: /Starter/ }).count()).resolves.toBe(1);
   });
 
   it('provider charts: calls per day across customers, top 10 by calls and by errors', async () => {
