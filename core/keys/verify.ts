@@ -137,7 +137,11 @@ export async function verifyKey(input: VerifyInput, deps: VerifyDeps): Promise<V
   const keyAsk = keyLimits.length > 0 ? v.limiter.consume(record.pk, keyLimits) : undefined;
   const wsAsk = ws.rateLimits.length > 0 && !combined ? v.workspaceLimiter.consume(record.workspaceId, ws.rateLimits) : undefined;
   const quotaAsk = monthly ? v.quota.charge(record.workspaceId, monthlyCalls, monthlyCredits, cost, combined) : undefined;
-  const [keyD, wsD0, quotaD] = wsAsk || quotaAsk ? await Promise.all([keyAsk, wsAsk, quotaAsk]) : [keyAsk && (await keyAsk), undefined, undefined];
+  // Promise.all only when more than one is in flight: one fewer allocation and tick on the usual paths.
+  const [keyD, wsD0, quotaD] =
+    (keyAsk ? 1 : 0) + (wsAsk ? 1 : 0) + (quotaAsk ? 1 : 0) > 1
+      ? await Promise.all([keyAsk, wsAsk, quotaAsk])
+      : [keyAsk && (await keyAsk), wsAsk && (await wsAsk), quotaAsk && (await quotaAsk)];
   const wsD = wsD0 ?? (quotaD?.rate ? sharedDecision(record.workspaceId, quotaD.rate) : undefined);
 
   let ratelimit: VerifyRateLimit | null = null;
