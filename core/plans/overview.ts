@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { typedDb } from '../../db/kysely.js';
-import { listLimitSchema } from '../keys/schema.js';
+import { closedObject, listLimitSchema } from '../keys/schema.js';
 import { rollupSums } from '../usage/histogram.js';
 import { summarise } from '../usage/queries.js';
 import { effectiveLimits, monthBounds } from './effective.js';
@@ -10,7 +10,7 @@ import { planLimitsOf } from './load.js';
 
 export const OVERVIEW_SORTS = ['name', 'created', 'calls', 'errorRate', 'lastActivity', 'keys'] as const;
 
-export const overviewInput = z.object({
+export const overviewInput = closedObject({
   search: z.string().trim().max(200, 'at most 200 characters').optional(),
   sort: z.enum(OVERVIEW_SORTS).optional(),
   order: z.enum(['asc', 'desc']).optional(),
