@@ -46,9 +46,46 @@ export function relative(d: DateLike, now = Date.now()): string {
   return 'just now';
 }
 
-export function dateTime(d: DateLike): string {
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * The one date format of the UI, the same in every locale and the same one the date inputs take:
+ * `2026-12-01 14:05` in the browser's time zone (`seconds` adds `:07`, as the request log needs).
+ */
+export function dateTime(d: DateLike, opts: { seconds?: boolean } = {}): string {
   const date = toDate(d);
-  return date ? date.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' }) : '—';
+  if (!date) return '—';
+  const day = `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())}`;
+  const time = `${pad2(date.getHours())}:${pad2(date.getMinutes())}${opts.seconds ? `:${pad2(date.getSeconds())}` : ''}`;
+  return `${day} ${time}`;
+}
+
+/** `2026-12-01 14:05:07`: times in the request log, where seconds tell requests apart. */
+export function dateTimeSeconds(d: DateLike): string {
+  return dateTime(d, { seconds: true });
+}
+
+/**
+ * What a date input accepts: `2026-12-01`, `2026-12-01 14:05` or `2026-12-01T14:05:07`, read in the
+ * browser's time zone. A plain text input read by this replaces `datetime-local`, whose picker
+ * follows the browser's locale (mm/dd/yyyy in en-US) and so disagrees with every date shown.
+ */
+const DATE_INPUT = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?$/;
+
+/** The Date a date input holds, undefined when it is not one (`2026-02-30` included). */
+export function parseDateInput(text: string): Date | undefined {
+  const m = DATE_INPUT.exec(text.trim());
+  if (!m) return undefined;
+  const [, y, mo, d, h = '0', mi = '0', s = '0'] = m;
+  const date = new Date(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  // new Date rolls 30 February over into March: a date that moved was not a date.
+  if (date.getMonth() !== Number(mo) - 1 || date.getDate() !== Number(d) || date.getHours() !== Number(h) || date.getMinutes() !== Number(mi)) return undefined;
+  return date;
+}
+
+/** A date as a date input shows it (`2026-12-01 14:05`); empty for none. */
+export function dateInputValue(d: DateLike): string {
+  return toDate(d) ? dateTime(d) : '';
 }
 
 /** 3725 s → "1 h 02 min 05 s": the grace countdown. */

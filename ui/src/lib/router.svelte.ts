@@ -20,6 +20,26 @@ class HashRouter {
     if (typeof location !== 'undefined') location.hash = path;
     this.path = path;
   }
+
+  /**
+   * Keeps a page's filters and period in the address (`#/logs?status=4xx&kind=all`), so a reload or
+   * a shared link shows the same view. Empty values are left out; the history entry is replaced,
+   * not added, so Back leaves the page instead of undoing each filter.
+   */
+  setQuery(values: Record<string, string | number | boolean | null | undefined>): void {
+    const path = withQuery(this.path.split('?')[0]!, values);
+    if (path === this.path) return;
+    if (typeof history !== 'undefined' && typeof location !== 'undefined') history.replaceState(history.state, '', `#${path}`);
+    this.path = path;
+  }
+}
+
+/** `withQuery('/logs', { status: '4xx', key: '' })` → `/logs?status=4xx`. */
+export function withQuery(path: string, values: Record<string, string | number | boolean | null | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(values)) if (v !== undefined && v !== null && v !== '' && v !== false) q.set(k, String(v));
+  const text = q.toString();
+  return text ? `${path}?${text}` : path;
 }
 
 export const router = new HashRouter();
