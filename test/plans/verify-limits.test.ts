@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../harness.js';
 import { creditsOf, insertKey } from '../verify/keys.js';
-import { assignPlan, hammer, insertPlan, nextMonth, verifyAt } from './verify-helpers.js';
+import { notifyWorkspaceLimitsChanged } from '../../core/plans/notify.js';
+import { assignPlan, hammer, insertPlan, nextMonth, until, verifyAt } from './verify-helpers.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -120,6 +121,25 @@ describe('verification enforces the workspace plan', () => {
     const before = stack.deps.verifier.queries;
     for (let i = 0; i < 20; i++) expect((await verifyAt(stack.url, ws.secret, { key: key.secret })).quota).toBeNull();
     expect(stack.deps.verifier.queries - before).toBe(0);
+  });
+
+  it('misses no plan change while its listener reconnects', async () => {
+    const ws = await customer({ monthlyCalls: 1000 });
+    const key = await insertKey(stack, { workspaceId: ws.workspaceId });
+    expect((await verifyAt(stack.url, ws.secret, { key: key.secret })).quota).toMatchObject({ limit: 1000 });
+    const verifier = stack.deps.verifier;
+    expect(verifier.limits.peek(ws.workspaceId)).toBeDefined();
+    const sessions = verifier.listenerConnections;
+    await stack.orm.em.fork().execute(
+      `select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'gatehouse-key-listener' and datname = current_database()`,
+    );
+    // Notified while nobody listens: the notification is lost, the change must not be.
+    await stack.orm.em.fork().transactional(async (tx) => {
+      await tx.execute(`update workspace set overrides = '{"monthlyCalls": 1}'::jsonb where id = ?`, [ws.workspaceId]);
+      await notifyWorkspaceLimitsChanged(tx as never, ws.workspaceId);
+    });
+    await until(() => verifier.listenerConnections > sessions, 'the listener to reconnect');
+    expect(await verifyAt(stack.url, ws.secret, { key: key.secret })).toMatchObject({ code: 'USAGE_EXCEEDED', quota: { limit: 1, remaining: 0 } });
   });
 
   it('applies the workspace rate limit to Gatehouse’s own API (429 naming the workspace) but not the monthly quota', async () => {
