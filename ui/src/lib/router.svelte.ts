@@ -36,9 +36,8 @@ class HashRouter {
 
 /** `withQuery('/logs', { status: '4xx', key: '' })` → `/logs?status=4xx`. */
 export function withQuery(path: string, values: Record<string, string | number | boolean | null | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(values)) if (v !== undefined && v !== null && v !== '' && v !== false) q.set(k, String(v));
-  const text = q.toString();
+  const set = Object.entries(values).filter(([, v]) => v !== undefined && v !== null && v !== '' && v !== false);
+  const text = new URLSearchParams(set.map(([k, v]) => [k, String(v)])).toString();
   return text ? `${path}?${text}` : path;
 }
 
