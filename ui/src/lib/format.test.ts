@@ -25,6 +25,6 @@ describe('filters in the address', () => {
   it('writes only the values set, so the default view has a clean URL', () => {
     expect(withQuery('/logs', { status: '4xx', kind: 'all', key: '', live: false, from: undefined })).toBe('/logs?status=4xx&kind=all');
     expect(withQuery('/keys', {})).toBe('/keys');
-    expect(withQuery('/keys', { q: 'prod & co' })).toBe('/keys?q=prod+%26+co');
+    expect(withQuery('/keys', { q: 'prod & co' })).toBe('/keys?q=prod%20%26%20co');
   });
 });

@@ -37,7 +37,7 @@ class HashRouter {
 /** `withQuery('/logs', { status: '4xx', key: '' })` → `/logs?status=4xx`. */
 export function withQuery(path: string, values: Record<string, string | number | boolean | null | undefined>): string {
   const set = Object.entries(values).filter(([, v]) => v !== undefined && v !== null && v !== '' && v !== false);
-  const text = new URLSearchParams(set.map(([k, v]) => [k, String(v)])).toString();
+  const text = set.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&');
   return text ? `${path}?${text}` : path;
 }
 
