@@ -197,9 +197,14 @@ export const listLimitSchema = z.coerce
   .min(1, 'at least 1')
   .max(500, 'at most 500');
 
+/** A list's status filter: a key's status, or `current` for every key not revoked (the UI's default view, revoked keys apart). */
+export const listStatusSchema = z
+  .enum([...keyStatusSchema.options, 'current'])
+  .meta({ description: 'A status (`active`, `disabled`, `expired`, `revoked`), or `current`: every key not revoked.' });
+
 export const listKeysInput = closedObject({
   environment: environmentSchema.optional(),
-  status: keyStatusSchema.optional(),
+  status: listStatusSchema.optional(),
   permission: z.string().max(130).optional().meta({ description: 'Keys holding this permission, directly or through a preset.', example: 'keys:write' }),
   search: z.string().max(128).optional().meta({ description: 'Case-insensitive part of the id or name.', example: 'produccion' }),
   limit: listLimitSchema.optional(),

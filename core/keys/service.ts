@@ -346,6 +346,9 @@ export async function listKeys(
     case 'revoked':
       q = q.where('revoked_at', 'is not', null);
       break;
+    case 'current':
+      q = q.where('revoked_at', 'is', null);
+      break;
     case 'expired':
       q = q.where('revoked_at', 'is', null).where('expires_at', 'is not', null).where('expires_at', '<=', now);
       break;

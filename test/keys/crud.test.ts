@@ -127,6 +127,9 @@ describe('GET /api-keys and GET /api-keys/{id}', () => {
     const ids = async (q: string) => (await stack.rest('GET', `/api-keys?${q}`)).body.api_keys.map((k: { id: string }) => k.id);
     expect(await ids('environment=test&search=filter-')).toEqual(['filter-test-a']);
     expect(await ids('status=revoked&search=filter-')).toEqual(['filter-live-c']);
+    // `current`: the list without its revoked keys (the UI shows those apart)
+    expect(await ids('status=current&search=filter-')).toEqual(['filter-live-b', 'filter-test-a']);
+    expect((await caller.keys.list({ status: 'current', search: 'filter-' })).keys.map((k) => k.id)).toEqual(['filter-live-b', 'filter-test-a']);
     expect(await ids('status=active&search=filter-')).toEqual(['filter-live-b', 'filter-test-a']);
     expect(await ids('permission=products:write&search=filter')).toEqual(['filter-test-a']);
     // keys:read is held through the read-only and write presets
