@@ -196,9 +196,7 @@ export class QuotaCounter {
     const params = [q.workspaceId, month, batch.map((w) => w.cost), q.calls, q.credits];
     this.onQuery();
     let res = await this.pool.query<{ calls: string; credits: string; n: number }>(CHARGE, params);
-    if (res.rows.length === 0) {
-      this.onQuery();
-      await this.pool.query(CREATE_SQL, [q.workspaceId, month]);
+    if (res.rows.length === 0 && (await this.createRow(q.workspaceId, month))) {
       this.onQuery();
       res = await this.pool.query<{ calls: string; credits: string; n: number }>(CHARGE, params);
     }
@@ -226,6 +224,22 @@ export class QuotaCounter {
   }
 
   /**
+   * Makes the month's row; false when the workspace no longer exists (a foreign-key violation: it was
+   * deleted while one of its keys was still cached), which leaves nothing to count against rather
+   * than failing the verification with a 500.
+   */
+  private async createRow(workspaceId: string, month: string): Promise<boolean> {
+    this.onQuery();
+    try {
+      await this.pool.query(CREATE_SQL, [workspaceId, month]);
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code === '23503') return false;
+      throw err;
+    }
+  }
+
+  /**
    * The combined statement. Waiters past the rate limit's grant are refused by it (and took nothing);
    * of the rest, those past the quota's prefix are refused by it and keep the rate-limit room they
    * took, as in verification's order of checks. Unlike run(), cheaper calls behind a refusal for
@@ -238,8 +252,10 @@ export class QuotaCounter {
     const reset = end.getTime();
     const monthRow = `${q.workspaceId}\u0000${month}`;
     if (!this.known.has(monthRow)) {
-      this.onQuery();
-      await this.pool.query(CREATE_SQL, [q.workspaceId, month]);
+      if (!(await this.createRow(q.workspaceId, month))) {
+        batch.forEach((w) => w.resolve({ allowed: true, month, reset, calls: 0, credits: 0 }));
+        return [];
+      }
       if (this.known.size >= 50_000) this.known.clear();
       this.known.add(monthRow);
     }

@@ -123,6 +123,12 @@ describe('verification enforces the workspace plan', () => {
     expect(stack.deps.verifier.queries - before).toBe(0);
   });
 
+  it('counts nothing, and fails nothing, for a workspace deleted while its key was cached', async () => {
+    const quota = stack.deps.verifier.quota;
+    await expect(quota.charge('ws-gone', 10, null, 1)).resolves.toMatchObject({ allowed: true, calls: 0 });
+    await expect(quota.charge('ws-gone', 10, 100, 1, { name: 'workspace:60s', limit: 5, windowSeconds: 60 })).resolves.toMatchObject({ allowed: true });
+  });
+
   it('misses no plan change while its listener reconnects', async () => {
     const ws = await customer({ monthlyCalls: 1000 });
     const key = await insertKey(stack, { workspaceId: ws.workspaceId });
