@@ -49,10 +49,11 @@ describe('key detail', () => {
     render(KeyDetailView, props({ rotation: { ...grace, phase: 'completed', completedAt: '2026-11-23T09:30:00.000Z' } }));
     expect(screen.queryByRole('button', { name: 'End grace now' })).toBeNull();
     expect(screen.getByText(/Last rotation \(2\) completed 30 min ago/)).toBeTruthy();
-    const row = screen.getByRole('row', { name: /key.rotated/ });
+    const row = screen.getByRole('row', { name: /Secret rotated/ });
     expect(row.textContent).toContain('bootstrap');
     expect(row.textContent).toContain('10.0.0.7');
-    expect(row.textContent).toContain('grace_period_seconds: 7200');
+    // The audit log's snake_case change in words (lib/audit-format.ts).
+    expect(row.textContent).toContain('grace period 2 h');
   });
 
   it('lists the key\'s limit-increase requests', () => {

@@ -1,5 +1,6 @@
 import { fireEvent, render, screen, within } from '@testing-library/svelte';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { session } from '../../lib/session.svelte.js';
 import { delivery, info } from '../../../test/fixtures.js';
 import DeliveriesTable from './DeliveriesTable.svelte';
 import { successRate } from './types.js';
@@ -15,11 +16,24 @@ describe('deliveries', () => {
     expect(row.textContent).toContain('{"ok":true}');
   });
 
-  it('links each delivery to its workflow in the Temporal Web UI', () => {
+  afterEach(() => {
+    session.me = null;
+  });
+
+  it('links each delivery to its workflow in the Temporal Web UI, for an operator', () => {
+    session.me = { workspaceId: 'default', keyId: 'ops', scopes: ['operator'], canWrite: true, expiresAt: null };
     render(DeliveriesTable, { deliveries: [delivery()], info, canWrite: true, onreplay: vi.fn() });
     const link = screen.getByRole('link', { name: /Temporal/ });
     expect(link.getAttribute('href')).toBe('http://127.0.0.1:8233/namespaces/default/workflows/delivery%3Amsg_1%3Aep_1');
     expect(link.getAttribute('target')).toBe('_blank');
+  });
+
+  it('shows a customer no workflow ids or Temporal links', () => {
+    session.me = { workspaceId: 'acme', keyId: 'admin', scopes: ['keys:write'], canWrite: true, expiresAt: null };
+    render(DeliveriesTable, { deliveries: [delivery()], info, canWrite: true, onreplay: vi.fn() });
+    expect(screen.queryByRole('link', { name: /Temporal/ })).toBeNull();
+    expect(screen.queryByText(/delivery:msg_1/)).toBeNull();
+    expect(screen.queryByRole('columnheader', { name: 'Workflow' })).toBeNull();
   });
 
   it('replays a finished delivery, not one still being retried', async () => {
