@@ -41,13 +41,13 @@ async function lockRequest(tx: EntityManager, actor: LimitActor, id: string): Pr
 }
 
 async function setPlan(tx: EntityManager, workspaceId: string, planId: string): Promise<string | null> {
-  const before = await typedDb(tx).selectFrom('workspace').select('plan_id').where('id', '=', workspaceId).forUpdate().executeTakeFirstOrThrow(() => notFound('Workspace', workspaceId));
+  const before = await typedDb(tx).selectFrom('workspace').select('plan_id').where('id', '=', workspaceId).forNoKeyUpdate().executeTakeFirstOrThrow(() => notFound('Workspace', workspaceId));
   await typedDb(tx).updateTable('workspace').set({ plan_id: planId }).where('id', '=', workspaceId).execute();
   return before.plan_id;
 }
 
 async function setQuotaOverride(tx: EntityManager, workspaceId: string, monthlyCalls: number): Promise<number | null | undefined> {
-  const ws = await typedDb(tx).selectFrom('workspace').select('overrides').where('id', '=', workspaceId).forUpdate().executeTakeFirstOrThrow(() => notFound('Workspace', workspaceId));
+  const ws = await typedDb(tx).selectFrom('workspace').select('overrides').where('id', '=', workspaceId).forNoKeyUpdate().executeTakeFirstOrThrow(() => notFound('Workspace', workspaceId));
   const overrides: PlanOverrides = { ...(ws.overrides ?? {}), monthlyCalls };
   await typedDb(tx).updateTable('workspace').set({ overrides: json(overrides) }).where('id', '=', workspaceId).execute();
   return ws.overrides?.monthlyCalls;

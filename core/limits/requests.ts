@@ -162,6 +162,13 @@ export async function createLimitRequest(deps: LimitDeps, actor: LimitActor, inp
       if (windowSeconds === undefined) {
         throw badRequest(`windowSeconds: required for '${input.limitName}', a limit this key does not have yet`, 'windowSeconds');
       }
+      // An increase asks for more: the same or less is a change the workspace makes itself (PATCH the key).
+      if (existing && input.requestedLimit <= existing.limit) {
+        throw badRequest(
+          `requestedLimit: ${input.requestedLimit} is not more than the current limit of ${existing.limit} per ${existing.windowSeconds}s; lower a limit by editing the key`,
+          'requestedLimit',
+        );
+      }
       const pending = await pendingOfKind.where('api_key_pk', '=', key.pk).where('limit_name', '=', input.limitName).executeTakeFirst();
       if (pending) throw conflict(`A request for '${input.limitName}' on this key is already pending (${pending.id})`, 'limitName');
       values = {
@@ -174,8 +181,8 @@ export async function createLimitRequest(deps: LimitDeps, actor: LimitActor, inp
         window_seconds: windowSeconds,
       };
     } else {
-      // The workspace row is locked so two requests of one kind cannot both be filed.
-      await typedDb(tx).selectFrom('workspace').select('id').where('id', '=', actor.workspaceId).forUpdate().execute();
+      // The workspace row is locked so two requests of one kind cannot both be filed (NO KEY: inserts elsewhere in the workspace go on).
+      await typedDb(tx).selectFrom('workspace').select('id').where('id', '=', actor.workspaceId).forNoKeyUpdate().execute();
       const pending = await pendingOfKind.executeTakeFirst();
       const what = input.kind === 'plan' ? 'plan change' : 'quota increase';
       if (pending) throw conflict(`A ${what} for this workspace is already pending (${pending.id})`, 'kind');
@@ -185,6 +192,9 @@ export async function createLimitRequest(deps: LimitDeps, actor: LimitActor, inp
         if (input.plan === limits.planId) throw badRequest(`plan: the workspace is already on plan '${truncate(input.plan)}'`, 'plan');
         values = { ...base, requested_plan: input.plan, current_limit: limits.monthlyCalls };
       } else {
+        if (limits.monthlyCalls !== null && input.requestedLimit <= limits.monthlyCalls) {
+          throw badRequest(`requestedLimit: ${input.requestedLimit} is not more than the current monthly quota of ${limits.monthlyCalls} calls`, 'requestedLimit');
+        }
         values = { ...base, requested_limit: input.requestedLimit, current_limit: limits.monthlyCalls, requested_plan: limits.planId };
       }
     }

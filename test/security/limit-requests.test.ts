@@ -55,6 +55,7 @@ beforeAll(async () => {
   await create({ id: 'worker', permissions: ['usage:read'], rate_limits: [{ name: 'per-minute', limit: 10, window_seconds: 60 }] });
   await insertPlan('small', [{ limit: 100, windowSeconds: 60 }]);
   await insertPlan('large', [{ limit: 10_000, windowSeconds: 60 }]);
+  await stack.orm.em.fork().execute(`update plan set monthly_calls = 1000 where id = 'small'`);
   await stack.orm.em.fork().execute(`update workspace set plan_id = 'small' where id = ?`, [customer.workspaceId]);
 });
 afterAll(() => stack.close());
@@ -117,6 +118,9 @@ describe('filing', () => {
       [{ kind: 'workspace_quota', requested_limit: -5 }, 'requested_limit'],
       [{ kind: 'mystery', requested_limit: 5 }, 'kind'],
       [{ kind: 'key_limit', key_id: 'worker', limit_name: 'per-minute', requested_limit: 5, window_seconds: 0 }, 'window_seconds'],
+      // No more than what is in force: not an increase.
+      [{ kind: 'key_limit', key_id: 'worker', limit_name: 'per-minute', requested_limit: 10 }, 'requested_limit'],
+      [{ kind: 'workspace_quota', requested_limit: 100 }, 'requested_limit'],
     ];
     for (const [body, field] of cases) {
       const res = await stack.rest('POST', '/limit-requests', { key: customer.secret, body });
