@@ -13,7 +13,7 @@ export interface VerificationOutcome {
   code: string;
   keyId: string | null;
   /** `scope: 'workspace'` is a limit shared by the workspace's keys, not one of the key's. */
-  ratelimit: { scope?: 'key' | 'workspace'; limit: number; remaining: number; reset: number } | null;
+  ratelimit: { scope?: 'key' | 'workspace'; name?: string; limit: number; remaining: number; reset: number } | null;
   credits: number | null;
   /** The workspace's monthly allowance, when its plan sets one. */
   quota?: QuotaSeen | null;

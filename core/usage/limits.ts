@@ -10,8 +10,8 @@ import type { EventPayload } from '../events/catalog.js';
 export interface LimitObservation {
   workspaceId: string;
   keyId: string;
-  /** The limit verify reported: the one that refused, else the one with least room left. */
-  ratelimit?: { limit: number; remaining: number; reset: number } | null;
+  /** The limit verify reported: the one that refused, else the one with least room left (`name` since plans: `plan:60s` is a plan's ceiling). */
+  ratelimit?: { name?: string; limit: number; remaining: number; reset: number } | null;
   /** Credits left after this call; null or absent for an unmetered key. */
   credits?: number | null;
 }
@@ -22,6 +22,7 @@ interface RateWarning {
   workspaceId: string;
   keyId: string;
   type: WarningType;
+  name?: string;
   limit: number;
   remaining: number;
   reset: number;
@@ -58,10 +59,10 @@ export class LimitWatcher {
     }
   }
 
-  private addRate(o: LimitObservation, type: WarningType, rl: { limit: number; remaining: number; reset: number }) {
+  private addRate(o: LimitObservation, type: WarningType, rl: { name?: string; limit: number; remaining: number; reset: number }) {
     const id = `${o.workspaceId}\u0000${type}:${o.keyId}:${rl.limit}:${rl.reset}`;
     if (this.seen.has(id)) return;
-    if (!this.rate.has(id)) this.rate.set(id, { workspaceId: o.workspaceId, keyId: o.keyId, type, limit: rl.limit, remaining: rl.remaining, reset: rl.reset });
+    if (!this.rate.has(id)) this.rate.set(id, { workspaceId: o.workspaceId, keyId: o.keyId, type, name: rl.name, limit: rl.limit, remaining: rl.remaining, reset: rl.reset });
   }
 
   get waiting(): number {
@@ -102,9 +103,11 @@ export class LimitWatcher {
     for (const [id, w] of rate) {
       const key = keys.get(`${w.workspaceId}\u0000${w.keyId}`);
       if (!key) continue;
-      const limit = (key.rate_limits ?? []).find((l) => l.limit === w.limit);
-      const windowSeconds = limit?.windowSeconds ?? null;
-      const name = limit?.name ?? `limit-${w.limit}`;
+      const limit = (key.rate_limits ?? []).find((l) => (w.name ? l.name === w.name : l.limit === w.limit));
+      // Not one of the key's own: a plan's per-key ceiling, named for its window (`plan:3600s`).
+      const ceiling = !limit && w.name ? /^plan:(\d+)s$/.exec(w.name) : null;
+      const windowSeconds = limit?.windowSeconds ?? (ceiling ? Number(ceiling[1]) : null);
+      const name = limit?.name ?? w.name ?? `limit-${w.limit}`;
       const windowStart = windowSeconds ? new Date(w.reset - windowSeconds * 1000).toISOString() : null;
       try {
         await raise(w.workspaceId, w.type, `${w.type}:${w.keyId}:${name}:${w.reset}`, {

@@ -69,6 +69,21 @@ describe('monthly quota warnings', () => {
     expect(row!.exceeded_at).not.toBeNull();
   });
 
+  it("warn of a plan's per-key ceiling by its name and window, on a key without limits of its own", async () => {
+    const ws = await stack.workspace(['admin']);
+    await assignPlan(stack, ws.workspaceId, await insertPlan(stack, { keyRateLimits: [{ limit: 5, windowSeconds: 3600 }] }));
+    const key = await insertKey(stack, { workspaceId: ws.workspaceId });
+    for (let i = 0; i < 6; i++) await verifyAt(stack.url, ws.secret, { key: key.secret });
+    await stack.deps.usage.flush();
+    const rows = await stack.orm.em
+      .fork()
+      .execute<Row[]>(`select type, payload from event where workspace_id = ? and type like 'usage.rate_limit.%' order by type`, [ws.workspaceId]);
+    expect(rows.map((r) => [r.type, r.payload['limit_name'], r.payload['window_seconds'], r.payload['limit']])).toEqual([
+      ['usage.rate_limit.approaching', 'plan:3600s', 3600, 5],
+      ['usage.rate_limit.exceeded', 'plan:3600s', 3600, 5],
+    ]);
+  });
+
   it('raise both at once when a lowered quota is already used up, and nothing for the credit grant or a workspace without a quota', async () => {
     const ws = await stack.workspace(['admin']);
     const key = await insertKey(stack, { workspaceId: ws.workspaceId });
