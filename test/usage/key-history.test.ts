@@ -30,9 +30,10 @@ describe('a key’s passed and refused verifications', () => {
     const codes: string[] = [];
     for (let i = 0; i < 7; i++) codes.push((await verify(limited)).body.code);
     expect(codes).toEqual(['VALID', 'VALID', 'VALID', 'RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED']);
-    const disabled = await stack.rest('PATCH', '/api-keys/limited', { key: admin.secret, body: { enabled: false } });
-    expect(disabled.status).toBe(200);
-    expect((await verify(limited)).body.code).toBe('DISABLED');
+    // A key created disabled: its refusals have another code.
+    const off = await stack.rest('POST', '/api-keys', { key: admin.secret, body: { id: 'off', permissions: ['products:read'], enabled: false } });
+    expect(off.status).toBe(201);
+    expect((await verify(off.body.api_key as string)).body.code).toBe('DISABLED');
     await stack.deps.usage.flush();
 
     const caller = await stack.caller(admin.secret);
@@ -46,7 +47,7 @@ describe('a key’s passed and refused verifications', () => {
       },
       { passed: 0, refused: 0, byCode: {} as Record<string, number> },
     );
-    expect(total).toEqual({ passed: 3, refused: 5, byCode: { RATE_LIMITED: 4, DISABLED: 1 } });
+    expect(total).toEqual({ passed: 3, refused: 4, byCode: { RATE_LIMITED: 4 } });
     // Oldest first, one bucket a minute, the last one the minute in progress.
     const last = new Date(history.buckets.at(-1)!.at).getTime();
     expect(last).toBe(Math.floor(Date.now() / 60_000) * 60_000);
@@ -55,18 +56,20 @@ describe('a key’s passed and refused verifications', () => {
     const day = await caller.usage.keyHistory({ keyId: 'limited', range: '24h' });
     expect(day).toMatchObject({ bucketSeconds: 3600 });
     expect(day.buckets).toHaveLength(24);
-    expect(day.buckets.at(-1)).toMatchObject({ passed: 3, refused: 5 });
+    expect(day.buckets.at(-1)).toMatchObject({ passed: 3, refused: 4 });
+    expect((await caller.usage.keyHistory({ keyId: 'off', range: '1h' })).buckets.at(-1)).toEqual(expect.objectContaining({ passed: 0, refused: 1, byCode: { DISABLED: 1 } }));
 
-    const usage = await caller.usage.keys({ ids: ['limited'] });
-    expect(usage['limited']).toMatchObject({ callsToday: 8, refusedToday: 5, refusedMonth: 5 });
+    const usage = await caller.usage.keys({ ids: ['limited', 'off'] });
+    expect(usage['limited']).toMatchObject({ callsToday: 7, refusedToday: 4, refusedMonth: 4 });
+    expect(usage['off']).toMatchObject({ callsToday: 1, refusedToday: 1 });
 
     const rest = await stack.rest('GET', '/usage/keys/limited/history?range=24h', { key: admin.secret });
     expect(rest.status).toBe(200);
     expect(rest.body).toMatchObject({ key_id: 'limited', range: '24h', bucket_seconds: 3600 });
     // Verification codes are data: kept as they are.
-    expect(rest.body.buckets.at(-1)).toEqual({ at: day.buckets.at(-1)!.at, passed: 3, refused: 5, by_code: { RATE_LIMITED: 4, DISABLED: 1 } });
+    expect(rest.body.buckets.at(-1)).toEqual({ at: day.buckets.at(-1)!.at, passed: 3, refused: 4, by_code: { RATE_LIMITED: 4 } });
     const restUsage = await stack.rest('GET', '/usage/keys/limited', { key: admin.secret });
-    expect(restUsage.body).toMatchObject({ refused_today: 5, refused_month: 5 });
+    expect(restUsage.body).toMatchObject({ refused_today: 4, refused_month: 4 });
   });
 
   it('answers 404 for another workspace’s key and 400 naming range for a range it does not draw', async () => {
@@ -112,5 +115,27 @@ describe('rate-limit warnings', () => {
     const usage = (await (await stack.caller(admin.secret)).usage.keys({ ids: ['near'] }))['near']!;
     expect(usage.rateWarnings).toEqual([expect.objectContaining({ limitName: 'per-hour', state: 'approaching', used: 4, limit: 5, refused: 0 })]);
     expect(usage.refusedToday).toBe(0);
+  });
+});
+
+describe('a limit-increase request', () => {
+  it('for no more than the current limit is a 400 naming requestedLimit, and nothing is filed', async () => {
+    const res = await stack.rest('POST', '/api-keys', {
+      key: admin.secret,
+      body: { id: 'asks', permissions: ['products:read'], rate_limits: [{ name: 'per-minute', limit: 100, window_seconds: 60 }] },
+    });
+    expect(res.status).toBe(201);
+    for (const requested of [50, 100]) {
+      const rest = await stack.rest('POST', '/api-keys/asks/limit-requests', { key: admin.secret, body: { limit_name: 'per-minute', requested_limit: requested } });
+      expect(rest.status).toBe(400);
+      expect(rest.body.error.field).toBe('requested_limit');
+      expect(rest.body.error.message).toContain('100');
+    }
+    const caller = await stack.caller(admin.secret);
+    await expect(caller.limits.request({ kind: 'key_limit', keyId: 'asks', limitName: 'per-minute', requestedLimit: 99 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    expect((await caller.limits.requests({})).limitRequests.filter((r) => r.keyId === 'asks')).toEqual([]);
+    // More than the current limit, or a limit the key does not have yet, is a request like any other.
+    expect((await stack.rest('POST', '/api-keys/asks/limit-requests', { key: admin.secret, body: { limit_name: 'per-minute', requested_limit: 101 } })).status).toBe(201);
+    expect((await stack.rest('POST', '/api-keys/asks/limit-requests', { key: admin.secret, body: { limit_name: 'per-day', requested_limit: 1, window_seconds: 86400 } })).status).toBe(201);
   });
 });
