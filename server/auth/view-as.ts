@@ -43,12 +43,12 @@ function viewAsHeader(req: Request, info: CallInfo): string | undefined {
 
 /**
  * The principal a tRPC request acts as. Without the header, or for a caller who is not signed in,
- * the principal is unchanged. A caller without `operator` naming its own workspace is left as it
- * is (the header asks for nothing it does not have); naming another is a 403, so the header never
- * reaches a workspace its sender could not reach without it. For an operator: queries and
- * subscriptions only, sent as GETs (tRPC sends every mutation as a POST), the named workspace must
- * exist, and the result holds the read-only preset in that workspace, carrying the operator's key
- * (the actor), its own rate limits and IP allowlist.
+ * the principal is unchanged. With it, only queries and subscriptions pass, sent as GETs (tRPC
+ * sends every mutation as a POST): any change is a 403 `read_only`. A caller without `operator`
+ * naming its own workspace is left as it is (the header asks for nothing it does not have); naming
+ * another is a 403, so the header never reaches a workspace its sender could not reach without it.
+ * For an operator, the named workspace must exist, and the result holds the read-only preset in
+ * that workspace, carrying the operator's key (the actor), its own rate limits and IP allowlist.
  */
 export async function applyViewAs(
   req: Request,
@@ -59,11 +59,12 @@ export async function applyViewAs(
 ): Promise<Principal | undefined> {
   const workspaceId = viewAsHeader(req, info);
   if (!workspaceId || !principal) return principal;
+  // The header asks for a read-only view, whoever sends it: a change carrying it is refused.
+  if (req.method !== 'GET' || (info.type !== 'query' && info.type !== 'subscription')) throw readOnlyRefusal();
   if (!principal.scopes.has(OPERATOR)) {
     if (workspaceId === principal.workspaceId) return principal;
     throw new HttpError(403, 'insufficient_permissions', `Only an operator may view another workspace (${VIEW_AS_HEADER})`, VIEW_AS_HEADER);
   }
-  if (req.method !== 'GET' || (info.type !== 'query' && info.type !== 'subscription')) throw readOnlyRefusal();
   const found = await typedDb(em).selectFrom('workspace').select('id').where('id', '=', workspaceId).executeTakeFirst();
   if (!found) throw notFound('Workspace', workspaceId);
   await auditViewOnce(em, principal, workspaceId, ip);

@@ -85,6 +85,10 @@ describe('view as customer', () => {
     const own = await trpc('query', 'system.whoami', { key: customer.secret, viewAs: customer.workspaceId });
     expect(own.status).toBe(200);
     expect(own.body.result?.data).toMatchObject({ workspaceId: customer.workspaceId });
+    // Read-only whoever sends it: the admin's own change carrying the header is refused too.
+    const change = await trpc('mutation', 'keys.create', { key: customer.secret, viewAs: customer.workspaceId, input: { id: 'with-header', permissions: ['read-only'] } });
+    expect(change.status).toBe(403);
+    expect(change.body.error?.data.reason).toBe('read_only');
     for (const target of [other.workspaceId, 'default', 'no-such-workspace']) {
       const res = await trpc('query', 'keys.list', { key: customer.secret, viewAs: target });
       expect(res.status).toBe(403);
