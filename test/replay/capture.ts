@@ -215,6 +215,9 @@ async function captureSchedules(): Promise<void> {
   // Reminders an hour apart: the runs recorded are the ones triggered here. Every Schedule in
   // temporal/schedules.ts, the outbox sweeper included.
   for (const id of await ensureSchedules(client, stack.config, { keyReminders: { intervalSeconds: 3600 } })) scheduleIds.add(id);
+  // A Schedule's workflow changed behind patched() since its `-scheduled` history was recorded: its
+  // current path is recorded under this case name, beside the old run's history.
+  const currentCase: Record<string, string> = { monthlyRollupWorkflow: 'scheduled-quota-resets' };
 
   for (const id of scheduleIds) {
     const schedule = client.schedule.getHandle(id);
@@ -231,7 +234,7 @@ async function captureSchedules(): Promise<void> {
     );
     const { workflowId, firstExecutionRunId } = action.action.workflow;
     const name = workflowType.replace(/Workflow$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    await record(`${name}-scheduled`, client.workflow.getHandle(workflowId, firstExecutionRunId));
+    await record(`${name}-${currentCase[workflowType] ?? 'scheduled'}`, client.workflow.getHandle(workflowId, firstExecutionRunId));
   }
 }
 
