@@ -2,6 +2,7 @@ import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
 import { key } from '../../../test/fixtures.js';
 import KeysView from './KeysView.svelte';
+import { keyFiltersOf, keyFiltersQuery, NO_KEY_FILTERS } from './types.js';
 
 const keys = [
   key(),
@@ -55,5 +56,34 @@ describe('keys table', () => {
   it('says what to do when there are no keys', () => {
     render(KeysView, { keys: [], callsToday: null, canWrite: true, ...handlers() });
     expect(screen.getByText(/No API keys yet/)).toBeTruthy();
+  });
+
+  it('applies search and filters together, a select at once, and pages with Load more', async () => {
+    const onfilter = vi.fn();
+    const onmore = vi.fn();
+    render(KeysView, { keys, callsToday: null, canWrite: true, filters: NO_KEY_FILTERS, hasMore: true, onfilter, onmore, ...handlers() });
+    await fireEvent.input(screen.getByLabelText('Search'), { target: { value: ' prod ' } });
+    await fireEvent.input(screen.getByLabelText('Permission'), { target: { value: 'keys:write' } });
+    await fireEvent.change(screen.getByLabelText('Environment'), { target: { value: 'live' } });
+    expect(onfilter).toHaveBeenLastCalledWith({ search: 'prod', environment: 'live', status: 'current', permission: 'keys:write' });
+    await fireEvent.click(screen.getByRole('button', { name: 'Load more keys' }));
+    expect(onmore).toHaveBeenCalled();
+    expect(screen.getByRole('link', { name: 'see revoked keys' }).getAttribute('href')).toBe('#/keys?status=revoked');
+  });
+
+  it('shows revoked keys apart, and says when no key matches', () => {
+    render(KeysView, { keys: [], callsToday: null, canWrite: true, filters: { ...NO_KEY_FILTERS, status: 'revoked' }, onfilter: vi.fn(), ...handlers() });
+    expect(screen.getByRole('heading', { name: 'Revoked API keys' })).toBeTruthy();
+    expect(screen.getByText('No revoked keys match.')).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Clear filters' })).toBeTruthy();
+  });
+
+  it('keeps the filters in the address and reads them back, unknown values falling back to the default', () => {
+    const f = { search: 'prod', environment: 'test' as const, status: 'revoked' as const, permission: 'admin' };
+    const query = keyFiltersQuery(f);
+    expect(query).toEqual({ q: 'prod', env: 'test', status: 'revoked', permission: 'admin' });
+    expect(keyFiltersOf(new URLSearchParams(query))).toEqual(f);
+    expect(keyFiltersQuery(NO_KEY_FILTERS)).toEqual({ q: '', env: '', status: '', permission: '' });
+    expect(keyFiltersOf(new URLSearchParams('env=prod&status=gone'))).toEqual(NO_KEY_FILTERS);
   });
 });

@@ -6,6 +6,42 @@ export type RotationState = Outputs['keys']['rotationState'];
 export type AuditEntry = Outputs['keys']['auditTrail']['entries'][number];
 export type { LimitRequest } from '../operator/types.js';
 
+/** The keys list's filters, as the address keeps them (`#/keys?q=prod&status=revoked`). */
+export interface KeyFilters {
+  search: string;
+  environment: '' | 'live' | 'test';
+  /** `current`: every key but the revoked ones, which are listed apart. */
+  status: 'current' | 'active' | 'disabled' | 'expired' | 'revoked';
+  permission: string;
+}
+
+export const NO_KEY_FILTERS: KeyFilters = { search: '', environment: '', status: 'current', permission: '' };
+
+export const KEY_STATUS_FILTERS: { value: KeyFilters['status']; label: string }[] = [
+  { value: 'current', label: 'any but revoked' },
+  { value: 'active', label: 'active' },
+  { value: 'disabled', label: 'disabled' },
+  { value: 'expired', label: 'expired' },
+  { value: 'revoked', label: 'revoked' },
+];
+
+/** The filters an address holds; anything unknown falls back to the default. */
+export function keyFiltersOf(query: URLSearchParams): KeyFilters {
+  const env = query.get('env');
+  const status = query.get('status');
+  return {
+    search: query.get('q') ?? '',
+    environment: env === 'live' || env === 'test' ? env : '',
+    status: KEY_STATUS_FILTERS.some((s) => s.value === status) ? (status as KeyFilters['status']) : 'current',
+    permission: query.get('permission') ?? '',
+  };
+}
+
+/** The address's query for these filters: the defaults are left out. */
+export function keyFiltersQuery(f: KeyFilters): Record<string, string> {
+  return { q: f.search, env: f.environment, status: f.status === 'current' ? '' : f.status, permission: f.permission };
+}
+
 /** Grace periods the rotate dialog offers, in seconds. */
 export const GRACE_CHOICES = [
   { seconds: 0, label: 'End now: the old secret stops at once' },
