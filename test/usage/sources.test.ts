@@ -136,6 +136,34 @@ describe('usage counts only the provider’s API traffic', () => {
   });
 });
 
+describe('the live tail', () => {
+  it('follows the same filter: the provider’s traffic by default, the UI’s calls when asked for', async () => {
+    const ws = await stack.workspace(['admin']);
+    const caller = await stack.caller(ws.secret);
+    const traffic = (await caller.logs.tail())[Symbol.asyncIterator]();
+    const management = (await caller.logs.tail({ kind: 'management' }))[Symbol.asyncIterator]();
+    const [nextTraffic, nextManagement] = [traffic.next(), management.next()];
+    const record = (source: 'ui' | 'service', route: string) =>
+      stack.deps.usage.record({ workspaceId: ws.workspaceId, keyId: ws.keyId, source, method: 'GET', route, status: 200, latencyMs: 1, counted: source === 'service' });
+    // A tail starts from the newest record when it first polls: records written until both have
+    // answered, each time the UI's call first, which a traffic tail reads past (its cursor moves).
+    let answered = false;
+    const both = Promise.all([nextTraffic, nextManagement]).finally(() => (answered = true));
+    const deadline = Date.now() + 15_000;
+    while (!answered && Date.now() < deadline) {
+      record('ui', '/trpc/keys.list');
+      record('service', '/products');
+      await stack.deps.usage.flush();
+      await Promise.race([both, new Promise((r) => setTimeout(r, 100))]);
+    }
+    const [t, m] = await both;
+    expect(t.value).toMatchObject({ source: 'service', route: '/products' });
+    expect(m.value).toMatchObject({ source: 'ui', route: '/trpc/keys.list' });
+    await traffic.return?.();
+    await management.return?.();
+  });
+});
+
 describe('the UsageSources migration', () => {
   it('takes counted management records out of the rollups, marks them uncounted and fills refused from the records', async () => {
     const ws = await stack.workspace(['admin']);
