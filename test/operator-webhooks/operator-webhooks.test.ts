@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR_EVENT_TYPES } from '../../core/events/catalog.js';
+import { monthlyRollupWorkflow } from '../../workflows/monthly-rollup.js';
 import { startStack, type Stack } from '../harness.js';
 import { eventually, Receiver, verify } from '../webhooks/receiver.js';
 
@@ -127,6 +128,23 @@ describe('delivery', () => {
       expect(events.filter((e) => e.type.startsWith('limits.')).length).toBe(ws === acme ? 2 : 1);
       expect(events.map((e) => e.id)).not.toEqual(expect.arrayContaining(list.map((d) => d.event_id).slice(0, 1)));
     }
+  });
+
+  it("each workspace's usage.monthly_report reaches it when the month closes", async () => {
+    for (const ws of [acme, globex]) {
+      stack.deps.usage.record({ workspaceId: ws.workspaceId, keyId: 'k', source: 'service', method: 'GET', route: '/r', status: 200, latencyMs: 5, at: new Date('2026-10-05T10:00:00Z') });
+    }
+    await stack.deps.usage.flush();
+    await stack.temporal.client.workflow.execute(monthlyRollupWorkflow, {
+      taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
+      workflowId: `ops-rollup:2026-10:${stack.config.TEMPORAL_TASK_QUEUE}`,
+      args: [{ month: '2026-10' }],
+      workflowExecutionTimeout: '2 minutes',
+    });
+    const got = await rx.waitFor('/ops', 5);
+    const reports = got.map((r) => verify(operatorEndpoint.secret, r) as Body).filter((b) => b.type === 'usage.monthly_report');
+    expect(reports.map((b) => b.data['workspace_id']).sort()).toEqual([acme.workspaceId, globex.workspaceId].sort());
+    expect(reports.every((b) => b.data['month'] === '2026-10' && b.data['calls'] === 1)).toBe(true);
   });
 
   it('a paused operator endpoint gets no copies', async () => {
