@@ -89,7 +89,7 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
       return countRecoverable(em(), input);
     },
 
-    async replayRecoverablePage(input: RecoverPageInput): Promise<{ replayed: number; next?: { createdAt: string; id: string } }> {
+    async replayRecoverablePage(input: RecoverPageInput): Promise<{ replayed: number; retriedNow?: number; next?: { createdAt: string; id: string } }> {
       return replayRecoverablePage({ ...core(), schedule }, input);
     },
   };

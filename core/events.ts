@@ -53,7 +53,7 @@ export interface RaisedEvent {
   createdAt: Date;
   /** False when an earlier event with the same idempotency key was returned instead. */
   created: boolean;
-  /** Deliveries the event makes: the endpoints subscribed and active when it was stored. */
+  /** Deliveries the event makes: the endpoints subscribed and active (or paused: held) when it was stored. */
   deliveries: number;
 }
 
@@ -97,7 +97,8 @@ async function raiseWithOperatorCopies(deps: EventDeps, input: CheckedEventInput
     .select('workspace_id')
     .distinct()
     .where('all_workspaces', '=', true)
-    .where('status', '=', 'active')
+    // A paused endpoint's deliveries are recorded as for any paused endpoint; a disabled one gets no copies.
+    .where('status', 'in', ['active', 'paused'])
     .where('workspace_id', '!=', input.workspaceId)
     .where('event_types', '@>', json([input.type]))
     .orderBy('workspace_id')
@@ -183,7 +184,9 @@ async function storeEvent(deps: EventDeps, input: CheckedEventInput): Promise<Ra
                 'ep.workspace_id',
                 'ev.id as event_id',
                 'ep.id as endpoint_id',
-                sql.lit('pending').as('status'),
+                // A paused endpoint's delivery is recorded and held (not started) until its Resume
+                // delivers or skips it (core/webhooks/held.ts): pausing loses nothing by surprise.
+                sql<string>`case when ${eb.ref('ep.status')} = 'paused' then 'paused' else 'pending' end`.as('status'),
                 sql<string>`${deliveryWorkflowIdPrefix(eventId)}::text || ${eb.ref('ep.id')}`.as('workflow_id'),
                 sql.lit(0).as('attempt_count'),
                 sql<Date>`now()`.as('created_at'),
@@ -191,7 +194,7 @@ async function storeEvent(deps: EventDeps, input: CheckedEventInput): Promise<Ra
               ])
               .where('ev.inserted', '=', true)
               .where('ep.workspace_id', '=', input.workspaceId)
-              .where('ep.status', '=', 'active')
+              .where('ep.status', 'in', ['active', 'paused'])
               .$if(allWorkspacesOnly, (q) => q.where('ep.all_workspaces', '=', true))
               .where((eb) =>
                 onlyEndpointId !== undefined
@@ -199,10 +202,17 @@ async function storeEvent(deps: EventDeps, input: CheckedEventInput): Promise<Ra
                   : eb.or([eb('ep.event_types', 'is', null), eb('ep.event_types', '@>', json([input.type]))]),
               ),
           )
-          .returning(['id', 'endpoint_id']),
+          .returning(['id', 'endpoint_id', 'status']),
       )
       .selectFrom('ev')
-      .select((eb) => ['ev.id', 'ev.type', 'ev.created_at', 'ev.inserted', jsonArrayFrom(eb.selectFrom('dl').select(['dl.id', 'dl.endpoint_id'])).as('created')])
+      .select((eb) => [
+        'ev.id',
+        'ev.type',
+        'ev.created_at',
+        'ev.inserted',
+        jsonArrayFrom(eb.selectFrom('dl').select(['dl.id', 'dl.endpoint_id']).where('dl.status', '=', 'pending')).as('created'),
+        eb.selectFrom('dl').select((e) => e.fn.countAll<string>().as('n')).where('dl.status', '=', 'paused').as('held'),
+      ])
       .executeTakeFirstOrThrow();
   };
   const row =
@@ -220,9 +230,10 @@ async function storeEvent(deps: EventDeps, input: CheckedEventInput): Promise<Ra
         })
       : await store(deps.em);
   const scope = workspaceScope(deps.em, input.workspaceId);
+  // `created`: the deliveries to start now; held ones (paused endpoints) count as deliveries but wait for Resume.
   const created = row.inserted ? row.created : [];
-  let deliveries = created.length;
-  if (row.inserted && deliveries === 0) {
+  let deliveries = created.length + (row.inserted ? Number(row.held ?? 0) : 0);
+  if (row.inserted && created.length === 0) {
     // Nothing to deliver: no workflow is needed, and the sweeper must not pick the event up.
     await scope.updateTable('event').set({ dispatched_at: sql<Date>`now()` }).where('id', '=', row.id).execute();
   } else if (!row.inserted) {
@@ -235,7 +246,7 @@ async function storeEvent(deps: EventDeps, input: CheckedEventInput): Promise<Ra
   }
   const event: RaisedEvent = { id: row.id, type: row.type, createdAt: new Date(row.created_at), created: row.inserted, deliveries };
 
-  if (event.created && event.deliveries > 0) {
+  if (event.created && created.length > 0) {
     // Only once the rows are committed: inside a caller's transaction the delivery would not see them yet.
     if (deps.config && !deps.em.isInTransaction() && created.length <= DIRECT_FANOUT_MAX) {
       const scheduleMs = parseRetrySchedule(deps.config.GATEHOUSE_WEBHOOK_RETRY_SCHEDULE);

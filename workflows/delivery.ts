@@ -1,4 +1,4 @@
-import { proxyActivities, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, defineSignal, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { AttemptOutcome, DeliveryInput } from '../core/webhooks/attempt.js';
 import { SA } from '../temporal/search-attributes.js';
@@ -19,15 +19,31 @@ export interface DeliveryResult {
 }
 
 /**
+ * "Retry now" (POST /deliveries/{id}/replay on a delivery waiting out a backoff, or a recovery):
+ * ends the current wait at once; if that attempt fails the schedule continues from it. A signal
+ * received while an attempt runs makes no extra attempt: it is forgotten when the attempt ends.
+ */
+export const retryNowSignal = defineSignal('retryNow');
+
+/**
  * One event to one endpoint (`delivery:<eventId>:<endpointId>`): attempts until one succeeds,
  * the endpoint answers 410 or stops being active, or the retry schedule is spent. Only ids and
  * small status objects pass through here: payload and secrets stay in PostgreSQL.
  */
 export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryResult> {
+  let retryNow = false;
+  setHandler(retryNowSignal, () => {
+    retryNow = true;
+  });
+  let trigger = input.trigger;
   for (let attempt = 1; ; attempt++) {
-    const outcome = await attemptDelivery({ ...input, attempt, trigger: attempt === 1 ? input.trigger : 'scheduled' });
+    retryNow = false;
+    const outcome = await attemptDelivery({ ...input, attempt, trigger });
     upsertSearchAttributes([{ key: SA.deliveryStatus, value: outcome.status }]);
     if (outcome.status !== 'retrying') return { deliveryId: input.deliveryId, status: outcome.status, attempts: attempt };
-    await sleep(outcome.nextDelayMs);
+    // The same timer command as the sleep it replaces, so histories recorded before "retry now"
+    // replay unchanged (test/replay); the signal, when it comes, cancels the timer.
+    const early = await condition(() => retryNow, outcome.nextDelayMs);
+    trigger = early ? 'manual' : 'scheduled';
   }
 }

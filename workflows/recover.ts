@@ -22,12 +22,16 @@ export interface RecoverInput {
 export interface RecoverResume {
   total: number;
   replayed: number;
+  /** Absent in runs continued by older code. */
+  retriedNow?: number;
   after: { createdAt: string; id: string };
 }
 
 export interface RecoveryProgress {
   total: number;
   replayed: number;
+  /** Waiting deliveries made to retry now (absent from results of older runs). */
+  retriedNow?: number;
   done: boolean;
 }
 
@@ -40,13 +44,19 @@ const PAGES_PER_RUN = 50;
 const CONTINUE_AS_NEW_PATCH = 'recover-continue-as-new';
 
 /**
- * `recover:<endpointId>:<n>`: replays an endpoint's failed deliveries since a date, page by page.
+ * `recover:<endpointId>:<n>`: replays an endpoint's failed deliveries since a date, page by page
+ * (and signals those waiting out a backoff to retry now).
  * After `pagesPerRun` pages (or when Temporal suggests it) it continues as new under the same id,
  * carrying its cursor and counts, so the progress read through the query stays that of the whole
  * recovery.
  */
 export async function recoverWorkflow(input: RecoverInput): Promise<RecoveryProgress> {
-  const progress: RecoveryProgress = { total: input.resume?.total ?? 0, replayed: input.resume?.replayed ?? 0, done: false };
+  const progress: RecoveryProgress = {
+    total: input.resume?.total ?? 0,
+    replayed: input.resume?.replayed ?? 0,
+    retriedNow: input.resume?.retriedNow ?? 0,
+    done: false,
+  };
   setHandler(recoveryProgressQuery, () => progress);
   const mayContinueAsNew = patched(CONTINUE_AS_NEW_PATCH);
   if (!input.resume) progress.total = await countRecoverable(recoverScope(input));
@@ -54,10 +64,11 @@ export async function recoverWorkflow(input: RecoverInput): Promise<RecoveryProg
   for (let pages = 1; ; pages++) {
     const page = await replayRecoverablePage({ ...recoverScope(input), after, limit: input.pageSize ?? PAGE_SIZE });
     progress.replayed += page.replayed;
+    progress.retriedNow = (progress.retriedNow ?? 0) + (page.retriedNow ?? 0);
     if (!page.next) break;
     after = page.next;
     if (mayContinueAsNew && (pages >= (input.pagesPerRun ?? PAGES_PER_RUN) || workflowInfo().continueAsNewSuggested)) {
-      await continueAsNew<typeof recoverWorkflow>({ ...input, resume: { total: progress.total, replayed: progress.replayed, after } });
+      await continueAsNew<typeof recoverWorkflow>({ ...input, resume: { total: progress.total, replayed: progress.replayed, retriedNow: progress.retriedNow, after } });
     }
   }
   progress.done = true;

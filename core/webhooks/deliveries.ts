@@ -6,6 +6,9 @@ import { conflict, notFound } from '../errors.js';
 import { page } from '../page.js';
 import { workspaceScope, type WorkspaceScope } from '../scope.js';
 import type { WebhookDeps } from './deps.js';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { deliveryWorkflowId } from '../../temporal/workflow-ids.js';
+import { retryNowSignal } from '../../workflows/delivery.js';
 import { startDeliveryWorkflow } from './dispatch.js';
 import { assertActive, findEndpoint } from './endpoints.js';
 import { ATTEMPT_TIMEOUT_MS } from './http.js';
@@ -154,14 +157,43 @@ export async function claimForReplay(scope: WorkspaceScope, id: string, from: re
 }
 
 /**
- * Sends a delivery again, as a new run of its workflow (same id, so the Web UI shows the runs
- * together) whose first attempt is `manual`. A delivery still being retried is refused: the
- * running workflow already sends it.
+ * "Retry now" for a delivery waiting out a backoff (`retrying`): its running workflow is signalled
+ * to make the next attempt at once (same workflow, same `webhook-id`); if that attempt fails the
+ * schedule continues from it. False when the delivery was not waiting (or its workflow has ended).
+ */
+export async function retryNow(deps: Pick<WebhookDeps, 'em' | 'temporal'>, workspaceId: string, d: { id: string; event_id: string; endpoint_id: string }): Promise<boolean> {
+  // Shown at once as due now; the attempt's own record replaces it.
+  const waiting = await workspaceScope(deps.em, workspaceId)
+    .updateTable('webhook_delivery')
+    .set({ next_attempt_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
+    .where('id', '=', d.id)
+    .where('status', '=', 'retrying')
+    .returning('id')
+    .executeTakeFirst();
+  if (!waiting) return false;
+  try {
+    await deps.temporal.client.workflow.getHandle(deliveryWorkflowId(d.event_id, d.endpoint_id)).signal(retryNowSignal);
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+/**
+ * Sends a delivery again. A finished one (succeeded, failed, skipped) gets a new run of its
+ * workflow (same id, so the Web UI shows the runs together) whose first attempt is `manual`; one
+ * waiting out a backoff makes its next attempt now (retryNow). One whose attempt is under way
+ * (pending) or held by a paused endpoint is refused.
  */
 export async function replayDelivery(deps: WebhookDeps, workspaceId: string, id: string): Promise<DeliveryView> {
   const d = await findDelivery(deps.em, workspaceId, id);
   assertActive(await findEndpoint(deps, workspaceId, d.endpoint_id));
   const scope = workspaceScope(deps.em, workspaceId);
+  if (d.status === 'retrying') {
+    if (await retryNow(deps, workspaceId, d)) return getDelivery(deps.em, workspaceId, d.id);
+    throw conflict(`Delivery '${d.id}' is no longer waiting for a retry; reload it`, 'id');
+  }
   if (!(await claimForReplay(scope, d.id, ['succeeded', 'failed', 'skipped']))) {
     throw conflict(`Delivery '${d.id}' is ${d.status}: its workflow is still sending it`, 'id');
   }

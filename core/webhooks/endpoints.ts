@@ -7,6 +7,9 @@ import type { EndpointStatus } from '../../db/entities/webhook-endpoint.js';
 import type { WebhookDeps } from './deps.js';
 import { checkEndpointUrl } from './egress.js';
 import { assertEventTypesKnown } from './event-types.js';
+import { releaseHeld } from './held.js';
+import { byHealth, endpointHealth, type EndpointHealth } from './health.js';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { seal } from './secret-box.js';
 import { generateSigningSecret } from './signing.js';
 import { operatorEndpointTypes } from './operator-endpoints.js';
@@ -160,13 +163,22 @@ export async function createEndpoint(
   return { endpoint: endpointView(row), secret };
 }
 
-export async function listEndpoints(deps: Pick<WebhookDeps, 'em'>, workspaceId: string): Promise<EndpointView[]> {
-  const rows = await workspaceScope(deps.em, workspaceId).selectFrom('webhook_endpoint').select(COLUMNS).orderBy('created_at').orderBy('id').execute();
-  return rows.map(endpointView);
+/** An endpoint as lists and reads show it: with how its attempts went (core/webhooks/health.ts). */
+export type EndpointWithHealth = EndpointView & EndpointHealth;
+
+async function withHealth(em: EntityManager, workspaceId: string, views: EndpointView[]): Promise<EndpointWithHealth[]> {
+  const health = await endpointHealth(em, workspaceId, views);
+  return views.map((v) => ({ ...v, ...health.get(v.id)! }));
 }
 
-export async function getEndpoint(deps: Pick<WebhookDeps, 'em'>, workspaceId: string, id: string): Promise<EndpointView> {
-  return endpointView(await findEndpoint(deps, workspaceId, id));
+/** Failing endpoints first (then disabled ones), else oldest first. */
+export async function listEndpoints(deps: Pick<WebhookDeps, 'em'>, workspaceId: string): Promise<EndpointWithHealth[]> {
+  const rows = await workspaceScope(deps.em, workspaceId).selectFrom('webhook_endpoint').select(COLUMNS).orderBy('created_at').orderBy('id').execute();
+  return byHealth(await withHealth(deps.em, workspaceId, rows.map(endpointView)));
+}
+
+export async function getEndpoint(deps: Pick<WebhookDeps, 'em'>, workspaceId: string, id: string): Promise<EndpointWithHealth> {
+  return (await withHealth(deps.em, workspaceId, [endpointView(await findEndpoint(deps, workspaceId, id))]))[0]!;
 }
 
 export interface UpdateEndpointInput {
@@ -174,11 +186,27 @@ export interface UpdateEndpointInput {
   description?: string;
   eventTypes?: string[] | null;
   httpsOnly?: boolean;
-  /** `paused` holds nothing back for later: see docs in deliverAttempt. `active` also re-enables a disabled endpoint. */
+  /**
+   * `paused`: nothing is sent; events published meanwhile are held (deliveries in status `paused`).
+   * `active` resumes (and re-enables a disabled endpoint), releasing what was held.
+   */
   status?: 'active' | 'paused';
+  /** On resume: send the held deliveries (default) or mark them `skipped`. */
+  deliverHeld?: boolean;
 }
 
 export async function updateEndpoint(deps: WebhookDeps, workspaceId: string, id: string, patch: UpdateEndpointInput, scopes?: ReadonlySet<string>): Promise<EndpointView> {
+  return (await applyEndpointUpdate(deps, workspaceId, id, patch, scopes)).endpoint;
+}
+
+/** updateEndpoint, also telling how many held deliveries a resume released. */
+export async function applyEndpointUpdate(
+  deps: WebhookDeps,
+  workspaceId: string,
+  id: string,
+  patch: UpdateEndpointInput,
+  scopes?: ReadonlySet<string>,
+): Promise<{ endpoint: EndpointView; released: number }> {
   const current = await findEndpoint(deps, workspaceId, id);
   // An operator-wide endpoint stays an operator's: no other key of its workspace redirects every workspace's events.
   if (current.all_workspaces) operatorEndpointTypes(scopes, current.event_types);
@@ -205,7 +233,11 @@ export async function updateEndpoint(deps: WebhookDeps, workspaceId: string, id:
     .where('id', '=', id)
     .returning(COLUMNS)
     .executeTakeFirstOrThrow(() => endpointNotFound(id));
-  return endpointView(row);
+  // Once active no new delivery is held, so one pass releases every held one (an event stored
+  // concurrently on the snapshot before this update is the rare exception: it stays `paused`,
+  // shown in the list, for the next resume or a recovery).
+  const released = status === 'active' && current.status === 'paused' ? await releaseHeld(deps, workspaceId, id, patch.deliverHeld ?? true) : 0;
+  return { endpoint: endpointView(row), released };
 }
 
 /** Deletes the endpoint with its deliveries and attempts; a delivery workflow still running finds nothing and ends. */

@@ -9,15 +9,18 @@ import { CURSOR_TIMESTAMP_FORMAT } from '../cursor.js';
 import { HttpError, notFound } from '../errors.js';
 import { workspaceScope } from '../scope.js';
 import type { WebhookDeps } from './deps.js';
-import { claimForReplay } from './deliveries.js';
+import { claimForReplay, retryNow } from './deliveries.js';
 import { startDeliveryWorkflow } from './dispatch.js';
 import { assertActive, findEndpoint } from './endpoints.js';
 import { ATTEMPT_TIMEOUT_MS } from './http.js';
 
-// Recovery: `recover:<endpointId>:<n>` replays an endpoint's failed deliveries since a date.
+// Recovery: `recover:<endpointId>:<n>` replays an endpoint's failed deliveries since a date, and
+// makes those waiting out a backoff retry now.
 
 /** Statuses a recovery replays: given up on, or skipped while the endpoint was paused/disabled. */
-const RECOVERABLE: readonly DeliveryStatus[] = ['failed', 'skipped'];
+const REPLAYABLE: readonly DeliveryStatus[] = ['failed', 'skipped'];
+/** …and those it retries now: waiting out a backoff in their running workflow. */
+const RECOVERABLE: readonly DeliveryStatus[] = [...REPLAYABLE, 'retrying'];
 
 /** The endpoint's recoverable deliveries created in [since, until). */
 function recoverable(em: EntityManager, input: RecoverInput) {
@@ -49,9 +52,9 @@ export interface RecoverPageInput extends RecoverInput {
 export async function replayRecoverablePage(
   deps: WebhookDeps & { schedule: number[] },
   input: RecoverPageInput,
-): Promise<{ replayed: number; next?: { createdAt: string; id: string } }> {
+): Promise<{ replayed: number; retriedNow: number; next?: { createdAt: string; id: string } }> {
   let query = recoverable(deps.em, input)
-    .select(['id', 'event_id'])
+    .select(['id', 'event_id', 'status'])
     .select((eb) => sql<string>`to_char(${eb.ref('created_at')} at time zone 'UTC', ${sql.lit(CURSOR_TIMESTAMP_FORMAT)})`.as('cursor_ts'))
     .select((eb) =>
       workspaceScope(deps.em, input.workspaceId)
@@ -67,8 +70,13 @@ export async function replayRecoverablePage(
   const rows = await query.orderBy('created_at').orderBy('id').limit(input.limit).execute();
   const scope = workspaceScope(deps.em, input.workspaceId);
   let replayed = 0;
+  let retriedNow = 0;
   for (const r of rows) {
-    if (!(await claimForReplay(scope, r.id, RECOVERABLE))) continue;
+    if (r.status === 'retrying') {
+      if (await retryNow(deps, input.workspaceId, { id: r.id, event_id: r.event_id, endpoint_id: input.endpointId })) retriedNow++;
+      continue;
+    }
+    if (!(await claimForReplay(scope, r.id, REPLAYABLE))) continue;
     const started = await startDeliveryWorkflow(
       deps.temporal,
       { deliveryId: r.id, eventId: r.event_id, endpointId: input.endpointId, workspaceId: input.workspaceId, eventType: r.event_type ?? '' },
@@ -77,7 +85,7 @@ export async function replayRecoverablePage(
     if (started) replayed++;
   }
   const last = rows[rows.length - 1];
-  return { replayed, ...(rows.length === input.limit && last ? { next: { createdAt: last.cursor_ts, id: last.id } } : {}) };
+  return { replayed, retriedNow, ...(rows.length === input.limit && last ? { next: { createdAt: last.cursor_ts, id: last.id } } : {}) };
 }
 
 export interface RecoveryView {
@@ -88,9 +96,11 @@ export interface RecoveryView {
   since: Date;
   total: number;
   replayed: number;
+  /** Deliveries that were waiting out a backoff and made their next attempt at once. */
+  retriedNow: number;
 }
 
-/** Starts `recover:<endpointId>:<n>`, replaying the endpoint's failed deliveries created since `since`. */
+/** Starts `recover:<endpointId>:<n>`: the endpoint's failed and skipped deliveries created since `since` replayed, those waiting for a retry retried now. */
 export async function startRecovery(deps: WebhookDeps, workspaceId: string, endpointId: string, since: Date): Promise<RecoveryView> {
   const endpoint = await findEndpoint(deps, workspaceId, endpointId);
   assertActive(endpoint);
@@ -114,7 +124,7 @@ export async function startRecovery(deps: WebhookDeps, workspaceId: string, endp
       { key: SA.endpoint, value: endpointId },
     ],
   });
-  return { id: n, endpointId, workflowId, status: 'running', since, total: 0, replayed: 0 };
+  return { id: n, endpointId, workflowId, status: 'running', since, total: 0, replayed: 0, retriedNow: 0 };
 }
 
 /** How long a progress read waits for a worker to answer the recovery's query. */
@@ -147,8 +157,8 @@ export async function getRecovery(deps: WebhookDeps, workspaceId: string, endpoi
     progress = await handle.result();
     status = 'completed';
   } else {
-    progress = { total: 0, replayed: 0, done: false };
+    progress = { total: 0, replayed: 0, retriedNow: 0, done: false };
     status = 'failed';
   }
-  return { id: n, endpointId, workflowId, status, since: new Date(String(described.memo?.['since'] ?? described.startTime.toISOString())), total: progress.total, replayed: progress.replayed };
+  return { id: n, endpointId, workflowId, status, since: new Date(String(described.memo?.['since'] ?? described.startTime.toISOString())), total: progress.total, replayed: progress.replayed, retriedNow: progress.retriedNow ?? 0 };
 }

@@ -20,7 +20,7 @@ export const subscribedTypes = z
 export const endpointId = z.string().min(1).max(64).meta({ example: 'ep_2f9c0e7b1a3d4c5e6f708192' });
 export const eventId = z.string().min(1).max(64).meta({ example: 'msg_5b1c9e2d7a0f3c4b8e6d1a20' });
 export const deliveryId = z.string().min(1).max(64).meta({ example: 'dlv_8e1f2a3b4c5d6e7f8091a2b3c4d5e6f7' });
-export const deliveryStatus = z.enum(['pending', 'retrying', 'succeeded', 'failed', 'skipped']);
+export const deliveryStatus = z.enum(['pending', 'retrying', 'succeeded', 'failed', 'skipped', 'paused']);
 
 /** Any JSON object; the 256 KB bound is checked on the serialised payload (413), not here. */
 export const eventPayload = z.record(z.string(), z.unknown()).meta({ example: { product_id: 'prod_123', name: 'Sneaker' } });

@@ -3,8 +3,8 @@ import { Event } from './event.js';
 import { WebhookEndpoint } from './webhook-endpoint.js';
 import { Workspace } from './workspace.js';
 
-/** pending → succeeded | failed | skipped (endpoint paused, disabled or gone before the attempt). */
-export type DeliveryStatus = 'pending' | 'retrying' | 'succeeded' | 'failed' | 'skipped';
+/** pending → succeeded | failed | skipped (endpoint paused, disabled or gone before the attempt); paused: held while its endpoint was paused, until Resume starts or skips it. */
+export type DeliveryStatus = 'pending' | 'retrying' | 'succeeded' | 'failed' | 'skipped' | 'paused';
 
 /** One event to one endpoint; a Temporal workflow `delivery:<eventId>:<endpointId>` drives it. */
 export const WebhookDelivery = defineEntity({

@@ -20,7 +20,7 @@ export const getDeliveryRoute = defineRoute({
 export const replayDeliveryRoute = defineRoute({
   method: 'post',
   path: '/deliveries/{id}/replay',
-  summary: 'Send a finished delivery again (a new run of its workflow, first attempt `manual`)',
+  summary: 'Send a finished delivery again (a new run of its workflow, first attempt `manual`), or make one waiting out a backoff retry now',
   tags: ['webhooks'],
   scope: 'webhooks:write',
   status: 202,

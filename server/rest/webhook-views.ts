@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { EndpointView } from '../../core/webhooks/endpoints.js';
+import type { EndpointView, EndpointWithHealth } from '../../core/webhooks/endpoints.js';
 import type { AttemptView, DeliveryView } from '../../core/webhooks/deliveries.js';
 import type { EventView } from '../../core/webhooks/events.js';
 import type { RecoveryView } from '../../core/webhooks/recovery.js';
@@ -31,6 +31,22 @@ export const EndpointBody = z
   .meta({ id: 'WebhookEndpoint' });
 
 export const endpointBody = (e: EndpointView): z.input<typeof EndpointBody> => snakeJson(e);
+
+/** An endpoint as GET /webhooks and GET /webhooks/{id} show it: with how its attempts went. */
+export const EndpointWithHealthBody = EndpointBody.extend({
+  attempts_24h: z.number().int().meta({ description: 'Delivery attempts over the last 24 hours; every retry counts.' }),
+  success_rate_24h: z.number().min(0).max(1).nullable().meta({ description: 'Share of those attempts answered 2xx (0–1); null without attempts.', example: 0.75 }),
+  failing_since: dateTime.nullable().meta({ description: 'Every attempt since then has failed; null once one succeeds.' }),
+  health: z.enum(['healthy', 'failing', 'disabled', 'paused', 'no_traffic']),
+}).meta({ id: 'WebhookEndpointWithHealth' });
+
+export const endpointWithHealthBody = (e: EndpointWithHealth): z.input<typeof EndpointWithHealthBody> => ({
+  ...endpointBody(e),
+  attempts_24h: e.attempts24h,
+  success_rate_24h: e.successRate24h,
+  failing_since: e.failingSince ? e.failingSince.toISOString() : null,
+  health: e.health,
+});
 
 export const AttemptBody = z
   .object({
@@ -107,8 +123,9 @@ export const RecoveryBody = z
     workflow_id: z.string().meta({ example: 'recover:ep_…:1' }),
     status: z.enum(['running', 'completed', 'failed']),
     since: dateTime,
-    total: z.number().int(),
-    replayed: z.number().int(),
+    total: z.number().int().meta({ description: 'Deliveries found: failed, skipped, or waiting for a retry.' }),
+    replayed: z.number().int().meta({ description: 'Failed or skipped deliveries sent again.' }),
+    retried_now: z.number().int().meta({ description: 'Deliveries waiting out a backoff that made their next attempt at once.' }),
   })
   .meta({ id: 'Recovery' });
 

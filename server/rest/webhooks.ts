@@ -8,6 +8,7 @@ import {
   updateEndpoint,
 } from '../../core/webhooks/endpoints.js';
 import { listEndpointDeliveries } from '../../core/webhooks/deliveries.js';
+import { resumeEndpoint } from '../../core/webhooks/resume.js';
 import { getRecovery, startRecovery } from '../../core/webhooks/recovery.js';
 import { sendTestEvent } from '../../core/webhooks/test-event.js';
 import {
@@ -21,7 +22,7 @@ import {
 } from '../../core/webhooks/schema.js';
 import { snakeKeys } from './case.js';
 import { defineRoute } from './route.js';
-import { DeliveryBody, EndpointBody, RecoveryBody, deliveryBody, endpointBody, recoveryBody } from './webhook-views.js';
+import { DeliveryBody, EndpointBody, EndpointWithHealthBody, RecoveryBody, deliveryBody, endpointBody, endpointWithHealthBody, recoveryBody } from './webhook-views.js';
 
 const secret = z.string().meta({ description: 'The signing secret, shown this once: store it now.', example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' });
 const params = z.strictObject({ id: endpointId });
@@ -60,11 +61,11 @@ export const createWebhookRoute = defineRoute({
 export const listWebhooksRoute = defineRoute({
   method: 'get',
   path: '/webhooks',
-  summary: 'List webhook endpoints',
+  summary: 'List webhook endpoints with their health over the last 24 hours, failing ones first',
   tags: ['webhooks'],
   scope: 'webhooks:read',
-  response: z.object({ webhooks: z.array(EndpointBody) }),
-  handler: async ({ ctx }) => ({ webhooks: (await listEndpoints(ctx, ctx.principal.workspaceId)).map(endpointBody) }),
+  response: z.object({ webhooks: z.array(EndpointWithHealthBody) }),
+  handler: async ({ ctx }) => ({ webhooks: (await listEndpoints(ctx, ctx.principal.workspaceId)).map(endpointWithHealthBody) }),
 });
 
 export const getWebhookRoute = defineRoute({
@@ -74,8 +75,8 @@ export const getWebhookRoute = defineRoute({
   tags: ['webhooks'],
   scope: 'webhooks:read',
   params,
-  response: EndpointBody,
-  handler: async ({ ctx, params }) => endpointBody(await getEndpoint(ctx, ctx.principal.workspaceId, params.id)),
+  response: EndpointWithHealthBody,
+  handler: async ({ ctx, params }) => endpointWithHealthBody(await getEndpoint(ctx, ctx.principal.workspaceId, params.id)),
 });
 
 export const updateWebhookRoute = defineRoute({
@@ -90,7 +91,7 @@ export const updateWebhookRoute = defineRoute({
     event_types: subscribedTypes.optional(),
     description: endpointDescription.optional(),
     https_only: z.boolean().optional(),
-    status: z.enum(['active', 'paused']).optional().meta({ description: 'paused: nothing is sent (nor queued) until active again' }),
+    status: z.enum(['active', 'paused']).optional().meta({ description: 'paused: nothing is sent until active again; events published meanwhile are held (deliveries in status `paused`). PATCH to active sends them; POST /webhooks/{id}/resume chooses.' }),
   }),
   response: EndpointBody,
   handler: async ({ ctx, params, body }) =>
@@ -103,6 +104,26 @@ export const updateWebhookRoute = defineRoute({
         status: body.status,
       }, ctx.principal.scopes),
     ),
+});
+
+export const resumeWebhookRoute = defineRoute({
+  method: 'post',
+  path: '/webhooks/{id}/resume',
+  summary: 'Resume a paused endpoint (or re-enable a disabled one) and send, or skip, the deliveries held while it was paused',
+  tags: ['webhooks'],
+  scope: 'webhooks:write',
+  params,
+  body: z.strictObject({
+    deliver_held: z
+      .boolean()
+      .default(true)
+      .meta({ description: 'true (default): the deliveries held while paused are sent now; false: they become `skipped` (a recovery can still send them).' }),
+  }),
+  response: EndpointBody.extend({ held_delivered: z.number().int(), held_skipped: z.number().int() }),
+  handler: async ({ ctx, params, body }) => {
+    const r = await resumeEndpoint(ctx, ctx.principal.workspaceId, params.id, { deliverHeld: body.deliver_held }, ctx.principal.scopes);
+    return { ...endpointBody(r.endpoint), held_delivered: r.delivered, held_skipped: r.skipped };
+  },
 });
 
 export const deleteWebhookRoute = defineRoute({
@@ -175,7 +196,7 @@ export const webhookDeliveriesRoute = defineRoute({
 export const recoverWebhookRoute = defineRoute({
   method: 'post',
   path: '/webhooks/{id}/recover',
-  summary: 'Replay every failed or skipped delivery created since a date, in a `recover:<endpointId>:<n>` workflow',
+  summary: 'Replay every failed or skipped delivery created since a date, and retry now those waiting out a backoff, in a `recover:<endpointId>:<n>` workflow',
   tags: ['webhooks'],
   scope: 'webhooks:write',
   status: 202,
@@ -202,6 +223,7 @@ export const webhookRoutes = [
   listWebhooksRoute,
   getWebhookRoute,
   updateWebhookRoute,
+  resumeWebhookRoute,
   deleteWebhookRoute,
   rotateWebhookSecretRoute,
   testWebhookRoute,

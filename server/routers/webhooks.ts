@@ -8,6 +8,7 @@ import {
   updateEndpoint,
 } from '../../core/webhooks/endpoints.js';
 import { listEndpointDeliveries } from '../../core/webhooks/deliveries.js';
+import { resumeEndpoint } from '../../core/webhooks/resume.js';
 import { getRecovery, startRecovery } from '../../core/webhooks/recovery.js';
 import { sendTestEvent } from '../../core/webhooks/test-event.js';
 import {
@@ -58,6 +59,11 @@ export const webhooksRouter = router({
       }),
     )
     .mutation(({ ctx, input }) => updateEndpoint(ctx, ctx.principal.workspaceId, input.id, input.patch, ctx.principal.scopes)),
+
+  /** Resumes (or re-enables) the endpoint; the deliveries held while paused are sent (`deliverHeld`, default) or skipped. */
+  resume: scopedProcedure('webhooks:write')
+    .input(byId.extend({ deliverHeld: z.boolean().default(true) }))
+    .mutation(({ ctx, input }) => resumeEndpoint(ctx, ctx.principal.workspaceId, input.id, { deliverHeld: input.deliverHeld }, ctx.principal.scopes)),
 
   delete: scopedProcedure('webhooks:write')
     .input(byId)

@@ -41,7 +41,7 @@ describe('recover workflow', () => {
       memo: { since },
     });
     const handle = stack.temporal.client.workflow.getHandle<typeof recoverWorkflow>(workflowId);
-    expect(await handle.result()).toEqual({ total: FAILED, replayed: FAILED, done: true });
+    expect(await handle.result()).toEqual({ total: FAILED, replayed: FAILED, retriedNow: 0, done: true });
 
     // The chain of runs: each but the last continued as new.
     const statuses: string[] = [];
@@ -55,7 +55,7 @@ describe('recover workflow', () => {
     expect(statuses).toEqual(['CONTINUED_AS_NEW', 'CONTINUED_AS_NEW', 'COMPLETED']);
 
     // What the last run answers is the whole recovery's progress, not its own share.
-    expect(await handle.query(recoveryProgressQuery)).toEqual({ total: FAILED, replayed: FAILED, done: true });
+    expect(await handle.query(recoveryProgressQuery)).toEqual({ total: FAILED, replayed: FAILED, retriedNow: 0, done: true });
     const read = await stack.rest('GET', `/webhooks/${ep.id}/recover/1`, { key });
     expect(read.body).toMatchObject({ id: 1, status: 'completed', total: FAILED, replayed: FAILED });
     expect(Date.parse(read.body.since)).toBe(Date.parse(since));

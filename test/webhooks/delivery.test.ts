@@ -203,17 +203,20 @@ describe('create endpoint → publish → a signed delivery', () => {
     expect(rows[0]).toEqual({ status: 'active', first_failure_at: null });
   });
 
-  it('sends nothing to a paused endpoint and resumes on PATCH status active', async () => {
+  it('sends nothing to a paused endpoint, holds what is published meanwhile, and delivers it on PATCH status active', async () => {
     const ep = await endpoint('/pausable', ['content.published']);
     const paused = await stack.rest('PATCH', `/webhooks/${ep.id}`, { body: { status: 'paused' } });
     expect(paused.body.status).toBe('paused');
     const during = await stack.rest('POST', '/events', { body: { type: 'content.published', payload: { n: 'paused' } } });
-    expect((await deliveriesOf(during.body.id, () => true)).find((d) => d.endpoint_id === ep.id)).toBeUndefined();
+    const held = (await deliveriesOf(during.body.id, (ds) => ds.some((d) => d.endpoint_id === ep.id))).find((d) => d.endpoint_id === ep.id);
+    expect(held).toMatchObject({ status: 'paused', attempt_count: 0 });
+    expect(rx.at('/pausable')).toHaveLength(0);
 
     expect((await stack.rest('PATCH', `/webhooks/${ep.id}`, { body: { status: 'active' } })).body.status).toBe('active');
-    await stack.rest('POST', '/events', { body: { type: 'content.published', payload: { n: 'resumed' } } });
     const [req] = await rx.waitFor('/pausable', 1);
-    expect(verify(ep.secret, req!)).toMatchObject({ data: { n: 'resumed' } });
-    expect(rx.at('/pausable')).toHaveLength(1);
+    expect(verify(ep.secret, req!)).toMatchObject({ data: { n: 'paused' } });
+    await stack.rest('POST', '/events', { body: { type: 'content.published', payload: { n: 'resumed' } } });
+    const [, next] = await rx.waitFor('/pausable', 2);
+    expect(verify(ep.secret, next!)).toMatchObject({ data: { n: 'resumed' } });
   });
 });

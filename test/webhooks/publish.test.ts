@@ -24,7 +24,7 @@ async function count(sql: string, params: unknown[] = []): Promise<number> {
 }
 
 describe('POST /events: fan-out', () => {
-  it('delivers only to active endpoints subscribed to the type (or to every type)', async () => {
+  it('delivers only to active endpoints subscribed to the type (or to every type), holding deliveries for a paused one', async () => {
     const { secret: key } = await stack.workspace(['admin']);
     const mk = async (path: string, event_types?: string[]) =>
       (await stack.rest('POST', '/webhooks', { key, body: { url: rx.url + path, ...(event_types ? { event_types } : {}) } })).body as { id: string; secret: string };
@@ -36,7 +36,7 @@ describe('POST /events: fan-out', () => {
 
     const pub = await stack.rest('POST', '/events', { key, body: { type: 'product.generated', payload: { sku: 'A1' } } });
     expect(pub.status).toBe(202);
-    expect(pub.body.deliveries).toBe(2);
+    expect(pub.body.deliveries).toBe(3);
     const [a] = await rx.waitFor('/fan/subscribed', 1);
     const [b] = await rx.waitFor('/fan/all', 1);
     verify(subscribed.secret, a!);
@@ -44,10 +44,11 @@ describe('POST /events: fan-out', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(rx.at('/fan/other')).toHaveLength(0);
     expect(rx.at('/fan/paused')).toHaveLength(0);
-    const ds = (await stack.rest('GET', `/events/${pub.body.id}/deliveries`, { key })).body.deliveries as { endpoint_id: string }[];
-    expect(ds.map((d) => d.endpoint_id).sort()).toEqual([subscribed.id, all.id].sort());
+    const ds = (await stack.rest('GET', `/events/${pub.body.id}/deliveries`, { key })).body.deliveries as { endpoint_id: string; status: string }[];
+    expect(ds.map((d) => d.endpoint_id).sort()).toEqual([subscribed.id, all.id, paused.id].sort());
+    expect(ds.find((d) => d.endpoint_id === paused.id)?.status).toBe('paused');
     const events = await stack.rest('GET', `/events/${pub.body.id}`, { key });
-    expect(events.body).toMatchObject({ id: pub.body.id, deliveries: 2, payload: { sku: 'A1' }, source: 'api' });
+    expect(events.body).toMatchObject({ id: pub.body.id, deliveries: 3, payload: { sku: 'A1' }, source: 'api' });
     await eventually(async () => (await stack.rest('GET', `/events/${pub.body.id}`, { key })).body.dispatched_at, (v) => v !== null);
   });
 

@@ -60,7 +60,7 @@ describe('POST /deliveries/{id}/replay', () => {
     expect(secondRun.runId).not.toBe(firstRun.runId);
   });
 
-  it('refuses to replay a delivery that is still being retried', async () => {
+  it('refuses to replay a delivery whose first attempt is under way, and to retry now one whose workflow has ended', async () => {
     const { secret: key } = await stack.workspace(['admin']);
     rx.script('/busy', { status: 200 });
     const ep = (await stack.rest('POST', '/webhooks', { key, body: { url: `${rx.url}/busy`, event_types: ['export.completed'] } })).body;
@@ -69,10 +69,16 @@ describe('POST /deliveries/{id}/replay', () => {
       async () => (await stack.rest('GET', `/webhooks/${ep.id}/deliveries`, { key })).body.deliveries as Delivery[],
       (d) => d[0]?.status === 'succeeded',
     );
-    await stack.orm.em.fork().execute(`update webhook_delivery set status = 'retrying' where id = ?`, [ds[0]!.id]);
+    await stack.orm.em.fork().execute(`update webhook_delivery set status = 'pending' where id = ?`, [ds[0]!.id]);
     const res = await stack.rest('POST', `/deliveries/${ds[0]!.id}/replay`, { key });
     expect(res.status).toBe(409);
     expect(res.body.error.message).toMatch(/still sending it/);
+    // "Retrying" in the table but no workflow waiting (it ended): nothing to signal, a 409 rather than a lost request.
+    await stack.orm.em.fork().execute(`update webhook_delivery set status = 'retrying' where id = ?`, [ds[0]!.id]);
+    const late = await stack.rest('POST', `/deliveries/${ds[0]!.id}/replay`, { key });
+    expect(late.status).toBe(409);
+    expect(late.body.error.message).toMatch(/no longer waiting for a retry/);
+    expect(rx.at('/busy')).toHaveLength(1);
   });
 });
 
