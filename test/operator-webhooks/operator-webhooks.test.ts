@@ -147,13 +147,27 @@ describe('delivery', () => {
     expect(reports.every((b) => b.data['month'] === '2026-10' && b.data['calls'] === 1)).toBe(true);
   });
 
-  it('a paused operator endpoint gets no copies', async () => {
+  it('a paused operator endpoint sends nothing while paused; a disabled one gets no copies', async () => {
+    const copiesOf = async (requestId: string) =>
+      stack.orm.em
+        .fork()
+        .execute<{ id: string; deliveries: { status: string }[] | null }[]>(
+          `select e.id, (select json_agg(json_build_object('status', d.status)) from webhook_delivery d where d.event_id = e.id) as deliveries
+             from event e where e.workspace_id = ? and e.type = 'limits.request.decided' and e.payload->>'request_id' = ?`,
+          [operatorWs(), requestId],
+        );
     expect((await stack.rest('PATCH', `/webhooks/${operatorEndpoint.id}`, { body: { status: 'paused' } })).status).toBe(200);
-    const res = await stack.rest('POST', '/limit-requests', { key: globex.secret, body: { kind: 'plan', plan: 'nope' } });
-    expect(res.status).toBe(400);
-    const before = (await stack.rest('GET', '/events?limit=100')).body.events.length;
     const [pending] = (await stack.rest('GET', `/limit-requests?status=pending&workspace_id=${globex.workspaceId}`)).body.limit_requests;
     expect((await stack.rest('POST', `/limit-requests/${pending.id}/decline`, { body: { note: 'no' } })).status).toBe(200);
-    expect((await stack.rest('GET', '/events?limit=100')).body.events.length).toBe(before);
+    const [copy] = await copiesOf(pending.id);
+    // Stored for the operator, and nothing of it is on its way to the paused endpoint.
+    expect(copy).toBeDefined();
+    expect((copy!.deliveries ?? []).every((d) => d.status === 'paused')).toBe(true);
+
+    await stack.orm.em.fork().execute(`update webhook_endpoint set status = 'disabled' where id = ?`, [operatorEndpoint.id]);
+    const again = await stack.rest('POST', '/limit-requests', { key: globex.secret, body: { kind: 'workspace_quota', requested_limit: 70_000 } });
+    expect(again.status).toBe(201);
+    expect((await stack.rest('POST', `/limit-requests/${again.body.id}/decline`, { body: { note: 'still no' } })).status).toBe(200);
+    expect(await copiesOf(again.body.id)).toEqual([]);
   });
 });
