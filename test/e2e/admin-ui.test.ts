@@ -181,6 +181,9 @@ describe('admin UI in Chromium', () => {
     await screenshot(page, '06-key-grace');
 
     await grace.getByRole('button', { name: 'End grace now' }).click();
+    // It kills the old production secret, so it asks first.
+    await expect(page.getByRole('dialog').textContent()).resolves.toMatch(/previous production secret .* stops working at once/);
+    await page.getByRole('dialog').getByRole('button', { name: 'End grace now' }).click();
     await page.getByText(/Last rotation \(1\) completed/).waitFor();
     await expect((await stack.caller(createdSecret)).system.whoami()).rejects.toThrow();
     await expect((await stack.caller(fresh)).system.whoami()).resolves.toMatchObject({ keyId: 'api-key-produccion-2024' });

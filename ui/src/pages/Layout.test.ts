@@ -1,4 +1,4 @@
-import { render, screen } from '@testing-library/svelte';
+import { fireEvent, render, screen } from '@testing-library/svelte';
 import { createRawSnippet } from 'svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { session } from '../lib/session.svelte.js';
@@ -54,5 +54,19 @@ describe('layout', () => {
     expect(screen.getByRole('status').textContent).toContain('Viewing Acme Corp as customer (read-only)');
     expect(screen.getByRole('button', { name: 'Exit' })).toBeTruthy();
     expect(screen.queryByRole('navigation', { name: 'Operator' })).toBeNull();
+  });
+
+  it('on a phone the sidebar is a menu: its button opens and Escape closes it, handing focus back', async () => {
+    session.me = { workspaceId: 'acme', keyId: 'admin', scopes: ['keys:write'], canWrite: true, expiresAt: null };
+    render(Layout, { children, onsignout: vi.fn() });
+    const menu = screen.getByRole('button', { name: 'Menu' });
+    expect(menu.getAttribute('aria-expanded')).toBe('false');
+    expect(menu.getAttribute('aria-controls')).toBe('sidebar');
+    await fireEvent.click(menu);
+    expect(menu.getAttribute('aria-expanded')).toBe('true');
+    expect(document.getElementById('sidebar')!.classList.contains('open')).toBe(true);
+    await fireEvent.keyDown(window, { key: 'Escape' });
+    expect(menu.getAttribute('aria-expanded')).toBe('false');
+    expect(document.activeElement).toBe(menu);
   });
 });
