@@ -34,14 +34,15 @@ export const SELF_COUNTING_ROUTES: ReadonlySet<string> = new Set(['/v1/keys/veri
 
 /**
  * Marks a request as made by `principal` on `route`, for the usage record written when it finishes.
- * A tRPC call without an x-api-key header can only have been authenticated by the UI's session
- * cookie (server/auth/resolve.ts reads the cookie only then, and REST never), so that is the UI.
+ * A call authenticated without an x-api-key header can only have been authenticated by the UI's
+ * session cookie (server/auth/resolve.ts reads the cookie only then): tRPC from the UI's pages, REST
+ * from its playground. Either way that is the UI.
  */
 export function markUsage(res: Response, principal: Principal | undefined, route: string): void {
   const locals = res.locals as UsageLocals;
   locals.principal = principal;
   locals.usageRoute = route;
-  locals.usageSource = route.startsWith('/trpc/') && res.req.headers['x-api-key'] === undefined ? 'ui' : 'api';
+  locals.usageSource = res.req.headers['x-api-key'] === undefined ? 'ui' : 'api';
 }
 
 /**

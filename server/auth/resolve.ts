@@ -24,19 +24,21 @@ export function assertIpAllowed(principal: Principal, ip: string | undefined): v
 }
 
 /**
- * `session: true` (tRPC only, for the admin UI) also accepts the UI's session cookie when no
- * x-api-key header is sent. REST never does, so no REST route can be driven by a browser's cookie.
+ * `session` also accepts the UI's session cookie when no x-api-key header is sent: `true` for tRPC
+ * (the CSRF header on every write), `'rest'` for REST, which the UI's playground calls as the
+ * signed-in key: the CSRF header on every method, reads included, so a browser's cookie alone
+ * (a form, a link, an `<img>`) never drives or reads a REST route.
  *
  * Either way the key's IP allowlist applies to the request's address (`req.ip`, which follows
  * X-Forwarded-For only from peers GATEHOUSE_TRUST_PROXY trusts). A secret that does not
  * authenticate counts against the address in the AuthThrottle; a throttled address is refused
  * before its secret is looked at.
  */
-export async function resolvePrincipal(req: Request, deps: ServerDeps, opts: { session?: boolean } = {}): Promise<Principal | undefined> {
+export async function resolvePrincipal(req: Request, deps: ServerDeps, opts: { session?: boolean | 'rest' } = {}): Promise<Principal | undefined> {
   const secret = apiKeyHeader(req);
   if (!secret) {
     if (!opts.session) return undefined;
-    const principal = await principalFromSession(req, deps.orm.em.fork() as never);
+    const principal = await principalFromSession(req, deps.orm.em.fork() as never, { csrfOnReads: opts.session === 'rest' });
     if (principal?.allowlist) assertIpAllowed(principal, req.ip);
     return principal;
   }

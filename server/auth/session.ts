@@ -129,9 +129,15 @@ export function clearSessionCookie(req: Request, res: Response): void {
   res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
 }
 
-/** The principal of a cookie session, for tRPC requests without an x-api-key header. */
-export async function principalFromSession(req: Request, em: EntityManager): Promise<Principal | undefined> {
+/**
+ * The principal of a cookie session, for requests without an x-api-key header: tRPC's, and REST's
+ * from the UI's playground. `csrfOnReads` demands the CSRF header on GET too (REST): a REST read
+ * answers JSON a page could otherwise try to pull in with the cookie alone (an old browser without
+ * SameSite, a same-site subdomain), while the header can only be set by the UI's own scripts.
+ */
+export async function principalFromSession(req: Request, em: EntityManager, opts: { csrfOnReads?: boolean } = {}): Promise<Principal | undefined> {
   const token = sessionToken(req);
-  if (!token || !passesCsrfCheck(req)) return undefined;
+  if (!token) return undefined;
+  if (opts.csrfOnReads ? req.headers[CSRF_HEADER] !== '1' : !passesCsrfCheck(req)) return undefined;
   return (await findSession(em, token))?.principal;
 }

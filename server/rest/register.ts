@@ -68,7 +68,8 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps, target: Pick<Ro
   for (const route of routes) {
     router[route.method](expressPath(route.path), async (req: Request, res: Response, next: NextFunction) => {
       try {
-        const principal = route.scope ? await resolvePrincipal(req, deps) : undefined;
+        // The UI's playground calls REST with the session (and the CSRF header on every method).
+        const principal = route.scope ? await resolvePrincipal(req, deps, { session: 'rest' }) : undefined;
         markUsage(res, principal, route.path);
         if (route.scope) {
           if (!principal) throw unauthorized();

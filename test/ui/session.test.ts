@@ -85,11 +85,38 @@ describe('admin UI sessions', () => {
     expect(signInForged.status).toBe(403);
   });
 
-  it('REST ignores the session cookie: only tRPC resolves it', async () => {
+  it('REST ignores the session cookie unless asked to resolve it', async () => {
     const { cookie } = await signIn(stack.bootstrapKey);
     const req = { method: 'GET', headers: { cookie } } as unknown as Request;
     expect(await resolvePrincipal(req, stack.deps)).toBeUndefined();
     expect(await resolvePrincipal(req, stack.deps, { session: true })).toMatchObject({ keyId: 'bootstrap' });
+    // REST's mode wants the CSRF header on a read too
+    expect(await resolvePrincipal(req, stack.deps, { session: 'rest' })).toBeUndefined();
+  });
+
+  it("the playground's REST calls ride the session only with the CSRF header, on every method, as the signed-in key", async () => {
+    const ro = await stack.workspace(['read-only']);
+    const { cookie } = await signIn(ro.secret);
+    const rest = (method: string, path: string, headers: Record<string, string>, body?: unknown) =>
+      fetch(`${stack.url}${path}`, { method, headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+
+    // The cookie alone (a link, a form, an <img> on another page): refused, reads included.
+    expect((await rest('GET', '/api-keys', { cookie })).status).toBe(401);
+    expect((await rest('POST', '/api-keys', { cookie }, { id: 'forged-by-cookie' })).status).toBe(401);
+    // From the UI: the session's key, its workspace and its scopes.
+    const listed = await rest('GET', '/api-keys', { cookie, 'x-gatehouse-csrf': '1' });
+    expect(listed.status).toBe(200);
+    const ids = ((await listed.json()) as { api_keys: { id: string }[] }).api_keys.map((k) => k.id);
+    expect(ids).toContain(ro.keyId);
+    expect(ids).not.toContain('bootstrap');
+    const write = await rest('POST', '/api-keys', { cookie, 'x-gatehouse-csrf': '1' }, { id: 'written-by-session' });
+    expect(write.status).toBe(403);
+    // An x-api-key sent beside the cookie is the one that counts.
+    const keyed = await rest('GET', '/api-keys?search=bootstrap', { cookie, 'x-gatehouse-csrf': '1', 'x-api-key': stack.bootstrapKey });
+    expect(((await keyed.json()) as { api_keys: { id: string }[] }).api_keys.map((k) => k.id)).toEqual(['bootstrap']);
+    // Signed out, the cookie opens nothing.
+    await trpc('mutation', 'session.signOut', { cookie });
+    expect((await rest('GET', '/api-keys', { cookie, 'x-gatehouse-csrf': '1' })).status).toBe(401);
   });
 
   it('a read-only key signs in and cannot write; a key without read permissions cannot sign in', async () => {

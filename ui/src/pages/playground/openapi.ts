@@ -10,12 +10,78 @@ export interface RouteOption {
 
 interface Operation {
   summary?: string;
-  requestBody?: { content?: Record<string, { example?: unknown; schema?: { example?: unknown } }> };
+  requestBody?: { content?: Record<string, { example?: unknown; schema?: JsonSchema }> };
 }
+
+/** The parts of a JSON Schema (as /openapi.json writes them) an example is made from. */
+export interface JsonSchema {
+  $ref?: string;
+  type?: string | string[];
+  example?: unknown;
+  examples?: unknown[];
+  default?: unknown;
+  const?: unknown;
+  enum?: unknown[];
+  format?: string;
+  minimum?: number;
+  exclusiveMinimum?: number;
+  minLength?: number;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
+}
+
+type Doc = { paths?: Record<string, Partial<Record<string, Operation>>>; components?: { schemas?: Record<string, JsonSchema> } };
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
-export function routesOf(doc: { paths?: Record<string, Partial<Record<string, Operation>>> }): RouteOption[] {
+/**
+ * A body to start from, made from the route's schema: each field's own example (or default, or
+ * first allowed value), the required fields always and the optional ones that carry an example, so
+ * the prefilled body is one the route accepts as it stands, or close to it, and shows the shape.
+ */
+export function exampleOf(schema: JsonSchema | undefined, doc: Doc = {}, depth = 0): unknown {
+  if (!schema || depth > 8) return undefined;
+  if (schema.$ref) return exampleOf(doc.components?.schemas?.[schema.$ref.replace('#/components/schemas/', '')], doc, depth + 1);
+  if (schema.example !== undefined) return schema.example;
+  if (schema.examples?.length) return schema.examples[0];
+  if (schema.const !== undefined) return schema.const;
+  if (schema.default !== undefined) return schema.default;
+  if (schema.enum?.length) return schema.enum[0];
+  const branches = schema.anyOf ?? schema.oneOf;
+  if (branches) return exampleOf(branches.find((b) => b.type !== 'null') ?? branches[0], doc, depth + 1);
+  if (schema.allOf) return Object.assign({}, ...schema.allOf.map((s) => exampleOf(s, doc, depth + 1) ?? {}));
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  if (type === 'object' || schema.properties) {
+    const out: Record<string, unknown> = {};
+    const required = new Set(schema.required ?? []);
+    for (const [name, prop] of Object.entries(schema.properties ?? {})) {
+      const resolved = prop.$ref ? doc.components?.schemas?.[prop.$ref.replace('#/components/schemas/', '')] : prop;
+      if (!required.has(name) && resolved?.example === undefined) continue;
+      const value = exampleOf(prop, doc, depth + 1);
+      if (value !== undefined) out[name] = value;
+    }
+    return out;
+  }
+  if (type === 'array') {
+    const item = exampleOf(schema.items, doc, depth + 1);
+    return item === undefined ? [] : [item];
+  }
+  if (type === 'integer' || type === 'number') return schema.minimum ?? (schema.exclusiveMinimum !== undefined ? schema.exclusiveMinimum + 1 : 1);
+  if (type === 'boolean') return false;
+  if (type === 'string') {
+    if (schema.format === 'date-time') return new Date(Date.now() + 30 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    if (schema.format === 'uri' || schema.format === 'url') return 'https://example.com/webhooks';
+    if (schema.format === 'email') return 'someone@example.com';
+    return 'x'.repeat(Math.max(1, schema.minLength ?? 1));
+  }
+  return undefined;
+}
+
+export function routesOf(doc: Doc): RouteOption[] {
   const out: RouteOption[] = [];
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
     for (const m of METHODS) {
@@ -28,7 +94,7 @@ export function routesOf(doc: { paths?: Record<string, Partial<Record<string, Op
         summary: op.summary ?? '',
         params: [...path.matchAll(/\{(\w+)\}/g)].map((x) => x[1]!),
         hasBody: !!op.requestBody,
-        example: json?.example ?? json?.schema?.example,
+        example: json?.example ?? exampleOf(json?.schema, doc),
       });
     }
   }
@@ -41,4 +107,21 @@ export function curlOf(o: { method: string; url: string; body?: string }): strin
   const parts = [`curl -i -X ${o.method} ${q(o.url)}`, `-H "x-api-key: $GATEHOUSE_API_KEY"`];
   if (o.body) parts.push(`-H 'content-type: application/json'`, `--data ${q(o.body)}`);
   return parts.join(' \\\n  ');
+}
+
+/**
+ * A verification's refusal: `POST /v1/keys/verify` answers 200 whether or not the key may act (the
+ * call worked; the verdict is in the body), so `{"valid": false, "code": "RATE_LIMITED"}` must read
+ * as a refusal however green the status. Undefined for any other body.
+ */
+export function refusalOf(body: string): { code?: string } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (!parsed || typeof parsed !== 'object' || (parsed as { valid?: unknown }).valid !== false) return undefined;
+  const code = (parsed as { code?: unknown }).code;
+  return { code: typeof code === 'string' ? code : undefined };
 }
