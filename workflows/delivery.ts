@@ -21,7 +21,7 @@ export interface DeliveryResult {
 /**
  * "Retry now" (POST /deliveries/{id}/replay on a delivery waiting out a backoff, or a recovery):
  * ends the current wait at once; if that attempt fails the schedule continues from it. A signal
- * received while an attempt runs makes no extra attempt: it is forgotten when the attempt ends.
+ * that arrives while an attempt runs (the API saw `retrying` just before) ends the wait after it.
  */
 export const retryNowSignal = defineSignal('retryNow');
 

@@ -15,7 +15,7 @@
  * `npm test`); a Temporal dev server is started from the installed CLI. The script starts the test
  * stack, drives every workflow through the paths worth keeping (a rotation ending by grace expiry,
  * by end-grace, by a newer rotation, after an extension; a delivery that succeeds, retries, gives
- * up, meets 410; a fan-out; a recovery, and one that continues as new; each Schedule's workflow run once; the self-test), waits for
+ * up, meets 410, is retried now during its backoff; a fan-out; a recovery, and one that continues as new; each Schedule's workflow run once; the self-test), waits for
  * each to complete and writes its history as `<workflow>-<case>.json`.
  *
  * An existing history is kept unless --overwrite is given: it stands for runs started under older
@@ -29,6 +29,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { raiseEvent } from '../../core/events.js';
+import { startDeliveryWorkflow } from '../../core/webhooks/dispatch.js';
 import { ensureSchedules } from '../../temporal/schedules.js';
 import { deliveryWorkflowId, fanoutWorkflowId, recoveryWorkflowId, rotationWorkflowId } from '../../temporal/workflow-ids.js';
 import { recoverWorkflow, type RecoverInput } from '../../workflows/recover.js';
@@ -169,6 +170,30 @@ async function captureDeliveries(): Promise<void> {
     'delivery-gone-410': await deliver('gone', { status: 410 }),
   };
   for (const [name, handle] of Object.entries(handles)) await record(name, handle);
+  await record('delivery-retried-now', await retriedNow());
+}
+
+/**
+ * "Retry now" (the retryNow signal) ending an hour's backoff. The stack's schedule is 100 ms, too
+ * short to signal into, so this delivery's workflow is started by hand with an hour's wait: its
+ * row is made by publishing while the endpoint is paused (held, never started).
+ */
+async function retriedNow(): Promise<WorkflowHandle> {
+  const { key, endpointId, workspaceId } = await endpoint('/retried-now', { status: 500 }, { status: 200 });
+  ok('PATCH pause', 200, await stack.rest('PATCH', `/webhooks/${endpointId}`, { key, body: { status: 'paused' } }));
+  const eventId = await publish(key);
+  const held = ok('GET held', 200, await stack.rest('GET', `/webhooks/${endpointId}/deliveries?status=paused`, { key })).body.deliveries[0];
+  // Active again without releasing the held delivery: this script starts it itself.
+  await stack.orm.em.fork().execute(`update webhook_endpoint set status = 'active' where id = ?`, [endpointId]);
+  await stack.orm.em.fork().execute(`update webhook_delivery set status = 'pending' where id = ?`, [held.id]);
+  await startDeliveryWorkflow(
+    stack.temporal,
+    { deliveryId: held.id as string, eventId, endpointId, workspaceId, eventType: EVENT_TYPE },
+    { trigger: 'scheduled', scheduleMs: [0, 3_600_000, 3_600_000], attemptTimeoutMs: 5_000 },
+  );
+  await waitFor('the delivery to wait for its retry', async () => (await stack.rest('GET', `/deliveries/${held.id}`, { key })).body.status === 'retrying', DEADLINE_MS);
+  ok('POST replay (retry now)', 202, await stack.rest('POST', `/deliveries/${held.id}/replay`, { key }));
+  return stack.temporal.client.workflow.getHandle(deliveryWorkflowId(eventId, endpointId));
 }
 
 async function captureFanout(): Promise<void> {

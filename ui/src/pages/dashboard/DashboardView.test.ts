@@ -49,6 +49,45 @@ describe('dashboard', () => {
     expect(item.textContent).toContain('85 of 100 (85%)');
   });
 
+  it('says a limit was exceeded with how many calls it refused, and keeps saying it after the window rolled over', () => {
+    const ended = new Date(Date.now() - 20 * 60_000).toISOString();
+    render(DashboardView, {
+      data: {
+        ...busy,
+        warnings: [
+          // The live window shows 9 of 10 again; the last window that warned refused 25.
+          { keyId: 'key_prod', keyName: 'Production', limit: 'per-minute', used: 10, max: 10, state: 'exceeded', refused: 25, at: ended },
+          { keyId: 'key_analytics', keyName: 'Analytics', limit: 'per-hour', used: 41, max: 50, state: 'approaching', refused: 0, at: ended },
+        ],
+      },
+    });
+    const warnings = screen.getByRole('region', { name: 'Rate-limit warnings' });
+    const [exceeded, near] = within(warnings).getAllByRole('listitem');
+    expect(exceeded!.classList.contains('error')).toBe(true);
+    expect(exceeded!.textContent).toMatch(/Production\s*— per-minute limit of 10: exceeded — 25 refused/);
+    expect(exceeded!.textContent).toMatch(/window ended \d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
+    expect(near!.classList.contains('warning')).toBe(true);
+    expect(near!.textContent).toMatch(/Analytics\s*is near its per-hour limit: 41 of 50 \(82%\)/);
+  });
+
+  it('shows failing webhook endpoints in red, with since when', () => {
+    render(DashboardView, {
+      data: {
+        ...busy,
+        endpoints: [
+          { id: 'ep_down', url: 'https://down.example/hook', events: 'all events', status: 'active', health: 'failing', failingSince: '2026-11-30T08:15:00', lastTriggeredAt: new Date().toISOString() },
+          { id: 'ep_ok', url: 'https://ok.example/hook', events: 'all events', status: 'active', health: 'healthy', failingSince: null, lastTriggeredAt: new Date().toISOString() },
+        ],
+      },
+    });
+    const hooks = within(screen.getByRole('region', { name: 'Webhooks' })).getAllByRole('listitem');
+    expect(hooks[0]!.className).toContain('failing');
+    expect(hooks[0]!.textContent).toContain('Failing since 2026-11-30 08:15');
+    expect(hooks[0]!.querySelector('.bad')).not.toBeNull();
+    expect(hooks[1]!.className).not.toContain('failing');
+    expect(hooks[1]!.textContent).not.toMatch(/Failing/);
+  });
+
   it('charts calls per day, with the numbers available as a table', () => {
     render(DashboardView, { data: busy });
     expect(screen.getByRole('img', { name: /Calls per day/ })).toBeTruthy();

@@ -3,7 +3,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { session } from '../../lib/session.svelte.js';
 import { delivery, info } from '../../../test/fixtures.js';
 import DeliveriesTable from './DeliveriesTable.svelte';
-import { successRate } from './types.js';
 
 describe('deliveries', () => {
   it('shows each attempt with status code, duration and response excerpt', () => {
@@ -36,7 +35,7 @@ describe('deliveries', () => {
     expect(screen.queryByRole('columnheader', { name: 'Workflow' })).toBeNull();
   });
 
-  it('replays a finished delivery, not one still being retried', async () => {
+  it('replays a finished delivery, and retries now one waiting out a backoff', async () => {
     const onreplay = vi.fn();
     render(DeliveriesTable, {
       deliveries: [delivery(), delivery({ id: 'dlv_2', status: 'retrying', nextAttemptAt: new Date(Date.now() + 300_000).toISOString() } as never)],
@@ -46,14 +45,21 @@ describe('deliveries', () => {
     });
     await fireEvent.click(screen.getByRole('button', { name: 'Replay delivery dlv_1' }));
     expect(onreplay).toHaveBeenCalledWith(expect.objectContaining({ id: 'dlv_1' }));
-    const retrying = screen.getByRole('button', { name: 'Replay delivery dlv_2' }) as HTMLButtonElement;
-    expect(retrying.disabled).toBe(true);
-    expect(retrying.title).toBe('Still being delivered');
+    expect(screen.queryByRole('button', { name: 'Replay delivery dlv_2' })).toBeNull();
+    const retrying = screen.getByRole('button', { name: 'Retry delivery dlv_2 now' }) as HTMLButtonElement;
+    expect(retrying.disabled).toBe(false);
+    expect(retrying.textContent).toBe('Retry now');
+    expect(retrying.title).toMatch(/next attempt now/);
     expect(screen.getByText(/next in 4 min|next in 5 min/)).toBeTruthy();
+    await fireEvent.click(retrying);
+    expect(onreplay).toHaveBeenLastCalledWith(expect.objectContaining({ id: 'dlv_2', status: 'retrying' }));
   });
 
-  it('success rate counts finished deliveries only', () => {
-    expect(successRate([{ status: 'succeeded' }, { status: 'failed' }, { status: 'retrying' }, { status: 'succeeded' }, { status: 'failed' }])).toBe(0.5);
-    expect(successRate([{ status: 'pending' }])).toBeNull();
+  it('shows a delivery held while its endpoint was paused, which only a resume sends', () => {
+    render(DeliveriesTable, { deliveries: [delivery({ id: 'dlv_3', status: 'paused', attemptCount: 0, attempts: [] } as never)], info, canWrite: true, onreplay: vi.fn() });
+    expect(screen.getByText('paused').className).toContain('warn');
+    const button = screen.getByRole('button', { name: 'Replay delivery dlv_3' }) as HTMLButtonElement;
+    expect(button.disabled).toBe(true);
+    expect(button.title).toMatch(/resume it to deliver/);
   });
 });

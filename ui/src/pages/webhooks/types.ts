@@ -13,14 +13,18 @@ export function endpointTone(status: string): 'good' | 'warn' | 'bad' | '' {
 }
 
 export function deliveryTone(status: string): 'good' | 'warn' | 'bad' | '' {
-  return status === 'succeeded' ? 'good' : status === 'failed' ? 'bad' : status === 'retrying' || status === 'skipped' ? 'warn' : '';
+  return status === 'succeeded' ? 'good' : status === 'failed' ? 'bad' : status === 'retrying' || status === 'skipped' || status === 'paused' ? 'warn' : '';
 }
 
-/** Succeeded ÷ finished (succeeded or failed); null when nothing has finished yet. */
-export function successRate(deliveries: { status: string }[]): number | null {
-  const finished = deliveries.filter((d) => d.status === 'succeeded' || d.status === 'failed');
-  if (finished.length === 0) return null;
-  return finished.filter((d) => d.status === 'succeeded').length / finished.length;
+export type EndpointHealthState = Endpoint['health'];
+
+/** Failing and disabled endpoints in red, paused in amber, healthy in green; no traffic is plain. */
+export function healthTone(health: string): 'good' | 'warn' | 'bad' | '' {
+  return health === 'healthy' ? 'good' : health === 'paused' ? 'warn' : health === 'failing' || health === 'disabled' ? 'bad' : '';
+}
+
+export function healthLabel(health: string): string {
+  return health === 'no_traffic' ? 'no traffic' : health;
 }
 
 /** The delivery's workflow in the Temporal Web UI. */
