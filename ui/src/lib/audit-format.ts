@@ -157,6 +157,8 @@ function describe(field: string, value: unknown): string[] {
   if (field === 'source' && typeof value === 'string') return [`by ${value}`];
   if (field === 'grace_period_seconds' || field === 'seconds') return [`${field === 'seconds' ? 'by' : fieldName(field)} ${seconds(value)}`];
   if (field === 'rotation' && typeof value === 'number') return [`rotation ${value}`];
+  // A new key's empty settings (no credits, no allowlist) say nothing worth a line.
+  if (value === null || value === undefined || (Array.isArray(value) && value.length === 0)) return [];
   const limits = /rate_limits$/.test(field) ? asLimits(value) : null;
   if (limits) return limits.map((l) => `${limitLabel(field, l)}: ${num(l.limit)}`);
   if (isRecord(value)) return Object.entries(value).flatMap(([k, v]) => describe(k, v));
@@ -189,6 +191,8 @@ function describeChange(field: string, from: unknown, to: unknown): string[] {
     const lines = inner.flatMap((k) => describeChange(k, a[k] ?? null, b[k] ?? null).map((l) => prefix + l));
     return lines.length ? lines : [`${fieldName(field)} unchanged`];
   }
+  // A time that starts ("previous secret works until 2026-12-02 04:21") reads without "set to".
+  if ((from === null || from === undefined) && / until$/.test(fieldName(field))) return [`${fieldName(field)} ${show(field, to)}`];
   if (from === null || from === undefined) return [`${fieldName(field)} set to ${show(field, to)}`];
   if (to === null || to === undefined) return [`${fieldName(field)} removed (was ${show(field, from)})`];
   return [`${fieldName(field)} ${show(field, from)}${ARROW}${show(field, to)}`];
