@@ -1,4 +1,4 @@
-import { fireEvent, render, screen } from '@testing-library/svelte';
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
 import SecretReveal from './SecretReveal.svelte';
 
@@ -25,5 +25,10 @@ describe('a secret shown once', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Copy secret' }));
     expect(writeText).toHaveBeenCalledWith(secret);
     expect(await screen.findByText('Copied')).toBeTruthy();
+  });
+
+  it('takes the focus when it appears, so the keyboard lands on the secret', async () => {
+    render(SecretReveal, { secret, ondone: () => {} });
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId('secret')));
   });
 });
