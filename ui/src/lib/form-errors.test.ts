@@ -65,6 +65,22 @@ describe('form errors', () => {
     expect(none).toEqual({ fields: {}, general: ['API key revoked-one is revoked'] });
   });
 
+  it("names fields as the form does, whatever the error's spelling", () => {
+    const e = fromServer(
+      badRequest([
+        { path: 'patch.name', message: 'at most 200 characters' },
+        { path: 'patch.rateLimits.0.limit', message: 'at least 1' },
+      ]),
+      ['name', 'rateLimits.0.limit'],
+      { prefix: 'patch' },
+    );
+    expect(e.fields).toEqual({ name: 'Too long: at most 200 characters.', 'rateLimits.0.limit': 'Must be at least 1.' });
+    const core = fromServer(badRequest(undefined, 'expires_at', 'expires_at: must be in the future'), ['expiresAt']);
+    expect(core.fields).toEqual({ expiresAt: 'Must be in the future.' });
+    const plan = fromServer(badRequest(undefined, 'rateLimits[0]', "rateLimits[0]: 5000 per 60 s is above plan 'free''s ceiling of 100 per 60 s"), ['rateLimits']);
+    expect(plan.fields.rateLimits).toBe("Entry 1: 5000 per 60 s is above plan 'free''s ceiling of 100 per 60 s.");
+  });
+
   it('moves the focus to the first marked input, or to the alert when none is', () => {
     document.body.innerHTML = `<form id="f"><input id="a"><input id="b" aria-invalid="true"><input id="c" aria-invalid="true"></form><form id="g"><p role="alert">No</p></form>`;
     focusFirstError(document.getElementById('f'));

@@ -64,7 +64,7 @@ export function plainMessage(message: string, path?: string): string {
   let text = message.trim();
   // HttpErrors often name their field first (`permissions.1: …`); beside the field that is noise.
   if (path && text.startsWith(`${path}: `)) text = text.slice(path.length + 2);
-  else text = text.replace(/^[a-z][a-zA-Z]*(\.\w+)*: /, '');
+  else text = text.replace(/^[a-z]\w*(\.\w+|\[\d+\])*: /, '');
   for (const [pattern, rewrite] of REWRITES) {
     const m = text.match(pattern);
     if (m) return rewrite(m);
@@ -88,24 +88,36 @@ export function describePath(path: string, labels: Record<string, string> = {}):
  * them all at once), or its one `field` with the message. What names no known field goes to
  * `general`, prefixed with a readable name for the path it named.
  */
-export function fromServer(err: unknown, known: readonly string[], labels: Record<string, string> = {}): FormErrors {
+export function fromServer(err: unknown, known: readonly string[], opts: { labels?: Record<string, string>; prefix?: string } = {}): FormErrors {
   const out = noErrors();
   const data = err instanceof TRPCClientError ? (err.data as { issues?: { path: string; message: string }[]; field?: string } | undefined) : undefined;
   const issues = data?.issues?.length ? data.issues : data?.field ? [{ path: data.field, message: err instanceof Error ? err.message : '' }] : [];
-  for (const issue of issues) {
+  for (const raw of issues) {
+    const issue = { path: serverPath(raw.path, opts.prefix), message: raw.message };
     const field = fieldOf(issue.path, known);
-    const message = plainMessage(issue.message, issue.path);
+    const message = plainMessage(raw.message, raw.path);
     if (field !== undefined) {
       // Two issues on one field (two bad addresses in the allowlist): both, so both get fixed.
       // A message naming its value (“NotAScope” is not…) needs no entry number.
       const item = field !== issue.path && !message.startsWith('“') ? `${describePath(issue.path.slice(field.length + 1))}: ${message}` : message;
       out.fields[field] = out.fields[field] ? `${out.fields[field]} ${item}` : item;
     } else {
-      out.general.push(issue.path ? `${describePath(issue.path, labels)}: ${message}` : message);
+      out.general.push(issue.path ? `${describePath(issue.path, opts.labels)}: ${message}` : message);
     }
   }
   if (issues.length === 0) out.general.push(errorMessage(err));
   return out;
+}
+
+/**
+ * A server path as the form names it: the procedure's wrapper dropped (`patch.name` → `name`),
+ * brackets as dots (`rateLimits[0]`) and snake_case as camelCase (`expires_at`): core errors
+ * name fields the way REST spells them, zod the way tRPC does.
+ */
+export function serverPath(path: string, prefix?: string): string {
+  let p = path.replace(/\[(\d+)\]/g, '.$1');
+  if (prefix && (p === prefix || p.startsWith(`${prefix}.`))) p = p.slice(prefix.length + 1);
+  return p.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 /**
