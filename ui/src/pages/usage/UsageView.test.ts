@@ -73,6 +73,35 @@ describe('usage', () => {
     expect((screen.getByRole('button', { name: 'Request more' }) as HTMLButtonElement).disabled).toBe(true);
   });
 
+  it('shows refusals per key, and the last window that exceeded a limit with how many it refused', () => {
+    const refused = {
+      ...data,
+      keys: [
+        {
+          ...data.keys[1]!,
+          usage: {
+            ...data.keys[1]!.usage,
+            refusedToday: 25,
+            refusedMonth: 31,
+            rateWarnings: [{ limitName: 'per-minute', state: 'exceeded' as const, used: 10, limit: 10, refused: 25, windowStart: '2026-11-23T10:00:00Z', windowEnd: '2026-11-23T10:01:00Z' }],
+          },
+        },
+      ],
+    };
+    render(UsageView, { data: refused, canRequest: true, onrequest: vi.fn() });
+    expect(screen.getByRole('columnheader', { name: 'Refused today' })).toBeTruthy();
+    const row = screen.getByRole('row', { name: /Testing/ });
+    const cells = within(row).getAllByRole('cell');
+    expect(cells[2]!.textContent).toMatch(/^25\s*31 this month$/);
+    expect(cells[2]!.className).toContain('refused');
+    expect(row.textContent).toContain('exceeded — 25 refused');
+    // A key with no refusal says 0, without alarm.
+    render(UsageView, { data, canRequest: true, onrequest: vi.fn() });
+    const quiet = within(screen.getAllByRole('row', { name: /Production/ })[0]!).getAllByRole('cell');
+    expect(quiet[2]!.textContent).toBe('0');
+    expect(quiet[2]!.className).not.toContain('refused');
+  });
+
   it('monthly reports leave quiet months blank instead of claiming a perfect score', () => {
     render(UsageView, { data, canRequest: true, onrequest: vi.fn() });
     const october = screen.getByRole('row', { name: /2026-10/ });
