@@ -28,7 +28,7 @@ let browser: Browser;
 let receiver: Server;
 let hooks = '';
 let customerSecret = '';
-const ids = { endpoint: '', event: '', key: 'storefront-prod', workspace: WORKSPACE };
+const ids = { endpoint: '', healthy: '', event: '', key: 'storefront-prod', workspace: WORKSPACE };
 /** Counts of what the receiver was sent, per path. */
 const hits: Record<string, number> = {};
 
@@ -56,7 +56,9 @@ const DIALOGS: Partial<Record<RouteName, Opener[]>> = {
   ],
   webhooks: [{ button: 'Add endpoint' }, { button: 'Publish an event' }, { button: 'Add custom type' }],
   // Rotating shows the new secret once; its × asks before the secret is gone (checked in closeDialog).
-  webhook: [{ button: 'Edit' }, { button: 'Rotate secret', expect: /encrypted at rest/ }],
+  webhook: [{ button: 'Edit' }, { button: 'Delete endpoint', optional: true }, { button: 'Rotate secret', expect: /encrypted at rest/ }],
+  // A row of the request log opens its detail.
+  logs: [{ button: /^Details of / }],
   usage: [{ button: 'Request more' }],
   'operator-customers': [{ button: 'Create workspace' }],
   'operator-plans': [{ button: 'Create plan' }, { button: 'Edit plan growth' }, { button: 'Delete plan growth' }],
@@ -150,7 +152,7 @@ async function seed() {
 
   const always500 = await acme.webhooks.create({ url: `${hooks}/always-500`, description: 'Legacy ERP (down)', eventTypes: null, httpsOnly: false });
   const flaky = await acme.webhooks.create({ url: `${hooks}/flaky`, description: 'Warehouse (flaky)', eventTypes: null, httpsOnly: false });
-  await acme.webhooks.create({ url: `${hooks}/healthy`, description: 'Analytics', eventTypes: null, httpsOnly: false });
+  ids.healthy = (await acme.webhooks.create({ url: `${hooks}/healthy`, description: 'Analytics', eventTypes: null, httpsOnly: false })).endpoint.id;
   ids.endpoint = flaky.endpoint.id;
   await acme.eventTypes.create({ name: 'order.placed' });
   await acme.eventTypes.create({ name: 'order.shipped' });
@@ -294,6 +296,16 @@ describe('every page and dialog, at 1280 and 375 px', () => {
           expect(await nav.isVisible()).toBe(false);
         }
         await tour(p, width, false);
+
+        // The one dialog a state opens: Resume on a paused endpoint asks what to do with what was held.
+        await p.goto(`${stack.url}/#/webhooks/${ids.healthy}`);
+        await settled(p);
+        await p.getByRole('button', { name: 'Pause', exact: true }).click();
+        await p.getByRole('button', { name: 'Resume', exact: true }).click();
+        await p.getByRole('dialog').waitFor();
+        await check(p, 'webhook dialog "Resume"', width);
+        await closeDialog(p);
+        await (await stack.caller(customerSecret)).webhooks.resume({ id: ids.healthy, deliverHeld: true });
       });
     }, 300_000);
 

@@ -21,6 +21,7 @@ export const ROUTES = [
   { name: 'usage', pattern: 'usage' },
   { name: 'playground', pattern: 'playground' },
   { name: 'logs', pattern: 'logs' },
+  { name: 'audit', pattern: 'audit' },
   { name: 'operator-customers', pattern: 'operator', operator: true },
   { name: 'operator-workspace', pattern: 'operator/workspaces/:id', operator: true },
   { name: 'operator-plans', pattern: 'operator/plans', operator: true },
