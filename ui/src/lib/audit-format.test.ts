@@ -77,6 +77,8 @@ describe('audit entries in words', () => {
     expect(auditSummary({ action: 'key.revoked', changes: {} })).toBe('—');
     expect(auditChanges({ action: 'key.created', changes: { name: 'Prod', credits_remaining: null, ip_allowlist: [], expires_at: null } })).toEqual(['name: Prod']);
     expect(auditChanges({ action: 'key.rotated', changes: { previous_key_expires_at: { from: null, to: '2026-12-02T04:21:00.000Z' } } })[0]).toMatch(/^previous secret works until 2026-12-0\d \d\d:\d\d$/);
+    expect(auditChanges({ action: 'key.rotated', changes: { start: { from: null, to: 'gate_sk_live_Ab12***' } } })).toEqual(['new secret gate_sk_live_Ab12***']);
+    expect(auditChanges({ action: 'limit_request.created', changes: { kind: 'workspace_quota', requested_limit: 200_000 } })).toEqual(['kind: workspace quota', 'requested limit: 200,000']);
     expect(perWindow(60)).toBe('per minute');
     expect(perWindow(300)).toBe('per 5 minutes');
     expect(perWindow(7)).toBe('per 7 seconds');

@@ -193,6 +193,7 @@ function describeChange(field: string, from: unknown, to: unknown): string[] {
   }
   // A time that starts ("previous secret works until 2026-12-02 04:21") reads without "set to".
   if ((from === null || from === undefined) && / until$/.test(fieldName(field))) return [`${fieldName(field)} ${show(field, to)}`];
+  if ((from === null || from === undefined) && fieldName(field) === 'secret') return [`new secret ${show(field, to)}`];
   if (from === null || from === undefined) return [`${fieldName(field)} set to ${show(field, to)}`];
   if (to === null || to === undefined) return [`${fieldName(field)} removed (was ${show(field, from)})`];
   return [`${fieldName(field)} ${show(field, from)}${ARROW}${show(field, to)}`];
@@ -202,7 +203,9 @@ function show(field: string, v: unknown): string {
   if (v === null || v === undefined) return 'none';
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
   if (typeof v === 'number') return /seconds$/.test(field) ? seconds(v) : num(v);
-  if (typeof v === 'string') return /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v) ? dateTime(v) : v;
+  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v)) return dateTime(v);
+  // A kind or status the API spells in snake_case ("workspace_quota") reads as words.
+  if (typeof v === 'string') return field === 'kind' || field === 'status' ? v.replace(/_/g, ' ') : v;
   if (Array.isArray(v)) {
     const limits = asLimits(v);
     if (limits && limits.length) return limits.map((l) => `${num(l.limit)} ${perWindow(l.windowSeconds)}`).join(', ');
