@@ -31,7 +31,11 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
   const core = () => ({ em: em(), config: deps.config, temporal: deps.temporal, log: deps.log });
 
   return {
-    /** Starts the delivery workflow of each of the event's deliveries not yet started, then marks the event dispatched. */
+    /**
+     * Starts the delivery workflow of each of the event's `pending` deliveries, then marks the event
+     * dispatched. One whose workflow is running is left to it; one whose workflow ended while it is
+     * still `pending` (held by a paused endpoint mid-way, then released by a resume) gets a new run.
+     */
     async dispatchEvent(eventId: string): Promise<{ deliveries: number; started: number }> {
       const db = em();
       // The fan-out is given the event's id only: its workspace comes from the row, and scopes what follows.
@@ -43,7 +47,6 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
         .select(['id', 'endpoint_id'])
         .where('event_id', '=', eventId)
         .where('status', '=', 'pending')
-        .where('attempt_count', '=', 0)
         .orderBy('id')
         .execute();
       let started = 0;
@@ -54,7 +57,7 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
             startDeliveryWorkflow(
               deps.temporal,
               { deliveryId: d.id, eventId, endpointId: d.endpoint_id, workspaceId: event.workspace_id, eventType: event.type },
-              { trigger: 'scheduled', scheduleMs: schedule, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS },
+              { trigger: 'scheduled', scheduleMs: schedule, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, rerun: true },
             ),
           ),
         );

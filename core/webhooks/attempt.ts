@@ -29,7 +29,7 @@ export interface AttemptInput extends DeliveryInput {
 
 /** The only thing an attempt hands back to workflow history: a status and, to retry, a delay. */
 export type AttemptOutcome =
-  | { status: 'succeeded' | 'failed' | 'skipped' }
+  | { status: 'succeeded' | 'failed' | 'skipped' | 'paused' }
   | { status: 'retrying'; nextDelayMs: number };
 
 /** An endpoint failing every attempt for this long is disabled (Svix's rule). */
@@ -54,8 +54,9 @@ export function webhookBody(type: string, createdAt: Date, data: Record<string, 
 
 /**
  * One attempt of one delivery: read the event and endpoint, sign, POST, record, decide.
- * Paused/disabled/deleted endpoints: the delivery ends `skipped` without a request — nothing is
- * queued behind a pause; after resuming, POST /webhooks/{id}/recover replays what was skipped.
+ * A paused endpoint: the delivery is held (`paused`, its workflow ends) as the events published
+ * while paused are, and Resume sends it or skips it (core/webhooks/held.ts). A disabled or deleted
+ * endpoint: it ends `skipped` without a request (POST /webhooks/{id}/recover can send it later).
  */
 export async function deliverAttempt(deps: AttemptDeps, input: AttemptInput): Promise<AttemptOutcome> {
   // Workflow history holds the delivery's id only: this one read learns its workspace from the row
@@ -85,12 +86,13 @@ export async function deliverAttempt(deps: AttemptDeps, input: AttemptInput): Pr
   if (!row) return { status: 'skipped' };
   const scope = workspaceScope(deps.em, row.workspace_id);
   if (row.endpoint_status !== 'active') {
+    const status = row.endpoint_status === 'paused' ? 'paused' : 'skipped';
     await scope
       .updateTable('webhook_delivery')
-      .set({ status: 'skipped', next_attempt_at: null, updated_at: sql<Date>`now()` })
+      .set({ status, next_attempt_at: null, updated_at: sql<Date>`now()` })
       .where('id', '=', row.delivery_id)
       .execute();
-    return { status: 'skipped' };
+    return { status };
   }
 
   const box = { em: deps.em, secretKey: deps.config.GATEHOUSE_SECRET_KEY };

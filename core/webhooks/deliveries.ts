@@ -194,7 +194,8 @@ export async function replayDelivery(deps: WebhookDeps, workspaceId: string, id:
     if (await retryNow(deps, workspaceId, d)) return getDelivery(deps.em, workspaceId, d.id);
     throw conflict(`Delivery '${d.id}' is no longer waiting for a retry; reload it`, 'id');
   }
-  if (!(await claimForReplay(scope, d.id, ['succeeded', 'failed', 'skipped']))) {
+  // `paused`: held, though its endpoint is active again (it was stored during the resume itself).
+  if (!(await claimForReplay(scope, d.id, ['succeeded', 'failed', 'skipped', 'paused']))) {
     throw conflict(`Delivery '${d.id}' is ${d.status}: its workflow is still sending it`, 'id');
   }
   const started = await startDeliveryWorkflow(

@@ -41,14 +41,15 @@ export interface DeliveryRef {
 }
 
 /**
- * Starts the delivery's workflow. `first` (fan-out) never starts a second run for a delivery whose
- * workflow already ran; a replay (`manual`) starts a new run of the same workflow id once the
- * previous one has closed. Returns false when a run was already there.
+ * Starts the delivery's workflow. A first start (`scheduled`) never starts a second run for a
+ * delivery whose workflow already ran, unless `rerun` (the fan-out of a `pending` delivery, such as
+ * one released by a resume after its workflow ended held); a replay (`manual`) starts a new run of
+ * the same workflow id once the previous one has closed. Returns false when a run was already there.
  */
 export async function startDeliveryWorkflow(
   temporal: TemporalHandle,
   d: DeliveryRef,
-  opts: { trigger: 'scheduled' | 'manual'; scheduleMs: number[]; attemptTimeoutMs: number },
+  opts: { trigger: 'scheduled' | 'manual'; scheduleMs: number[]; attemptTimeoutMs: number; rerun?: boolean },
 ): Promise<boolean> {
   const input: DeliveryInput = {
     deliveryId: d.deliveryId,
@@ -61,7 +62,7 @@ export async function startDeliveryWorkflow(
       workflowId: deliveryWorkflowId(d.eventId, d.endpointId),
       taskQueue: temporal.taskQueue,
       args: [input],
-      workflowIdReusePolicy: opts.trigger === 'manual' ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE',
+      workflowIdReusePolicy: opts.trigger === 'manual' || opts.rerun ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE',
       typedSearchAttributes: [
         { key: SA.workspace, value: d.workspaceId },
         { key: SA.eventType, value: d.eventType },

@@ -3,8 +3,9 @@ import { workspaceScope } from '../scope.js';
 import type { WebhookDeps } from './deps.js';
 import { startFanout } from './dispatch.js';
 
-// Deliveries held while their endpoint was paused (status `paused`, recorded by the outbox in
-// core/events.ts, never started), and what Resume does with them.
+// Deliveries held while their endpoint was paused (status `paused`: recorded so by the outbox in
+// core/events.ts and never started, or set by an attempt that found the endpoint paused, which
+// ended its workflow), and what Resume does with them.
 
 /** Fan-outs started at once when held deliveries are released. */
 const START_CONCURRENCY = 16;
@@ -12,7 +13,8 @@ const START_CONCURRENCY = 16;
 /**
  * Releases the deliveries held while the endpoint was paused, once it is active again: sent now,
  * through the same outbox path as a new event (back to `pending`, their event undispatched, its
- * fan-out started, so the sweeper finishes the job if Temporal is unreachable now), or `skipped`
+ * fan-out started: it gives each pending delivery a run, a new one if its workflow had ended; the
+ * sweeper finishes the job if Temporal is unreachable now), or `skipped`
  * (a recovery can still send those). Returns how many were released.
  */
 export async function releaseHeld(deps: WebhookDeps, workspaceId: string, endpointId: string, deliver: boolean): Promise<number> {

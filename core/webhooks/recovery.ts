@@ -17,8 +17,11 @@ import { ATTEMPT_TIMEOUT_MS } from './http.js';
 // Recovery: `recover:<endpointId>:<n>` replays an endpoint's failed deliveries since a date, and
 // makes those waiting out a backoff retry now.
 
-/** Statuses a recovery replays: given up on, or skipped while the endpoint was paused/disabled. */
-const REPLAYABLE: readonly DeliveryStatus[] = ['failed', 'skipped'];
+/**
+ * Statuses a recovery replays: given up on, skipped (endpoint disabled, or held and skipped on
+ * resume), or still held although the endpoint is active again (stored during the resume itself).
+ */
+const REPLAYABLE: readonly DeliveryStatus[] = ['failed', 'skipped', 'paused'];
 /** …and those it retries now: waiting out a backoff in their running workflow. */
 const RECOVERABLE: readonly DeliveryStatus[] = [...REPLAYABLE, 'retrying'];
 

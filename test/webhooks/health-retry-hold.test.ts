@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFanout } from '../../core/webhooks/dispatch.js';
+import { retryNowSignal } from '../../workflows/delivery.js';
 import { startStack, type Stack } from '../harness.js';
 import { eventually, Receiver, verify } from './receiver.js';
 
@@ -182,6 +183,30 @@ describe('pausing holds deliveries instead of dropping them', () => {
     expect(got.map((r) => r.headers['webhook-id']).sort()).toEqual([first, second].sort());
     await deliveryOf(key, first, ep.id, (d) => d?.status === 'succeeded');
     await deliveryOf(key, second, ep.id, (d) => d?.status === 'succeeded');
+  });
+
+  it('holds a delivery that was waiting for a retry when the endpoint was paused, and sends it on resume', async () => {
+    const { secret: key } = await stack.workspace(['admin']);
+    rx.script('/held/inflight', { status: 500 }, { status: 500 }, { status: 200 });
+    const ep = await endpoint(key, '/held/inflight');
+    const ev = await publish(key, 'in-flight');
+    const waiting = await deliveryOf(key, ev, ep.id, (d) => d?.status === 'retrying' && d.attempt_count === 2);
+    await stack.rest('PATCH', `/webhooks/${ep.id}`, { key, body: { status: 'paused' } });
+    // Its next attempt comes while the endpoint is paused (signalled here rather than waiting the hour).
+    const handle = stack.temporal.client.workflow.getHandle(`delivery:${ev}:${ep.id}`);
+    await handle.signal(retryNowSignal);
+    expect(await handle.result()).toMatchObject({ status: 'paused', attempts: 3 });
+    const held = await deliveryOf(key, ev, ep.id, (d) => d?.status === 'paused');
+    expect(held.attempt_count).toBe(2);
+    expect(rx.at('/held/inflight')).toHaveLength(2);
+
+    const resumed = await stack.rest('POST', `/webhooks/${ep.id}/resume`, { key, body: { deliver_held: true } });
+    expect(resumed.body).toMatchObject({ held_delivered: 1 });
+    const [, , third] = await rx.waitFor('/held/inflight', 3);
+    expect(third!.headers['webhook-id']).toBe(ev);
+    const done = await deliveryOf(key, ev, ep.id, (d) => d?.status === 'succeeded');
+    expect(done.id).toBe(waiting.id);
+    expect(done.attempts.map((a) => a.status_code)).toEqual([500, 500, 200]);
   });
 
   it('skips what was held when asked to (tRPC), and Recover can still send it', async () => {
