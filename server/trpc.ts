@@ -70,12 +70,16 @@ const guardInput = t.middleware(async ({ getRawInput, next }) => {
 
 export const publicProcedure = t.procedure.use(mapErrors).use(guardInput);
 
-export const authedProcedure = publicProcedure.use(async ({ ctx, next, path }) => {
+export const authedProcedure = publicProcedure.use(async ({ ctx, next, path, type }) => {
   if (ctx.refusal) throw toTRPCError(ctx.refusal);
   if (!ctx.principal) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid API key' });
+  const selfCounting = SELF_COUNTING_ROUTES.has(`/trpc/${path}`);
   // The calling key's own rate limits: a 429 here surfaces as TOO_MANY_REQUESTS through mapErrors.
-  await enforceCallerRateLimit(ctx.verifier, ctx.principal, ctx.http?.res, { selfCounting: SELF_COUNTING_ROUTES.has(`/trpc/${path}`) });
-  return next({ ctx: { ...ctx, principal: ctx.principal } });
+  await enforceCallerRateLimit(ctx.verifier, ctx.principal, ctx.http?.res, { selfCounting });
+  const result = await next({ ctx: { ...ctx, principal: ctx.principal } });
+  // As REST's writes: answered once this process has heard its own changes (core/keys/verifier.ts catchUp).
+  if (type === 'mutation' && !selfCounting) await ctx.verifier.catchUp();
+  return result;
 });
 
 /** Authorisation lives here, never in a handler: `scopedProcedure('keys:write')`. */

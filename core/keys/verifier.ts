@@ -6,6 +6,7 @@ import { KeyCache, type KeyCacheOptions } from './key-cache.js';
 import { startKeyListener, type KeyListener } from './key-listener.js';
 import { KEY_BY_HASH_SQL, toRecord, type KeyRecord, type KeyRow } from './key-record.js';
 import { LastUsedTouches } from './last-used.js';
+import { KEY_CHANGED_CHANNEL } from './notify.js';
 import { RateLimiter, WORKSPACE_COUNTERS } from './rate-limit.js';
 import { WorkspaceLimitsCache } from '../plans/limits-cache.js';
 import { QuotaCounter } from '../plans/quota.js';
@@ -24,6 +25,9 @@ export interface KeyVerifierOptions {
   /** How often batched last_used_at touches are written. */
   touchEveryMs?: number;
 }
+
+/** Payloads of catchUp()'s markers on the key-change channel; a key pk never starts so. */
+const SYNC_PREFIX = 'sync:';
 
 /** Longer than any secret Gatehouse issues or accepts as a bootstrap key worth hashing. */
 const MAX_SECRET_LENGTH = 512;
@@ -58,6 +62,8 @@ export class KeyVerifier {
   private readonly touchEveryMs: number;
   private readonly databaseUrl: string;
   private readonly load = (hash: string) => this.loadByHash(hash);
+  private syncSeq = 0;
+  private readonly syncWaiters = new Map<string, () => void>();
 
   constructor(opts: KeyVerifierOptions) {
     this.log = opts.log;
@@ -83,6 +89,38 @@ export class KeyVerifier {
     this.databaseUrl = opts.databaseUrl;
   }
 
+  /**
+   * Read your own writes: resolves once this process's listener has heard every change committed
+   * before the call. A marker sent now arrives after them (PostgreSQL delivers notifications in
+   * commit order), so an API answering a revoke only after this never lets the revoked key in on
+   * the caller's next request. Past the deadline the caches are emptied instead, which is as safe.
+   */
+  async catchUp(deadlineMs = 2_000): Promise<void> {
+    if (!this.listener?.connected) return; // nothing is cached while the listener is down
+    const token = `${SYNC_PREFIX}${process.pid}:${++this.syncSeq}`;
+    let timer: NodeJS.Timeout | undefined;
+    const heard = new Promise<boolean>((resolve) => {
+      this.syncWaiters.set(token, () => resolve(true));
+      timer = setTimeout(() => resolve(false), deadlineMs);
+    });
+    try {
+      this.queries++;
+      // raw SQL: the marker goes out on the verifier's own pool, like every statement of this class
+      await this.pool.query('select pg_notify($1, $2)', [KEY_CHANGED_CHANNEL, token]);
+      if (!(await heard)) {
+        this.cache.clear();
+        this.limits.clear();
+      }
+    } catch (err) {
+      this.log.warn({ error: connectionErrorFields(err) }, 'could not confirm key changes were heard; caches emptied');
+      this.cache.clear();
+      this.limits.clear();
+    } finally {
+      clearTimeout(timer);
+      this.syncWaiters.delete(token);
+    }
+  }
+
   /** LISTEN sessions established so far: a reconnect (after which the cache starts empty) adds one. */
   get listenerConnections(): number {
     return this.listener?.connections ?? 0;
@@ -95,6 +133,10 @@ export class KeyVerifier {
       {
         // `workspace:<id>` and `plan:<id>` name limits (core/plans/notify.ts); anything else is a key's pk.
         onChange: (payload) => {
+          if (payload.startsWith(SYNC_PREFIX)) {
+            this.syncWaiters.get(payload)?.();
+            return;
+          }
           if (!this.limits.onChange(payload)) this.cache.invalidateKey(payload);
         },
         onConnected: () => {

@@ -91,6 +91,9 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps, target: Pick<Ro
         const body = parse(route.body, req.body ?? (route.body ? {} : undefined), 'body');
         const ctx = createRestContext(deps, principal, req.ip ?? '');
         const result = await route.handler({ params, query, body, headers, ctx: ctx as never, req, res });
+        // A write is answered once this process has heard its own key and limit changes: the
+        // caller's next request never meets the cache as it was (a revoked key stays out).
+        if (route.method !== 'get' && !SELF_COUNTING_ROUTES.has(route.path)) await deps.verifier.catchUp();
         // A handler that chose its own status (/healthz's 503) keeps it; otherwise the route's.
         if (res.headersSent) return;
         const status = res.statusCode !== 200 ? res.statusCode : (route.status ?? 200);

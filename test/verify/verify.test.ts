@@ -370,6 +370,23 @@ describe('the key cache', () => {
     expect(await eventually(async () => (await verify({ key: key.secret })).body.code, 'VALID')).toBeLessThan(250);
   });
 
+  it('catchUp() returns only once a change committed before it has reached the cache: the next answer is the new one, with no waiting', async () => {
+    const key = await insertKey(stack, { permissions: [] });
+    // A verifier of its own, so the stack's API traffic cannot refresh its cache by chance.
+    const verifier = await new KeyVerifier({ databaseUrl: stack.databaseUrl, log: createLogger('silent') }).start();
+    try {
+      expect((await verifyKey({ secret: key.secret, workspaceId: 'default' }, { verifier })).code).toBe('VALID');
+      for (let round = 0; round < 20; round++) {
+        const enabled = round % 2 === 1;
+        await changeKey(stack, key.pk, `enabled = ${enabled}`);
+        await verifier.catchUp();
+        expect((await verifyKey({ secret: key.secret, workspaceId: 'default' }, { verifier })).code).toBe(enabled ? 'VALID' : 'DISABLED');
+      }
+    } finally {
+      await verifier.stop();
+    }
+  });
+
   it('keeps random garbage from growing memory', async () => {
     const verifier = await new KeyVerifier({
       databaseUrl: stack.databaseUrl,
