@@ -115,6 +115,15 @@ describe('edits in Chromium', () => {
     expect(await hash()).toBe('#/keys?status=revoked');
   });
 
+  it("keeps the usage page's period in the address", async () => {
+    await page.goto(`${stack.url}/#/usage`);
+    const period = page.getByLabel('Period');
+    await period.selectOption('week');
+    await until(async () => (await hash()) === '#/usage?period=week', 'the period in the address');
+    await page.reload();
+    await until(async () => (await page.getByLabel('Period').inputValue()) === 'week', 'the period after a reload');
+  });
+
   it('keeps the request log filters in the address, and a row opens its detail with seconds', async () => {
     // A management call that failed (404), for the log to hold.
     await stack.rest('GET', '/api-keys/no-such-key');
