@@ -395,6 +395,9 @@ describe('admin UI in Chromium', () => {
     await dialog.getByLabel(/Type the key id/).fill('analytics-readonly');
     await screenshot(adminPage, '21-key-revoke');
     await confirm.click();
+    // Revoked keys are listed apart: the row leaves the list and shows under "see revoked keys".
+    await adminPage.getByRole('row', { name: /analytics-readonly/ }).waitFor({ state: 'detached' });
+    await adminPage.getByRole('link', { name: 'see revoked keys' }).click();
     await adminPage.getByRole('row', { name: /analytics-readonly/ }).getByText('revoked').waitFor();
     await admin.close();
 
