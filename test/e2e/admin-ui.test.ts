@@ -230,7 +230,8 @@ describe('admin UI in Chromium', () => {
     expect(hit?.headers['webhook-signature']).toMatch(/^v1,/);
 
     // The endpoint's own page: a test event, delivered live while the page watches.
-    await delivery.getByRole('link', { name: /^ep_/ }).click();
+    // An event's deliveries name each endpoint by its URL, not its id.
+    await delivery.getByRole('link', { name: /hooks\/catalogue/ }).click();
     await page.getByRole('heading', { name: /hooks\/catalogue/ }).waitFor();
     await page.getByRole('button', { name: 'Send test event' }).click();
     await page.getByText('Test event sent').waitFor();
@@ -290,9 +291,13 @@ describe('admin UI in Chromium', () => {
     expect(curl).not.toContain(rotatedSecret);
     await screenshot(page, '12-playground');
 
-    await keyBox.fill('');
+    // A key that is not one: 401. No key at all: the signed-in session's key sends it (test/e2e/edits.test.ts).
+    await keyBox.fill('gate_sk_live_not-a-real-key-at-all');
     await page.getByRole('button', { name: 'Send request' }).click();
     await expect(page.getByTestId('response-status').textContent()).resolves.toMatch(/^401/);
+    await keyBox.fill('');
+    await page.getByRole('button', { name: 'Send request' }).click();
+    await expect(page.getByTestId('response-status').textContent()).resolves.toMatch(/^200/);
   });
 
   it('shows usage and the request log, and tails new requests live', async () => {

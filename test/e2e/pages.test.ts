@@ -37,6 +37,8 @@ interface Opener {
   button: string | RegExp;
   expect?: RegExp;
   optional?: boolean;
+  /** Shows a secret once: Escape must ask before closing, as Done does. */
+  guarded?: boolean;
 }
 
 /** What each page's dialogs are opened by; the pages themselves come from ROUTES. */
@@ -56,7 +58,7 @@ const DIALOGS: Partial<Record<RouteName, Opener[]>> = {
   ],
   webhooks: [{ button: 'Add endpoint' }, { button: 'Publish an event' }, { button: 'Add custom type' }],
   // Rotating shows the new secret once; its × asks before the secret is gone (checked in closeDialog).
-  webhook: [{ button: 'Edit' }, { button: 'Delete endpoint', optional: true }, { button: 'Rotate secret', expect: /encrypted at rest/ }],
+  webhook: [{ button: 'Edit' }, { button: 'Delete endpoint', optional: true }, { button: 'Rotate secret', expect: /encrypted at rest/, guarded: true }],
   // A row of the request log opens its detail.
   logs: [{ button: /^Details of / }],
   usage: [{ button: 'Request more' }],
@@ -237,12 +239,16 @@ async function signIn(p: Page, secret: string) {
   await p.getByRole('heading', { name: 'API Manager' }).waitFor();
 }
 
-async function closeDialog(p: Page) {
+async function closeDialog(p: Page, guarded = false) {
   const dialog = p.getByRole('dialog');
   await p.keyboard.press('Escape');
   // A show-once secret holds the closing: the dialog asks first, as its Done button does.
   const ask = dialog.getByRole('button', { name: 'Close anyway' });
-  if (await ask.isVisible()) await ask.click();
+  if (guarded) {
+    await ask.waitFor();
+    await expect(dialog.getByRole('alert').filter({ hasText: 'Close without storing' }).textContent()).resolves.toMatch(/not shown again/);
+    await ask.click();
+  } else if (await ask.isVisible()) await ask.click();
   await dialog.waitFor({ state: 'detached' });
 }
 
@@ -266,7 +272,7 @@ async function tour(p: Page, width: number, operator: boolean) {
       await check(p, name, width);
       // The dialog as the phone shows it (the viewport, not the page behind), for a person to look at.
       if (width < 768) await p.screenshot({ path: `${SCREENSHOTS}/${route.name}-${String(opener.button).replace(/\W+/g, '-')}-${width}.png` });
-      await closeDialog(p);
+      await closeDialog(p, opener.guarded);
     }
   }
 }
