@@ -111,6 +111,13 @@ describe('admin UI sessions', () => {
     expect(ids).not.toContain('bootstrap');
     const write = await rest('POST', '/api-keys', { cookie, 'x-gatehouse-csrf': '1' }, { id: 'written-by-session' });
     expect(write.status).toBe(403);
+    // Recorded as the UI's own calls (the request log's `ui`), never as the API's traffic.
+    await stack.deps.usage.flush();
+    const recorded = await stack.orm.em
+      .fork()
+      .execute<{ source: string; counted: boolean }[]>(`select source, counted from usage_record where workspace_id = ? and route = '/api-keys'`, [ro.workspaceId]);
+    expect(recorded.length).toBeGreaterThan(0);
+    expect(new Set(recorded.map((r) => `${r.source}:${r.counted}`))).toEqual(new Set(['ui:false']));
     // An x-api-key sent beside the cookie is the one that counts.
     const keyed = await rest('GET', '/api-keys?search=bootstrap', { cookie, 'x-gatehouse-csrf': '1', 'x-api-key': stack.bootstrapKey });
     expect(((await keyed.json()) as { api_keys: { id: string }[] }).api_keys.map((k) => k.id)).toEqual(['bootstrap']);
