@@ -93,9 +93,8 @@ export const limitFieldSchemas = {
   logRetentionDays: retentionDaysSchema,
 } as const satisfies Record<(typeof LIMIT_FIELDS)[number], z.ZodType>;
 
-export const createPlanInput = closedObject({
-  id: planIdSchema,
-  name: planNameSchema,
+/** Every field of a plan but its id and name, each optional: what create defaults and update may change. */
+const planFields = {
   keyRateLimits: planRateLimitsSchema.optional(),
   workspaceRateLimits: planRateLimitsSchema.optional(),
   monthlyCalls: monthlyAmountSchema.optional(),
@@ -105,22 +104,13 @@ export const createPlanInput = closedObject({
   grantableScopes: grantableScopesSchema.optional(),
   logRetentionDays: retentionDaysSchema.optional(),
   default: z.boolean({ error: 'expected true or false' }).optional(),
-});
+};
+
+export const createPlanInput = closedObject({ id: planIdSchema, name: planNameSchema, ...planFields });
 export type CreatePlanInput = z.output<typeof createPlanInput>;
 
 /** A plan's fields to change; the id names the plan and cannot change (workspaces refer to it). */
-export const updatePlanFields = closedObject({
-  name: planNameSchema.optional(),
-  keyRateLimits: planRateLimitsSchema.optional(),
-  workspaceRateLimits: planRateLimitsSchema.optional(),
-  monthlyCalls: monthlyAmountSchema.optional(),
-  monthlyCredits: monthlyAmountSchema.optional(),
-  maxKeys: countLimitSchema.optional(),
-  maxWebhookEndpoints: countLimitSchema.optional(),
-  grantableScopes: grantableScopesSchema.optional(),
-  logRetentionDays: retentionDaysSchema.optional(),
-  default: z.boolean({ error: 'expected true or false' }).optional(),
-});
+export const updatePlanFields = closedObject({ name: planNameSchema.optional(), ...planFields });
 export type UpdatePlanFields = z.output<typeof updatePlanFields>;
 
 /**

@@ -54,6 +54,8 @@ export function workspaceDetail(over: Partial<WorkspaceDetail> = {}): WorkspaceD
 }
 
 export const providerUsage: ProviderUsage = {
+  from: '2026-11-29T00:00:00.000Z',
+  to: '2026-12-01T00:00:00.000Z',
   daily: [
     { date: '2026-11-29', calls: 12_000, errors: 120 },
     { date: '2026-11-30', calls: 15_500, errors: 80 },

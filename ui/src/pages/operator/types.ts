@@ -3,109 +3,23 @@
  * limits, limits.* and usage.provider (the contract of issue #12). Views take these, so they render
  * from fixtures in tests.
  */
-export interface RateCeiling {
-  limit: number;
-  windowSeconds: number;
-}
+import type { Outputs } from '../../lib/trpc.js';
 
-export interface PlanLimits {
-  keyRateLimits: RateCeiling[];
-  workspaceRateLimits: RateCeiling[];
-  monthlyCalls: number | null;
-  monthlyCredits: number | null;
-  maxKeys: number | null;
-  maxWebhookEndpoints: number | null;
-  grantableScopes: string[] | null;
-  logRetentionDays: number | null;
-}
-
-export interface Plan extends PlanLimits {
-  id: string;
-  name: string;
-  default: boolean;
-  /** Workspaces on the plan. */
-  workspaces: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
+// Derived from the router, so a field renamed on the server fails svelte-check here.
+export type Plan = Outputs['plans']['list']['plans'][number];
+export type RateCeiling = Plan['keyRateLimits'][number];
+export type WorkspaceDetail = Outputs['workspaces']['get'];
+export type EffectiveLimits = WorkspaceDetail['limits'];
+export type PlanLimits = Omit<EffectiveLimits, 'planId' | 'planName'>;
 export type PlanInput = PlanLimits & { id: string; name: string; default: boolean };
-
-export interface EffectiveLimits extends PlanLimits {
-  planId: string | null;
-  planName: string | null;
-}
-
-export type QuotaState = 'ok' | 'approaching' | 'exceeded';
-
-export interface QuotaMonth {
-  month: string;
-  calls: number;
-  credits: number;
-  quota: number | null;
-  creditsGrant: number | null;
-  resetAt: string;
-  quotaState: QuotaState;
-}
-
-export interface WorkspaceDetail {
-  id: string;
-  name: string;
-  keyPrefix: string;
-  createdAt: string;
-  activeKeys: number;
-  planId: string | null;
-  planName: string | null;
-  overrides: Record<string, unknown>;
-  limits: EffectiveLimits;
-  month: QuotaMonth;
-}
-
+export type QuotaMonth = WorkspaceDetail['month'];
+export type QuotaState = QuotaMonth['quotaState'];
+export type CustomerRow = Outputs['workspaces']['overview']['rows'][number];
 export type SortKey = 'name' | 'created' | 'calls' | 'errorRate' | 'lastActivity' | 'keys';
-
-export interface CustomerRow {
-  id: string;
-  name: string;
-  planId: string | null;
-  planName: string | null;
-  callsThisMonth: number;
-  quota: number | null;
-  errorRate: number | null;
-  health: number | null;
-  activeKeys: number;
-  lastActivityAt: string | null;
-}
-
-export interface ProviderUsage {
-  daily: { date: string; calls: number; errors: number }[];
-  topByCalls: { workspaceId: string; name: string; calls: number; errors: number }[];
-  topByErrors: { workspaceId: string; name: string; calls: number; errors: number }[];
-}
-
-export type LimitRequestKind = 'key_limit' | 'workspace_quota' | 'plan';
-export type LimitRequestStatus = 'pending' | 'approved' | 'declined' | 'expired';
-
-export interface LimitRequest {
-  id: string;
-  workspaceId: string;
-  kind: LimitRequestKind;
-  keyId: string | null;
-  limitName: string | null;
-  currentLimit: number | null;
-  requestedLimit: number | null;
-  windowSeconds: number | null;
-  requestedPlan: string | null;
-  reason: string;
-  status: LimitRequestStatus;
-  requestedBy: string;
-  decidedBy: string | null;
-  decidedAt: string | null;
-  decisionNote: string | null;
-  approvedLimit: number | null;
-  approvedPlan: string | null;
-  expiresAt: string | null;
-  createdAt: string;
-}
+export type ProviderUsage = Outputs['usage']['provider'];
+export type LimitRequest = Outputs['limits']['queue']['limitRequests'][number];
+export type LimitRequestKind = LimitRequest['kind'];
+export type LimitRequestStatus = LimitRequest['status'];
 
 /** "1,000 / 60 s": a rate limit or ceiling in one phrase. */
 export function describeCeiling(l: RateCeiling): string {
