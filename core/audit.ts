@@ -10,6 +10,8 @@ export interface AuditActor {
   workspaceId: string;
   keyId: string;
   ip: string;
+  /** A customer-portal session's person: keyId is then `user:<id>` and the email is recorded beside it. */
+  person?: { email: string };
 }
 
 export interface AuditInput {
@@ -26,6 +28,8 @@ export interface AuditEntryView {
   workspaceId: string;
   actorWorkspaceId: string | null;
   actorKeyId: string | null;
+  /** Set when a customer-portal session's person acted. */
+  actorEmail: string | null;
   action: string;
   targetType: string;
   targetId: string;
@@ -41,6 +45,7 @@ export async function recordAudit(em: EntityManager, actor: AuditActor | null, e
       id: newId('aud', 12),
       actor_workspace_id: actor?.workspaceId ?? null,
       actor_key_id: actor?.keyId ?? null,
+      actor_email: actor?.person?.email ?? null,
       action: entry.action,
       target_type: entry.targetType,
       target_id: entry.targetId,
@@ -70,6 +75,7 @@ const view = (r: Row<'audit_log'>): AuditEntryView => ({
   targetId: r.target_id,
   actorKeyId: r.actor_key_id,
   actorWorkspaceId: r.actor_workspace_id,
+  actorEmail: r.actor_email,
   ip: r.ip,
   changes: r.changes,
   createdAt: new Date(r.created_at).toISOString(),

@@ -45,6 +45,11 @@ const schema = z.object({
     .string()
     .default('')
     .refine((v) => v.split(/[\s,]+/).filter(Boolean).every((s) => /^(https?:\/\/[^\s,;'"]+|'self')$/.test(s)), "space- or comma-separated origins such as https://app.example.com, or 'self'"),
+  /** Origins a customer-portal sign-in link may send its person back to (`return_url`); empty: none. */
+  GATEHOUSE_PORTAL_RETURN_ORIGINS: z
+    .string()
+    .default('')
+    .refine((v) => v.split(',').map((s) => s.trim()).filter(Boolean).every((s) => /^https?:\/\/[^\s/?#]+$/.test(s)), 'comma-separated origins such as https://app.example.com'),
   /** Webhook endpoints one workspace may have, so one event cannot fan out without bound. */
   GATEHOUSE_MAX_WEBHOOK_ENDPOINTS: z.coerce.number().int().min(1).max(10_000).default(50),
 });

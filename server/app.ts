@@ -14,6 +14,7 @@ import { restRouter } from './rest/register.js';
 import { buildOpenApi } from './rest/openapi.js';
 import { routes } from './rest/index.js';
 import { securityHeaders } from './security-headers.js';
+import { portalEnterRoute } from './portal-enter.js';
 import { toTRPCError } from './trpc.js';
 
 const UI_DIST = fileURLToPath(new URL('../ui/dist', import.meta.url));
@@ -41,6 +42,7 @@ export function createApp(deps: ServerDeps) {
   app.use((req, res, next) => (TRPC_URL.test(req.url) ? next() : json(req, res, next)));
 
   restRouter(routes, deps, app);
+  portalEnterRoute(app, deps);
   const openapi = buildOpenApi(routes, '0.1.0');
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);

@@ -16,6 +16,8 @@ export const AuditEntry = defineEntity({
     /** The acting key's workspace: differs from `workspace` when an operator acts on another tenant. */
     actorWorkspaceId: p.string().length(64).nullable(),
     actorKeyId: p.string().length(128).nullable(),
+    /** The person's email when a customer-portal session acted (actorKeyId is then `user:<id>`). */
+    actorEmail: p.string().length(320).nullable(),
     /** `key.created`, `key.updated`, `key.revoked`, `key.deleted`, `key.rotated`, `workspace.created`… */
     action: p.string().length(64),
     targetType: p.string().length(32),

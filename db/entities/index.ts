@@ -4,6 +4,7 @@ import { ApiKeySecret } from './api-key-secret.js';
 import { Event } from './event.js';
 import { Workspace } from './workspace.js';
 import { UiSession } from './ui-session.js';
+import { PortalLink } from './portal-link.js';
 import { LimitRequest } from './limit-request.js';
 import { UsageDay, UsageHour, UsageMinute, UsageMonth, UsageMonthPlan, UsageRecord } from './usage.js';
 import { Plan } from './plan.js';
@@ -14,7 +15,7 @@ import { webhookEntities } from './webhooks.js';
 export { ApiKey, ApiKeySecret, Event, Workspace };
 export { AuditEntry };
 export type { IAuditEntry } from './audit-entry.js';
-export { UiSession };
+export { UiSession, PortalLink };
 export { LimitRequest, UsageDay, UsageHour, UsageMinute, UsageMonth, UsageMonthPlan, UsageRecord };
 export { Plan, WorkspaceQuota, WorkspaceRateCounter };
 export type { IPlan, PlanRateLimit } from './plan.js';
@@ -29,4 +30,4 @@ export type { IWorkspace } from './workspace.js';
 export type { IUiSession } from './ui-session.js';
 
 /** Every entity, in one list, for the ORM config and the migration generator. */
-export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession, AuditEntry, UsageRecord, UsageMinute, UsageHour, UsageDay, UsageMonth, UsageMonthPlan, LimitRequest, RateLimitCounter, Plan, WorkspaceRateCounter, WorkspaceQuota, ...webhookEntities];
+export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession, PortalLink, AuditEntry, UsageRecord, UsageMinute, UsageHour, UsageDay, UsageMonth, UsageMonthPlan, LimitRequest, RateLimitCounter, Plan, WorkspaceRateCounter, WorkspaceQuota, ...webhookEntities];

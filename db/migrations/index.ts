@@ -12,6 +12,7 @@ import { Migration20261123140000_UsageHour } from './Migration20261123140000_Usa
 import { Migration20261201002357_EventTypeSchema } from './Migration20261201002357_EventTypeSchema.js';
 import { Migration20261201030200_PlansAndQuotas } from './Migration20261201030200_PlansAndQuotas.js';
 import { Migration20261201031819_UsageSources } from './Migration20261201031819_UsageSources.js';
+import { Migration20261201045445_PortalSessions } from './Migration20261201045445_PortalSessions.js';
 
 export const migrationsList = [
   { name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial },
@@ -26,4 +27,5 @@ export const migrationsList = [
   { name: 'Migration20261201002357_EventTypeSchema', class: Migration20261201002357_EventTypeSchema },
   { name: 'Migration20261201030200_PlansAndQuotas', class: Migration20261201030200_PlansAndQuotas },
   { name: 'Migration20261201031819_UsageSources', class: Migration20261201031819_UsageSources },
+  { name: 'Migration20261201045445_PortalSessions', class: Migration20261201045445_PortalSessions },
 ];

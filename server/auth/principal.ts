@@ -23,4 +23,9 @@ export interface Principal {
    * are not the viewed customer's to pay for.
    */
   viewAs?: { operatorWorkspaceId: string };
+  /**
+   * Set on a customer-portal session (server/auth/portal-session.ts): the person a sign-in link
+   * named. `keyId` is then `user:<id>` and no key stands behind the principal.
+   */
+  person?: { id: string; email: string; name: string; role: 'admin' | 'read-only'; returnUrl: string | null };
 }

@@ -7,6 +7,7 @@ import { expandPermissions, PRESETS } from '../../core/permissions.js';
 import { hashSecret } from '../../core/keys/secret.js';
 import { compileAllowlistSafe, normaliseRateLimits } from '../../core/keys/key-record.js';
 import type { Principal } from './principal.js';
+import { findPortalSession } from './portal-session.js';
 
 /**
  * Admin UI sessions. Signing in exchanges an API key for a random token in an httpOnly cookie, so
@@ -87,7 +88,8 @@ export async function findSession(em: EntityManager, token: string): Promise<Act
     .where('api_key.revoked_at', 'is', null)
     .where((eb) => eb.or([eb('api_key.expires_at', 'is', null), eb('api_key.expires_at', '>', now)]))
     .executeTakeFirst();
-  if (!row) return undefined;
+  // Not a key's session: perhaps a customer-portal one, opened by a sign-in link.
+  if (!row) return findPortalSession(em, token);
   // A session is its key acting from a browser: the key's rate limits and IP allowlist hold for it too.
   const allowlist = Array.isArray(row.ip_allowlist) && row.ip_allowlist.length > 0 ? compileAllowlistSafe(row.ip_allowlist) : undefined;
   return {

@@ -18,6 +18,7 @@ export const AuditEntryBody = z
     target_id: z.string().meta({ example: 'api-key-produccion-2024' }),
     actor_key_id: z.string().nullable().meta({ description: 'The key that made the change; null for Gatehouse itself.', example: 'admin' }),
     actor_workspace_id: z.string().nullable().meta({ description: 'The acting key’s workspace (an operator’s may differ).' }),
+    actor_email: z.string().nullable().meta({ description: 'The person’s email when a customer-portal session acted (`actor_key_id` is then `user:<id>`); otherwise null.' }),
     ip: z.string().meta({ description: 'Client address of the request.', example: '203.0.113.7' }),
     changes: z.record(z.string(), z.unknown()).meta({
       description: 'Fields set (on create) or `{ field: { from, to } }` (on update). Never a secret.',

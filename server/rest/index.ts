@@ -9,9 +9,10 @@ import { verifyRoutes } from './verify.js';
 import { usageRoutes } from './usage.js';
 import { limitRequestRoutes } from './limit-requests.js';
 import { webhookRestRoutes } from './webhook-routes.js';
+import { portalRoutes } from './portal.js';
 
 /**
  * Every REST route, in the order OpenAPI lists them. Each resource keeps its routes in its own file.
  * Verification comes first: Express tries routes in order, and it is the hot path.
  */
-export const routes: AnyRoute[] = [...verifyRoutes, healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...planRoutes, ...auditRoutes, ...keyRotationRoutes, ...usageRoutes, ...limitRequestRoutes, ...webhookRestRoutes];
+export const routes: AnyRoute[] = [...verifyRoutes, healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...planRoutes, ...auditRoutes, ...keyRotationRoutes, ...usageRoutes, ...limitRequestRoutes, ...webhookRestRoutes, ...portalRoutes];

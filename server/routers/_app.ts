@@ -9,6 +9,7 @@ import { systemRouter } from './system.js';
 import { workspacesRouter } from './workspaces.js';
 import { plansRouter } from './plans.js';
 import { webhookRouters } from './webhook-routers.js';
+import { portalRouter } from './portal.js';
 
 /** One router per resource, merged here. */
 export const appRouter = router({
@@ -21,6 +22,7 @@ export const appRouter = router({
   usage: usageRouter,
   limits: limitsRouter,
   logs: logsRouter,
+  portal: portalRouter,
   ...webhookRouters,
 });
 

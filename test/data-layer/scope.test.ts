@@ -176,6 +176,7 @@ const TENANT_TABLES: Record<TenantTable, true> = {
   event: true,
   event_type: true,
   limit_request: true,
+  portal_link: true,
   usage_record: true,
   usage_minute: true,
   usage_hour: true,

@@ -50,6 +50,8 @@ const ADDED_COLUMNS: Record<string, Record<string, unknown>> = {
   workspace: { plan_id: null, overrides: {} },
   webhook_endpoint: { all_workspaces: false },
   limit_request: { kind: 'key_limit', requested_plan: null, approved_limit: null, approved_plan: null, expires_at: null },
+  audit_log: { actor_email: null },
+  ui_session: { portal_link_token_hash: null },
 };
 
 /** Bucket widths of the rollups, ms. */

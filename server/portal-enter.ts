@@ -1,0 +1,41 @@
+import type { Express, Request, Response } from 'express';
+import type { ServerDeps } from './context.js';
+import { redeemLink } from '../core/portal/links.js';
+import { openPortalSession } from './auth/portal-session.js';
+import { setSessionCookie } from './auth/session.js';
+
+const REFUSALS = {
+  forged: { title: 'This sign-in link is not valid', text: 'The link is not one Gatehouse issued, or it was cut short when it was copied. Ask for a new link from the product you came from.' },
+  used: { title: 'This sign-in link was already used', text: 'Each sign-in link opens one session only. Go back to the product you came from and open the portal again to get a new link.' },
+  expired: { title: 'This sign-in link has expired', text: 'Sign-in links work for a few minutes only. Go back to the product you came from and open the portal again to get a new link.' },
+} as const;
+
+function page(title: string, text: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem"><h1>${title}</h1><p>${text}</p><p>No session was opened.</p></body></html>`;
+}
+
+/**
+ * `GET /portal/enter?token=…`, public: spends a customer-portal sign-in link, sets the session
+ * cookie exactly as key sign-in does, and sends the browser to the dashboard. An expired, reused or
+ * forged link gets a 401 page that says which, and no session.
+ */
+export function portalEnterRoute(app: Express, deps: ServerDeps): void {
+  app.get('/portal/enter', async (req: Request, res: Response, next) => {
+    try {
+      const token = typeof req.query['token'] === 'string' ? req.query['token'] : '';
+      const em = deps.orm.em.fork();
+      const spent = await redeemLink(em as never, token);
+      res.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
+      if (!spent.ok) {
+        const r = REFUSALS[spent.reason];
+        res.status(401).type('html').send(page(r.title, r.text));
+        return;
+      }
+      const session = await openPortalSession(em as never, spent.tokenHash);
+      setSessionCookie(req, res, session);
+      res.redirect(303, '/#/');
+    } catch (err) {
+      next(err);
+    }
+  });
+}
