@@ -235,6 +235,11 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
   'core/limits/expire.ts': {
     "typedDb(deps.em()).selectFrom('limit_request')": "the expiry Schedule's sweep of every workspace's pending requests past expires_at; each is expired through its workspace's scope",
   },
+  // Customer-portal sign-in links: a link's token names its workspace; an operator revokes a person everywhere.
+  'core/portal/links.ts': {
+    "db.updateTable('portal_link')": 'redeemLink spends a link found by the hash of its random token (the token names the workspace); revokePerson voids the unopened links of a person the operator names, in every workspace unless one is given',
+    "db.selectFrom('portal_link')": "redeemLink tells an expired link from a reused one by its token's hash; revokePerson finds the person's links (operator only) to end the sessions they opened",
+  },
   'core/plans/overview.ts': {
     "db.selectFrom('usage_day')": "the operator console's customers table: this month's calls and errors of every workspace (grouped by workspace_id, joined on it), and the health sums of one page's workspaces",
     "db.selectFrom('api_key')": "the operator console's customers table: each workspace's active keys and last use, grouped by workspace_id and joined on it",

@@ -67,6 +67,8 @@ const NOT_ABOUT_A_TENANT_OBJECT: Record<string, string> = {
   'keys.create': "the id is the new key's own; the same id in another workspace is another key (checked below and in test/keys/isolation.test.ts)",
   'workspaces.create': 'operator only: workspaces are not tenant objects (test/security/operator-escalation.test.ts)',
   'plans.create': "operator only: the id is the new plan's own (test/security/operator-escalation.test.ts)",
+  'portal.createSession': 'operator only: mints a sign-in link into the workspace it names (test/portal/sign-in-links.test.ts, test/security/operator-escalation.test.ts)',
+  'portal.revokeSessions': "operator only: the user id is the provider's person, in any workspace (test/portal/sign-in-links.test.ts)",
   'logs.tail': "a server-sent-events stream: walked over HTTP below ('logs.tail streams only the caller's workspace')",
   'limits.queue': "the provider's queue (limits:approve): its workspaceId filters every workspace's requests; A is refused before any read (walked with the lists, and in test/security/limit-requests.test.ts)",
 };
