@@ -22,4 +22,5 @@ export const limitActor = (ctx: Pick<LimitContext, 'principal' | 'ip'>): LimitAc
   keyId: ctx.principal.keyId,
   scopes: ctx.principal.scopes,
   ip: ctx.ip,
+  person: ctx.principal.person,
 });

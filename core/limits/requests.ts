@@ -22,6 +22,8 @@ export interface LimitActor {
   keyId: string;
   scopes: ReadonlySet<string>;
   ip: string;
+  /** A customer-portal session's person: the audit log records their email (docs/portal.md). */
+  person?: { email: string };
 }
 
 export interface LimitDeps {

@@ -75,6 +75,12 @@ describe('customer-portal sign-in links', () => {
     const audit = await stack.rest('GET', `/audit-log?key_id=made-by-ana`, { key: ws.secret });
     expect(audit.status).toBe(200);
     expect(audit.body.entries[0]).toMatchObject({ action: 'key.created', actor_key_id: 'user:u_ana', actor_email: ana.email, actor_workspace_id: ws.workspaceId });
+    // A limit request asked from the portal names the person too (requested_by and the audit entry).
+    const asked = await trpc('mutation', 'limits.request', entered.cookie!, { kind: 'workspace_quota', requestedLimit: 5_000_000 });
+    expect(asked.status).toBe(200);
+    expect(asked.body.result.data).toMatchObject({ requestedBy: 'user:u_ana' });
+    const askedAudit = await stack.rest('GET', `/audit-log?action=limit_request.created`, { key: ws.secret });
+    expect(askedAudit.body.entries[0]).toMatchObject({ actor_key_id: 'user:u_ana', actor_email: ana.email });
     // An operator cannot be minted, and the session sees only its own workspace.
     const keys = await trpc('query', 'keys.list', entered.cookie!, {});
     expect(keys.status).toBe(200);
