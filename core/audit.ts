@@ -28,8 +28,8 @@ export interface AuditEntryView {
   workspaceId: string;
   actorWorkspaceId: string | null;
   actorKeyId: string | null;
-  /** Set when a customer-portal session's person acted. */
-  actorEmail: string | null;
+  /** Set when a customer-portal session's person acted (optional in the type: views built before it omit it). */
+  actorEmail?: string | null;
   action: string;
   targetType: string;
   targetId: string;

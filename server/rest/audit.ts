@@ -47,7 +47,7 @@ export const listAuditRoute = defineRoute({
     const page = await listAudit(ctx.em, ctx.principal.workspaceId, camelKeys(query));
     return {
       // The workspace is the caller's own: not repeated in each entry.
-      entries: page.entries.map(({ workspaceId: _workspaceId, ...entry }) => snakeKeys(entry)),
+      entries: page.entries.map(({ workspaceId: _workspaceId, ...entry }) => snakeKeys({ ...entry, actorEmail: entry.actorEmail ?? null })),
       next_cursor: page.nextCursor,
     };
   },

@@ -26,9 +26,11 @@ function describe(principal: Principal, expiresAt: Date | null) {
     scopes: [...principal.scopes].sort(),
     canWrite: hasScope(principal.scopes, 'keys:write') && hasScope(principal.scopes, 'webhooks:write'),
     expiresAt: expiresAt?.toISOString() ?? null,
-    /** A customer-portal session's person (the header shows them instead of a key); null for key sessions. */
-    person: principal.person ? { id: principal.person.id, email: principal.person.email, name: principal.person.name, role: principal.person.role } : null,
-    returnUrl: principal.person?.returnUrl ?? null,
+    /** A customer-portal session's person (the header shows them instead of a key); absent for key sessions. */
+    ...(principal.person && {
+      person: { id: principal.person.id, email: principal.person.email, name: principal.person.name, role: principal.person.role },
+      returnUrl: principal.person.returnUrl,
+    }),
   };
 }
 
