@@ -22,6 +22,22 @@ describe('layout', () => {
     expect(screen.getByRole('button', { name: 'Sign out' })).toBeTruthy();
   });
 
+  it('a customer-portal session shows the person, not a key', () => {
+    session.me = {
+      workspaceId: 'acme',
+      keyId: 'user:u_ana',
+      scopes: ['keys:write'],
+      canWrite: true,
+      expiresAt: null,
+      person: { id: 'u_ana', email: 'ana@acme.example', name: 'Ana Ruiz', role: 'admin' },
+      returnUrl: null,
+    };
+    render(Layout, { children, onsignout: vi.fn() });
+    expect(screen.getByText('Ana Ruiz')).toBeTruthy();
+    expect(screen.getByText(/ana@acme\.example/)).toBeTruthy();
+    expect(screen.queryByText('user:u_ana')).toBeNull();
+  });
+
   it('tells a read-only user, once, on every page, that nothing can be changed', () => {
     session.me = { workspaceId: 'acme', keyId: 'analytics', scopes: ['keys:read'], canWrite: false, expiresAt: null };
     render(Layout, { children, onsignout: vi.fn() });
