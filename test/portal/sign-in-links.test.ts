@@ -107,6 +107,12 @@ describe('customer-portal sign-in links', () => {
     expect(again.text).toContain('already used');
   });
 
+  it('two browsers opening one link at once: one session between them', async () => {
+    const minted = await mint({ workspace_id: ws.workspaceId, user: ana, role: 'admin' });
+    const results = await Promise.all([enter(minted.body.url), enter(minted.body.url), enter(minted.body.url)]);
+    expect(results.map((r) => r.status).sort()).toEqual([303, 401, 401]);
+  });
+
   it('an expired link is a 401 page saying so', async () => {
     const minted = await mint({ workspace_id: ws.workspaceId, user: ana, role: 'admin', ttl_seconds: 60 });
     expect(minted.status).toBe(201);
