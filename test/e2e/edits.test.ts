@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startStack, type Stack } from '../harness.js';
-import { buildUi, launchChromium, screenshot } from './browser.js';
+import { buildUi, launchChromium, screenshot, until } from './browser.js';
 
 /**
  * The edits a dashboard must offer, in a real browser against the real stack (issue #18, items 6,
@@ -43,15 +43,6 @@ async function signIn(secret: string) {
   await page.getByLabel('API key').fill(secret);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'API Manager' }).waitFor();
-}
-
-/** Waits for a condition with a deadline: no sleeps as synchronisation. */
-async function until(done: () => Promise<boolean>, what: string, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`still waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const hash = () => page.evaluate(() => location.hash);

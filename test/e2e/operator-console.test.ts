@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import axe from 'axe-core';
 import { startStack, type Stack } from '../harness.js';
-import { buildUi, launchChromium, screenshot } from './browser.js';
+import { buildUi, launchChromium, screenshot, until } from './browser.js';
 
 /**
  * The operator console in a real browser against the real stack: the provider signs in with the
@@ -69,15 +69,6 @@ async function signIn(p: Page, secret: string) {
 }
 
 const operatorNav = (name: string) => page.getByRole('navigation', { name: 'Operator' }).getByRole('link', { name, exact: true }).click();
-
-/** Waits for a condition with a deadline: no sleeps as synchronisation. */
-async function until(done: () => Promise<boolean>, what: string, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`still waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('operator console in Chromium', () => {
   it('an operator sees the console; a plan is created in the plans editor', async () => {

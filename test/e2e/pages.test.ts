@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import axe from 'axe-core';
 import { ROUTES, routePath, type RouteName } from '../../ui/src/lib/routes.js';
 import { startStack, type Stack } from '../harness.js';
-import { buildUi, launchChromium, screenshot, SCREENSHOTS } from './browser.js';
+import { buildUi, launchChromium, screenshot, SCREENSHOTS, until } from './browser.js';
 
 /**
  * Every page of the UI, and every dialog it opens, at 1280 px and at 375 px (a phone), with the data
@@ -119,15 +119,6 @@ async function inContext(width: number, name: string, steps: (p: Page) => Promis
   }
 }
 
-/** Waits for a condition with a deadline: no sleeps as synchronisation. */
-async function until(done: () => Promise<boolean>, what: string, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`still waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** The customer's workspace, as the provider sets it up and the customer then uses it. */
 async function seed() {
   const operator = await stack.caller();
@@ -181,8 +172,8 @@ async function seed() {
   await acme.limits.request({ kind: 'workspace_quota', requestedLimit: 200_000, reason: 'Black Friday sale' });
 
   // The failing endpoint has given up on some deliveries, and every endpoint has been tried.
-  await until(async () => (await acme.webhooks.deliveries({ id: always500.endpoint.id, status: 'failed', limit: 1 })).deliveries.length > 0, 'a failed delivery');
-  await until(async () => (hits['/hooks/healthy'] ?? 0) >= 30 && (hits['/hooks/flaky'] ?? 0) >= 30, 'deliveries to every endpoint');
+  await until(async () => (await acme.webhooks.deliveries({ id: always500.endpoint.id, status: 'failed', limit: 1 })).deliveries.length > 0, 'a failed delivery', 60_000);
+  await until(async () => (hits['/hooks/healthy'] ?? 0) >= 30 && (hits['/hooks/flaky'] ?? 0) >= 30, 'deliveries to every endpoint', 60_000);
 }
 
 async function accessibilityProblems(p: Page): Promise<string[]> {
