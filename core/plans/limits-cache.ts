@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { RateLimit } from '../../db/entities/api-key.js';
-import type { PlanRateLimit } from '../../db/entities/plan.js';
 import type { PlanOverrides } from '../../db/entities/workspace.js';
 import { effectiveLimits, UNLIMITED, workspaceRateLimits, type EffectiveLimits } from './effective.js';
+import { planLimitsOf, type PlanLimitColumns } from './load.js';
 import { PLAN_LIMITS_PREFIX, WORKSPACE_LIMITS_PREFIX } from './notify.js';
 
 /** A workspace's limits as verification applies them, worked out once per load rather than per request. */
@@ -32,44 +32,16 @@ interface Entry {
  */
 // raw SQL: the verify path's per-workspace limits load on the verifier's own pg pool, once per workspace per cache life (measured in BENCHMARKS.md)
 export const WORKSPACE_LIMITS_SQL = `
-  select w.plan_id, w.overrides, p.name as plan_name, p.key_rate_limits, p.workspace_rate_limits, p.monthly_calls, p.monthly_credits,
+  select w.plan_id, w.overrides, p.id, p.name, p.key_rate_limits, p.workspace_rate_limits, p.monthly_calls, p.monthly_credits,
          p.max_keys, p.max_webhook_endpoints, p.grantable_scopes, p.log_retention_days
     from workspace w left join plan p on p.id = w.plan_id
    where w.id = $1`;
 
-interface LimitsRow {
-  plan_id: string | null;
-  overrides: PlanOverrides | null;
-  plan_name: string | null;
-  key_rate_limits: PlanRateLimit[] | null;
-  workspace_rate_limits: PlanRateLimit[] | null;
-  monthly_calls: string | number | null;
-  monthly_credits: string | number | null;
-  max_keys: number | null;
-  max_webhook_endpoints: number | null;
-  grantable_scopes: string[] | null;
-  log_retention_days: number | null;
-}
-
-const num = (v: string | number | null): number | null => (v === null ? null : Number(v));
+type LimitsRow = { plan_id: string | null; overrides: PlanOverrides | null } & (PlanLimitColumns | { [K in keyof PlanLimitColumns]: null });
 
 export function toWorkspaceLimits(workspaceId: string, row: LimitsRow | undefined): WorkspaceLimits {
   if (!row) return { workspaceId, limits: UNLIMITED, rateLimits: [], enforced: false };
-  const plan =
-    row.plan_id === null || row.plan_name === null
-      ? null
-      : {
-          id: row.plan_id,
-          name: row.plan_name,
-          keyRateLimits: row.key_rate_limits ?? [],
-          workspaceRateLimits: row.workspace_rate_limits ?? [],
-          monthlyCalls: num(row.monthly_calls),
-          monthlyCredits: num(row.monthly_credits),
-          maxKeys: row.max_keys,
-          maxWebhookEndpoints: row.max_webhook_endpoints,
-          grantableScopes: row.grantable_scopes,
-          logRetentionDays: row.log_retention_days,
-        };
+  const plan = row.id === null ? null : planLimitsOf(row);
   const limits = effectiveLimits(plan, row.overrides ?? {});
   const rateLimits = workspaceRateLimits(limits);
   const enforced = limits.keyRateLimits.length > 0 || rateLimits.length > 0 || limits.monthlyCalls !== null || limits.monthlyCredits !== null;

@@ -3,8 +3,14 @@ import { typedDb, type Row } from '../../db/kysely.js';
 import { notFound } from '../errors.js';
 import { effectiveLimits, type EffectiveLimits } from './effective.js';
 
-/** A plan row as the limit fields' camelCase view. */
-export function planLimitsOf(row: Row<'plan'>) {
+/** The plan columns the limits are read from; bigint counts may arrive as strings from a plain pg pool. */
+export type PlanLimitColumns = Pick<
+  Row<'plan'>,
+  'id' | 'name' | 'key_rate_limits' | 'workspace_rate_limits' | 'max_keys' | 'max_webhook_endpoints' | 'grantable_scopes' | 'log_retention_days'
+> & { monthly_calls: string | number | null; monthly_credits: string | number | null };
+
+/** A plan row as the limit fields' camelCase view: the one mapping, for the service, the loaders and the verifier's cache. */
+export function planLimitsOf(row: PlanLimitColumns) {
   return {
     id: row.id,
     name: row.name,

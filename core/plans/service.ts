@@ -1,45 +1,26 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
 import { json, typedDb, type Row } from '../../db/kysely.js';
-import type { PlanRateLimit } from '../../db/entities/plan.js';
 import { recordAudit, type AuditActor } from '../audit.js';
 import { conflict, notFound } from '../errors.js';
+import { planLimitsOf } from './load.js';
 import { notifyPlanChanged } from './notify.js';
 import type { CreatePlanInput, UpdatePlanFields } from './schema.js';
 
 /** A plan as operators see it; null = unlimited. */
-export interface PlanView {
-  id: string;
-  name: string;
-  keyRateLimits: PlanRateLimit[];
-  workspaceRateLimits: PlanRateLimit[];
-  monthlyCalls: number | null;
-  monthlyCredits: number | null;
-  maxKeys: number | null;
-  maxWebhookEndpoints: number | null;
-  grantableScopes: string[] | null;
-  logRetentionDays: number | null;
+export type PlanView = ReturnType<typeof planLimitsOf> & {
   /** New workspaces get this plan. */
   default: boolean;
   /** Workspaces on the plan. */
   workspaces: number;
   createdAt: string;
   updatedAt: string;
-}
+};
 
 type PlanRow = Row<'plan'> & { workspaces: string | number | bigint | null };
 
 const view = (r: PlanRow): PlanView => ({
-  id: r.id,
-  name: r.name,
-  keyRateLimits: r.key_rate_limits ?? [],
-  workspaceRateLimits: r.workspace_rate_limits ?? [],
-  monthlyCalls: r.monthly_calls === null ? null : Number(r.monthly_calls),
-  monthlyCredits: r.monthly_credits === null ? null : Number(r.monthly_credits),
-  maxKeys: r.max_keys,
-  maxWebhookEndpoints: r.max_webhook_endpoints,
-  grantableScopes: r.grantable_scopes,
-  logRetentionDays: r.log_retention_days,
+  ...planLimitsOf(r),
   default: r.is_default,
   workspaces: Number(r.workspaces ?? 0),
   createdAt: new Date(r.created_at).toISOString(),
