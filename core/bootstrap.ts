@@ -9,6 +9,7 @@ import { generateSecret, hashSecret, maskSecret } from './keys/secret.js';
 import { createLogger, type Logger } from './log.js';
 import { workspaceScope } from './scope.js';
 import { seedEventTypes } from './webhooks/event-types.js';
+import { newClientId } from './keys/client-id.js';
 
 export interface BootstrapResult {
   /** Set only when this start created an admin key nobody has seen yet: print it once. */
@@ -73,7 +74,7 @@ export async function bootstrap(
   const pk = newId('kid');
   const created = await em.transactional(async (tx) => {
     const inserted = await workspaceScope(tx, ws)
-      .insertInto('api_key', { ...BOOTSTRAP_KEY_COLUMNS, pk, id: 'admin', name: 'First admin key', start: maskSecret(secret) })
+      .insertInto('api_key', { ...BOOTSTRAP_KEY_COLUMNS, pk, id: 'admin', client_id: newClientId(), name: 'First admin key', start: maskSecret(secret) })
       .onConflict((oc) => oc.columns(['workspace_id', 'id']).doNothing())
       .returning('pk')
       .executeTakeFirst();
@@ -100,7 +101,7 @@ async function ensureBootstrapKey(em: EntityManager, ws: string, secret: string,
     const scope = workspaceScope(tx, ws);
     const db = typedDb(tx);
     const inserted = await scope
-      .insertInto('api_key', { ...BOOTSTRAP_KEY_COLUMNS, pk: newId('kid'), id: BOOTSTRAP_KEY_ID, name: 'Bootstrap key (GATEHOUSE_BOOTSTRAP_KEY)', start })
+      .insertInto('api_key', { ...BOOTSTRAP_KEY_COLUMNS, pk: newId('kid'), id: BOOTSTRAP_KEY_ID, client_id: newClientId(), name: 'Bootstrap key (GATEHOUSE_BOOTSTRAP_KEY)', start })
       .onConflict((oc) => oc.columns(['workspace_id', 'id']).doNothing())
       .returning('pk')
       .executeTakeFirst();

@@ -23,6 +23,7 @@ import {
   type UpdateKeyInput,
 } from './schema.js';
 import { generateSecret, hashSecret, maskSecret, type KeyEnvironment } from './secret.js';
+import { newClientId } from './client-id.js';
 
 /** What the key service needs: passed in, so tRPC, REST and activities call it alike. */
 export interface KeyServiceDeps {
@@ -234,6 +235,7 @@ export async function insertKey(em: EntityManager, deps: KeyServiceDeps, actor: 
     .insertInto('api_key', {
       pk,
       id: o.id,
+      client_id: newClientId(),
       name: o.name,
       environment: o.environment,
       permissions: json(o.permissions),

@@ -21,6 +21,8 @@ export const ApiKey = defineEntity({
     pk: p.string().primary().length(40),
     workspace: () => p.manyToOne(Workspace).deleteRule('cascade'),
     id: p.string().length(128),
+    /** The key's OAuth client id (client-credentials grant): public, unique across workspaces. */
+    clientId: p.string().length(40).unique(),
     name: p.string().length(200).default(''),
     environment: p.string().length(8).default('live'),
     permissions: p.json<string[]>(),

@@ -11,6 +11,10 @@ import { Plan } from './plan.js';
 import { WorkspaceQuota, WorkspaceRateCounter } from './workspace-counters.js';
 import { RateLimitCounter, UNLOGGED_TABLES } from './rate-limit-counter.js';
 import { webhookEntities } from './webhooks.js';
+import { Branding } from './branding.js';
+import { ProviderApi } from './provider-api.js';
+import { SigningKey } from './signing-key.js';
+import { OauthTokenRevocation } from './oauth-token-revocation.js';
 
 export { ApiKey, ApiKeySecret, Event, Workspace };
 export { AuditEntry };
@@ -21,6 +25,10 @@ export { Plan, WorkspaceQuota, WorkspaceRateCounter };
 export type { IPlan, PlanRateLimit } from './plan.js';
 export type { PlanOverrides } from './workspace.js';
 export { RateLimitCounter, UNLOGGED_TABLES };
+export { Branding, ProviderApi, SigningKey, OauthTokenRevocation };
+export type { IBranding } from './branding.js';
+export type { IProviderApi } from './provider-api.js';
+export type { ISigningKey, SigningKeyState } from './signing-key.js';
 export type { IRateLimitCounter } from './rate-limit-counter.js';
 export type { ILimitRequest, LimitRequestKind, LimitRequestStatus } from './limit-request.js';
 export type { IApiKey, RateLimit, RefillInterval } from './api-key.js';
@@ -30,4 +38,4 @@ export type { IWorkspace } from './workspace.js';
 export type { IUiSession } from './ui-session.js';
 
 /** Every entity, in one list, for the ORM config and the migration generator. */
-export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession, PortalLink, AuditEntry, UsageRecord, UsageMinute, UsageHour, UsageDay, UsageMonth, UsageMonthPlan, LimitRequest, RateLimitCounter, Plan, WorkspaceRateCounter, WorkspaceQuota, ...webhookEntities];
+export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession, PortalLink, AuditEntry, UsageRecord, UsageMinute, UsageHour, UsageDay, UsageMonth, UsageMonthPlan, LimitRequest, RateLimitCounter, Plan, WorkspaceRateCounter, WorkspaceQuota, Branding, ProviderApi, SigningKey, OauthTokenRevocation, ...webhookEntities];

@@ -24,6 +24,10 @@ export const Workspace = defineEntity({
     /** No plan: nothing beyond each key's own limits (every workspace made before plans existed). */
     plan: () => p.manyToOne(Plan).nullable().deleteRule('restrict'),
     overrides: p.json<PlanOverrides>().default('{}'),
+    /** Lifetime of the OAuth access tokens its keys obtain (default 15 min, at most 24 h). */
+    oauthTokenTtlSeconds: p.integer().default(900),
+    /** `audience`/`resource` values a token request may name (RFC 8707); empty: none may be asked for. */
+    oauthAudiences: p.json<string[]>().default('[]'),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
 });

@@ -13,6 +13,7 @@ import { Migration20261201002357_EventTypeSchema } from './Migration202612010023
 import { Migration20261201030200_PlansAndQuotas } from './Migration20261201030200_PlansAndQuotas.js';
 import { Migration20261201031819_UsageSources } from './Migration20261201031819_UsageSources.js';
 import { Migration20261201045445_PortalSessions } from './Migration20261201045445_PortalSessions.js';
+import { Migration20261201062610_PortalBrandingOAuth } from './Migration20261201062610_PortalBrandingOAuth.js';
 
 export const migrationsList = [
   { name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial },
@@ -28,4 +29,5 @@ export const migrationsList = [
   { name: 'Migration20261201030200_PlansAndQuotas', class: Migration20261201030200_PlansAndQuotas },
   { name: 'Migration20261201031819_UsageSources', class: Migration20261201031819_UsageSources },
   { name: 'Migration20261201045445_PortalSessions', class: Migration20261201045445_PortalSessions },
+  { name: 'Migration20261201062610_PortalBrandingOAuth', class: Migration20261201062610_PortalBrandingOAuth },
 ];

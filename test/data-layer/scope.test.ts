@@ -38,6 +38,7 @@ function key(pk: string, id: string) {
   return {
     pk,
     id,
+    client_id: `ci_${pk}`,
     permissions: json(['read']),
     rate_limits: json([]),
     ip_allowlist: json([]),
@@ -99,6 +100,7 @@ describe('workspaceScope: every query is within the workspace', () => {
     const created = workspaceScope(em, 'ws-b').create(ApiKey, {
       pk: 'ws-b-created',
       id: 'created',
+      clientId: 'ci_ws-b-created',
       permissions: ['read'],
       rateLimits: [],
       ipAllowlist: [],

@@ -47,7 +47,9 @@ async function contents(): Promise<Record<string, string>> {
 /** Columns later migrations add to existing rows, with the value every existing row gets; nothing else may change. */
 const ADDED_COLUMNS: Record<string, Record<string, unknown>> = {
   event_type: { schema: null },
-  workspace: { plan_id: null, overrides: {} },
+  workspace: { plan_id: null, overrides: {}, oauth_token_ttl_seconds: 900, oauth_audiences: [] },
+  // PortalBrandingOAuth gives every key made before OAuth a client id of the format new keys get.
+  api_key: { client_id: expect.stringMatching(/^ci_[0-9a-f]{32}$/) },
   webhook_endpoint: { all_workspaces: false },
   limit_request: { kind: 'key_limit', requested_plan: null, approved_limit: null, approved_plan: null, expires_at: null },
   audit_log: { actor_email: null },
