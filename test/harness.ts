@@ -179,8 +179,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await em.execute(`insert into workspace (id, name, key_prefix, created_at) values (?, ?, 'gate', now())`, [workspaceId, workspaceId]);
       const pk = newId('kid');
       await em.execute(
-        `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
-         values (?, ?, ?, 'test key', 'live', ?, '[]', '[]', '{}', true, ?, now(), now())`,
+        `insert into api_key (client_id, pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
+         values ('ci_' || replace(gen_random_uuid()::text, '-', ''), ?, ?, ?, 'test key', 'live', ?, '[]', '[]', '{}', true, ?, now(), now())`,
         [pk, workspaceId, keyId, JSON.stringify(permissions), maskSecret(secret)],
       );
       await em.execute(`insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now())`, [

@@ -12,8 +12,8 @@ describe('system.selfTest: tRPC → Temporal workflow → activity → PostgreSQ
     const { workspaceId, secret } = await stack.workspace(['admin']);
     const em = stack.orm.em.fork();
     await em.execute(
-      `insert into api_key (pk, workspace_id, id, permissions, rate_limits, ip_allowlist, metadata, start, created_at, updated_at, revoked_at)
-       values ('kid_revoked', ?, 'old', '[]', '[]', '[]', '{}', 'x', now(), now(), now())`,
+      `insert into api_key (client_id, pk, workspace_id, id, permissions, rate_limits, ip_allowlist, metadata, start, created_at, updated_at, revoked_at)
+       values ('ci_' || replace(gen_random_uuid()::text, '-', ''), 'kid_revoked', ?, 'old', '[]', '[]', '[]', '{}', 'x', now(), now(), now())`,
       [workspaceId],
     );
     const caller = await stack.caller(secret);

@@ -112,8 +112,8 @@ describe('workspaces.overview', () => {
       );
     }
     await em.execute(
-      `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at, last_used_at)
-       values ('kid_ov1', 'ov-quiet', 'a', '', 'live', '[]', '[]', '[]', '{}', true, 'x', now(), now(), now()), ('kid_ov2', 'ov-quiet', 'b', '', 'live', '[]', '[]', '[]', '{}', true, 'x', now(), now(), null)`,
+      `insert into api_key (client_id, pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at, last_used_at)
+       values ('ci_' || replace(gen_random_uuid()::text, '-', ''), 'kid_ov1', 'ov-quiet', 'a', '', 'live', '[]', '[]', '[]', '{}', true, 'x', now(), now(), now()), ('ci_' || replace(gen_random_uuid()::text, '-', ''), 'kid_ov2', 'ov-quiet', 'b', '', 'live', '[]', '[]', '[]', '{}', true, 'x', now(), now(), null)`,
     );
   });
 

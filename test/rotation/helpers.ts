@@ -22,9 +22,9 @@ export async function addKey(
   const pk = newId('kid');
   const em = stack.orm.em.fork();
   await em.execute(
-    `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start,
+    `insert into api_key (client_id, pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start,
                           rotation_policy_days, expires_at, revoked_at, created_at, updated_at)
-     values (?, ?, ?, 'test key', 'live', ?, '[]', '[]', '{}', ?, ?, ?,
+     values ('ci_' || replace(gen_random_uuid()::text, '-', ''), ?, ?, ?, 'test key', 'live', ?, '[]', '[]', '{}', ?, ?, ?,
              case when ?::int is null then null else now() + make_interval(days => ?::int) end,
              case when ? then now() else null end,
              now() - make_interval(days => ?::int), now())`,

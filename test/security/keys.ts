@@ -17,8 +17,8 @@ export async function addKey(stack: Stack, workspaceId: string, o: KeyOptions): 
   const pk = newId('kid');
   const em = stack.orm.em.fork();
   await em.execute(
-    `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
-     values (?, ?, ?, 'test key', 'live', ?, ?, ?, '{}', true, ?, now(), now())`,
+    `insert into api_key (client_id, pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
+     values ('ci_' || replace(gen_random_uuid()::text, '-', ''), ?, ?, ?, 'test key', 'live', ?, ?, ?, '{}', true, ?, now(), now())`,
     [pk, workspaceId, o.id, JSON.stringify(o.permissions), JSON.stringify(o.rateLimits ?? []), JSON.stringify(o.ipAllowlist ?? []), maskSecret(secret)],
   );
   await em.execute(`insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now())`, [

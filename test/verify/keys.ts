@@ -38,9 +38,9 @@ export async function insertKey(stack: Stack, opts: TestKeyOptions = {}): Promis
     workspaceId,
   ]);
   await em.execute(
-    `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, credits_remaining,
+    `insert into api_key (client_id, pk, workspace_id, id, name, environment, permissions, rate_limits, credits_remaining,
        credits_refill_amount, credits_refill_interval, credits_refilled_at, expires_at, ip_allowlist, metadata, enabled, start, created_at, updated_at)
-     values (?, ?, ?, 'verify test', 'live', ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, ?, now(), now())`,
+     values ('ci_' || replace(gen_random_uuid()::text, '-', ''), ?, ?, ?, 'verify test', 'live', ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, ?, now(), now())`,
     [
       pk,
       workspaceId,
