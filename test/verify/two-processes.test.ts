@@ -60,28 +60,30 @@ describe('two API processes sharing PostgreSQL', () => {
     expect(await creditsOf(stack, key.pk)).toBe(0);
   });
 
-  it('both see a revoke and an update at once, though both had the key cached', async () => {
+  it('both see a revoke and an update from the change notification, though both had the key cached', async () => {
     const key = await insertKey(stack, { permissions: ['products:write'] });
     for (const api of [a, b]) {
       for (let i = 0; i < 3; i++) expect((await verifyOn(api, { key: key.secret, permission: 'products:write' })).code).toBe('VALID');
     }
     await changeKey(stack, key.pk, `permissions = '["products:read"]'::jsonb`);
     for (const api of [a, b]) {
-      expect(await eventually(api, { key: key.secret, permission: 'products:write' }, 'INSUFFICIENT_PERMISSIONS')).toBeLessThan(250);
+      await eventually(api, { key: key.secret, permission: 'products:write' }, 'INSUFFICIENT_PERMISSIONS');
     }
     await changeKey(stack, key.pk, 'revoked_at = now()');
-    const [tookA, tookB] = await Promise.all([a, b].map((api) => eventually(api, { key: key.secret }, 'NOT_FOUND')));
-    expect(tookA).toBeLessThan(250);
-    expect(tookB).toBeLessThan(250);
+    await Promise.all([a, b].map((api) => eventually(api, { key: key.secret }, 'NOT_FOUND')));
   });
 });
 
-/** Polls until the process answers `want`; returns how long that took (ms). */
-async function eventually(api: ApiProcess, body: Record<string, unknown>, want: string): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    if ((await verifyOn(api, body)).code === want) return Date.now() - start;
-    if (Date.now() - start > 3000) throw new Error(`still not ${want} after 3 s`);
+/**
+ * Polls until the process answers `want`, or fails after 10 s: far inside the cache's 5-minute TTL,
+ * so only the change notification can explain the new answer (a wall-clock bound would measure the machine).
+ */
+async function eventually(api: ApiProcess, body: Record<string, unknown>, want: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    if ((last = (await verifyOn(api, body)).code) === want) return;
     await new Promise((r) => setTimeout(r, 5));
   }
+  throw new Error(`still ${last}, not ${want}, after 10 s`);
 }
