@@ -13,7 +13,7 @@ export default tseslint.config(
       globals: { ...globals.node },
       // The same extraFileExtensions as the .svelte block: a different value per file makes the
       // project service reconfigure itself on every switch (lint took minutes instead of seconds).
-      parserOptions: { projectService: { allowDefaultProject: ['*.js'] }, extraFileExtensions: ['.svelte'], tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'examples/*/*.js'] }, extraFileExtensions: ['.svelte'], tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -26,7 +26,7 @@ export default tseslint.config(
     files: ['ui/**/*.svelte', 'ui/**/*.svelte.ts'],
     languageOptions: {
       globals: { ...globals.browser },
-      parserOptions: { projectService: { allowDefaultProject: ['*.js'] }, extraFileExtensions: ['.svelte'], parser: tseslint.parser, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'examples/*/*.js'] }, extraFileExtensions: ['.svelte'], parser: tseslint.parser, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

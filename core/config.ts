@@ -40,8 +40,8 @@ const schema = z.object({
     .string()
     .default('false')
     .refine((v) => isTrustProxyValid(v), 'false, true, a hop count, loopback/linklocal/uniquelocal, or comma-separated addresses/CIDRs'),
-  /** Sources allowed to frame the UI (CSP frame-ancestors); empty: none. */
-  GATEHOUSE_FRAME_ANCESTORS: z
+  /** Origins allowed to frame the customer portal (CSP frame-ancestors; partitioned session cookie); empty: none. */
+  GATEHOUSE_PORTAL_FRAME_ANCESTORS: z
     .string()
     .default('')
     .refine((v) => v.split(/[\s,]+/).filter(Boolean).every((s) => /^(https?:\/\/[^\s,;'"]+|'self')$/.test(s)), "space- or comma-separated origins such as https://app.example.com, or 'self'"),
@@ -52,6 +52,10 @@ const schema = z.object({
     .refine((v) => v.split(',').map((s) => s.trim()).filter(Boolean).every((s) => /^https?:\/\/[^\s/?#]+$/.test(s)), 'comma-separated origins such as https://app.example.com'),
   /** Webhook endpoints one workspace may have, so one event cannot fan out without bound. */
   GATEHOUSE_MAX_WEBHOOK_ENDPOINTS: z.coerce.number().int().min(1).max(10_000).default(50),
+  /** The worker's `GET /metrics` port (on HOST); unset, the worker serves no metrics. API processes serve them on PORT. */
+  METRICS_PORT: optional(port),
+  /** Set: `GET /metrics` needs `Authorization: Bearer <token>` (docs/operations.md). */
+  GATEHOUSE_METRICS_TOKEN: optional(z.string().min(16, 'at least 16 characters').regex(/^\S+$/, 'no whitespace')),
 });
 
 /** What Express accepts for `trust proxy` that we allow: a boolean, a hop count, named ranges or addresses. */
@@ -78,7 +82,8 @@ export class ConfigError extends Error {
 
 /** Reads every environment variable Gatehouse knows; nothing else in the code reads process.env. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
+  // GATEHOUSE_FRAME_ANCESTORS is the variable's old name, still read so existing installs keep their setting.
+  const parsed = schema.safeParse({ GATEHOUSE_PORTAL_FRAME_ANCESTORS: env['GATEHOUSE_FRAME_ANCESTORS'], ...env });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const name = String(issue.path[0]);
@@ -95,6 +100,11 @@ function describe(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type') return `expected ${issue.expected}`;
   if (issue.code === 'invalid_format' && issue.format === 'regex') return `expected ${issue.message}`;
   return issue.message;
+}
+
+/** GATEHOUSE_PORTAL_FRAME_ANCESTORS as a list: CSP source expressions, and where the portal may post its messages. */
+export function frameAncestors(config: Pick<Config, 'GATEHOUSE_PORTAL_FRAME_ANCESTORS'>): string[] {
+  return config.GATEHOUSE_PORTAL_FRAME_ANCESTORS.split(/[\s,]+/).filter(Boolean);
 }
 
 export function temporalUiUrl(config: Config): string {

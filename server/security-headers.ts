@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { Config } from '../core/config.js';
+import { frameAncestors, type Config } from '../core/config.js';
 
 /**
  * JSON never needs to load anything or be framed: should a browser ever render an API response
@@ -7,23 +7,18 @@ import type { Config } from '../core/config.js';
  */
 const API_CSP = "default-src 'none'; frame-ancestors 'none'";
 
-/** GATEHOUSE_FRAME_ANCESTORS as CSP source expressions; none configured means none allowed. */
-function frameAncestors(config: Pick<Config, 'GATEHOUSE_FRAME_ANCESTORS'>): string[] {
-  return config.GATEHOUSE_FRAME_ANCESTORS.split(/[\s,]+/).filter(Boolean);
-}
-
 /**
  * The admin UI's policy. The Vite build is one module script and one stylesheet from 'self', with
  * no inline script or <style>; Svelte sets dynamic styles through CSSOM (element.style), which CSP
  * does not govern, so style-src needs no 'unsafe-inline'. Charts are drawn on a canvas; `data:`
  * images cover the icons the stylesheet may inline.
  */
-function uiCsp(ancestors: string[]): string {
+function uiCsp(ancestors: string[], imgOrigins: string[] = []): string {
   return [
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    ["img-src 'self' data:", ...imgOrigins].join(' '),
     "connect-src 'self'",
     "font-src 'self'",
     "object-src 'none'",
@@ -36,11 +31,14 @@ function uiCsp(ancestors: string[]): string {
 export interface SecurityHeaders {
   /** Every response: set first, so errors, 404s and tRPC's own responses carry them too. */
   all: (req: Request, res: Response, next: NextFunction) => void;
-  /** Called for the UI's files: replaces the API policy with the UI's. */
-  ui: (res: Response) => void;
+  /**
+   * Called for the UI's files: replaces the API policy with the UI's. The document passes the
+   * branding's https logo origin (server/branded-document.ts): images may load from it too.
+   */
+  ui: (res: Response, imgOrigins?: string[]) => void;
 }
 
-export function securityHeaders(config: Pick<Config, 'GATEHOUSE_FRAME_ANCESTORS'>): SecurityHeaders {
+export function securityHeaders(config: Pick<Config, 'GATEHOUSE_PORTAL_FRAME_ANCESTORS'>): SecurityHeaders {
   const ancestors = frameAncestors(config);
   const ui = uiCsp(ancestors);
   return {
@@ -52,8 +50,8 @@ export function securityHeaders(config: Pick<Config, 'GATEHOUSE_FRAME_ANCESTORS'
       res.setHeader('X-Frame-Options', 'DENY');
       next();
     },
-    ui(res) {
-      res.setHeader('Content-Security-Policy', ui);
+    ui(res, imgOrigins) {
+      res.setHeader('Content-Security-Policy', imgOrigins?.length ? uiCsp(ancestors, imgOrigins) : ui);
       // X-Frame-Options can only say DENY or SAMEORIGIN: with framing origins configured, CSP alone decides.
       if (ancestors.length > 0) res.removeHeader('X-Frame-Options');
     },

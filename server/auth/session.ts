@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Request, Response } from 'express';
+import type { CookieOptions, Request, Response } from 'express';
+import { frameAncestors, type Config } from '../../core/config.js';
 import { sql } from 'kysely';
 import { typedDb } from '../../db/kysely.js';
 import { expandPermissions, PRESETS } from '../../core/permissions.js';
@@ -20,7 +21,7 @@ export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 /**
  * Cookie-authenticated requests that may change state must carry this header. A cross-site form or
  * `<img>` cannot set a custom header, and a cross-site `fetch` that sets one needs a CORS preflight,
- * which Gatehouse never grants: together with SameSite=Strict this closes CSRF.
+ * which Gatehouse never grants: this closes CSRF, also when the cookie must be SameSite=None for framing.
  */
 export const CSRF_HEADER = 'x-gatehouse-csrf';
 
@@ -116,19 +117,25 @@ export function passesCsrfCheck(req: Request): boolean {
   return req.headers[CSRF_HEADER] === '1';
 }
 
-export function setSessionCookie(req: Request, res: Response, session: OpenedSession): void {
-  res.cookie(SESSION_COOKIE, session.token, {
-    httpOnly: true,
-    sameSite: 'strict',
-    // req.secure follows X-Forwarded-Proto only from a proxy GATEHOUSE_TRUST_PROXY trusts.
-    secure: req.secure,
-    path: '/',
-    expires: session.expiresAt,
-  });
+/**
+ * The cookie's attributes, the same for setting and clearing it (a browser keeps a cookie cleared
+ * with other attributes). With no framing configured it is SameSite=Strict. When the portal may be
+ * framed, a cross-site frame in a browser blocking third-party cookies keeps only a partitioned one:
+ * `Partitioned; Secure; SameSite=None`, stored under the framing site. Secure is then required (and
+ * Chromium accepts it from http://localhost); CSRF stays closed by CSRF_HEADER, not by SameSite.
+ */
+function cookieOptions(req: Request, config: Pick<Config, 'GATEHOUSE_PORTAL_FRAME_ANCESTORS'>): CookieOptions {
+  // req.secure follows X-Forwarded-Proto only from a proxy GATEHOUSE_TRUST_PROXY trusts.
+  if (frameAncestors(config).length === 0) return { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' };
+  return { httpOnly: true, sameSite: 'none', secure: true, partitioned: true, path: '/' };
 }
 
-export function clearSessionCookie(req: Request, res: Response): void {
-  res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
+export function setSessionCookie(req: Request, res: Response, session: OpenedSession, config: Pick<Config, 'GATEHOUSE_PORTAL_FRAME_ANCESTORS'>): void {
+  res.cookie(SESSION_COOKIE, session.token, { ...cookieOptions(req, config), expires: session.expiresAt });
+}
+
+export function clearSessionCookie(req: Request, res: Response, config: Pick<Config, 'GATEHOUSE_PORTAL_FRAME_ANCESTORS'>): void {
+  res.clearCookie(SESSION_COOKIE, cookieOptions(req, config));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import { frameAncestors } from '../../core/config.js';
 import { hasScope } from '../../core/permissions.js';
 import { authenticate } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
@@ -63,7 +64,7 @@ export const sessionRouter = router({
       throw new TRPCError({ code: 'FORBIDDEN', message: 'This key cannot sign in to the UI: it needs the read-only or admin permission' });
     }
     const session = await openSession(ctx.em, principal, input.key, ctx.config.GATEHOUSE_KEY_PEPPER);
-    setSessionCookie(req, res, session);
+    setSessionCookie(req, res, session, ctx.config);
     return describe(principal, session.expiresAt);
   }),
 
@@ -73,9 +74,15 @@ export const sessionRouter = router({
     if (!passesCsrfCheck(req)) throw new TRPCError({ code: 'FORBIDDEN', message: 'Sign out from the Gatehouse UI' });
     const token = sessionToken(req);
     if (token) await closeSession(ctx.em, token);
-    clearSessionCookie(req, res);
+    clearSessionCookie(req, res, ctx.config);
     return { signedOut: true };
   }),
+
+  /**
+   * Public, asked before any session exists: the origins allowed to frame the portal (as its CSP
+   * says anyway), the only ones the UI posts its height and session end to (ui/src/lib/embed.ts).
+   */
+  embedding: publicProcedure.query(({ ctx }) => ({ frameAncestors: frameAncestors(ctx.config) })),
 
   /** The signed-in session, or null: the UI shows the sign-in page on null. */
   me: publicProcedure.query(async ({ ctx }) => {

@@ -24,6 +24,12 @@ describe('configuration', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(message);
   });
 
+  it('reads GATEHOUSE_FRAME_ANCESTORS, the old name of GATEHOUSE_PORTAL_FRAME_ANCESTORS; the new name wins', () => {
+    expect(loadConfig({ GATEHOUSE_FRAME_ANCESTORS: 'https://old.example' }).GATEHOUSE_PORTAL_FRAME_ANCESTORS).toBe('https://old.example');
+    expect(loadConfig({ GATEHOUSE_FRAME_ANCESTORS: 'https://old.example', GATEHOUSE_PORTAL_FRAME_ANCESTORS: 'https://new.example' }).GATEHOUSE_PORTAL_FRAME_ANCESTORS).toBe('https://new.example');
+    expect(loadConfig({}).GATEHOUSE_PORTAL_FRAME_ANCESTORS).toBe('');
+  });
+
   it('never echoes a secret value in its error', () => {
     const secret = 'not-long-enough-secret';
     try {
