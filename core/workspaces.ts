@@ -9,6 +9,7 @@ import { page } from './page.js';
 import { insertKey, type CreatedKey, type KeyActor, type KeyServiceDeps } from './keys/service.js';
 import { raiseEvent } from './events.js';
 import { defaultPlanId } from './plans/service.js';
+import { brandingKeyPrefix } from './branding/key-prefix.js';
 
 export const workspaceIdSchema = z
   .string({ error: 'expected a string' })
@@ -83,9 +84,11 @@ export async function createWorkspace(
 ): Promise<{ workspace: WorkspaceView; adminKey: CreatedKey }> {
   return deps.em.transactional(async (tx) => {
     const planId = await defaultPlanId(tx);
+    // The branding's prefix (`desc_sk_live_…`) for workspaces created from now on; existing ones keep theirs.
+    const keyPrefix = input.keyPrefix ?? (await brandingKeyPrefix(tx)) ?? 'gate';
     const inserted = await typedDb(tx)
       .insertInto('workspace')
-      .values({ id: input.id, name: input.name, key_prefix: input.keyPrefix ?? 'gate', plan_id: planId, created_at: sql<Date>`clock_timestamp()` })
+      .values({ id: input.id, name: input.name, key_prefix: keyPrefix, plan_id: planId, created_at: sql<Date>`clock_timestamp()` })
       .onConflict((oc) => oc.column('id').doNothing())
       .returning('id')
       .executeTakeFirst();
@@ -95,7 +98,7 @@ export async function createWorkspace(
       action: 'workspace.created',
       targetType: 'workspace',
       targetId: input.id,
-      changes: { name: input.name, key_prefix: input.keyPrefix ?? 'gate', plan: planId },
+      changes: { name: input.name, key_prefix: keyPrefix, plan: planId },
     });
     await raiseEvent(
       { em: tx, temporal: deps.temporal },

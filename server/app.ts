@@ -15,6 +15,7 @@ import { buildOpenApi } from './rest/openapi.js';
 import { routes } from './rest/index.js';
 import { securityHeaders } from './security-headers.js';
 import { portalEnterRoute } from './portal-enter.js';
+import { brandedDocument, serveLogo } from './branded-document.js';
 import { toTRPCError } from './trpc.js';
 
 const UI_DIST = fileURLToPath(new URL('../ui/dist', import.meta.url));
@@ -43,6 +44,7 @@ export function createApp(deps: ServerDeps) {
 
   restRouter(routes, deps, app);
   portalEnterRoute(app, deps);
+  serveLogo(app, deps);
   const openapi = buildOpenApi(routes, '0.1.0');
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
@@ -88,14 +90,13 @@ export function createApp(deps: ServerDeps) {
   );
 
   if (existsSync(UI_DIST)) {
-    app.use(express.static(UI_DIST, { index: 'index.html', maxAge: '1h', setHeaders: headers.ui }));
+    // index.html is never served as the file: server/branded-document.ts puts the product name in it.
+    const document = brandedDocument(deps, headers, UI_DIST);
+    app.get(['/', '/index.html'], document);
+    app.use(express.static(UI_DIST, { index: false, maxAge: '1h', setHeaders: (res) => headers.ui(res) }));
     // The UI routes on the client: a browser navigating (Accept: text/html) gets the app shell,
     // an API client asking for an unknown route still gets a JSON 404.
-    app.get(/.*/, (req, res, next) => {
-      if (!req.headers.accept?.includes('text/html')) return next();
-      headers.ui(res);
-      res.sendFile('index.html', { root: UI_DIST });
-    });
+    app.get(/.*/, (req, res, next) => (req.headers.accept?.includes('text/html') ? document(req, res, next) : next()));
   }
 
   app.use((req: Request, res: Response) => {

@@ -10,9 +10,10 @@ import { usageRoutes } from './usage.js';
 import { limitRequestRoutes } from './limit-requests.js';
 import { webhookRestRoutes } from './webhook-routes.js';
 import { portalRoutes } from './portal.js';
+import { brandingRoutes } from './branding.js';
 
 /**
  * Every REST route, in the order OpenAPI lists them. Each resource keeps its routes in its own file.
  * Verification comes first: Express tries routes in order, and it is the hot path.
  */
-export const routes: AnyRoute[] = [...verifyRoutes, healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...planRoutes, ...auditRoutes, ...keyRotationRoutes, ...usageRoutes, ...limitRequestRoutes, ...webhookRestRoutes, ...portalRoutes];
+export const routes: AnyRoute[] = [...verifyRoutes, healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...planRoutes, ...auditRoutes, ...keyRotationRoutes, ...usageRoutes, ...limitRequestRoutes, ...webhookRestRoutes, ...portalRoutes, ...brandingRoutes];

@@ -30,7 +30,7 @@ export const createWorkspaceRoute = defineRoute({
   body: closedObject({
       id: workspaceIdSchema,
       name: z.string({ error: 'expected a string' }).trim().min(1, 'must not be empty').max(200, 'at most 200 characters').meta({ example: 'Trebol' }),
-      key_prefix: keyPrefixSchema.optional().meta({ description: 'Start of the secrets it issues (default `gate`).' }),
+      key_prefix: keyPrefixSchema.optional().meta({ description: 'Start of the secrets it issues (default: the branding’s key prefix, else `gate`).' }),
     })
     .meta({ id: 'CreateWorkspace', example: { id: 'trebol', name: 'Trebol', key_prefix: 'treb' } }),
   response: WorkspaceBody.extend({

@@ -10,6 +10,7 @@ import { workspacesRouter } from './workspaces.js';
 import { plansRouter } from './plans.js';
 import { webhookRouters } from './webhook-routers.js';
 import { portalRouter } from './portal.js';
+import { brandingRouter } from './branding.js';
 
 /** One router per resource, merged here. */
 export const appRouter = router({
@@ -23,6 +24,7 @@ export const appRouter = router({
   limits: limitsRouter,
   logs: logsRouter,
   portal: portalRouter,
+  branding: brandingRouter,
   ...webhookRouters,
 });
 
