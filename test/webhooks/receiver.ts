@@ -78,7 +78,16 @@ export function verify(secret: string, r: Received): unknown {
   });
 }
 
-export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+/**
+ * Polls `fn` until `ok` accepts its value and returns that value; throws on timeout with `what`
+ * and the last value seen, so a check that never came true fails instead of passing silently.
+ */
+export async function eventually<T>(
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 20_000,
+  what = ok.toString(),
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T;
   do {
@@ -86,5 +95,5 @@ export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean,
     if (ok(last)) return last;
     await new Promise((r) => setTimeout(r, 50));
   } while (Date.now() < deadline);
-  return last;
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)?.slice(0, 2000)}`);
 }
