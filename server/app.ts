@@ -15,6 +15,7 @@ import { buildOpenApi } from './rest/openapi.js';
 import { routes } from './rest/index.js';
 import { securityHeaders } from './security-headers.js';
 import { portalEnterRoute } from './portal-enter.js';
+import { oauthRouter } from './oauth/endpoints.js';
 import { brandedDocument, serveLogo } from './branded-document.js';
 import { toTRPCError } from './trpc.js';
 
@@ -43,6 +44,8 @@ export function createApp(deps: ServerDeps) {
   app.use((req, res, next) => (TRPC_URL.test(req.url) ? next() : json(req, res, next)));
 
   restRouter(routes, deps, app);
+  // Form-encoded, answering in OAuth's error shape: beside the JSON route table, not in it.
+  app.use(oauthRouter(deps));
   portalEnterRoute(app, deps);
   serveLogo(app, deps);
   const openapi = buildOpenApi(routes, '0.1.0');

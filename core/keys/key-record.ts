@@ -11,6 +11,8 @@ import { compileAllowlist, type IpAllowlist } from './ip-allowlist.js';
 export interface KeyRecord {
   pk: string;
   id: string;
+  /** The key's public OAuth client id: the token endpoint checks the secret belongs to it. */
+  clientId: string;
   workspaceId: string;
   /** As stored (presets unexpanded): what verify answers with. */
   permissions: string[];
@@ -29,7 +31,7 @@ export interface KeyRecord {
 }
 
 /** A row of KEY_BY_HASH_SQL: the key's columns as the entity types them, and what the query computes. */
-export type KeyRow = Pick<Row<'api_key'>, 'pk' | 'id' | 'workspace_id' | 'permissions' | 'rate_limits' | 'enabled' | 'expires_at' | 'ip_allowlist'> & {
+export type KeyRow = Pick<Row<'api_key'>, 'pk' | 'id' | 'client_id' | 'workspace_id' | 'permissions' | 'rate_limits' | 'enabled' | 'expires_at' | 'ip_allowlist'> & {
   metered: boolean;
   key_revoked: boolean;
   secret_revoked: boolean;
@@ -39,7 +41,7 @@ export type KeyRow = Pick<Row<'api_key'>, 'pk' | 'id' | 'workspace_id' | 'permis
 /** One index probe on api_key_secret's primary key, one on api_key's. */
 // raw SQL: the verify cache load, run by the verifier on its own pg pool per cache miss (measured in BENCHMARKS.md)
 export const KEY_BY_HASH_SQL = `
-  select k.pk, k.id, k.workspace_id, k.permissions, k.rate_limits, k.credits_remaining is not null as metered,
+  select k.pk, k.id, k.client_id, k.workspace_id, k.permissions, k.rate_limits, k.credits_remaining is not null as metered,
          k.enabled, k.revoked_at is not null as key_revoked, s.revoked_at is not null as secret_revoked,
          k.expires_at, s.expires_at as secret_expires_at, k.ip_allowlist
     from api_key_secret s join api_key k on k.pk = s.api_key_pk
@@ -54,6 +56,7 @@ export function toRecord(row: KeyRow): KeyRecord {
   return {
     pk: row.pk,
     id: row.id,
+    clientId: row.client_id,
     workspaceId: row.workspace_id,
     permissions,
     scopes: new Set(expandPermissions(permissions)),

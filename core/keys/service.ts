@@ -56,6 +56,8 @@ export interface CreditsView {
 /** A key as every list and read shows it: the masked start, never the secret or its hash. */
 export interface KeyView {
   id: string;
+  /** The key's public OAuth client id (`ci_…`): it names the key at the token endpoint. */
+  clientId: string;
   name: string;
   environment: KeyEnvironment;
   status: KeyStatus;
@@ -99,6 +101,7 @@ function statusOf(row: KeyRow, now = Date.now()): KeyStatus {
 function toView(row: KeyRow): KeyView {
   return {
     id: row.id,
+    clientId: row.client_id,
     name: row.name,
     environment: row.environment as KeyEnvironment,
     status: statusOf(row),

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { connectionErrorFields } from '../../db/connection-error.js';
 import type { Logger } from '../log.js';
 import { KeyCache, type KeyCacheOptions } from './key-cache.js';
+import { OAuthCache } from '../oauth/cache.js';
 import { startKeyListener, type KeyListener } from './key-listener.js';
 import { KEY_BY_HASH_SQL, toRecord, type KeyRecord, type KeyRow } from './key-record.js';
 import { LastUsedTouches } from './last-used.js';
@@ -53,6 +54,8 @@ export class KeyVerifier {
   /** The monthly call quota and credit grant of each workspace. */
   readonly quota: QuotaCounter;
   readonly touches: LastUsedTouches;
+  /** Signing keys and workspaces' token settings (core/oauth/cache.ts), kept honest by the same listener. */
+  readonly oauth = new OAuthCache();
   /** Statements sent by the hot path, for tests and metrics. */
   queries = 0;
   private listener: KeyListener | undefined;
@@ -107,18 +110,26 @@ export class KeyVerifier {
       this.queries++;
       // raw SQL: the marker goes out on the verifier's own pool, like every statement of this class
       await this.pool.query('select pg_notify($1, $2)', [KEY_CHANGED_CHANNEL, token]);
-      if (!(await heard)) {
-        this.cache.clear();
-        this.limits.clear();
-      }
+      if (!(await heard)) this.clearCaches();
     } catch (err) {
       this.log.warn({ error: connectionErrorFields(err) }, 'could not confirm key changes were heard; caches emptied');
-      this.cache.clear();
-      this.limits.clear();
+      this.clearCaches();
     } finally {
       clearTimeout(timer);
       this.syncWaiters.delete(token);
     }
+  }
+
+  private clearCaches() {
+    this.cache.clear();
+    this.limits.clear();
+    this.oauth.clear();
+  }
+
+  private setCachesEnabled(enabled: boolean) {
+    this.cache.enabled = enabled;
+    this.limits.enabled = enabled;
+    this.oauth.enabled = enabled;
   }
 
   /** LISTEN sessions established so far: a reconnect (after which the cache starts empty) adds one. */
@@ -137,19 +148,16 @@ export class KeyVerifier {
             this.syncWaiters.get(payload)?.();
             return;
           }
+          if (this.oauth.onChange(payload)) return;
           if (!this.limits.onChange(payload)) this.cache.invalidateKey(payload);
         },
         onConnected: () => {
-          this.cache.clear();
-          this.limits.clear();
-          this.cache.enabled = true;
-          this.limits.enabled = true;
+          this.clearCaches();
+          this.setCachesEnabled(true);
         },
         onDisconnected: () => {
-          this.cache.enabled = false;
-          this.limits.enabled = false;
-          this.cache.clear();
-          this.limits.clear();
+          this.setCachesEnabled(false);
+          this.clearCaches();
         },
       },
       this.log,

@@ -49,8 +49,11 @@ export interface Usage {
   record(input: UsageInput): void;
   /** Called by verification with the key's limits after the call was counted. */
   observeLimits(o: LimitObservation): void;
-  /** Records a verification (status derived from its code) and watches the key's limits. */
-  verification(workspaceId: string, result: VerificationOutcome, opts: { latencyMs: number; counted: boolean }): void;
+  /**
+   * Records a verification (status derived from its code) and watches the key's limits. `route`:
+   * where it happened when not `/v1/keys/verify` (`/oauth/token`: issuing a token verifies its key).
+   */
+  verification(workspaceId: string, result: VerificationOutcome, opts: { latencyMs: number; counted: boolean; route?: string }): void;
   /** Writes what is buffered and raises pending limit warnings. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -96,7 +99,7 @@ export function createUsage(deps: UsageDeps): Usage {
         keyId: r.keyId,
         source: 'verification',
         method: VERIFICATION_METHOD,
-        route: VERIFICATION_ROUTE,
+        route: opts.route ?? VERIFICATION_ROUTE,
         status: statusForCode(r.code),
         latencyMs: opts.latencyMs,
         code: r.code,

@@ -52,6 +52,7 @@ async function keyByHash(em: EntityManager, hash: string): Promise<KeyRow | unde
     .select((eb) => [
       'k.pk',
       'k.id',
+      'k.client_id',
       'k.workspace_id',
       'k.permissions',
       'k.rate_limits',

@@ -98,6 +98,7 @@ export const ApiKeyBody = z
   .object({
     id: z.string().meta({ example: 'api-key-produccion-2024' }),
     created_at: timestamp('When the key was created (UTC).'),
+    client_id: z.string().meta({ description: 'The key\'s OAuth 2.0 client id (public; the secret is the client secret): see docs/oauth.md.', example: 'ci_0f3a9c2e7b5d41a8e6c0b2d4f6a8c1e3' }),
     name: z.string(),
     environment: z.enum(['live', 'test']),
     status: keyStatusSchema,
