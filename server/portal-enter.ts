@@ -3,15 +3,20 @@ import type { ServerDeps } from './context.js';
 import { redeemLink } from '../core/portal/links.js';
 import { openPortalSession } from './auth/portal-session.js';
 import { setSessionCookie } from './auth/session.js';
+import { getBranding, type BrandingView } from '../core/branding/service.js';
+import { escapeHtml } from './html.js';
 
 const REFUSALS = {
-  forged: { title: 'This sign-in link is not valid', text: 'The link is not one Gatehouse issued, or it was cut short when it was copied. Ask for a new link from the product you came from.' },
+  forged: { title: 'This sign-in link is not valid', text: 'The link is not one this portal issued, or it was cut short when it was copied. Ask for a new link from the product you came from.' },
   used: { title: 'This sign-in link was already used', text: 'Each sign-in link opens one session only. Go back to the product you came from and open the portal again to get a new link.' },
   expired: { title: 'This sign-in link has expired', text: 'Sign-in links work for a few minutes only. Go back to the product you came from and open the portal again to get a new link.' },
 } as const;
 
-function page(title: string, text: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem"><h1>${title}</h1><p>${text}</p><p>No session was opened.</p></body></html>`;
+/** Under the provider's name (the branding), with its support link when one is set. */
+function page(brand: BrandingView, title: string, text: string): string {
+  const name = escapeHtml(brand.productName);
+  const support = brand.supportUrl ? `<p><a href="${escapeHtml(brand.supportUrl)}">Contact ${name} support</a></p>` : '';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title} · ${name}</title></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem"><p><strong>${name}</strong></p><h1>${title}</h1><p>${text}</p><p>No session was opened.</p>${support}</body></html>`;
 }
 
 /**
@@ -28,7 +33,7 @@ export function portalEnterRoute(app: Express, deps: ServerDeps): void {
       res.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
       if (!spent.ok) {
         const r = REFUSALS[spent.reason];
-        res.status(401).type('html').send(page(r.title, r.text));
+        res.status(401).type('html').send(page(await getBranding(em as never), r.title, r.text));
         return;
       }
       const session = await openPortalSession(em as never, spent.tokenHash);

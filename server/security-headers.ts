@@ -13,12 +13,12 @@ const API_CSP = "default-src 'none'; frame-ancestors 'none'";
  * does not govern, so style-src needs no 'unsafe-inline'. Charts are drawn on a canvas; `data:`
  * images cover the icons the stylesheet may inline.
  */
-function uiCsp(ancestors: string[]): string {
+function uiCsp(ancestors: string[], imgOrigins: string[] = []): string {
   return [
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    ["img-src 'self' data:", ...imgOrigins].join(' '),
     "connect-src 'self'",
     "font-src 'self'",
     "object-src 'none'",
@@ -31,8 +31,11 @@ function uiCsp(ancestors: string[]): string {
 export interface SecurityHeaders {
   /** Every response: set first, so errors, 404s and tRPC's own responses carry them too. */
   all: (req: Request, res: Response, next: NextFunction) => void;
-  /** Called for the UI's files: replaces the API policy with the UI's. */
-  ui: (res: Response) => void;
+  /**
+   * Called for the UI's files: replaces the API policy with the UI's. The document passes the
+   * branding's https logo origin (server/branded-document.ts): images may load from it too.
+   */
+  ui: (res: Response, imgOrigins?: string[]) => void;
 }
 
 export function securityHeaders(config: Pick<Config, 'GATEHOUSE_PORTAL_FRAME_ANCESTORS'>): SecurityHeaders {
@@ -47,8 +50,8 @@ export function securityHeaders(config: Pick<Config, 'GATEHOUSE_PORTAL_FRAME_ANC
       res.setHeader('X-Frame-Options', 'DENY');
       next();
     },
-    ui(res) {
-      res.setHeader('Content-Security-Policy', ui);
+    ui(res, imgOrigins) {
+      res.setHeader('Content-Security-Policy', imgOrigins?.length ? uiCsp(ancestors, imgOrigins) : ui);
       // X-Frame-Options can only say DENY or SAMEORIGIN: with framing origins configured, CSP alone decides.
       if (ancestors.length > 0) res.removeHeader('X-Frame-Options');
     },
