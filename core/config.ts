@@ -52,6 +52,10 @@ const schema = z.object({
     .refine((v) => v.split(',').map((s) => s.trim()).filter(Boolean).every((s) => /^https?:\/\/[^\s/?#]+$/.test(s)), 'comma-separated origins such as https://app.example.com'),
   /** Webhook endpoints one workspace may have, so one event cannot fan out without bound. */
   GATEHOUSE_MAX_WEBHOOK_ENDPOINTS: z.coerce.number().int().min(1).max(10_000).default(50),
+  /** The worker's `GET /metrics` port (on HOST); unset, the worker serves no metrics. API processes serve them on PORT. */
+  METRICS_PORT: optional(port),
+  /** Set: `GET /metrics` needs `Authorization: Bearer <token>` (docs/operations.md). */
+  GATEHOUSE_METRICS_TOKEN: optional(z.string().min(16, 'at least 16 characters').regex(/^\S+$/, 'no whitespace')),
 });
 
 /** What Express accepts for `trust proxy` that we allow: a boolean, a hop count, named ranges or addresses. */

@@ -9,6 +9,7 @@ import { connectTemporal, ensureSearchAttributes } from '../temporal/client.js';
 import { startTemporalDevServer, stopChild, type RunningDevServer } from '../temporal/dev-server.js';
 import { ensureTemporalCli } from './ensure-temporal.js';
 import { fail } from './fail.js';
+import { onStopSignals } from './stop-signals.js';
 
 const say = (line: string) => process.stdout.write(`[gatehouse] ${line}\n`);
 const t0 = Date.now();
@@ -27,7 +28,7 @@ const children = new Map<string, ChildProcess>();
 let stopping = false;
 
 async function stopAll(code: number): Promise<void> {
-  // A terminal's Ctrl-C reaches us twice (directly and relayed by tsx): stop once, and fully.
+  // Stop once, and fully: a crash path and a signal may both ask.
   if (stopping) return;
   stopping = true;
   setTimeout(() => process.exit(code || 1), 30_000).unref();
@@ -42,8 +43,16 @@ async function stopAll(code: number): Promise<void> {
 // our orderly stop and orphaning the Temporal server; this process owns shutdown instead.
 process.removeAllListeners('SIGINT');
 process.removeAllListeners('SIGTERM');
-process.on('SIGINT', () => void stopAll(0));
-process.on('SIGTERM', () => void stopAll(0));
+onStopSignals(
+  () => void stopAll(0),
+  () => {
+    // The person asked twice: the API and the worker are killed, PostgreSQL and Temporal got the
+    // terminal's SIGINT themselves and stop on their own.
+    say('second Ctrl-C: exiting now (exit code 130)');
+    for (const c of children.values()) c.kill('SIGKILL');
+    process.exit(130);
+  },
+);
 
 try {
   const dataDir = resolve(config.GATEHOUSE_DATA_DIR);

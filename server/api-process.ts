@@ -4,9 +4,11 @@ import { bootstrap } from '../core/bootstrap.js';
 import { createOrm } from '../db/orm.js';
 import { connectTemporal } from '../temporal/client.js';
 import { createApp } from './app.js';
+import { startDraining } from './health.js';
 import { createUsage, type Usage, type UsageDeps } from '../core/usage/index.js';
 import { startKeyVerifier } from '../core/keys/verifier.js';
 import { loadProcessConfig } from '../scripts/process-config.js';
+import { onStopSignals } from '../scripts/stop-signals.js';
 
 export interface ApiProcessOptions {
   /** The usage pipeline; bench/verify.ts swaps in one that records nothing, to price recording. */
@@ -40,21 +42,40 @@ export async function runApiProcess(opts: ApiProcessOptions = {}): Promise<void>
     log.info({ port: config.PORT, host: config.HOST }, 'api listening');
   });
 
-  async function shutdown(signal: string) {
-    log.info({ signal }, 'api shutting down');
-    // Requests in flight get up to 5 s to finish, so their usage records are taken too.
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-      setTimeout(resolve, 5_000).unref();
+  let stopping: Promise<void> | undefined;
+  /**
+   * Runs once, whatever signals arrive: a terminal's Ctrl-C reaches this process directly and again
+   * through `npm start`'s SIGTERM. Readiness turns 503 first, then the listener closes, in-flight
+   * requests finish, buffered usage is written and the pools close.
+   */
+  function shutdown(signal: string): Promise<void> {
+    stopping ??= (async () => {
+      log.info({ signal }, 'api shutting down');
+      startDraining(app);
+      // Requests in flight get up to 5 s to finish, so their usage records are taken too.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(resolve, 5_000).unref();
+      });
+      // Buffered usage records are written before the pool closes (docs/usage.md, "Loss bound").
+      await usage.close();
+      await verifier.stop();
+      await orm.close();
+      await temporal.connection.close();
+      log.info('api stopped');
+      process.exit(0);
+    })().catch((err: unknown) => {
+      log.error({ err }, 'api shutdown failed');
+      process.exit(1);
     });
-    // Buffered usage records are written before the pool closes (docs/usage.md, "Loss bound").
-    await usage.close();
-    await verifier.stop();
-    await orm.close();
-    await temporal.connection.close();
-    process.exit(0);
+    return stopping;
   }
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  onStopSignals(
+    (signal) => void shutdown(signal),
+    () => {
+      log.warn('api: second Ctrl-C, exiting without waiting for the shutdown');
+      process.exit(130);
+    },
+  );
 }

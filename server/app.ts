@@ -18,6 +18,7 @@ import { portalEnterRoute } from './portal-enter.js';
 import { oauthRouter } from './oauth/endpoints.js';
 import { brandedDocument, serveLogo } from './branded-document.js';
 import { toTRPCError } from './trpc.js';
+import { mountOperations } from './metrics.js';
 
 const UI_DIST = fileURLToPath(new URL('../ui/dist', import.meta.url));
 /** Event payloads may reach 256 KB; the envelope around them needs a little more. */
@@ -36,6 +37,8 @@ export function createApp(deps: ServerDeps) {
   app.set('trust proxy', trustProxySetting(deps.config));
   const headers = securityHeaders(deps.config);
   app.use(headers.all);
+  // /metrics, /readyz and request timings; verification answers are counted from here on.
+  deps = mountOperations(app, deps);
   app.use(usageMiddleware(deps.usage));
   const json = express.json({ limit: BODY_LIMIT });
   // tRPC reads its own bodies (maxBodySize below): handed one express.json parsed, its adapter

@@ -31,3 +31,34 @@ async function pingPostgres(em: EntityManager): Promise<void> {
 function message(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 200);
 }
+
+/**
+ * `/readyz`: whether this process should be sent traffic. Unlike `/healthz` (liveness: the process
+ * answers and names its dependencies), it also waits for the key cache's change listener, without
+ * which every verification would go to PostgreSQL, and it turns 503 the moment shutdown begins,
+ * before the server stops accepting connections, so a load balancer stops routing here first.
+ */
+export interface Readiness {
+  status: 'ready' | 'not_ready';
+  postgres: string;
+  temporal: string;
+  /** `ok` once the verifier's LISTEN connection is up and the cache may be used. */
+  key_cache: string;
+  draining: boolean;
+}
+
+const drainingApps = new WeakSet<object>();
+
+/** Marks `app` as shutting down: its `/readyz` answers 503 from now on. */
+export function startDraining(app: object): void {
+  drainingApps.add(app);
+}
+
+export async function checkReadiness(deps: ServerDeps, app: object): Promise<Readiness> {
+  const draining = drainingApps.has(app);
+  const keyCache = deps.verifier.cache.enabled ? 'ok' : 'not ready: the key-change listener is not connected';
+  if (draining) return { status: 'not_ready', postgres: 'not checked', temporal: 'not checked', key_cache: keyCache, draining };
+  const health = await checkHealth(deps);
+  const ready = health.status === 'ok' && keyCache === 'ok';
+  return { status: ready ? 'ready' : 'not_ready', postgres: health.postgres, temporal: health.temporal, key_cache: keyCache, draining };
+}

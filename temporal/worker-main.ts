@@ -7,13 +7,28 @@ import { bundleWorkflows, createWorker } from './worker.js';
 import { connectTemporal } from './client.js';
 import { loadProcessConfig } from '../scripts/process-config.js';
 import { ensureSchedules } from './schedules.js';
+import type { Server } from 'node:http';
+import { createRegistry } from '../core/metrics/registry.js';
+import { observeWebhookAttempts } from '../core/metrics/webhooks.js';
+import { observeBacklog } from '../core/metrics/backlog.js';
+import { freeLoopbackPort, startWorkerMetricsServer } from '../core/metrics/worker-server.js';
 
 const config = loadProcessConfig('the worker');
 
 const log = createLogger(config.LOG_LEVEL, 'gatehouse-worker');
 const sdkLevels: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'ERROR', silent: 'ERROR' };
+// The SDK's own metrics go to a loopback port of their own, appended to each scrape of METRICS_PORT.
+const sdkMetricsPort = config.METRICS_PORT ? await freeLoopbackPort() : undefined;
 // The SDK's own logger follows LOG_LEVEL too, so `LOG_LEVEL=warn` quiets the whole worker.
-Runtime.install({ logger: new DefaultLogger(sdkLevels[config.LOG_LEVEL]) });
+Runtime.install({
+  logger: new DefaultLogger(sdkLevels[config.LOG_LEVEL]),
+  ...(sdkMetricsPort && {
+    telemetryOptions: {
+      // Prometheus conventions: `_total` counters, units in names, seconds.
+      metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}`, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } },
+    },
+  }),
+});
 const orm = await createOrm(config.DATABASE_URL);
 const temporal = await connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
 const { worker, connection } = await createWorker({
@@ -24,9 +39,28 @@ const { worker, connection } = await createWorker({
   bundle: await bundleWorkflows(),
 });
 log.info({ schedules: await ensureSchedules(temporal.client, config) }, 'schedules ensured');
+let metricsServer: Server | undefined;
+let stopObserving: (() => void) | undefined;
+if (config.METRICS_PORT) {
+  const registry = createRegistry();
+  stopObserving = observeWebhookAttempts(registry);
+  observeBacklog(orm, registry, log);
+  metricsServer = await startWorkerMetricsServer({
+    registry,
+    host: config.HOST,
+    port: config.METRICS_PORT,
+    token: config.GATEHOUSE_METRICS_TOKEN,
+    log,
+    temporalUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
+  });
+  log.info({ port: config.METRICS_PORT, host: config.HOST }, 'worker metrics listening');
+}
 log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');
-// The SDK stops polling on SIGINT/SIGTERM and lets running activities finish before run() resolves.
+// The SDK stops polling on SIGINT/SIGTERM (once, however many arrive) and lets running activities
+// finish before run() resolves.
 await worker.run();
+stopObserving?.();
+await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
 await orm.close();
 await connection.close();
 await temporal.connection.close();

@@ -12,7 +12,7 @@ export interface ApiProcess {
 }
 
 /** `npm run api` as production runs it: its own process, pool, cache and listener. */
-export async function startApi(stack: Stack): Promise<ApiProcess> {
+export async function startApi(stack: Stack, extraEnv: Record<string, string> = {}): Promise<ApiProcess> {
   const port = await freePort();
   const output: string[] = [];
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
@@ -27,6 +27,7 @@ export async function startApi(stack: Stack): Promise<ApiProcess> {
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'warn',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -162,8 +162,11 @@ export class UsageRecorder {
   /** After a failed write, batch-size triggers wait this long: no retry storm while PostgreSQL is down. */
   private retryAfter = 0;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private lastDropWarning = 0;
   readonly stats: Omit<RecorderStats, 'buffered'> = { recorded: 0, written: 0, dropped: 0, failedBatches: 0 };
+  /** Told how long each batch write took and whether it committed (the flush-duration metric). */
+  onBatchWritten: ((durationMs: number, ok: boolean) => void) | undefined;
 
   constructor(opts: RecorderOptions) {
     this.pool = new pg.Pool({ connectionString: opts.databaseUrl, max: WRITERS });
@@ -218,13 +221,19 @@ export class UsageRecorder {
     return this.running;
   }
 
-  /** Stops the timer and writes what is left; the last thing a process does before exiting. */
-  async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.flush();
-    this.closed = true;
-    await this.pool.end();
+  /**
+   * Stops the timer and writes what is left; the last thing a process does before exiting. Every
+   * call gets the same promise: a second shutdown path must not end the pool twice.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.timer) clearInterval(this.timer);
+      this.timer = undefined;
+      await this.flush();
+      this.closed = true;
+      await this.pool.end();
+    })();
+    return this.closing;
   }
 
   /**
@@ -248,13 +257,16 @@ export class UsageRecorder {
           this.count -= taken.n;
           this.inFlight += taken.n;
           writing++;
+          const started = performance.now();
           this.write(taken).then(
             () => {
               this.inFlight -= taken.n;
               this.stats.written += taken.n;
+              this.onBatchWritten?.(performance.now() - started, true);
             },
             (err: unknown) => {
               this.inFlight -= taken.n;
+              this.onBatchWritten?.(performance.now() - started, false);
               failed = true;
               this.stats.failedBatches++;
               // Put the batch back if there is room, so a brief database outage loses nothing; the

@@ -11,6 +11,7 @@ import { postWebhook, type PostResult } from './http.js';
 import { calculateRetryDelay, parseRetryAfter } from './retry.js';
 import { open } from './secret-box.js';
 import { signedHeaders } from './signing.js';
+import { publishAttempt } from '../metrics/channels.js';
 
 /** What a delivery workflow is started with: ids and durations only. */
 export interface DeliveryInput {
@@ -92,6 +93,7 @@ export async function deliverAttempt(deps: AttemptDeps, input: AttemptInput): Pr
       .set({ status, next_attempt_at: null, updated_at: sql<Date>`now()` })
       .where('id', '=', row.delivery_id)
       .execute();
+    publishAttempt({ outcome: status });
     return { status };
   }
 
@@ -168,8 +170,11 @@ export async function deliverAttempt(deps: AttemptDeps, input: AttemptInput): Pr
       )
       .execute();
   };
+  // Told once the attempt is recorded: an activity retried after a failed write is not counted twice.
+  const observed = () => publishAttempt({ outcome: outcome.status, statusCode: result.statusCode, durationMs: result.durationMs, eventCreatedAt: new Date(row.event_created_at) });
   if (!disableReason) {
     await record(deps.em);
+    observed();
     return outcome;
   }
 
@@ -196,6 +201,7 @@ export async function deliverAttempt(deps: AttemptDeps, input: AttemptInput): Pr
     return true;
   });
   if (disabled) deps.log.warn({ endpointId: row.endpoint_id, reason: disableReason }, 'webhook endpoint disabled');
+  observed();
   return outcome;
 }
 
