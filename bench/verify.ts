@@ -6,11 +6,8 @@
 // Starts its own PostgreSQL database (a fresh one on DATABASE_URL's server, or an embedded server)
 // and a Temporal dev server unless TEMPORAL_ADDRESS is set; the API runs as `node --import tsx
 // server/main.ts`, exactly as `npm run api` runs it.
-import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
-import autocannon from 'autocannon';
 import { bootstrap } from '../core/bootstrap.js';
 import { loadConfig } from '../core/config.js';
 import { newId } from '../core/ids.js';
@@ -18,54 +15,10 @@ import { generateSecret, hashSecret, maskSecret } from '../core/keys/secret.js';
 import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
+import { load, measured, percentile, PIN, waitForPost, type Load } from './load.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-
-interface Load {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-}
-
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/**
- * One autocannon run. Latencies are taken from every response (float ms, from autocannon's own
- * hrtime) rather than its histogram, which keeps whole milliseconds only: too coarse for a 2 ms target.
- */
-async function load(url: string, headers: Record<string, string>, body: string, opts: { duration: number; connections: number }): Promise<Load> {
-  const latencies: number[] = [];
-  let done!: (r: autocannon.Result) => void;
-  let failed!: (e: unknown) => void;
-  const finished = new Promise<autocannon.Result>((resolve, reject) => ((done = resolve), (failed = reject)));
-  const instance = autocannon({
-    url: `${url}/v1/keys/verify`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body,
-    connections: opts.connections,
-    duration: opts.duration,
-  }, (err, result) => (err ? failed(err) : done(result)));
-  instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
-    latencies.push(responseTime);
-  });
-  const result = await finished;
-  latencies.sort((a, b) => a - b);
-  return {
-    rps: result.requests.total / (result.duration || opts.duration),
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-  };
-}
 
 /**
  * Open-loop load at a steady rate: requests leave on schedule (checked every millisecond) whether
@@ -125,60 +78,6 @@ async function paced(url: string, headers: Record<string, string>, body: string,
   agent.destroy();
   latencies.sort((a, b) => a - b);
   return { rps: total / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, non2xx };
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc; undefined off Linux. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    // utime and stime are fields 14 and 15 of stat(5); the split drops the first two.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-const CLOCK_TICKS = 100;
-
-/**
- * A load run plus the server's CPU time per request: far steadier than req/s on a shared machine,
- * since another process taking the CPU lowers throughput but not the work each request needs.
- */
-async function measured(pid: number | undefined, run: () => Promise<Load>): Promise<Load & { cpuUs?: number; total: number }> {
-  const before = cpuSeconds(pid);
-  const t0 = performance.now();
-  const r = await run();
-  const total = r.rps * ((performance.now() - t0) / 1000);
-  const after = cpuSeconds(pid);
-  return { ...r, total, cpuUs: before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / total };
-}
-
-/**
- * Servers under test run on CPU 1 and the load generator on CPU 0 when `taskset` is there: each
- * server then has a core of its own in its turn instead of trading places with the load generator.
- * PostgreSQL and Temporal are not pinned; single rounds still move by ±15 % on this 2-core machine.
- */
-const PIN = (() => {
-  try {
-    execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
-    return ['taskset', '-c', '1'];
-  } catch {
-    return [];
-  }
-})();
-
-async function waitForPost(url: string, child: ChildProcess, output: string[]) {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`process exited early:\n${output.join('')}`);
-    try {
-      await fetch(`${url}/healthz`);
-      return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`process did not start:\n${output.join('')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 export async function run(args: string[]): Promise<void> {

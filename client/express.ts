@@ -1,6 +1,9 @@
-// `import { gatehouse } from 'gatehouse/express'`: protects an Express API with Gatehouse keys
-// and reports every response's status and latency back to Gatehouse. Depends on express types only.
+// `import { gatehouse } from 'gatehouse/express'`: protects an Express API with Gatehouse keys or
+// Gatehouse-issued OAuth access tokens and reports every response's status and latency back to
+// Gatehouse. Depends on express types, jose and Gatehouse's pure permission evaluator only.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { parsePermissionExprCached } from '../core/keys/permission-expr.js';
+import { bearerVerifier, type TokenVerdict } from './bearer.js';
 
 export interface GatehouseOptions {
   /** Base URL of the Gatehouse server, e.g. `http://127.0.0.1:3000`. */
@@ -19,6 +22,19 @@ export interface GatehouseOptions {
   maxBuffer?: number;
   /** Give up on a verification after this long and answer 503 (default 5 s). */
   timeoutMs?: number;
+  /**
+   * This service's name as tokens carry it in `aud` (one of the workspace's allowed audiences).
+   * Set, `Authorization: Bearer <access token>` is accepted besides `x-api-key`; unset, keys only.
+   */
+  audience?: string | string[];
+  /** The `iss` tokens must carry: Gatehouse's public URL (`PUBLIC_URL`); default `url`. */
+  issuer?: string;
+  /**
+   * Check each token online with `POST /oauth/introspect` (a round trip per request, sees a
+   * revocation at once) instead of offline against the cached JWKS (no round trip; a revoked
+   * token is refused only once it expires). Default false.
+   */
+  introspect?: boolean;
   /** Failures of Gatehouse itself (verification unavailable, reports refused). Never receives a secret. */
   onError?: (err: Error) => void;
   fetch?: typeof fetch;
@@ -36,6 +52,8 @@ export interface GatehouseVerification {
   quota: { scope: 'workspace'; name: 'monthly_calls' | 'monthly_credits'; limit: number; remaining: number; reset: number } | null;
   credits: number | null;
   expires_at: string | null;
+  /** Access tokens only: the workspace the token's key belongs to (the `workspace_id` claim). */
+  workspace_id?: string | null;
 }
 
 export interface UsageReport {
@@ -63,6 +81,13 @@ const STATUS: Record<string, number> = {
   INSUFFICIENT_PERMISSIONS: 403,
   RATE_LIMITED: 429,
   USAGE_EXCEEDED: 429,
+};
+
+/** A refused access token is answered with the key's codes, and RFC 6750's challenge. */
+const TOKEN_MESSAGES: Record<string, string> = {
+  NOT_FOUND: 'Invalid access token',
+  EXPIRED: 'This access token has expired',
+  INSUFFICIENT_PERMISSIONS: "This access token's scope lacks the permission this route needs",
 };
 
 const MESSAGES: Record<string, string> = {
@@ -140,11 +165,37 @@ function rateLimitHeaders(res: Response, rl: GatehouseVerification['ratelimit'],
   if (limited) res.setHeader('Retry-After', String(Math.max(1, resetSeconds)));
 }
 
+/** `Authorization: Bearer <token>` (the scheme is case-insensitive, RFC 7235). */
+function bearerToken(req: Request): string | undefined {
+  const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(req.get('authorization') ?? '');
+  return m?.[1];
+}
+
+/** A token's verdict in the shape handlers read from `res.locals.gatehouse`: no limits were consulted. */
+function fromToken(t: TokenVerdict): GatehouseVerification {
+  return {
+    valid: t.code === 'VALID',
+    code: t.code,
+    key_id: t.keyId,
+    permissions: t.permissions,
+    ratelimit: null,
+    quota: null,
+    credits: null,
+    expires_at: t.expiresAt,
+    workspace_id: t.workspaceId,
+  };
+}
+
 /**
  * Express middleware: verifies the request's `x-api-key` with Gatehouse (`POST /v1/keys/verify`),
  * answers 401/403/429 itself (RateLimit-* headers included), lets valid requests through with
  * the verification in `res.locals.gatehouse`, and reports each response's status and latency to
  * `POST /v1/usage` in batches. Gatehouse unreachable: 503, never an open door.
+ *
+ * With `audience` set it also accepts `Authorization: Bearer <access token>` (when no `x-api-key`
+ * is sent): the token's signature, `iss`, `aud`, `typ` and expiry are checked against Gatehouse's
+ * cached JWKS without a round trip, and the permission against its `scope`. Rate limits, quotas
+ * and credits were applied when the token was issued, not per request.
  */
 export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
   const base = opts.url.replace(/\/+$/, '');
@@ -199,6 +250,26 @@ export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
     if (buffer.length >= batchSize) void flush();
   }
 
+  async function verifyKey(req: Request, secret: string, permission: string | undefined): Promise<GatehouseVerification> {
+    const cost = typeof opts.cost === 'function' ? opts.cost(req) : opts.cost;
+    const r = await doFetch(`${base}/v1/keys/verify`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ key: secret, ...(permission ? { permission } : {}), ...(cost !== undefined ? { cost } : {}), ...(clientIp(req) ? { ip: clientIp(req) } : {}) }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!r.ok) {
+      await r.body?.cancel();
+      throw new Error(`verification answered ${r.status}`);
+    }
+    return (await r.json()) as GatehouseVerification;
+  }
+
+  const verifyToken =
+    opts.audience === undefined
+      ? undefined
+      : bearerVerifier({ url: base, issuer: opts.issuer ?? base, audience: opts.audience, introspect: opts.introspect ?? false, apiKey: opts.apiKey, timeoutMs, fetch: doFetch });
+
   const timer = setInterval(() => void flush(), opts.flushIntervalMs ?? 1_000);
   timer.unref();
 
@@ -219,34 +290,31 @@ export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
     });
 
     const secret = req.get('x-api-key')?.trim();
-    if (!secret) {
-      res.status(401).json({ error: { code: 'unauthorized', message: 'Missing API key: send it in the x-api-key header' } });
+    const token = secret ? undefined : bearerToken(req);
+    if (!secret && !(token && verifyToken)) {
+      const message = verifyToken ? 'Missing credentials: send an API key in x-api-key or an access token in Authorization: Bearer' : 'Missing API key: send it in the x-api-key header';
+      if (verifyToken) res.setHeader('WWW-Authenticate', 'Bearer');
+      res.status(401).json({ error: { code: 'unauthorized', message } });
       return;
     }
     const permission = typeof opts.permission === 'function' ? opts.permission(req) : opts.permission;
-    const cost = typeof opts.cost === 'function' ? opts.cost(req) : opts.cost;
     let v: GatehouseVerification;
     try {
-      const r = await doFetch(`${base}/v1/keys/verify`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ key: secret, ...(permission ? { permission } : {}), ...(cost !== undefined ? { cost } : {}), ...(clientIp(req) ? { ip: clientIp(req) } : {}) }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      if (!r.ok) {
-        await r.body?.cancel();
-        throw new Error(`verification answered ${r.status}`);
-      }
-      v = (await r.json()) as GatehouseVerification;
+      v = token ? fromToken(await verifyToken!(token, permission ? parsePermissionExprCached(permission) : undefined)) : await verifyKey(req, secret!, permission);
     } catch (err) {
       onError(new Error(`gatehouse: ${(err as Error).message}`));
-      res.status(503).json({ error: { code: 'unavailable', message: 'API keys cannot be checked right now; try again shortly' } });
+      res.status(503).json({ error: { code: 'unavailable', message: token ? 'Access tokens cannot be checked right now; try again shortly' : 'API keys cannot be checked right now; try again shortly' } });
       return;
     }
     keyId = v.key_id;
     code = v.code;
     if (!v.valid) {
       const status = STATUS[v.code] ?? 401;
+      if (token) {
+        res.setHeader('WWW-Authenticate', `Bearer error="${status === 403 ? 'insufficient_scope' : 'invalid_token'}"`);
+        res.status(status).json({ error: { code: v.code.toLowerCase(), message: TOKEN_MESSAGES[v.code] ?? 'Access token refused' } });
+        return;
+      }
       const { message, limit } = refusal(v);
       rateLimitHeaders(res, v.ratelimit, status === 429);
       // Over a monthly allowance: retry when the month turns.

@@ -1,0 +1,107 @@
+// Load generation and measurement shared by the benchmarks: closed-loop autocannon runs, the
+// server's CPU time per request, CPU pinning, and waiting for a spawned server to listen.
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+
+export interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * One autocannon run. Latencies are taken from every response (float ms, from autocannon's own
+ * hrtime) rather than its histogram, which keeps whole milliseconds only: too coarse for a 2 ms target.
+ */
+export async function load(
+  url: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  opts: { duration: number; connections: number; path?: string; contentType?: string },
+): Promise<Load> {
+  const latencies: number[] = [];
+  let done!: (r: autocannon.Result) => void;
+  let failed!: (e: unknown) => void;
+  const finished = new Promise<autocannon.Result>((resolve, reject) => ((done = resolve), (failed = reject)));
+  const instance = autocannon({
+    url: `${url}${opts.path ?? '/v1/keys/verify'}`,
+    method: body === undefined ? 'GET' : 'POST',
+    headers: body === undefined ? headers : { 'content-type': opts.contentType ?? 'application/json', ...headers },
+    ...(body === undefined ? {} : { body }),
+    connections: opts.connections,
+    duration: opts.duration,
+  }, (err, result) => (err ? failed(err) : done(result)));
+  instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
+    latencies.push(responseTime);
+  });
+  const result = await finished;
+  latencies.sort((a, b) => a - b);
+  return {
+    rps: result.requests.total / (result.duration || opts.duration),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined off Linux. */
+export function cpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime are fields 14 and 15 of stat(5); the split drops the first two.
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = 100;
+
+/**
+ * A load run plus the server's CPU time per request: far steadier than req/s on a shared machine,
+ * since another process taking the CPU lowers throughput but not the work each request needs.
+ */
+export async function measured(pid: number | undefined, run: () => Promise<Load>): Promise<Load & { cpuUs?: number; total: number }> {
+  const before = cpuSeconds(pid);
+  const t0 = performance.now();
+  const r = await run();
+  const total = r.rps * ((performance.now() - t0) / 1000);
+  const after = cpuSeconds(pid);
+  return { ...r, total, cpuUs: before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / total };
+}
+
+/**
+ * Servers under test run on CPU 1 and the load generator on CPU 0 when `taskset` is there: each
+ * server then has a core of its own in its turn instead of trading places with the load generator.
+ * PostgreSQL and Temporal are not pinned; single rounds still move by ±15 % on this 2-core machine.
+ */
+export const PIN = (() => {
+  try {
+    execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+    return ['taskset', '-c', '1'];
+  } catch {
+    return [];
+  }
+})();
+
+export async function waitForPost(url: string, child: ChildProcess, output: string[]) {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`process exited early:\n${output.join('')}`);
+    try {
+      await fetch(`${url}/healthz`);
+      return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`process did not start:\n${output.join('')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

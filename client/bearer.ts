@@ -1,0 +1,116 @@
+// The Bearer side of `gatehouse/express`: an OAuth access token issued by Gatehouse's
+// `POST /oauth/token`, checked offline against the published JWKS, or online by introspection.
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from 'jose';
+import { expandPermissions } from '../core/permissions.js';
+import { satisfies, type PermissionExpr } from '../core/keys/permission-expr.js';
+
+/** The algorithms Gatehouse signs with; anything else (`none`, HS256 with the public key) is refused. */
+const ALGORITHMS = ['ES256', 'EdDSA'];
+/** Seconds of clock difference between Gatehouse and this service tolerated on `exp`/`nbf`/`iat`. */
+const CLOCK_TOLERANCE_S = 5;
+
+/** What a token check found: a verdict the middleware answers like a key's. */
+export interface TokenVerdict {
+  code: 'VALID' | 'NOT_FOUND' | 'EXPIRED' | 'INSUFFICIENT_PERMISSIONS';
+  keyId: string | null;
+  permissions: string[];
+  workspaceId: string | null;
+  expiresAt: string | null;
+}
+
+export interface BearerVerifierOptions {
+  /** Gatehouse's base URL as this service reaches it: the JWKS and introspection are fetched from it. */
+  url: string;
+  /** The `iss` tokens must carry: Gatehouse's public URL. */
+  issuer: string;
+  /** The `aud` tokens must name: this service. */
+  audience: string | string[];
+  /** Online: ask `POST /oauth/introspect` on every request instead of checking the signature here. */
+  introspect: boolean;
+  /** This service's key (`keys:verify`), sent to introspection. */
+  apiKey: string;
+  timeoutMs: number;
+  fetch: typeof fetch;
+}
+
+/** Resolves to a verdict; rejects (the middleware answers 503) when Gatehouse cannot be asked. */
+export type BearerVerifier = (token: string, required: PermissionExpr | undefined) => Promise<TokenVerdict>;
+
+/**
+ * jose errors that mean "the keys could not be fetched" rather than "this token is bad": an
+ * unreachable JWKS must not turn every caller away as unauthenticated, nor let anyone in.
+ */
+function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof errors.JOSEError)) return true; // fetch's own network errors
+  return err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || err.code === 'ERR_JOSE_GENERIC';
+}
+
+function verdict(claims: JWTPayload, required: PermissionExpr | undefined): TokenVerdict {
+  const permissions = typeof claims['scope'] === 'string' ? claims['scope'].split(' ').filter(Boolean) : [];
+  const allowed = !required || satisfies(required, new Set(expandPermissions(permissions)));
+  return {
+    code: allowed ? 'VALID' : 'INSUFFICIENT_PERMISSIONS',
+    keyId: typeof claims.sub === 'string' ? claims.sub : null,
+    permissions,
+    workspaceId: typeof claims['workspace_id'] === 'string' ? claims['workspace_id'] : null,
+    expiresAt: typeof claims.exp === 'number' ? new Date(claims.exp * 1000).toISOString() : null,
+  };
+}
+
+const refused = (code: 'NOT_FOUND' | 'EXPIRED'): TokenVerdict => ({ code, keyId: null, permissions: [], workspaceId: null, expiresAt: null });
+
+export function bearerVerifier(opts: BearerVerifierOptions): BearerVerifier {
+  const audiences = Array.isArray(opts.audience) ? opts.audience : [opts.audience];
+  if (opts.introspect) return introspector(opts, audiences);
+
+  // Cached; an unknown `kid` (a freshly rotated key) refetches at most once per cooldown, so a flood
+  // of forged kids costs Gatehouse one request every 30 s.
+  const jwks = createRemoteJWKSet(new URL(`${opts.url}/.well-known/jwks.json`), {
+    timeoutDuration: opts.timeoutMs,
+    [customFetch]: opts.fetch,
+  });
+  return async (token, required) => {
+    try {
+      const { payload } = await jwtVerify(token, jwks, {
+        issuer: opts.issuer,
+        audience: audiences,
+        algorithms: ALGORITHMS,
+        typ: 'at+jwt',
+        clockTolerance: CLOCK_TOLERANCE_S,
+        requiredClaims: ['exp', 'sub'],
+      });
+      return verdict(payload, required);
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) return refused('EXPIRED');
+      if (isUnavailable(err)) throw new Error(`access token keys unavailable: ${(err as Error).message}`, { cause: err });
+      return refused('NOT_FOUND');
+    }
+  };
+}
+
+/** RFC 7662: Gatehouse says whether the token is active now, so a revocation is seen at once. */
+function introspector(opts: BearerVerifierOptions, audiences: string[]): BearerVerifier {
+  return async (token, required) => {
+    let claims: JWTPayload & { active?: boolean };
+    try {
+      const res = await opts.fetch(`${opts.url}/oauth/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-api-key': opts.apiKey },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
+        signal: AbortSignal.timeout(opts.timeoutMs),
+      });
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new Error(`introspection answered ${res.status}`);
+      }
+      claims = (await res.json()) as typeof claims;
+    } catch (err) {
+      throw new Error(`introspection failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (claims.active !== true) return refused('NOT_FOUND');
+    // Active means valid somewhere: it must still be meant for this service, from this issuer.
+    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (claims.iss !== opts.issuer || !aud.some((a) => a !== undefined && audiences.includes(a))) return refused('NOT_FOUND');
+    return verdict(claims, required);
+  };
+}
