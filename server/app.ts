@@ -15,6 +15,7 @@ import { buildOpenApi } from './rest/openapi.js';
 import { routes } from './rest/index.js';
 import { securityHeaders } from './security-headers.js';
 import { portalEnterRoute } from './portal-enter.js';
+import { PROVIDER_API_BODY_LIMIT, PROVIDER_API_PATH } from './rest/provider-api.js';
 import { oauthRouter } from './oauth/endpoints.js';
 import { brandedDocument, serveLogo } from './branded-document.js';
 import { toTRPCError } from './trpc.js';
@@ -41,10 +42,12 @@ export function createApp(deps: ServerDeps) {
   deps = mountOperations(app, deps);
   app.use(usageMiddleware(deps.usage));
   const json = express.json({ limit: BODY_LIMIT });
+  // The provider's OpenAPI document may run to 2 MB: that one route reads more.
+  const documentJson = express.json({ limit: PROVIDER_API_BODY_LIMIT });
   // tRPC reads its own bodies (maxBodySize below): handed one express.json parsed, its adapter
   // re-serialises it with JSON.stringify, which overflows the stack on input nested thousands deep,
   // a 500 before the input guard can refuse it.
-  app.use((req, res, next) => (TRPC_URL.test(req.url) ? next() : json(req, res, next)));
+  app.use((req, res, next) => (TRPC_URL.test(req.url) ? next() : (req.path === PROVIDER_API_PATH ? documentJson : json)(req, res, next)));
 
   restRouter(routes, deps, app);
   // Form-encoded, answering in OAuth's error shape: beside the JSON route table, not in it.

@@ -22,7 +22,7 @@ export interface PostOptions {
 
 const agents = new Map<string, { http: http.Agent; https: https.Agent }>();
 /** Keep-alive agents whose every new connection goes through the SSRF guard's lookup. */
-function agentsFor(allowCidrs: string) {
+export function agentsFor(allowCidrs: string) {
   let a = agents.get(allowCidrs);
   if (!a) {
     const lookup = guardedLookup(allowCidrs) as unknown as http.AgentOptions['lookup'];
@@ -35,7 +35,7 @@ function agentsFor(allowCidrs: string) {
   return a;
 }
 
-function describe(err: NodeJS.ErrnoException): string {
+export function describe(err: NodeJS.ErrnoException): string {
   if (err.name === 'EgressRefused') return `refused: ${err.message}`;
   switch (err.code) {
     case 'ECONNREFUSED':

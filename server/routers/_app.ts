@@ -10,6 +10,7 @@ import { workspacesRouter } from './workspaces.js';
 import { plansRouter } from './plans.js';
 import { webhookRouters } from './webhook-routers.js';
 import { portalRouter } from './portal.js';
+import { providerApiRouter } from './provider-api.js';
 import { brandingRouter } from './branding.js';
 
 /** One router per resource, merged here. */
@@ -24,6 +25,7 @@ export const appRouter = router({
   limits: limitsRouter,
   logs: logsRouter,
   portal: portalRouter,
+  providerApi: providerApiRouter,
   branding: brandingRouter,
   ...webhookRouters,
 });

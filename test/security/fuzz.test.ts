@@ -231,8 +231,10 @@ function restProbes(route: AnyRoute): Probe[] {
     }
   }
   // Reads without inputs get parameters they ignore; a write that ignores them would just succeed
-  // against its fixture (a delete, a revoke) and leave later probes nothing to reach.
-  if (route.query || method === 'GET') probe('query: unknown parameters', `${pathWith()}?__proto__=1&constructor=x&fuzz=a%00b`, false);
+  // against its fixture (a delete, a revoke) and leave later probes nothing to reach. A write that
+  // takes no input at all (DELETE /settings/provider-api) gets them too: it is its only probe.
+  const takesNoInput = probes.length === 0 && !route.body && !route.headers;
+  if (route.query || method === 'GET' || takesNoInput) probe('query: unknown parameters', `${pathWith()}?__proto__=1&constructor=x&fuzz=a%00b`, false);
   for (const name of Object.keys(route.headers?.shape ?? {})) {
     for (const [label, value] of HEADER_CORPUS) probe(`header ${name}: ${label}`, pathWith(), false, bodyText, { [name]: value });
   }

@@ -135,7 +135,7 @@ async function snapshotB(): Promise<Record<string, unknown[]>> {
         const on = fk.child_cols.map((c, i) => `c."${c}" = p."${fk.parent_cols[i]}"`).join(' and ');
         out[t] = await em.execute(`select c.* from "${t}" c join "${fk.parent}" p on ${on} where p.workspace_id = ? order by c::text`, [b.workspaceId]);
         // The provider's own tables: plans and the per-plan monthly totals hold no customer's rows.
-      } else if (!['mikro_orm_migrations', 'gatehouse_install_key', 'plan', 'usage_month_plan', 'branding'].includes(t)) unclassified.push(t);
+      } else if (!['mikro_orm_migrations', 'gatehouse_install_key', 'plan', 'usage_month_plan', 'branding', 'provider_api'].includes(t)) unclassified.push(t);
     }
   }
   // A new table is either tenant data (a workspace_id, or a foreign key to a table with one) or listed above as not.
