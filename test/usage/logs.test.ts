@@ -124,13 +124,29 @@ describe('GET /logs', () => {
     const caller = await stack.caller(ws.secret);
     const stream = await caller.logs.tail({ keyId: 'key-live' });
     const iterator = stream[Symbol.asyncIterator]();
-    const first = iterator.next();
-    await new Promise((r) => setTimeout(r, 200));
-    stack.deps.usage.record({ workspaceId: ws.workspaceId, keyId: 'other', source: 'service', method: 'GET', route: '/x', status: 200, latencyMs: 1 });
-    stack.deps.usage.record({ workspaceId: ws.workspaceId, keyId: 'key-live', source: 'service', method: 'GET', route: '/live', status: 201, latencyMs: 1 });
+    const live = (route: string, keyId = 'key-live') =>
+      stack.deps.usage.record({ workspaceId: ws.workspaceId, keyId, source: 'service', method: 'GET', route, status: 201, latencyMs: 1 });
+    // Subscribed once a marker comes through: a record written before the tail read its starting
+    // point is rightly never shown, so markers are written until one arrives.
+    let next = iterator.next();
+    const deadline = Date.now() + 15_000;
+    for (let arrived = false; !arrived; ) {
+      if (Date.now() > deadline) throw new Error('the tail showed no marker within 15 s');
+      live('/ready');
+      await stack.deps.usage.flush();
+      const poll = new Promise<false>((r) => setTimeout(() => r(false), 1_500));
+      arrived = await Promise.race([next.then(() => true), poll]);
+    }
+    live('/x', 'other');
+    live('/live');
     await stack.deps.usage.flush();
-    const got = await first;
-    expect(got.value).toMatchObject({ keyId: 'key-live', route: '/live', status: 201 });
+    // Markers written in the last round may still come first; the other key's record never does.
+    let got;
+    do {
+      next = iterator.next();
+      got = (await next).value;
+    } while (got?.route === '/ready');
+    expect(got).toMatchObject({ keyId: 'key-live', route: '/live', status: 201 });
     await iterator.return?.();
   });
 });

@@ -143,12 +143,16 @@ describe('the batch writer', () => {
     for (let i = 0; i < 10; i++) rec.record(input('ws-batch', i));
     await expect.poll(() => count('ws-batch'), { timeout: 5_000 }).toBe(10);
     for (let i = 0; i < 4; i++) rec.record(input('ws-batch', i));
-    await new Promise((r) => setTimeout(r, 300));
-    // Not a full batch, and the interval is a minute away: still buffered.
-    expect(await count('ws-batch')).toBe(10);
+    // Not a full batch, and the interval is a minute away: held in the buffer, not on its way.
     expect(rec.buffered).toBe(4);
+    expect(await count('ws-batch')).toBe(10);
+    // Six more fill the next batch, which goes out at once with those four in it.
+    for (let i = 4; i < 10; i++) rec.record(input('ws-batch', i));
+    await expect.poll(() => count('ws-batch'), { timeout: 5_000 }).toBe(20);
+    expect(rec.buffered).toBe(0);
+    rec.record(input('ws-batch', 10));
     await rec.close();
-    expect(await count('ws-batch')).toBe(14);
+    expect(await count('ws-batch')).toBe(21);
   });
 
   it('flushes on the interval', async () => {

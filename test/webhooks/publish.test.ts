@@ -41,12 +41,20 @@ describe('POST /events: fan-out', () => {
     const [b] = await rx.waitFor('/fan/all', 1);
     verify(subscribed.secret, a!);
     verify(all.secret, b!);
-    await new Promise((r) => setTimeout(r, 500));
+    type Row = { endpoint_id: string; status: string; workflow_id: string };
+    const ds = await eventually(
+      async () => (await stack.rest('GET', `/events/${pub.body.id}/deliveries`, { key })).body.deliveries as Row[],
+      (d) => d.length === 3 && d.every((x) => x.status === (x.endpoint_id === paused.id ? 'paused' : 'succeeded')),
+      20_000,
+      'two deliveries succeeded and the paused one held',
+    );
+    expect(ds.map((d) => d.endpoint_id).sort()).toEqual([subscribed.id, all.id, paused.id].sort());
+    // The held delivery has no workflow and the others' have ended: nothing more is on its way.
+    const workflow = (d: Row) => stack.temporal.client.workflow.getHandle(d.workflow_id);
+    await expect(workflow(ds.find((d) => d.endpoint_id === paused.id)!).describe()).rejects.toThrow(/not found/i);
+    await Promise.all(ds.filter((d) => d.endpoint_id !== paused.id).map((d) => workflow(d).result()));
     expect(rx.at('/fan/other')).toHaveLength(0);
     expect(rx.at('/fan/paused')).toHaveLength(0);
-    const ds = (await stack.rest('GET', `/events/${pub.body.id}/deliveries`, { key })).body.deliveries as { endpoint_id: string; status: string }[];
-    expect(ds.map((d) => d.endpoint_id).sort()).toEqual([subscribed.id, all.id, paused.id].sort());
-    expect(ds.find((d) => d.endpoint_id === paused.id)?.status).toBe('paused');
     const events = await stack.rest('GET', `/events/${pub.body.id}`, { key });
     expect(events.body).toMatchObject({ id: pub.body.id, deliveries: 3, payload: { sku: 'A1' }, source: 'api' });
     await eventually(async () => (await stack.rest('GET', `/events/${pub.body.id}`, { key })).body.dispatched_at, (v) => v !== null);
@@ -97,7 +105,10 @@ describe('POST /events: idempotency', () => {
     expect(second.status).toBe(202);
     expect(second.body).toEqual(first.body);
     await rx.waitFor('/idem', 1);
-    await new Promise((r) => setTimeout(r, 500));
+    // One delivery, and its workflow has ended: no second request is on its way.
+    const ds = (await stack.rest('GET', `/events/${first.body.id}/deliveries`, { key })).body.deliveries as { workflow_id: string }[];
+    expect(ds).toHaveLength(1);
+    await stack.temporal.client.workflow.getHandle(ds[0]!.workflow_id).result();
     expect(rx.at('/idem')).toHaveLength(1);
     expect(await count(`select count(*) as n from event where idempotency_key = 'order-42'`)).toBe(1);
   });
@@ -246,7 +257,8 @@ describe('outbox safety net', () => {
     await down.connection.close();
     const ev = await raiseEvent({ em: stack.orm.em.fork(), temporal: down, log: stack.deps.log }, { workspaceId, type: 'export.completed', payload: { f: 1 } });
     expect(ev).toMatchObject({ created: true, deliveries: 1 });
-    await new Promise((r) => setTimeout(r, 300));
+    // Nothing was started for it, so nothing can have been sent.
+    await expect(stack.temporal.client.workflow.getHandle(`delivery:${ev.id}:${ep.id}`).describe()).rejects.toThrow(/not found/i);
     expect(rx.at('/swept')).toHaveLength(0);
 
     // The sweeper Schedule exists (ensured at worker start-up), and its workflow picks the event up.
