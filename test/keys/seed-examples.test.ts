@@ -1,10 +1,10 @@
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pythonWithRequests } from '../../scripts/venv.js';
 import { startStack, type Stack } from '../harness.js';
 
 /**
@@ -28,15 +28,11 @@ function between(text: string, start: string, end: string): string {
 
 const localize = (code: string) => code.replaceAll('https://api.gotrebol.com', stack.url).replaceAll('tu_api_key_aqui', secret);
 
-/** System python when it has requests; otherwise a project .venv with requests installed, never a skip. */
-function pythonWithRequests(): string {
-  if (spawnSync('python3', ['-c', 'import requests']).status === 0) return 'python3';
-  const venvPython = join(process.cwd(), '.venv', 'bin', 'python');
-  if (!existsSync(venvPython)) execFileSync('python3', ['-m', 'venv', '.venv'], { stdio: 'ignore' });
-  if (spawnSync(venvPython, ['-c', 'import requests']).status !== 0) {
-    execFileSync(venvPython, ['-m', 'pip', 'install', '--quiet', 'requests'], { stdio: 'ignore', timeout: 120_000 });
-  }
-  return venvPython;
+/** The Python that `npm run setup` made sure can import requests; a clear failure without one, never a skip. */
+function python(): string {
+  const found = pythonWithRequests();
+  if (!found) throw new Error("the seed page's Python example needs the `requests` package: run `npm run setup`, which installs it into .venv");
+  return found;
 }
 
 beforeAll(async () => {
@@ -69,7 +65,7 @@ describe('the seed page examples, unchanged', () => {
     const created = JSON.parse((await run('bash', ['-c', create])).stdout);
     expect(created.id).toBe('mi-api-key-1');
     expect(created.api_key).toMatch(/^treb_sk_live_[0-9A-Za-z]{28}$/);
-    expect(created.created_at).toBeTruthy();
+    expect(created.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 
     // The seed deletes ak_1234567890abcdef: make one with that id first, then run the command as written.
     expect((await stack.rest('POST', '/api-keys', { key: secret, body: { id: 'ak_1234567890abcdef' } })).status).toBe(201);
@@ -99,14 +95,13 @@ describe('the seed page examples, unchanged', () => {
   });
 
   it('Python: list_api_keys, create_api_key, delete_api_key with requests', async () => {
-    const python = pythonWithRequests();
     const code = localize(between(page, 'Ejemplo con Python', 'Códigos de Error'));
     const file = join(dir, 'seed.py');
     await writeFile(
       file,
       `${code}\n\nimport json\nprint(json.dumps(list_api_keys()))\ncreated = create_api_key('api-key-integración-crm')\nprint(json.dumps(created))\nprint(json.dumps(create_api_key('api-key-integración-crm')))\nprint(json.dumps(delete_api_key(created['id'])))\nprint(json.dumps(delete_api_key(created['id'])))\nprint(json.dumps(create_api_key(None)))\n`,
     );
-    const { stdout } = await run(python, [file]);
+    const { stdout } = await run(python(), [file]);
     const [listed, created, duplicate, deleted, missing, generated] = stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(listed.api_keys.map((k: { id: string }) => k.id)).toEqual(['mi-api-key-1', 'admin']);
     // The seed's own example id, with its accented letter, works end to end.
