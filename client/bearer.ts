@@ -8,6 +8,14 @@ import { satisfies, type PermissionExpr } from '../core/keys/permission-expr.js'
 const ALGORITHMS = ['ES256', 'EdDSA'];
 /** Seconds of clock difference between Gatehouse and this service tolerated on `exp`/`nbf`/`iat`. */
 const CLOCK_TOLERANCE_S = 5;
+/**
+ * A caller sends the same token on every request until it expires: its verified claims are kept
+ * (the exact token string as the key) so the signature is checked once, not per request. An
+ * entry is trusted no longer than the token's own `exp` and at most a minute, less than the JWKS
+ * cache lifetime, so it learns nothing later than the signature check would. Bounded.
+ */
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_MAX = 10_000;
 
 /** What a token check found: a verdict the middleware answers like a key's. */
 export interface TokenVerdict {
@@ -45,16 +53,29 @@ function isUnavailable(err: unknown): boolean {
   return err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || err.code === 'ERR_JOSE_GENERIC';
 }
 
-function verdict(claims: JWTPayload, required: PermissionExpr | undefined): TokenVerdict {
+/** A token's claims as every request with it needs them: parsed and expanded once. */
+interface Checked {
+  keyId: string | null;
+  permissions: string[];
+  granted: ReadonlySet<string>;
+  workspaceId: string | null;
+  expiresAt: string | null;
+}
+
+function checked(claims: JWTPayload): Checked {
   const permissions = typeof claims['scope'] === 'string' ? claims['scope'].split(' ').filter(Boolean) : [];
-  const allowed = !required || satisfies(required, new Set(expandPermissions(permissions)));
   return {
-    code: allowed ? 'VALID' : 'INSUFFICIENT_PERMISSIONS',
     keyId: typeof claims.sub === 'string' ? claims.sub : null,
     permissions,
+    granted: new Set(expandPermissions(permissions)),
     workspaceId: typeof claims['workspace_id'] === 'string' ? claims['workspace_id'] : null,
     expiresAt: typeof claims.exp === 'number' ? new Date(claims.exp * 1000).toISOString() : null,
   };
+}
+
+function verdict(c: Checked, required: PermissionExpr | undefined): TokenVerdict {
+  const allowed = !required || satisfies(required, c.granted);
+  return { code: allowed ? 'VALID' : 'INSUFFICIENT_PERMISSIONS', keyId: c.keyId, permissions: c.permissions, workspaceId: c.workspaceId, expiresAt: c.expiresAt };
 }
 
 const refused = (code: 'NOT_FOUND' | 'EXPIRED'): TokenVerdict => ({ code, keyId: null, permissions: [], workspaceId: null, expiresAt: null });
@@ -69,7 +90,11 @@ export function bearerVerifier(opts: BearerVerifierOptions): BearerVerifier {
     timeoutDuration: opts.timeoutMs,
     [customFetch]: opts.fetch,
   });
+  const verified = new Map<string, Checked & { until: number }>();
   return async (token, required) => {
+    const hit = verified.get(token);
+    if (hit && Date.now() < hit.until) return verdict(hit, required);
+    if (hit) verified.delete(token);
     try {
       const { payload } = await jwtVerify(token, jwks, {
         issuer: opts.issuer,
@@ -79,7 +104,10 @@ export function bearerVerifier(opts: BearerVerifierOptions): BearerVerifier {
         clockTolerance: CLOCK_TOLERANCE_S,
         requiredClaims: ['exp', 'sub'],
       });
-      return verdict(payload, required);
+      if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+      const c = checked(payload);
+      verified.set(token, { ...c, until: Math.min(Date.now() + VERIFIED_TTL_MS, (payload.exp! + CLOCK_TOLERANCE_S) * 1000) });
+      return verdict(c, required);
     } catch (err) {
       if (err instanceof errors.JWTExpired) return refused('EXPIRED');
       if (isUnavailable(err)) throw new Error(`access token keys unavailable: ${(err as Error).message}`, { cause: err });
@@ -111,6 +139,6 @@ function introspector(opts: BearerVerifierOptions, audiences: string[]): BearerV
     // Active means valid somewhere: it must still be meant for this service, from this issuer.
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (claims.iss !== opts.issuer || !aud.some((a) => a !== undefined && audiences.includes(a))) return refused('NOT_FOUND');
-    return verdict(claims, required);
+    return verdict(checked(claims), required);
   };
 }
