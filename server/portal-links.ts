@@ -10,8 +10,12 @@ import { checkReturnUrl, mintLink, returnOrigins, type MintInput } from '../core
 export async function createPortalLink(ctx: Context & { principal: NonNullable<Context['principal']> }, req: Request | undefined, input: MintInput) {
   const returnUrl = input.returnUrl === undefined ? undefined : checkReturnUrl(input.returnUrl, returnOrigins(ctx.config.GATEHOUSE_PORTAL_RETURN_ORIGINS));
   const link = await mintLink(ctx.em, ctx.principal.keyId, { ...input, returnUrl });
-  const base = ctx.config.PUBLIC_URL ?? (req ? `${req.protocol}://${req.get('host') ?? 'localhost'}` : 'http://localhost');
-  const url = new URL('/portal/enter', base);
+  const url = new URL('/portal/enter', publicBase(ctx, req));
   url.searchParams.set('token', link.token);
   return { url: url.href, expiresAt: link.expiresAt.toISOString() };
+}
+
+/** Where this Gatehouse answers: PUBLIC_URL, or (unset) the address the caller used. */
+export function publicBase(ctx: Pick<Context, 'config'>, req: Request | undefined): string {
+  return ctx.config.PUBLIC_URL ?? (req ? `${req.protocol}://${req.get('host') ?? 'localhost'}` : 'http://localhost');
 }

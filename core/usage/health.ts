@@ -21,8 +21,26 @@ export interface HealthInputs {
  *   health   = round(0.5 × errors + 0.3 × latency + 0.2 × webhooks)
  */
 export function healthScore(h: HealthInputs): number {
-  const errors = 100 * Math.max(0, 1 - h.errorRate / ERROR_RATE_FLOOR);
-  const latency = h.calls === 0 || h.p95LatencyMs <= 0 ? 100 : 100 * Math.min(1, LATENCY_TARGET_MS / h.p95LatencyMs);
-  const webhooks = 100 * (h.webhookSuccessRate ?? 1);
-  return Math.round(WEIGHTS.errors * errors + WEIGHTS.latency * latency + WEIGHTS.webhooks * webhooks);
+  const p = unrounded(h);
+  return Math.round(WEIGHTS.errors * p.errors + WEIGHTS.latency * p.latency + WEIGHTS.webhooks * p.webhooks);
+}
+
+/** The three components, each 0–100 before weighting: what the dashboard's legend shows the score is made of. */
+export interface HealthParts {
+  errors: number;
+  latency: number;
+  webhooks: number;
+}
+
+export function healthParts(h: HealthInputs): HealthParts {
+  const p = unrounded(h);
+  return { errors: Math.round(p.errors), latency: Math.round(p.latency), webhooks: Math.round(p.webhooks) };
+}
+
+function unrounded(h: HealthInputs): HealthParts {
+  return {
+    errors: 100 * Math.max(0, 1 - h.errorRate / ERROR_RATE_FLOOR),
+    latency: h.calls === 0 || h.p95LatencyMs <= 0 ? 100 : 100 * Math.min(1, LATENCY_TARGET_MS / h.p95LatencyMs),
+    webhooks: 100 * (h.webhookSuccessRate ?? 1),
+  };
 }

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { typedDb } from '../../db/kysely.js';
 import { workspaceScope } from '../scope.js';
 import { HIST_SUBSCRIPTS, quantileFromHistogram, rollupSums, sumHistogramBucket } from './histogram.js';
-import { healthScore } from './health.js';
+import { healthParts, healthScore, type HealthParts } from './health.js';
 
 export interface Range {
   from: Date;
@@ -120,6 +120,8 @@ export interface Summary {
   avgLatencyMs: number;
   p95LatencyMs: number;
   healthScore: number;
+  /** The score's components, each 0–100 before weighting (docs/usage.md). */
+  healthParts: HealthParts;
 }
 
 const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -127,6 +129,7 @@ const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 *
 export function summarise(t: Totals, webhookSuccessRate: number | null): Summary {
   const errorRate = t.calls === 0 ? 0 : (t.errors4xx + t.errors5xx) / t.calls;
   const p95 = quantileFromHistogram(t.hist, 0.95, t.latencyMax);
+  const inputs = { calls: t.calls, errorRate, p95LatencyMs: p95, webhookSuccessRate };
   return {
     calls: t.calls,
     errors4xx: t.errors4xx,
@@ -134,7 +137,8 @@ export function summarise(t: Totals, webhookSuccessRate: number | null): Summary
     errorRate: round(errorRate, 4),
     avgLatencyMs: t.calls === 0 ? 0 : round(t.latencySum / t.calls, 1),
     p95LatencyMs: round(p95, 1),
-    healthScore: healthScore({ calls: t.calls, errorRate, p95LatencyMs: p95, webhookSuccessRate }),
+    healthScore: healthScore(inputs),
+    healthParts: healthParts(inputs),
   };
 }
 

@@ -34,6 +34,9 @@ const SummaryResponse = z
     avg_latency_ms: z.number(),
     p95_latency_ms: z.number().meta({ description: 'Upper bound of the latency bucket holding the 95th percentile (docs/usage.md)' }),
     health_score: z.number().int().meta({ description: '0–100, formula in docs/usage.md' }),
+    health_parts: z
+      .object({ errors: z.number().int(), latency: z.number().int(), webhooks: z.number().int() })
+      .meta({ description: 'The score’s components, each 0–100 before weighting (50 %, 30 %, 20 %)' }),
   })
   .meta({ id: 'UsageSummary' });
 

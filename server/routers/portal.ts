@@ -1,7 +1,8 @@
 import { closedObject } from '../../core/keys/schema.js';
 import { linkWorkspaceSchema, personSchema, returnUrlSchema, revokePerson, roleSchema, ttlSchema, userIdSchema } from '../../core/portal/links.js';
-import { createPortalLink } from '../portal-links.js';
-import { router, scopedProcedure } from '../trpc.js';
+import { gettingStarted } from '../../core/portal/getting-started.js';
+import { createPortalLink, publicBase } from '../portal-links.js';
+import { authedProcedure, router, scopedProcedure } from '../trpc.js';
 
 /** The provider's backend signs its customers in to the portal: operators only. */
 const operator = scopedProcedure('operator');
@@ -16,5 +17,7 @@ export const portalRouter = router({
   revokeSessions: operator
     .input(closedObject({ userId: userIdSchema, workspaceId: linkWorkspaceSchema.optional() }))
     .mutation(({ ctx, input }) => revokePerson(ctx.em, input.userId, input.workspaceId)),
-});
 
+  /** The getting-started page of the signed-in workspace: the provider's API, its newest key (masked), its plan's limits. */
+  gettingStarted: authedProcedure.query(({ ctx }) => gettingStarted(ctx.em, ctx.principal.workspaceId, publicBase(ctx, ctx.http?.req))),
+});

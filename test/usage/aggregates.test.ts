@@ -51,6 +51,7 @@ describe('GET /usage/summary', () => {
       avg_latency_ms: 90,
       p95_latency_ms: 200,
       health_score: 50,
+      health_parts: { errors: 0, latency: 100, webhooks: 100 },
     });
   });
 
@@ -99,7 +100,7 @@ describe('GET /usage/summary', () => {
 
   it('answers zeros and a full score for a range without calls', async () => {
     const res = await stack.rest('GET', '/usage/summary?from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z', { key: ws.secret });
-    expect(res.body).toEqual({ calls: 0, errors_4xx: 0, errors_5xx: 0, error_rate: 0, avg_latency_ms: 0, p95_latency_ms: 0, health_score: 100 });
+    expect(res.body).toEqual({ calls: 0, errors_4xx: 0, errors_5xx: 0, error_rate: 0, avg_latency_ms: 0, p95_latency_ms: 0, health_score: 100, health_parts: { errors: 100, latency: 100, webhooks: 100 } });
   });
 
   it('answers zeros for a range inside one minute, which holds no minute bucket', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { healthScore } from '../../core/usage/health.js';
+import { healthParts, healthScore } from '../../core/usage/health.js';
 import { bucketOf, LATENCY_BOUNDS_MS, quantileFromHistogram } from '../../core/usage/histogram.js';
 import { summarise } from '../../core/usage/queries.js';
 
@@ -20,6 +20,11 @@ describe('health score (docs/usage.md)', () => {
     const t = { calls: 100, errors4xx: 0, errors5xx: 0, latencySum: 1000, latencyMax: 20, hist: [0, 0, 0, 100] };
     expect(summarise(t, null).healthScore).toBe(100);
     expect(summarise(t, 0.5).healthScore).toBe(90);
+    expect(summarise(t, 0.5).healthParts).toEqual({ errors: 100, latency: 100, webhooks: 50 });
+  });
+
+  it('gives the parts the dashboard explains the score with: round(40 + 15 + 18) = 73', () => {
+    expect(healthParts({ calls: 1000, errorRate: 0.02, p95LatencyMs: 600, webhookSuccessRate: 0.9 })).toEqual({ errors: 80, latency: 50, webhooks: 90 });
   });
 });
 

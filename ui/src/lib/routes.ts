@@ -13,6 +13,7 @@ export interface Route {
 
 export const ROUTES = [
   { name: 'dashboard', pattern: '' },
+  { name: 'getting-started', pattern: 'getting-started' },
   { name: 'keys', pattern: 'keys' },
   { name: 'key', pattern: 'keys/:id' },
   { name: 'webhooks', pattern: 'webhooks' },

@@ -17,7 +17,7 @@ describe('layout', () => {
     render(Layout, { children, onsignout: vi.fn() });
     expect(screen.getByText('acme')).toBeTruthy();
     const nav = screen.getByRole('navigation', { name: 'Main' });
-    expect([...nav.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Dashboard', 'Keys', 'Webhooks', 'Usage', 'Playground', 'Logs', 'Audit log']);
+    expect([...nav.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Dashboard', 'Getting started', 'Keys', 'Webhooks', 'Usage', 'Playground', 'Logs', 'Audit log']);
     expect(screen.queryByText(/read-only/i)).toBeNull();
     expect(screen.getByRole('button', { name: 'Sign out' })).toBeTruthy();
   });

@@ -7,13 +7,14 @@ const busy: DashboardData = {
     { id: 'key_prod', name: 'Production', start: 'key_prod_***', permissions: ['write'], callsToday: 12_400, rate: '100/min' },
     { id: 'key_analytics', name: 'Analytics', start: 'key_analytics_***', permissions: ['read-only'], callsToday: 3200, rate: '50/min' },
   ],
-  endpoints: [{ id: 'ep_1', url: 'https://api.mystore.com/hook', events: 'product.generated', status: 'active', lastTriggeredAt: new Date(Date.now() - 120_000).toISOString() }],
+  endpoints: [{ id: 'ep_1', url: 'https://api.mystore.com/hook', events: 'product.generated', status: 'active', health: 'healthy', lastTriggeredAt: new Date(Date.now() - 120_000).toISOString() }],
   activeKeys: 3,
   webhooks: 2,
   callsThisMonth: 245_000,
   avgResponseMs: 120,
   errorRate: 0.003,
   healthScore: 97,
+  healthParts: { errors: 97, latency: 100, webhooks: 92 },
   callsPerDay: [
     { day: '2026-11-01', calls: 8000, errors: 20 },
     { day: '2026-11-02', calls: 9100, errors: 31 },
@@ -34,12 +35,20 @@ describe('dashboard', () => {
     expect(screen.queryByRole('heading', { name: 'How it works' })).toBeNull();
   });
 
+  it('says what the health score is made of', () => {
+    render(DashboardView, { data: busy });
+    expect(screen.getByText(/^API health 97\/100 =/).textContent?.replace(/\s+/g, ' ')).toMatch(
+      /50 % errors 97 .*\+ 30 % latency 100 .*\+ 20 % webhooks 92 /,
+    );
+    expect(screen.getByRole('button', { name: 'How API health is worked out' })).toBeTruthy();
+  });
+
   it('lists keys and webhooks the way the product page does', () => {
     render(DashboardView, { data: busy });
     const keys = screen.getByRole('region', { name: 'API keys' });
     expect(keys.textContent).toMatch(/key_prod_\*\*\* — Production \(write\)\s*Usage: 12.4K calls today \| Rate: 100\/min/);
     const hooks = screen.getByRole('region', { name: 'Webhooks' });
-    expect(hooks.textContent).toMatch(/product.generated → https:\/\/api.mystore.com\/hook\s*Status: active \| Last triggered: 2 min ago/);
+    expect(hooks.textContent).toMatch(/product.generated → https:\/\/api.mystore.com\/hook\s*Status: active \| Last triggered: 2 min ago\s*✓\(deliveries succeeding\)/);
   });
 
   it('warns about keys near their rate limit', () => {

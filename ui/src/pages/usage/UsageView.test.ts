@@ -3,8 +3,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { limitRequest } from '../../../test/fixtures.js';
 import UsageView, { type Summary, type UsageData } from './UsageView.svelte';
 
-const summary: Summary = { calls: 245_000, errors4xx: 600, errors5xx: 135, errorRate: 0.003, avgLatencyMs: 120, p95LatencyMs: 310, healthScore: 97 };
-const quiet: Summary = { calls: 0, errors4xx: 0, errors5xx: 0, errorRate: 0, avgLatencyMs: 0, p95LatencyMs: 0, healthScore: 100 };
+const summary: Summary = { calls: 245_000, errors4xx: 600, errors5xx: 135, errorRate: 0.003, avgLatencyMs: 120, p95LatencyMs: 310, healthScore: 97, healthParts: { errors: 97, latency: 97, webhooks: 100 } };
+const quiet: Summary = { calls: 0, errors4xx: 0, errors5xx: 0, errorRate: 0, avgLatencyMs: 0, p95LatencyMs: 0, healthScore: 100, healthParts: { errors: 100, latency: 100, webhooks: 100 } };
 
 const data: UsageData = {
   summary,
