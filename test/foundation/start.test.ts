@@ -78,7 +78,7 @@ describe('npm start', () => {
     expect(out).toContain(`http://127.0.0.1:${port}`);
     expect(out).toContain(`Temporal Web UI:  http://127.0.0.1:${uiPort}`);
     const adminKey = /^\s+(gate_sk_live_\w+)\s*$/m.exec(out)?.[1];
-    expect(adminKey, 'the first start prints an admin key once').toBeDefined();
+    expect(adminKey, 'the first start prints an admin key once').toMatch(/^gate_sk_live_[0-9A-Za-z]{28}$/);
 
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);

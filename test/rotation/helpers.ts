@@ -62,11 +62,14 @@ export function hashOf(stack: Stack, secret: string): string {
 export async function secretRow(stack: Stack, secret: string) {
   const rows = await stack.orm.em
     .fork()
-    .execute<{ expires_at: Date | null; revoked_at: Date | null; rotation: number }[]>(
+    .execute<{ expires_at: string | null; revoked_at: string | null; rotation: number }[]>(
       `select expires_at, revoked_at, rotation from api_key_secret where hash = ?`,
       [hashOf(stack, secret)],
     );
-  return rows[0];
+  const row = rows[0];
+  // Raw rows carry timestamps as text: times here, so a check can compare them.
+  const time = (t: string | null) => (t === null ? null : new Date(t));
+  return row && { ...row, expires_at: time(row.expires_at), revoked_at: time(row.revoked_at) };
 }
 
 export interface EventRow {

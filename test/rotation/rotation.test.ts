@@ -60,7 +60,7 @@ describe('POST /api-keys/{id}/rotate', () => {
     const final = await handle.result();
     expect(final).toMatchObject({ phase: 'completed', keyId: key.keyId, rotation: 1 });
     const old = await secretRow(stack, key.secret);
-    expect(old?.revoked_at).toBeTruthy();
+    expect(old?.revoked_at?.getTime(), 'revoked, and not in the future').toBeLessThanOrEqual(Date.now());
     expect(new Date(old!.revoked_at!).getTime()).toBeGreaterThanOrEqual(createdAt + 2000);
     expect((await secretRow(stack, fresh))?.revoked_at).toBeNull();
   });
@@ -98,7 +98,7 @@ describe('POST /api-keys/{id}/rotate', () => {
     expect(await works(stack, res.body.api_key)).toBe(true);
     const state = await stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.pk, 1)).result();
     expect(state.phase).toBe('completed');
-    expect((await secretRow(stack, key.secret))?.revoked_at).toBeTruthy();
+    expect((await secretRow(stack, key.secret))?.revoked_at?.getTime(), 'revoked, and not in the future').toBeLessThanOrEqual(Date.now());
   });
 
   it('defaults to a 24 h grace period', async () => {
@@ -139,7 +139,7 @@ describe('POST /api-keys/{id}/rotate', () => {
     // The first rotation's workflow finishes on its own: original secret revoked, key.revoked raised.
     const firstState = await stack.temporal.client.workflow.getHandle(rotationWorkflowId(ws.workspaceId, key.pk, 1)).result();
     expect(firstState.phase).toBe('completed');
-    expect((await secretRow(stack, key.secret))?.revoked_at).toBeTruthy();
+    expect((await secretRow(stack, key.secret))?.revoked_at?.getTime(), 'revoked, and not in the future').toBeLessThanOrEqual(Date.now());
     expect((await secretRow(stack, first.body.api_key))?.revoked_at).toBeNull();
     const revoked = await events(stack, ws.workspaceId, 'key.revoked');
     expect(revoked.map((e) => e.payload['rotation'])).toEqual([1]);
@@ -272,9 +272,9 @@ describe('rotation state, end-grace and extend-grace', () => {
     expect(ended.status).toBe(200);
     expect((await stack.rest('GET', `/api-keys/${key.keyId}/rotation`, { key: key.secret })).status).toBe(401);
     expect(ended.body).toMatchObject({ phase: 'completed', rotation: 1 });
-    expect(ended.body.completed_at).toBeTruthy();
+    expect(ended.body.completed_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
     expect(await works(stack, key.secret)).toBe(false);
-    expect((await secretRow(stack, key.secret))?.revoked_at).toBeTruthy();
+    expect((await secretRow(stack, key.secret))?.revoked_at?.getTime(), 'revoked, and not in the future').toBeLessThanOrEqual(Date.now());
     expect(await events(stack, ws.workspaceId, 'key.revoked')).toHaveLength(1);
 
     // Again: nothing left to end, same answer.

@@ -21,8 +21,14 @@ beforeAll(async () => {
       res.end();
       return;
     }
-    res.writeHead(200, { 'retry-after': '7' });
-    res.end('fine');
+    // /ok answers after 50 ms, so the measured duration has a floor a test can check.
+    setTimeout(
+      () => {
+        res.writeHead(200, { 'retry-after': '7' });
+        res.end('fine');
+      },
+      req.url === '/ok' ? 50 : 0,
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -38,7 +44,7 @@ describe('postWebhook', () => {
   it('returns status, body excerpt, duration and Retry-After', async () => {
     const r = await postWebhook(`${base}/ok`, { 'webhook-id': 'msg_1' }, '{}', allow);
     expect(r).toMatchObject({ statusCode: 200, responseExcerpt: 'fine', retryAfter: '7' });
-    expect(r.durationMs).toBeGreaterThanOrEqual(0);
+    expect(r.durationMs).toBeGreaterThanOrEqual(45);
   });
 
   it('gives up on an endpoint that does not answer within the timeout, as status 0', async () => {

@@ -56,7 +56,7 @@ describe('SSRF guard on endpoint URLs', () => {
   });
 
   it('refuses at connect time too: a name that resolves to loopback later (rebinding) gets no request', async () => {
-    const { workspaceId, secret: key } = await stack.workspace(['admin']);
+    const { secret: key } = await stack.workspace(['admin']);
     // Accepted while it pointed somewhere public…
     const ep = (await stack.rest('POST', '/webhooks', { key, body: { url: 'https://93.184.215.14/hook', event_types: ['export.completed'] } })).body;
     // …then it resolves to this machine. Both a name and a literal are judged on the address connected to.
@@ -72,7 +72,6 @@ describe('SSRF guard on endpoint URLs', () => {
       expect(ds[0].attempts[0]).toMatchObject({ status_code: 0, error: expect.stringMatching(refused) });
     }
     expect(rx.at('/rebind')).toHaveLength(0);
-    expect(workspaceId).toBeTruthy();
   });
 });
 
