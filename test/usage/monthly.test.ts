@@ -104,6 +104,12 @@ describe('monthly rollup workflow', () => {
 
   it('fails at once, without retrying, on a month that is not YYYY-MM', async () => {
     await expect(run('2026-13', 3)).rejects.toThrow();
+    // One attempt of the activity, its failure non-retryable: retries would have failed too, only later.
+    const history = await stack.temporal.client.workflow.getHandle(`usage-rollup:2026-13:3:${stack.config.TEMPORAL_TASK_QUEUE}`).fetchHistory();
+    const started = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes);
+    expect(started.map((e) => e.activityTaskStartedEventAttributes!.attempt)).toEqual([1]);
+    const failed = (history.events ?? []).find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes?.failure;
+    expect(failed).toMatchObject({ message: "month: expected YYYY-MM, got '2026-13'", applicationFailureInfo: { type: 'InvalidMonth', nonRetryable: true } });
   });
 
   it('is on a Schedule: the 1st of each month at 00:05 UTC, with a catch-up window', async () => {
