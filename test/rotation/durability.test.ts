@@ -62,9 +62,11 @@ describe('rotation durability', () => {
         expect(final).toMatchObject({ phase: 'completed', rotation: 1 });
         const row = await secretRow(stack, key.secret);
         const revokedAt = new Date(row!.revoked_at!).getTime();
-        // On time: not before the grace end, and within a couple of seconds after it.
+        // On time: not before the grace end, and by the workflow once its grace timer fired (how
+        // long after that depends on the machine's load, so no wall-clock bound).
         expect(revokedAt).toBeGreaterThanOrEqual(graceEnd);
-        expect(revokedAt - graceEnd).toBeLessThan(3000);
+        const history = await handle.fetchHistory();
+        expect(history.events?.some((e) => e.timerFiredEventAttributes)).toBe(true);
         expect(await works(stack, key.secret)).toBe(false);
         expect(await works(stack, res.body.api_key)).toBe(true);
         expect(await events(stack, ws.workspaceId, 'key.revoked')).toHaveLength(1);
@@ -90,7 +92,7 @@ describe('rotation durability', () => {
     expect(Date.now() - t).toBeLessThan(10_000);
     expect(await works(stack, key.secret)).toBe(false);
     expect((await stack.rest('GET', `/api-keys/${key.keyId}/rotation`, { key: key.secret })).status).toBe(401);
-    expect((await secretRow(stack, key.secret))?.revoked_at).toBeTruthy();
+    expect((await secretRow(stack, key.secret))?.revoked_at?.getTime(), 'revoked, and not in the future').toBeLessThanOrEqual(Date.now());
     // Once the row says it stopped, nothing brings the old secret back.
     const ext = await stack.rest('POST', `/api-keys/${key.keyId}/rotation/extend-grace`, { key: ws.secret, body: { seconds: 60 } });
     expect(ext.status).toBe(409);
@@ -138,7 +140,7 @@ describe('rotation durability', () => {
       expect(state.body).toMatchObject({ rotation: 1, grace_ends_at: result.previousKeyExpiresAt.toISOString() });
       const final = await handle.result();
       expect(final.phase).toBe('completed');
-      expect((await secretRow(stack, key.secret))?.revoked_at).toBeTruthy();
+      expect((await secretRow(stack, key.secret))?.revoked_at?.getTime(), 'revoked, and not in the future').toBeLessThanOrEqual(Date.now());
       expect(await events(stack, ws.workspaceId, 'key.revoked')).toHaveLength(1);
       // Starting it again is a no-op: a finished rotation is never run twice.
       const runId = (await handle.describe()).runId;
