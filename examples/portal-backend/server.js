@@ -19,7 +19,7 @@ app.get('/', async (req, res) => {
   });
   if (r.status !== 201) return res.status(502).send('The API manager is unavailable');
   const { url } = await r.json();
-  res.send(`<!doctype html><title>Trebol · API access</title><h1>API access</h1>
+  res.send(`<!doctype html><title>Descriptra · API access</title><h1>API access</h1>
 <iframe id="portal" src="${url}" title="API manager" style="width:100%;border:0"></iframe>
 <script>
   const frame = document.getElementById('portal');
