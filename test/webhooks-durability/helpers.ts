@@ -116,6 +116,10 @@ export interface Tally {
   requests: number;
   distinct: number;
   duplicates: number;
+  /** The most copies any one delivery arrived in. */
+  maxCopies: number;
+  /** Events with a delivery that arrived more than once. */
+  duplicatedEvents: string[];
 }
 
 /**
@@ -140,5 +144,12 @@ export function tally(rx: Receiver, endpoints: { secret: string; path: string }[
     expect(new Set(rs.map((r) => r.body)).size, `${key}: copies differ in body`).toBe(1);
   }
   expect(copies.size, 'requests for events nobody published').toBe(endpoints.length * eventIds.length);
-  return { requests: rx.received.length, distinct: copies.size, duplicates: rx.received.length - copies.size };
+  const duplicated = [...copies].filter(([, rs]) => rs.length > 1);
+  return {
+    requests: rx.received.length,
+    distinct: copies.size,
+    duplicates: rx.received.length - copies.size,
+    maxCopies: Math.max(0, ...[...copies.values()].map((rs) => rs.length)),
+    duplicatedEvents: [...new Set(duplicated.map(([, rs]) => String(rs[0]!.headers['webhook-id'])))],
+  };
 }
