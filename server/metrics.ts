@@ -23,8 +23,9 @@ export function routeLabel(req: Request, res: Response): string {
     return procedure.includes(',') ? '/trpc/(batch)' : PROCEDURES.has(procedure) ? route : '/trpc/(unknown)';
   }
   // A REST route that refused before naming itself (a missing key): Express's own pattern.
+  // Spelled as the route table spells it (`/api-keys/{id}`), so one route is one series.
   const pattern = (req.route as { path?: unknown } | undefined)?.path;
-  if (typeof pattern === 'string') return pattern;
+  if (typeof pattern === 'string') return pattern.replace(/:(\w+)/g, '{$1}');
   return res.statusCode === 404 ? '(unmatched)' : '(ui)';
 }
 

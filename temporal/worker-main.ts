@@ -6,6 +6,7 @@ import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { bundleWorkflows, createWorker } from './worker.js';
 import { connectTemporal } from './client.js';
 import { loadProcessConfig } from '../scripts/process-config.js';
+import { fail } from '../scripts/fail.js';
 import { ensureSchedules } from './schedules.js';
 import type { Server } from 'node:http';
 import { createRegistry } from '../core/metrics/registry.js';
@@ -52,7 +53,9 @@ if (config.METRICS_PORT) {
     token: config.GATEHOUSE_METRICS_TOKEN,
     log,
     temporalUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
-  });
+  }).catch((err: NodeJS.ErrnoException) =>
+    fail(err.code === 'EADDRINUSE' ? `METRICS_PORT ${config.METRICS_PORT} is already in use on ${config.HOST}: set METRICS_PORT to a free port` : `worker metrics: ${err.message}`),
+  );
   log.info({ port: config.METRICS_PORT, host: config.HOST }, 'worker metrics listening');
 }
 log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running');

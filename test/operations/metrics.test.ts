@@ -67,6 +67,11 @@ describe('GET /metrics', () => {
     const read = await fetch(`${api.url}/api-keys/${key.id}`, { headers: { 'x-api-key': stack.bootstrapKey } });
     expect(read.status).toBe(200);
 
+    // Paths a client chooses still give a bounded route: the pattern, a fixed word, never the path.
+    expect((await fetch(`${api.url}/api-keys/${key.id}`)).status).toBe(401);
+    expect((await fetch(`${api.url}/trpc/no.such.procedure${key.id}`)).status).toBe(404);
+    expect((await fetch(`${api.url}/no/such/${key.id}`)).status).toBe(404);
+
     const after = await scrape(`${api.url}/metrics`, TOKEN);
     const moved = (name: string, labels: Record<string, string> = {}) => total(after, name, labels) - total(before, name, labels);
     expect(moved('gatehouse_verifications_total', { code: 'VALID' })).toBe(2);
@@ -76,6 +81,9 @@ describe('GET /metrics', () => {
     expect(moved('gatehouse_http_request_duration_seconds_count', { method: 'POST', route: '/v1/keys/verify', status: '200' })).toBe(4);
     // The route's pattern, never the key id the path held.
     expect(moved('gatehouse_http_request_duration_seconds_count', { method: 'GET', route: '/api-keys/{id}', status: '200' })).toBe(1);
+    expect(moved('gatehouse_http_request_duration_seconds_count', { method: 'GET', route: '/api-keys/{id}', status: '401' })).toBe(1);
+    expect(moved('gatehouse_http_request_duration_seconds_count', { method: 'GET', route: '/trpc/(unknown)', status: '404' })).toBe(1);
+    expect(moved('gatehouse_http_request_duration_seconds_count', { method: 'GET', route: '(unmatched)', status: '404' })).toBe(1);
     expect(after.some((s) => s.name === 'gatehouse_usage_buffered_records')).toBe(true);
     expect(after.some((s) => s.name === 'process_cpu_seconds_total')).toBe(true);
 
