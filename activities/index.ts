@@ -7,6 +7,7 @@ import { createKeyActivities } from './keys.js';
 import { createWebhookActivities } from './webhooks.js';
 import { createUsageActivities } from './usage.js';
 import { createLimitActivities } from './limits.js';
+import { createSigningKeyActivities } from './signing-keys.js';
 
 export interface ActivityDeps {
   orm: Orm;
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createWebhookActivities(deps),
     ...createUsageActivities(deps),
     ...createLimitActivities(deps),
+    ...createSigningKeyActivities(deps),
   };
 }
 

@@ -50,6 +50,8 @@ const schema = z.object({
     .string()
     .default('')
     .refine((v) => v.split(',').map((s) => s.trim()).filter(Boolean).every((s) => /^https?:\/\/[^\s/?#]+$/.test(s)), 'comma-separated origins such as https://app.example.com'),
+  /** Days between rotations of the OAuth signing key (the signing-key-rotation Schedule). */
+  GATEHOUSE_OAUTH_ROTATION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   /** Webhook endpoints one workspace may have, so one event cannot fan out without bound. */
   GATEHOUSE_MAX_WEBHOOK_ENDPOINTS: z.coerce.number().int().min(1).max(10_000).default(50),
   /** The worker's `GET /metrics` port (on HOST); unset, the worker serves no metrics. API processes serve them on PORT. */

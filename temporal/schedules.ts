@@ -5,6 +5,8 @@ import { keyRemindersWorkflow, type KeyRemindersInput } from '../workflows/key-r
 import { monthlyRollupWorkflow, type MonthlyRollupInput } from '../workflows/monthly-rollup.js';
 import { outboxSweepWorkflow } from '../workflows/outbox-sweep.js';
 import { limitRequestExpiryWorkflow } from '../workflows/limit-request-expiry.js';
+import { signingKeyRotationWorkflow, type SigningKeyRotationInput } from '../workflows/signing-keys.js';
+import { PUBLISH_BEFORE_SIGNING_MS, RETIRED_GRACE_MS } from '../core/oauth/signing-keys.js';
 import { scheduleIds } from './workflow-ids.js';
 
 export { scheduleIds };
@@ -12,6 +14,9 @@ export { scheduleIds };
 const DAY_SECONDS = 24 * 60 * 60;
 /** The outbox sweeper fans out events stored longer ago than this whose fan-out never started. */
 export const OUTBOX_SWEEP_AFTER_MS = 60_000;
+
+/** The settings Schedules read; the rotation interval defaults as in core/config.ts when a caller passes only the task queue. */
+export type ScheduleConfig = Pick<Config, 'TEMPORAL_TASK_QUEUE'> & Partial<Pick<Config, 'GATEHOUSE_OAUTH_ROTATION_DAYS'>>;
 
 export interface ScheduleOverrides {
   keyReminders?: {
@@ -26,8 +31,9 @@ export interface ScheduleOverrides {
  * Every Schedule Gatehouse runs. To add one, add an entry here: `ensureSchedules` creates it on
  * the next worker start-up, or brings an existing one in line with this definition.
  */
-export function scheduleDefinitions(config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>, overrides: ScheduleOverrides = {}): ScheduleOptions[] {
+export function scheduleDefinitions(config: ScheduleConfig, overrides: ScheduleOverrides = {}): ScheduleOptions[] {
   const ids = scheduleIds(config);
+  const rotationDays = config.GATEHOUSE_OAUTH_ROTATION_DAYS ?? 30;
   const reminders = overrides.keyReminders ?? {};
   const everySeconds = reminders.intervalSeconds ?? DAY_SECONDS;
   const args: [KeyRemindersInput] = [{ withinDays: reminders.withinDays ?? 7 }];
@@ -98,6 +104,20 @@ export function scheduleDefinitions(config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>,
       // A missed run is not worth catching up: the next one expires the same requests.
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
     },
+    {
+      // The OAuth signing key: publish the next, make it sign, retire the previous (docs/oauth.md).
+      scheduleId: ids.signingKeyRotation,
+      spec: { intervals: [{ every: `${rotationDays} days` }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: signingKeyRotationWorkflow,
+        workflowId: ids.signingKeyRotation,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        args: [{ publishMs: PUBLISH_BEFORE_SIGNING_MS, graceMs: RETIRED_GRACE_MS }] satisfies [SigningKeyRotationInput],
+      },
+      // A rotation missed while Temporal was down happens on its return; never two at once.
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: `${rotationDays} days` },
+    },
   ];
 }
 
@@ -106,7 +126,7 @@ export function scheduleDefinitions(config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>,
  * is safe on every start-up of every worker (the worker calls it before it polls). A paused
  * Schedule stays paused. Returns the schedule ids.
  */
-export async function ensureSchedules(client: Client, config: Pick<Config, 'TEMPORAL_TASK_QUEUE'>, overrides: ScheduleOverrides = {}): Promise<string[]> {
+export async function ensureSchedules(client: Client, config: ScheduleConfig, overrides: ScheduleOverrides = {}): Promise<string[]> {
   const ids: string[] = [];
   for (const def of scheduleDefinitions(config, overrides)) {
     try {

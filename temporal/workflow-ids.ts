@@ -49,6 +49,15 @@ export function selfTestWorkflowId(workspaceId: string, unique: string): string 
 }
 
 /**
+ * An operator's "rotate now": one fixed id, so a second request while it runs (its publication
+ * or grace wait included) is refused rather than stacked. Scheduled rotations are named after their
+ * Schedule, which appends the start time.
+ */
+export function signingKeyRotationWorkflowId({ TEMPORAL_TASK_QUEUE: taskQueue }: { TEMPORAL_TASK_QUEUE: string }): string {
+  return `signing-key-rotation:${taskQueue}:now`;
+}
+
+/**
  * Schedule ids carry the task queue, so deployments (and test files) sharing a namespace never
  * collide. A Schedule's workflow is named after its Schedule (Temporal appends the start time).
  */
@@ -58,5 +67,6 @@ export function scheduleIds({ TEMPORAL_TASK_QUEUE: taskQueue }: { TEMPORAL_TASK_
     monthlyUsage: `usage-monthly-rollup:${taskQueue}`,
     outboxSweep: `outbox-sweep:${taskQueue}`,
     limitRequestExpiry: `limit-request-expiry:${taskQueue}`,
+    signingKeyRotation: `signing-key-rotation:${taskQueue}`,
   } as const;
 }

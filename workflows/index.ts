@@ -5,3 +5,4 @@ export * from './key-reminders.js';
 export * from './webhooks.js';
 export * from './monthly-rollup.js';
 export * from './limit-request-expiry.js';
+export * from './signing-keys.js';

@@ -3,6 +3,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jo
 import { sql } from 'kysely';
 import type { SigningKeyState } from '../../db/entities/signing-key.js';
 import { typedDb, json, type Row } from '../../db/kysely.js';
+import { recordAudit, type AuditActor } from '../audit.js';
 import { notFound } from '../errors.js';
 import { seal } from '../webhooks/secret-box.js';
 import { notifyOAuthChanged, SIGNING_KEYS_CHANGED } from './notify.js';
@@ -18,6 +19,10 @@ export const MAX_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 export const CLOCK_SKEW_SECONDS = 60;
 /** A retired key stays in the JWKS this long: every token it signed has expired by then. */
 export const RETIRED_GRACE_MS = (MAX_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS) * 1000;
+/** How long a client or a service may cache the JWKS (its Cache-Control max-age). */
+export const JWKS_MAX_AGE_SECONDS = 300;
+/** A next key is published this long before it signs: one JWKS cache lifetime, and as much again for caches that refreshed late. */
+export const PUBLISH_BEFORE_SIGNING_MS = 2 * JWKS_MAX_AGE_SECONDS * 1000;
 
 export interface SigningKeyDeps {
   em: EntityManager;
@@ -171,7 +176,7 @@ export async function unpublishRetiredSigningKeys(deps: SigningKeyDeps): Promise
  * process at once. Revoking the active key makes a new active key in the same transaction, so
  * issuing never stops. Revoking a revoked key changes nothing.
  */
-export async function revokeSigningKey(deps: SigningKeyDeps, kid: string): Promise<{ revoked: SigningKeyView; replacement: SigningKeyView | null }> {
+export async function revokeSigningKey(deps: SigningKeyDeps, actor: AuditActor, kid: string): Promise<{ revoked: SigningKeyView; replacement: SigningKeyView | null }> {
   return changing(deps, async (tx) => {
     const db = typedDb(tx);
     const row = await db.selectFrom('signing_key').select(PUBLIC_COLUMNS).where('kid', '=', kid).executeTakeFirst();
@@ -184,6 +189,13 @@ export async function revokeSigningKey(deps: SigningKeyDeps, kid: string): Promi
       .returning(PUBLIC_COLUMNS)
       .executeTakeFirstOrThrow();
     const replacement = row.state === 'active' ? await generate(deps, tx, row.alg as SigningAlg, 'active') : null;
+    await recordAudit(tx, actor, {
+      workspaceId: actor.workspaceId,
+      action: 'signing_key.revoked',
+      targetType: 'signing_key',
+      targetId: kid,
+      changes: { state: 'revoked', previous_state: row.state, ...(replacement ? { replacement_kid: replacement.kid } : {}) },
+    });
     return { revoked: toSigningKeyView(revoked), replacement: replacement && toSigningKeyView(replacement) };
   });
 }

@@ -4,7 +4,7 @@ import type { KeyRecord } from '../../core/keys/key-record.js';
 import { isActive, verifyKey, type VerifyCode } from '../../core/keys/verify.js';
 import { invalidRequest, OAuthError, unauthorizedClient } from '../../core/oauth/errors.js';
 import { checkAccessToken, issueAccessToken, keyRing, revokeAccessToken, type TokenDeps } from '../../core/oauth/tokens.js';
-import { SIGNING_ALGS } from '../../core/oauth/signing-keys.js';
+import { JWKS_MAX_AGE_SECONDS, SIGNING_ALGS } from '../../core/oauth/signing-keys.js';
 import { hasScope, OPERATOR } from '../../core/permissions.js';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { authenticate } from '../auth/authenticate.js';
@@ -14,9 +14,6 @@ import type { ServerDeps } from '../context.js';
 import { markUsage } from '../usage-middleware.js';
 import { authenticateClient, clientCredentials, formParams, invalidClient } from './client-auth.js';
 import { issuerOf } from './issuer.js';
-
-/** How long a client or a service may cache the JWKS: a new key is published at least this long before it signs. */
-export const JWKS_MAX_AGE_SECONDS = 300;
 
 export const OAUTH_PATHS = {
   metadata: '/.well-known/oauth-authorization-server',

@@ -1,4 +1,5 @@
 import type { AnyRoute } from './route.js';
+import { oauthRestRoutes } from './oauth.js';
 import { healthRoute } from './system.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { auditRoutes } from './audit.js';
@@ -18,4 +19,4 @@ import { brandingRoutes } from './branding.js';
  * Every REST route, in the order OpenAPI lists them. Each resource keeps its routes in its own file.
  * Verification comes first: Express tries routes in order, and it is the hot path.
  */
-export const routes: AnyRoute[] = [...verifyRoutes, healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...planRoutes, ...auditRoutes, ...keyRotationRoutes, ...usageRoutes, ...limitRequestRoutes, ...webhookRestRoutes, ...portalRoutes, ...providerApiRoutes, ...playgroundSendRoutes, ...brandingRoutes];
+export const routes: AnyRoute[] = [...verifyRoutes, healthRoute, ...apiKeyRoutes, ...workspaceRoutes, ...planRoutes, ...auditRoutes, ...keyRotationRoutes, ...usageRoutes, ...limitRequestRoutes, ...webhookRestRoutes, ...portalRoutes, ...providerApiRoutes, ...playgroundSendRoutes, ...brandingRoutes, ...oauthRestRoutes];

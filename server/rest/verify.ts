@@ -2,13 +2,22 @@ import { z } from 'zod';
 import { MAX_COST, VERIFY_CODES, verifyKey } from '../../core/keys/verify.js';
 import { defineRoute } from './route.js';
 import { recordVerification } from '../usage-middleware.js';
+import { looksLikeJwt } from '../../core/oauth/tokens.js';
+import { verifyAccessToken } from '../../core/oauth/verify-token.js';
+import { tokenDeps } from '../oauth/endpoints.js';
+
+/** Secrets are at most 512 characters; an access token with many scopes runs longer. */
+const MAX_TOKEN_LENGTH = 8192;
 
 export const verifyBody = z.object({
   key: z
     .string({ error: 'expected the secret to verify, as a string' })
     .min(1, 'expected the secret to verify')
-    .max(512, 'at most 512 characters')
-    .meta({ description: 'The secret your API received (never logged).', example: 'gate_sk_live_…' }),
+    .max(MAX_TOKEN_LENGTH, `at most ${MAX_TOKEN_LENGTH} characters`)
+    .meta({
+      description: 'The secret your API received, or an OAuth access token (a JWT from `POST /oauth/token`); never logged.',
+      example: 'gate_sk_live_…',
+    }),
   permission: z
     .string({ error: 'expected a string' })
     .min(1, 'expected a permission expression')
@@ -70,10 +79,10 @@ export const verifyRoute = defineRoute({
   body: verifyBody,
   response: verifyResponse,
   handler: async ({ body, ctx, req, res }) => {
-    const r = await verifyKey(
-      { secret: body.key, workspaceId: ctx.principal.workspaceId, permission: body.permission, ip: body.ip ?? ctx.ip, cost: body.cost },
-      ctx,
-    );
+    // A JWT is an access token (docs/oauth.md): its signature, expiry and revocation, then the permission.
+    const r = looksLikeJwt(body.key)
+      ? await verifyAccessToken(tokenDeps(ctx), { token: body.key, workspaceId: ctx.principal.workspaceId, permission: body.permission })
+      : await verifyKey({ secret: body.key, workspaceId: ctx.principal.workspaceId, permission: body.permission, ip: body.ip ?? ctx.ip, cost: body.cost }, ctx);
     recordVerification(ctx.usage, ctx.principal.workspaceId, r, req, res);
     return {
       valid: r.valid,

@@ -12,6 +12,7 @@ import { webhookRouters } from './webhook-routers.js';
 import { portalRouter } from './portal.js';
 import { providerApiRouter } from './provider-api.js';
 import { brandingRouter } from './branding.js';
+import { oauthRouter } from './oauth.js';
 
 /** One router per resource, merged here. */
 export const appRouter = router({
@@ -27,6 +28,7 @@ export const appRouter = router({
   portal: portalRouter,
   providerApi: providerApiRouter,
   branding: brandingRouter,
+  oauth: oauthRouter,
   ...webhookRouters,
 });
 

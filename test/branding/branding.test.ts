@@ -15,7 +15,7 @@ afterAll(() => stack?.close());
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
 
 async function putLogo(body: Buffer | string, contentType: string, key = stack.bootstrapKey) {
-  const res = await fetch(`${stack.url}/settings/branding/logo`, { method: 'PUT', headers: { 'x-api-key': key, 'content-type': contentType }, body });
+  const res = await fetch(`${stack.url}/settings/branding/logo`, { method: 'PUT', headers: { 'x-api-key': key, 'content-type': contentType }, body: typeof body === 'string' ? body : new Uint8Array(body) });
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   return { status: res.status, body: (await res.json()) as any };
 }

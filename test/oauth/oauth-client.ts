@@ -1,3 +1,6 @@
+import { sql } from 'kysely';
+import { notifyKeyChanged } from '../../core/keys/notify.js';
+import { typedDb } from '../../db/kysely.js';
 import type { Stack } from '../harness.js';
 
 /** A key made through the REST API, as a provider would: its secret and its OAuth client id. */
@@ -62,4 +65,18 @@ export async function until(check: () => Promise<boolean>, timeoutMs = 10_000, w
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Moves a key's expiry into the past, as time would, and tells every process (keys cannot be created expired). */
+export async function expireKey(stack: Stack, id: string): Promise<void> {
+  await stack.orm.em.fork().transactional(async (tx) => {
+    const row = await typedDb(tx as never)
+      .updateTable('api_key')
+      .set({ expires_at: sql<Date>`now() - interval '1 minute'` })
+      .where('workspace_id', '=', stack.config.GATEHOUSE_DEFAULT_WORKSPACE)
+      .where('id', '=', id)
+      .returning('pk')
+      .executeTakeFirstOrThrow();
+    await notifyKeyChanged(tx as never, row.pk);
+  });
 }

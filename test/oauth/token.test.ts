@@ -79,18 +79,6 @@ describe('POST /oauth/token', () => {
     expect(wider.body).toMatchObject({ error: 'invalid_scope' });
   });
 
-  it('never grants the operator scope, even to a key holding it', async () => {
-    const operator = await createKey(stack, { permissions: ['operator', 'products:read'] }).catch(() => undefined);
-    // A workspace key may not hold operator; the bootstrap key (an operator's) has no client secret format, so ask with a key that tries.
-    if (operator) {
-      const res = await tokenRequest(stack, operator, { scope: 'operator' });
-      expect(res.body).toMatchObject({ error: 'invalid_scope' });
-    }
-    const asked = await tokenRequest(stack, key, { scope: 'operator' });
-    expect(asked.status).toBe(400);
-    expect(asked.body.error).toBe('invalid_scope');
-  });
-
   it('sends a token a client can use right away', async () => {
     expect((await token(stack, key)).split('.')).toHaveLength(3);
   });

@@ -34,6 +34,7 @@ const REST_PARAM_KINDS: Record<string, Kind> = {
   'recover/{recovery_id}': 'recovery',
   'events/{id}': 'event',
   'deliveries/{id}': 'delivery',
+  'signing-keys/{kid}': 'plan', // operators only: the provider's OAuth signing keys, refused before any read
 };
 
 /** tRPC: `procedure.field`, else `router.field`, else the field name alone says what an id names. */
@@ -134,8 +135,8 @@ async function snapshotB(): Promise<Record<string, unknown[]>> {
       if (fk) {
         const on = fk.child_cols.map((c, i) => `c."${c}" = p."${fk.parent_cols[i]}"`).join(' and ');
         out[t] = await em.execute(`select c.* from "${t}" c join "${fk.parent}" p on ${on} where p.workspace_id = ? order by c::text`, [b.workspaceId]);
-        // The provider's own tables: plans and the per-plan monthly totals hold no customer's rows.
-      } else if (!['mikro_orm_migrations', 'gatehouse_install_key', 'plan', 'usage_month_plan', 'branding', 'provider_api'].includes(t)) unclassified.push(t);
+        // The provider's own tables: plans, the per-plan monthly totals and the OAuth signing keys hold no customer's rows.
+      } else if (!['mikro_orm_migrations', 'gatehouse_install_key', 'plan', 'usage_month_plan', 'branding', 'provider_api', 'signing_key'].includes(t)) unclassified.push(t);
     }
   }
   // A new table is either tenant data (a workspace_id, or a foreign key to a table with one) or listed above as not.

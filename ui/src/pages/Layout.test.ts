@@ -3,6 +3,7 @@ import { createRawSnippet } from 'svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { session } from '../lib/session.svelte.js';
 import Layout from './Layout.svelte';
+import { applyBranding } from '../lib/branding.svelte.js';
 
 const children = createRawSnippet(() => ({ render: () => '<p>page</p>' }));
 
@@ -20,6 +21,17 @@ describe('layout', () => {
     expect([...nav.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Dashboard', 'Getting started', 'Keys', 'Webhooks', 'Usage', 'Playground', 'Logs', 'Audit log']);
     expect(screen.queryByText(/read-only/i)).toBeNull();
     expect(screen.getByRole('button', { name: 'Sign out' })).toBeTruthy();
+  });
+
+  it('carries the branding: the product’s name and logo, and its support link', () => {
+    applyBranding({ productName: 'Descriptra', keyPrefix: 'desc', accentColor: '#7c3aed', logoUrl: null, logoSrc: '/branding/logo?v=1', supportUrl: 'https://help.descriptra.example', updatedAt: null });
+    session.me = { workspaceId: 'acme', keyId: 'admin', scopes: ['keys:write'], canWrite: true, expiresAt: null };
+    const { container } = render(Layout, { children, onsignout: vi.fn() });
+    const brand = container.querySelector('aside .brand')!;
+    expect(brand.textContent?.trim()).toBe('Descriptra');
+    expect(brand.querySelector('img')?.getAttribute('src')).toBe('/branding/logo?v=1');
+    expect(screen.getByRole('link', { name: 'Support' }).getAttribute('href')).toBe('https://help.descriptra.example');
+    applyBranding({ productName: 'Gatehouse', keyPrefix: null, accentColor: null, logoUrl: null, logoSrc: null, supportUrl: null, updatedAt: null });
   });
 
   it('a customer-portal session shows the person, not a key', () => {
@@ -49,7 +61,7 @@ describe('layout', () => {
     session.me = { workspaceId: 'default', keyId: 'bootstrap', scopes: ['keys:write', 'operator'], canWrite: true, expiresAt: null };
     const view = render(Layout, { children, onsignout: vi.fn() });
     const console = screen.getByRole('navigation', { name: 'Operator' });
-    expect([...console.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Customers', 'Plans', 'Limit requests', 'Provider usage']);
+    expect([...console.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Customers', 'Plans', 'Limit requests', 'Provider usage', 'Branding']);
     view.unmount();
     session.me = { workspaceId: 'acme', keyId: 'admin', scopes: ['keys:write', 'limits:write'], canWrite: true, expiresAt: null };
     render(Layout, { children, onsignout: vi.fn() });
