@@ -28,6 +28,7 @@ export const ROUTES = [
   { name: 'operator-plans', pattern: 'operator/plans', operator: true },
   { name: 'operator-requests', pattern: 'operator/requests', operator: true },
   { name: 'operator-provider', pattern: 'operator/provider', operator: true },
+  { name: 'operator-provider-api', pattern: 'operator/provider-api', operator: true },
   { name: 'operator-branding', pattern: 'operator/branding', operator: true },
 ] as const satisfies readonly { name: string; pattern: string; operator?: boolean }[];
 

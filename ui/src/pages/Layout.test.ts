@@ -61,7 +61,7 @@ describe('layout', () => {
     session.me = { workspaceId: 'default', keyId: 'bootstrap', scopes: ['keys:write', 'operator'], canWrite: true, expiresAt: null };
     const view = render(Layout, { children, onsignout: vi.fn() });
     const console = screen.getByRole('navigation', { name: 'Operator' });
-    expect([...console.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Customers', 'Plans', 'Limit requests', 'Provider usage', 'Branding']);
+    expect([...console.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Customers', 'Plans', 'Limit requests', 'Provider usage', 'Provider API', 'Branding']);
     view.unmount();
     session.me = { workspaceId: 'acme', keyId: 'admin', scopes: ['keys:write', 'limits:write'], canWrite: true, expiresAt: null };
     render(Layout, { children, onsignout: vi.fn() });
