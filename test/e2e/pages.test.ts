@@ -17,6 +17,8 @@ import { buildUi, launchChromium, screenshot, SCREENSHOTS, until } from './brows
  * table (ui/src/lib/routes.ts), so a new page is toured without anyone listing it here.
  * On each page and dialog: no horizontal scroll at 375 px, no serious or critical axe-core finding;
  * each page is saved to docs/screenshots/<page>-<width>.png (the README shows dashboard-1280.png).
+ * Then every page once more in dark mode (prefers-color-scheme: dark) at 1280 px, checked by axe
+ * (contrast included); the dashboard's is docs/screenshots/dashboard-dark-1280.png.
  * One stack and one browser for the whole tour, to keep it affordable.
  */
 const DOCS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
@@ -105,8 +107,8 @@ afterAll(async () => {
 });
 
 /** Runs one width's tour in its own browser context; on failure, saves what the browser showed first. */
-async function inContext(width: number, name: string, steps: (p: Page) => Promise<void>) {
-  const context: BrowserContext = await browser.newContext({ viewport: { width, height: width < 768 ? 812 : 860 } });
+async function inContext(width: number, name: string, steps: (p: Page) => Promise<void>, colorScheme: 'light' | 'dark' = 'light') {
+  const context: BrowserContext = await browser.newContext({ viewport: { width, height: width < 768 ? 812 : 860 }, colorScheme });
   const p = await context.newPage();
   p.setDefaultTimeout(15_000);
   try {
@@ -243,13 +245,18 @@ async function closeDialog(p: Page, guarded = false) {
   await dialog.waitFor({ state: 'detached' });
 }
 
-async function tour(p: Page, width: number, operator: boolean) {
+/** Every page of one side (the customer's or the operator's); `dark`: the dark-mode pass, pages only. */
+async function tour(p: Page, width: number, operator: boolean, dark = false) {
   for (const route of ROUTES.filter((r) => Boolean((r as { operator?: boolean }).operator) === operator)) {
     const path = routePath(route.pattern, ROUTE_IDS[route.name]?.());
     await p.goto(`${stack.url}/#${path}`);
     await settled(p);
     await expect(p.locator('main h1').first().textContent(), route.name).resolves.not.toMatch(/Page not found|Operators only/);
-    await check(p, route.name, width);
+    await check(p, dark ? `${route.name} (dark)` : route.name, width);
+    if (dark) {
+      if (route.name === 'dashboard') await p.screenshot({ path: `${DOCS}dashboard-dark-${width}.png`, fullPage: true });
+      continue;
+    }
     await p.screenshot({ path: `${DOCS}${route.name}-${width}.png`, fullPage: true });
 
     for (const opener of DIALOGS[route.name] ?? []) {
@@ -313,4 +320,21 @@ describe('every page and dialog, at 1280 and 375 px', () => {
       });
     }, 300_000);
   }
+});
+
+describe('every page in dark mode', () => {
+  it('the customer’s pages and the operator console at 1280 px: dark surfaces, nothing serious for axe', async () => {
+    await inContext(1280, 'dark', async (p) => {
+      await p.goto(stack.url + '/');
+      await p.getByRole('button', { name: 'Sign in' }).waitFor();
+      await check(p, 'sign-in (dark)', 1280);
+      await signIn(p, customerSecret);
+      // The palette applies: the page's background is app.css's dark --bg, not the light one.
+      expect(await p.evaluate(() => getComputedStyle(document.documentElement).backgroundColor)).toBe('rgb(15, 19, 24)');
+      await tour(p, 1280, false, true);
+      await p.getByRole('button', { name: 'Sign out' }).click();
+      await signIn(p, stack.bootstrapKey);
+      await tour(p, 1280, true, true);
+    }, 'dark');
+  }, 300_000);
 });
