@@ -5,6 +5,7 @@ import { openPortalSession } from './auth/portal-session.js';
 import { setSessionCookie } from './auth/session.js';
 import { getBranding, type BrandingView } from '../core/branding/service.js';
 import { escapeHtml } from './html.js';
+import { framedPageHeaders } from './security-headers.js';
 
 const REFUSALS = {
   forged: { title: 'This sign-in link is not valid', text: 'The link is not one this portal issued, or it was cut short when it was copied. Ask for a new link from the product you came from.' },
@@ -33,6 +34,7 @@ export function portalEnterRoute(app: Express, deps: ServerDeps): void {
       res.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
       if (!spent.ok) {
         const r = REFUSALS[spent.reason];
+        framedPageHeaders(res, deps.config);
         res.status(401).type('html').send(page(await getBranding(em as never), r.title, r.text));
         return;
       }

@@ -7,6 +7,21 @@ import { frameAncestors, type Config } from '../core/config.js';
  */
 const API_CSP = "default-src 'none'; frame-ancestors 'none'";
 
+function frameAncestorsDirective(ancestors: string[]): string {
+  return `frame-ancestors ${ancestors.length > 0 ? ancestors.join(' ') : "'none'"}`;
+}
+
+/**
+ * A page the server writes itself that opens inside the provider's frame (a sign-in link's
+ * refusal): it loads nothing, as API responses, but may be framed where the UI may, so the person
+ * reads why instead of the browser's refused-frame page.
+ */
+export function framedPageHeaders(res: Response, config: Pick<Config, 'GATEHOUSE_PORTAL_FRAME_ANCESTORS'>): void {
+  const ancestors = frameAncestors(config);
+  res.setHeader('Content-Security-Policy', `default-src 'none'; ${frameAncestorsDirective(ancestors)}`);
+  if (ancestors.length > 0) res.removeHeader('X-Frame-Options');
+}
+
 /**
  * The admin UI's policy. The Vite build is one module script and one stylesheet from 'self', with
  * no inline script or <style>; Svelte sets dynamic styles through CSSOM (element.style), which CSP
@@ -24,7 +39,7 @@ function uiCsp(ancestors: string[], imgOrigins: string[] = []): string {
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",
-    `frame-ancestors ${ancestors.length > 0 ? ancestors.join(' ') : "'none'"}`,
+    frameAncestorsDirective(ancestors),
   ].join('; ');
 }
 

@@ -148,6 +148,21 @@ describe('the portal embedded in a provider page, third-party cookies blocked', 
     expect(audit.body.entries.map((e: { action: string; actor_key_id: string }) => `${e.action} ${e.actor_key_id}`).sort()).toEqual(['key.created user:u_123', 'key.revoked user:u_123']);
   });
 
+  it('a link already used, opened in the frame, shows its refusal page there (not a refused frame)', async () => {
+    const minted = await fetch(`${portalOrigin}/portal/sessions`, {
+      method: 'POST',
+      headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ workspace_id: 'trebol', user: { id: 'u_123', email: 'ana@trebol.example', name: 'Ana Ruiz' }, role: 'admin' }),
+    });
+    const { url } = (await minted.json()) as { url: string };
+    expect((await fetch(url, { redirect: 'manual' })).status).toBe(303);
+    await page.locator('#portal').evaluate((f, src) => ((f as HTMLIFrameElement).src = src), url);
+    await portal().getByRole('heading', { name: 'This sign-in link was already used' }).waitFor();
+    // Back to a fresh link, as the provider's page mints one on every visit.
+    await page.goto(hostUrl);
+    await portal().getByRole('heading', { name: 'API Manager' }).waitFor();
+  });
+
   it('signing out in the frame tells the host page the session ended', async () => {
     await portal().getByRole('button', { name: 'Sign out' }).click();
     await until(async () => (await posted()).some((m) => m.data.type === 'gatehouse:session-ended'), 'a session-ended message');
