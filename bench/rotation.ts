@@ -60,8 +60,8 @@ export async function run(args: string[]): Promise<void> {
       const secret = generateSecret('gate', 'live');
       const pk = newId('kid');
       await em().execute(
-        `insert into api_key (pk, workspace_id, id, permissions, rate_limits, ip_allowlist, metadata, start, created_at, updated_at)
-         values (?, ?, ?, '["admin"]', '[]', '[]', '{}', ?, now(), now())`,
+        `insert into api_key (pk, workspace_id, id, client_id, permissions, rate_limits, ip_allowlist, metadata, start, created_at, updated_at)
+         values (?, ?, ?, 'ci_' || replace(gen_random_uuid()::text, '-', ''), '["admin"]', '[]', '[]', '{}', ?, now(), now())`,
         [pk, workspaceId, id, maskSecret(secret)],
       );
       await em().execute(`insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now())`, [hashSecret(secret), pk, maskSecret(secret)]);

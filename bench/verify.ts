@@ -103,8 +103,8 @@ export async function run(args: string[]): Promise<void> {
     const keyPk = newId('kid');
     const em = orm.em.fork();
     await em.execute(
-      `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
-       values (?, 'default', 'bench-key', 'bench', 'live', '["products:write"]', '[]', '[]', '{}', true, ?, now(), now())`,
+      `insert into api_key (pk, workspace_id, id, client_id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
+       values (?, 'default', 'bench-key', 'ci_' || replace(gen_random_uuid()::text, '-', ''), 'bench', 'live', '["products:write"]', '[]', '[]', '{}', true, ?, now(), now())`,
       [keyPk, maskSecret(secret)],
     );
     await em.execute(`insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now())`, [
@@ -116,8 +116,8 @@ export async function run(args: string[]): Promise<void> {
     const limitedSecret = generateSecret('gate', 'live');
     const limitedPk = newId('kid');
     await em.execute(
-      `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
-       values (?, 'default', 'bench-limited', 'bench', 'live', '["products:write"]', ?, '[]', '{}', true, ?, now(), now())`,
+      `insert into api_key (pk, workspace_id, id, client_id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
+       values (?, 'default', 'bench-limited', 'ci_' || replace(gen_random_uuid()::text, '-', ''), 'bench', 'live', '["products:write"]', ?, '[]', '{}', true, ?, now(), now())`,
       [limitedPk, JSON.stringify([{ name: 'bench', limit: 1_000_000_000, windowSeconds: 60 }]), maskSecret(limitedSecret)],
     );
     await em.execute(`insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now())`, [
@@ -132,8 +132,8 @@ export async function run(args: string[]): Promise<void> {
       const keySecret = generateSecret('gate', 'live');
       const pk = newId('kid');
       await em.execute(
-        `insert into api_key (pk, workspace_id, id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
-         values (?, ?, ?, 'bench', 'live', ?, '[]', '[]', '{}', true, ?, now(), now())`,
+        `insert into api_key (pk, workspace_id, id, client_id, name, environment, permissions, rate_limits, ip_allowlist, metadata, enabled, start, created_at, updated_at)
+         values (?, ?, ?, 'ci_' || replace(gen_random_uuid()::text, '-', ''), 'bench', 'live', ?, '[]', '[]', '{}', true, ?, now(), now())`,
         [pk, workspaceId, id, JSON.stringify(permissions), maskSecret(keySecret)],
       );
       await em.execute(`insert into api_key_secret (hash, api_key_pk, start, created_at) values (?, ?, ?, now())`, [hashSecret(keySecret), pk, maskSecret(keySecret)]);
