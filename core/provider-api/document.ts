@@ -65,7 +65,13 @@ export async function documentProblems(doc: OpenApiDocument): Promise<DocumentPr
   if (refProblems.length) return refProblems;
 
   const options = { resolve: { external: false, file: false }, dereference: { circular: 'ignore' as const } };
-  const result = await validate(structuredClone(doc) as never, options);
+  let result: Awaited<ReturnType<typeof validate>>;
+  try {
+    result = await validate(structuredClone(doc) as never, options);
+  } catch (err) {
+    // The parser throws on what it cannot read at all: still the document's problem, never a 500.
+    return [{ path: '', message: (err as Error).message.split('\n')[0]! }];
+  }
   if (result.valid) return [];
   // The parser's messages carry a code frame of the dereferenced document, printed with two-space
   // indentation; its `>` line is mapped back to a JSON pointer in that same printing.
@@ -73,7 +79,7 @@ export async function documentProblems(doc: OpenApiDocument): Promise<DocumentPr
   const problems: DocumentProblem[] = [];
   for (const e of result.errors) {
     const line = /^>\s*(\d+)\s*\|/m.exec(e.message)?.[1];
-    if (line && !lines) lines = pointerOf(await dereference(structuredClone(doc) as never, options));
+    if (line && !lines) lines = pointerOf(await dereference(structuredClone(doc) as never, options).catch(() => ({})));
     problems.push({ path: line ? (lines?.[Number(line) - 1] ?? '') : '', message: e.message.split('\n')[0]!.replace(/^[A-Z_]+ /, '') });
   }
   if (result.additionalErrors) problems.push({ path: '', message: `and ${result.additionalErrors} more errors` });
