@@ -67,6 +67,8 @@ const DIALOGS: Partial<Record<RouteName, Opener[]>> = {
   'operator-customers': [{ button: 'Create workspace' }],
   'operator-plans': [{ button: 'Create plan' }, { button: 'Edit plan growth' }, { button: 'Delete plan growth' }],
   'operator-requests': [{ button: /^Approve request/ }, { button: /^Decline request/ }],
+  // Both ask first: a revoke says its tokens stop verifying at once (a key exists once one was needed).
+  'operator-signing-keys': [{ button: 'Rotate now' }, { button: /^Revoke /, expect: /stops verifying at once/, optional: true }],
 };
 
 /** The id each page with `:id` in its address shows. */

@@ -23,6 +23,7 @@ export const ROUTES = [
   { name: 'playground', pattern: 'playground' },
   { name: 'logs', pattern: 'logs' },
   { name: 'audit', pattern: 'audit' },
+  { name: 'settings-oauth', pattern: 'settings/oauth' },
   { name: 'operator-customers', pattern: 'operator', operator: true },
   { name: 'operator-workspace', pattern: 'operator/workspaces/:id', operator: true },
   { name: 'operator-plans', pattern: 'operator/plans', operator: true },
@@ -30,6 +31,7 @@ export const ROUTES = [
   { name: 'operator-provider', pattern: 'operator/provider', operator: true },
   { name: 'operator-provider-api', pattern: 'operator/provider-api', operator: true },
   { name: 'operator-branding', pattern: 'operator/branding', operator: true },
+  { name: 'operator-signing-keys', pattern: 'operator/signing-keys', operator: true },
 ] as const satisfies readonly { name: string; pattern: string; operator?: boolean }[];
 
 export type RouteName = (typeof ROUTES)[number]['name'];

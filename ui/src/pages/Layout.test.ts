@@ -18,7 +18,7 @@ describe('layout', () => {
     render(Layout, { children, onsignout: vi.fn() });
     expect(screen.getByText('acme')).toBeTruthy();
     const nav = screen.getByRole('navigation', { name: 'Main' });
-    expect([...nav.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Dashboard', 'Getting started', 'Keys', 'Webhooks', 'Usage', 'Playground', 'Logs', 'Audit log']);
+    expect([...nav.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Dashboard', 'Getting started', 'Keys', 'Webhooks', 'Usage', 'Playground', 'Logs', 'Audit log', 'OAuth settings']);
     expect(screen.queryByText(/read-only/i)).toBeNull();
     expect(screen.getByRole('button', { name: 'Sign out' })).toBeTruthy();
   });
@@ -61,7 +61,7 @@ describe('layout', () => {
     session.me = { workspaceId: 'default', keyId: 'bootstrap', scopes: ['keys:write', 'operator'], canWrite: true, expiresAt: null };
     const view = render(Layout, { children, onsignout: vi.fn() });
     const console = screen.getByRole('navigation', { name: 'Operator' });
-    expect([...console.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Customers', 'Plans', 'Limit requests', 'Provider usage', 'Provider API', 'Branding']);
+    expect([...console.querySelectorAll('a')].map((a) => a.textContent)).toEqual(['Customers', 'Plans', 'Limit requests', 'Provider usage', 'Provider API', 'Branding', 'Signing keys']);
     view.unmount();
     session.me = { workspaceId: 'acme', keyId: 'admin', scopes: ['keys:write', 'limits:write'], canWrite: true, expiresAt: null };
     render(Layout, { children, onsignout: vi.fn() });

@@ -20,6 +20,8 @@ export type ProviderUsage = Outputs['usage']['provider'];
 export type LimitRequest = Outputs['limits']['queue']['limitRequests'][number];
 export type LimitRequestKind = LimitRequest['kind'];
 export type LimitRequestStatus = LimitRequest['status'];
+export type SigningKeys = Outputs['oauth']['signingKeys'];
+export type SigningKey = SigningKeys['keys'][number];
 
 /** "1,000 / 60 s": a rate limit or ceiling in one phrase. */
 export function describeCeiling(l: RateCeiling): string {
