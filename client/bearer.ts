@@ -11,10 +11,12 @@ const CLOCK_TOLERANCE_S = 5;
 /**
  * A caller sends the same token on every request until it expires: its verified claims are kept
  * (the exact token string as the key) so the signature is checked once, not per request. An
- * entry is trusted no longer than the token's own `exp` and at most a minute, less than the JWKS
- * cache lifetime, so it learns nothing later than the signature check would. Bounded.
+ * entry is trusted no longer than the token's own `exp` and at most a minute, so a signing key
+ * withdrawn from the JWKS stops being trusted at most a minute after the JWKS cache refreshes. Bounded.
  */
 const VERIFIED_TTL_MS = 60_000;
+/** Gatehouse serves its JWKS with `Cache-Control: max-age=300`. */
+const JWKS_MAX_AGE_MS = 300_000;
 const VERIFIED_MAX = 10_000;
 
 /** What a token check found: a verdict the middleware answers like a key's. */
@@ -87,6 +89,8 @@ export function bearerVerifier(opts: BearerVerifierOptions): BearerVerifier {
   // Cached; an unknown `kid` (a freshly rotated key) refetches at most once per cooldown, so a flood
   // of forged kids costs Gatehouse one request every 30 s.
   const jwks = createRemoteJWKSet(new URL(`${opts.url}/.well-known/jwks.json`), {
+    // The JWKS's own max-age: a signing key the operator revokes leaves this cache as it leaves Gatehouse's.
+    cacheMaxAge: JWKS_MAX_AGE_MS,
     timeoutDuration: opts.timeoutMs,
     [customFetch]: opts.fetch,
   });
