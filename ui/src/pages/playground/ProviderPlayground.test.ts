@@ -81,6 +81,14 @@ describe('the provider API in the playground', () => {
     expect(code()).toContain('response = requests.post(');
   });
 
+  it('sends nothing while blocked, and says why', () => {
+    render(ProviderPlayground, { api, keys, send: vi.fn(), blockedReason: 'While you view a customer, requests cannot be sent.' });
+    const button = screen.getByRole('button', { name: 'Send request' }) as HTMLButtonElement;
+    expect(button.disabled).toBe(true);
+    expect(button.getAttribute('aria-describedby')).toBe('send-blocked');
+    expect(screen.getByText(/While you view a customer/)).toBeTruthy();
+  });
+
   it('shows why a send failed', async () => {
     render(ProviderPlayground, { api, keys, send: vi.fn(async () => Promise.reject(new Error("key: not an active key of this workspace"))) });
     await fireEvent.input(screen.getByLabelText(/^id/), { target: { value: '1' } });
