@@ -7,6 +7,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../db/postgres.js';
 import { startTemporalDevServer } from '../temporal/dev-server.js';
 import { bundleWorkflows } from '../temporal/worker.js';
 import { freePort } from './free-port.js';
+import { buildUiForRun } from './e2e/browser.js';
 
 const requireCjs = createRequire(import.meta.url);
 
@@ -21,7 +22,7 @@ declare module 'vitest' {
 
 /**
  * One PostgreSQL (embedded, or DATABASE_URL's server) and one real Temporal dev server for the
- * whole run, started from the existing `temporal` binary; the workflow bundle is built once.
+ * whole run, started from the existing `temporal` binary; the workflow bundle and the UI are built once.
  */
 export default async function setup(project: TestProject) {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
@@ -45,6 +46,8 @@ export default async function setup(project: TestProject) {
         }),
     freePort().then((port) => startTemporalDevServer({ port })),
     bundleWorkflows(),
+    // Built once, before any file serves it (test/e2e/browser.ts).
+    buildUiForRun(),
   ]);
   const workflowBundlePath = join(dir, 'workflow-bundle.js');
   await writeFile(workflowBundlePath, bundle.code);

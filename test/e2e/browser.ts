@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
@@ -6,9 +6,17 @@ import { build } from 'vite';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SCREENSHOTS = `${ROOT}test-output/screenshots`;
 
-/** Builds ui/dist the way `npm run build:ui` does, so the stack serves the current UI. */
-export async function buildUi(): Promise<void> {
+/** Builds ui/dist the way `npm run build:ui` does: once per run, by the global setup. */
+export async function buildUiForRun(): Promise<void> {
   await build({ configFile: `${ROOT}ui/vite.config.ts`, logLevel: 'error' });
+}
+
+/**
+ * The stack serves ui/dist as the global setup built it for this run. Test files must not rebuild
+ * it: a rebuild replaces the files under the other test files serving them at the same moment.
+ */
+export async function buildUi(): Promise<void> {
+  await access(`${ROOT}ui/dist/index.html`);
 }
 
 /** Debian's Chromium, headless; never a browser downloaded by Playwright. */
