@@ -18,7 +18,15 @@ const SendBody = z
     path: z.string().startsWith('/', 'expected a path of the document, starting with /').max(2048).optional().meta({ description: 'A path of the document, as its template (`/things/{id}`) or filled in (`/things/42`).', example: '/things/{id}' }),
     path_params: z.record(z.string().max(256), Text).default({}),
     query: z.record(z.string().max(256), z.union([Text, z.array(Text).max(50)])).default({}),
-    headers: z.record(z.string().refine(isHeaderName, 'not a header the proxy forwards'), Text).optional().meta({ description: 'Extra request headers; hop-by-hop, cookie and host headers are refused, the key header is set by the proxy.' }),
+    headers: z
+      .record(z.string(), Text)
+      .superRefine((headers, ctx) => {
+        for (const name of Object.keys(headers)) {
+          if (!isHeaderName(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'not a header the proxy forwards (hop-by-hop, host, cookie and content-length headers are its own)' });
+        }
+      })
+      .optional()
+      .meta({ description: 'Extra request headers; hop-by-hop, cookie and host headers are refused, the key header is set by the proxy.' }),
     body: z.unknown().optional().meta({ description: 'JSON, sent serialised; a string is sent as it is.' }),
     key: z.string().min(1, 'expected the secret of one of your keys').max(512, 'at most 512 characters').meta({ description: "A key of the caller's workspace: sent in the header the document names, never logged or echoed." }),
     timeout_ms: z.number().int().min(1).max(SEND_TIMEOUT_MS).optional().meta({ description: `Give up after this long (default and most ${SEND_TIMEOUT_MS / 1000} s).` }),

@@ -164,7 +164,7 @@ describe('POST /playground/send', () => {
   it('sends the key in the header the document names, the path, query and body, and records the call', async () => {
     await registered();
     const before = seen.length;
-    const res = await send({ operation_id: 'getThing', path_params: { id: 'a b/../c' }, query: { verbose: 'true' }, key: ws.secret });
+    const res = await send({ operation_id: 'getThing', path_params: { id: 'a b/../c' }, query: { verbose: 'true' }, headers: { 'X-Trace': 'abc', 'X-Descriptra-Key': 'not-this-one' }, key: ws.secret });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 200, truncated: false, body: JSON.stringify({ ok: true, path: '/v1/things/a%20b%2F..%2Fc' }) });
     expect(res.body.headers['x-request-id']).toBe('req_1');
@@ -172,7 +172,9 @@ describe('POST /playground/send', () => {
     const got = seen.slice(before);
     expect(got).toHaveLength(1);
     expect(got[0]).toMatchObject({ method: 'GET', url: '/v1/things/a%20b%2F..%2Fc?verbose=true' });
+    // The key goes in the document's header, whatever the caller put there; other headers pass.
     expect(got[0]!.headers['x-descriptra-key']).toBe(ws.secret);
+    expect(got[0]!.headers['x-trace']).toBe('abc');
     // The summary shows the key masked, never the secret.
     expect(JSON.stringify(res.body)).not.toContain(ws.secret);
     expect(res.body.request.headers['x-descriptra-key']).toMatch(/\*\*\*$/);
@@ -202,6 +204,8 @@ describe('POST /playground/send', () => {
     expect((await send({ method: 'DELETE', path: '/things/{id}', path_params: { id: '1' }, key: ws.secret })).body.error.field).toBe('path');
     expect((await send({ operation_id: 'nope', key: ws.secret })).body.error.field).toBe('operation_id');
     expect((await send({ operation_id: 'getThing', path_params: { id: '..' }, key: ws.secret })).body.error.field).toBe('path_params.id');
+    const cookie = await send({ operation_id: 'getThing', path_params: { id: '1' }, headers: { Cookie: 'session=1' }, key: ws.secret });
+    expect(cookie.body.error).toMatchObject({ field: 'headers.Cookie', message: expect.stringMatching(/not a header the proxy forwards/) });
     expect(seen.length).toBe(before);
 
     const redirect = await send({ operation_id: 'redirect', key: ws.secret });
