@@ -1,5 +1,6 @@
-import { exportSPKI, importJWK, SignJWT, type JWK } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, exportSPKI, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNextSigningKey, promoteSigningKey } from '../../core/oauth/signing-keys.js';
 import { startStack, type Stack } from '../harness.js';
 import { createKey, introspect, postForm, token, until, type OAuthKey } from './oauth-client.js';
 
@@ -125,5 +126,23 @@ describe('revocation', () => {
     expect((await stack.rest('POST', `/api-keys/${k.id}/revoke`)).status).toBe(200);
     expect(await active(t)).toBe(false);
     expect((await verifyCode(t)).code).toBe('NOT_FOUND');
+  });
+});
+
+describe('EdDSA signing keys', () => {
+  it('sign once promoted, while tokens of the ES256 key they replace keep verifying', async () => {
+    const before = await token(stack, key);
+    expect(decodeProtectedHeader(before).alg).toBe('ES256');
+    const deps = () => ({ em: stack.orm.em.fork(), secretKey: stack.config.GATEHOUSE_SECRET_KEY });
+    const next = await createNextSigningKey(deps(), 'EdDSA');
+    await promoteSigningKey(deps(), next.kid);
+    await until(async () => decodeProtectedHeader(await token(stack, key)).kid === next.kid, 5_000, 'a token signed by the EdDSA key');
+    const after = await token(stack, key);
+    expect(decodeProtectedHeader(after)).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt' });
+    const jwks = createLocalJWKSet((await (await fetch(`${stack.url}/.well-known/jwks.json`)).json()) as never);
+    for (const t of [before, after]) {
+      expect(await active(t)).toBe(true);
+      await expect(jwtVerify(t, jwks, { issuer: stack.url, typ: 'at+jwt' })).resolves.toBeTruthy();
+    }
   });
 });
