@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Express, Request, Response } from 'express';
 import type { ServerDeps } from './context.js';
 import { redeemLink } from '../core/portal/links.js';
@@ -13,11 +14,15 @@ const REFUSALS = {
   expired: { title: 'This sign-in link has expired', text: 'Sign-in links work for a few minutes only. Go back to the product you came from and open the portal again to get a new link.' },
 } as const;
 
+/** The refusal page's only styling: a fixed <style> element its CSP allows by hash (no inline attributes). */
+const PAGE_CSS = 'body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;line-height:1.5}';
+const PAGE_CSS_HASH = createHash('sha256').update(PAGE_CSS).digest('base64');
+
 /** Under the provider's name (the branding), with its support link when one is set. */
 function page(brand: BrandingView, title: string, text: string): string {
   const name = escapeHtml(brand.productName);
   const support = brand.supportUrl ? `<p><a href="${escapeHtml(brand.supportUrl)}">Contact ${name} support</a></p>` : '';
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title} · ${name}</title></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem"><p><strong>${name}</strong></p><h1>${title}</h1><p>${text}</p><p>No session was opened.</p>${support}</body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title} · ${name}</title><style>${PAGE_CSS}</style></head><body><p><strong>${name}</strong></p><h1>${title}</h1><p>${text}</p><p>No session was opened.</p>${support}</body></html>`;
 }
 
 /**
@@ -34,7 +39,7 @@ export function portalEnterRoute(app: Express, deps: ServerDeps): void {
       res.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
       if (!spent.ok) {
         const r = REFUSALS[spent.reason];
-        framedPageHeaders(res, deps.config);
+        framedPageHeaders(res, deps.config, PAGE_CSS_HASH);
         res.status(401).type('html').send(page(await getBranding(em as never), r.title, r.text));
         return;
       }

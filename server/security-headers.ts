@@ -16,9 +16,11 @@ function frameAncestorsDirective(ancestors: string[]): string {
  * refusal): it loads nothing, as API responses, but may be framed where the UI may, so the person
  * reads why instead of the browser's refused-frame page.
  */
-export function framedPageHeaders(res: Response, config: Pick<Config, 'GATEHOUSE_PORTAL_FRAME_ANCESTORS'>): void {
+export function framedPageHeaders(res: Response, config: Pick<Config, 'GATEHOUSE_PORTAL_FRAME_ANCESTORS'>, styleHash?: string): void {
   const ancestors = frameAncestors(config);
-  res.setHeader('Content-Security-Policy', `default-src 'none'; ${frameAncestorsDirective(ancestors)}`);
+  // A server-made page may carry one fixed <style> element, allowed by its hash and nothing else.
+  const style = styleHash ? `; style-src 'sha256-${styleHash}'` : '';
+  res.setHeader('Content-Security-Policy', `default-src 'none'${style}; ${frameAncestorsDirective(ancestors)}`);
   if (ancestors.length > 0) res.removeHeader('X-Frame-Options');
 }
 

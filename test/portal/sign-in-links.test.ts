@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../harness.js';
 
@@ -122,6 +123,16 @@ describe('customer-portal sign-in links', () => {
     expect(res.status).toBe(401);
     expect(res.setCookie).toBeNull();
     expect(res.text).toContain('expired');
+  });
+
+  it('the refusal page is styled only by its own <style> element, which its CSP allows by hash', async () => {
+    const res = await fetch(`${stack.url}/portal/enter?token=short`);
+    const html = await res.text();
+    const css = /<style>([^<]*)<\/style>/.exec(html)?.[1];
+    expect(css).toContain('font-family');
+    const hash = createHash('sha256').update(css!).digest('base64');
+    expect(res.headers.get('content-security-policy')).toContain(`style-src 'sha256-${hash}'`);
+    expect(html).not.toContain(' style=');
   });
 
   it('a forged or mangled link is a 401 page saying so', async () => {
