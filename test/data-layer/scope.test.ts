@@ -242,6 +242,12 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
     "db.updateTable('portal_link')": 'redeemLink spends a link found by the hash of its random token (the token names the workspace); revokePerson voids the unopened links of a person the operator names, in every workspace unless one is given',
     "db.selectFrom('portal_link')": "redeemLink tells an expired link from a reused one by its token's hash; revokePerson finds the person's links (operator only) to end the sessions they opened",
   },
+  'core/metrics/backlog.ts': {
+    "db().selectFrom('event')": "the worker's outbox backlog gauge: a count of every workspace's undispatched events, the operator's figure (no row is read)",
+  },
+  'core/oauth/tokens.ts': {
+    "typedDb(deps.em()).selectFrom('api_key as k')": "a token names its key by client_id (unique across workspaces), signed by Gatehouse; the row must also match the token's sub and workspace_id claims",
+  },
   'core/plans/overview.ts': {
     "db.selectFrom('usage_day')": "the operator console's customers table: this month's calls and errors of every workspace (grouped by workspace_id, joined on it), and the health sums of one page's workspaces",
     "db.selectFrom('api_key')": "the operator console's customers table: each workspace's active keys and last use, grouped by workspace_id and joined on it",
