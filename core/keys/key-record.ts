@@ -26,6 +26,8 @@ export interface KeyRecord {
   expiresAt: number | null;
   /** The key's own expiry, as verify reports it. */
   keyExpiresAt: number | null;
+  /** Which of the key's secrets this is (its rotation count when issued): access tokens name it. */
+  secretRotation: number;
   allowlist: IpAllowlist;
   hasAllowlist: boolean;
 }
@@ -36,6 +38,7 @@ export type KeyRow = Pick<Row<'api_key'>, 'pk' | 'id' | 'client_id' | 'workspace
   key_revoked: boolean;
   secret_revoked: boolean;
   secret_expires_at: Row<'api_key_secret'>['expires_at'];
+  secret_rotation: Row<'api_key_secret'>['rotation'];
 };
 
 /** One index probe on api_key_secret's primary key, one on api_key's. */
@@ -43,7 +46,7 @@ export type KeyRow = Pick<Row<'api_key'>, 'pk' | 'id' | 'client_id' | 'workspace
 export const KEY_BY_HASH_SQL = `
   select k.pk, k.id, k.client_id, k.workspace_id, k.permissions, k.rate_limits, k.credits_remaining is not null as metered,
          k.enabled, k.revoked_at is not null as key_revoked, s.revoked_at is not null as secret_revoked,
-         k.expires_at, s.expires_at as secret_expires_at, k.ip_allowlist
+         k.expires_at, s.expires_at as secret_expires_at, s.rotation as secret_rotation, k.ip_allowlist
     from api_key_secret s join api_key k on k.pk = s.api_key_pk
    where s.hash = $1`;
 
@@ -66,6 +69,7 @@ export function toRecord(row: KeyRow): KeyRecord {
     revoked: row.key_revoked || row.secret_revoked,
     expiresAt,
     keyExpiresAt: keyExpires,
+    secretRotation: row.secret_rotation,
     allowlist: compileAllowlistSafe(ipAllowlist),
     hasAllowlist: ipAllowlist.length > 0,
   };

@@ -100,10 +100,20 @@ export async function issueAccessToken(deps: TokenDeps, input: IssueInput): Prom
     .setAudience(audience)
     .setIssuedAt(now)
     .setExpirationTime(exp)
-    .setJti(randomBytes(16).toString('base64url'))
+    .setJti(newJti(record.secretRotation))
     .sign(signer.key);
   return { accessToken, expiresIn: exp - now, scope };
 }
+
+/**
+ * `<rotation>.<128 random bits>`: opaque to clients, but it names which of the key's secrets asked
+ * (its rotation count), so ending that secret's grace early ends its tokens too.
+ */
+function newJti(secretRotation: number): string {
+  return `${secretRotation}.${randomBytes(16).toString('base64url')}`;
+}
+
+const JTI = /^(\d{1,9})\.[A-Za-z0-9_-]{22}$/;
 
 /** The claims of a token Gatehouse signed (RFC 9068 plus `workspace_id`). */
 export interface AccessClaims {
@@ -142,7 +152,7 @@ function claimsOf(payload: JWTPayload): AccessClaims | undefined {
  * Checks a token the way introspection and `/v1/keys/verify` need: the signature against a
  * published key, with the algorithm pinned to that key's (so `alg: none`, HS256 with the public
  * key as secret, or a key of another type never verify), `typ: at+jwt`, the expiry, and then, in
- * PostgreSQL, the token's revocation and its key's state. Reading the database on every check is
+ * PostgreSQL, the token's revocation, its key's state and that of the secret that asked for it. Reading the database on every check is
  * what makes a revocation (of the token or its key) seen by every process at once.
  */
 export async function checkAccessToken(deps: TokenDeps, token: string): Promise<TokenVerdict> {
@@ -168,15 +178,24 @@ export async function checkAccessToken(deps: TokenDeps, token: string): Promise<
     claims = claimsOf(err.payload);
     expired = true;
   }
-  if (!claims) return NOT_FOUND;
+  const rotation = claims && JTI.exec(claims.jti)?.[1];
+  if (!claims || rotation === undefined) return NOT_FOUND;
 
   const row = await typedDb(deps.em())
-    .selectFrom('api_key')
-    .select(['pk', 'id', 'workspace_id', 'enabled', 'revoked_at', 'expires_at'])
-    .select((eb) => eb.exists(eb.selectFrom('oauth_token_revocation').select('jti').where('jti', '=', claims.jti)).as('token_revoked'))
-    .where('client_id', '=', claims.client_id)
+    .selectFrom('api_key as k')
+    .select(['k.pk', 'k.id', 'k.workspace_id', 'k.enabled', 'k.revoked_at', 'k.expires_at'])
+    .select((eb) => [
+      eb.exists(eb.selectFrom('oauth_token_revocation as r').select('r.jti').where('r.jti', '=', claims.jti)).as('token_revoked'),
+      // The secret that asked for the token: revoked (a rotation's grace ended, even early), its tokens end with it.
+      eb
+        .exists(eb.selectFrom('api_key_secret as s').select('s.hash').whereRef('s.api_key_pk', '=', 'k.pk').where('s.rotation', '=', Number(rotation)).where('s.revoked_at', 'is', null))
+        .as('secret_live'),
+    ])
+    .where('k.client_id', '=', claims.client_id)
     .executeTakeFirst();
-  if (!row || row.id !== claims.sub || row.workspace_id !== claims.workspace_id || row.revoked_at || row.token_revoked) return { ...NOT_FOUND, claims };
+  if (!row || row.id !== claims.sub || row.workspace_id !== claims.workspace_id || row.revoked_at || row.token_revoked || !row.secret_live) {
+    return { ...NOT_FOUND, claims };
+  }
   const keyExpiresAt = row.expires_at ? new Date(row.expires_at).getTime() : null;
   const base = { claims, keyPk: row.pk, keyExpiresAt };
   if (!row.enabled) return { code: 'DISABLED', ...base };

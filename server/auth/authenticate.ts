@@ -62,6 +62,7 @@ async function keyByHash(em: EntityManager, hash: string): Promise<KeyRow | unde
       eb('s.revoked_at', 'is not', null).$castTo<boolean>().as('secret_revoked'),
       'k.expires_at',
       's.expires_at as secret_expires_at',
+      's.rotation as secret_rotation',
       'k.ip_allowlist',
     ])
     .where('s.hash', '=', hash)

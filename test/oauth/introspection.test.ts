@@ -129,6 +129,20 @@ describe('revocation', () => {
   });
 });
 
+describe('a key rotation', () => {
+  it('ending the grace early ends the tokens the retired secret obtained, not the new secret’s', async () => {
+    const k = await createKey(stack);
+    const rotated = await stack.rest('POST', `/api-keys/${k.id}/rotate`, { body: { grace_period_seconds: 3600 } });
+    expect(rotated.status).toBe(201);
+    const fromOld = await token(stack, k);
+    const fromNew = await token(stack, { ...k, secret: rotated.body.api_key });
+    expect(await active(fromOld)).toBe(true);
+    expect((await stack.rest('POST', `/api-keys/${k.id}/rotation/end-grace`)).status).toBe(200);
+    expect(await active(fromOld)).toBe(false);
+    expect(await active(fromNew)).toBe(true);
+  });
+});
+
 describe('EdDSA signing keys', () => {
   it('sign once promoted, while tokens of the ES256 key they replace keep verifying', async () => {
     const before = await token(stack, key);
