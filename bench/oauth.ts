@@ -4,8 +4,10 @@
 // - a route guarded by gatehouse/express checking Bearer tokens offline ÷ the same route with no
 //   auth (≥ 0.8), and ÷ the same route checking each token online by introspection (≥ 3).
 // Also printed: the same route checking the key itself online (x-api-key), the check before OAuth.
-// Options: --duration <s> (default 10), --connections <n> (default 32), --rounds <n> (default 5).
+// Options: --duration <s> (default 10), --connections <n> (default 32), --rounds <n> (default 5),
+// --profile <dir> (V8 CPU profile of the service process, written when it exits).
 // Starts its own database and Temporal as bench/verify.ts does; the API is `server/main.ts`.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { bootstrap } from '../core/bootstrap.js';
 import { loadConfig } from '../core/config.js';
@@ -105,7 +107,12 @@ export async function run(args: string[]): Promise<void> {
     const verifyBody = JSON.stringify({ key: caller.secret, permission: 'products:read' });
 
     const servicePort = await freePort();
-    const svc = spawnNode(['bench/_oauth-service.ts'], { PORT: String(servicePort), GATEHOUSE_URL: apiUrl, SERVICE_KEY: service.secret, AUDIENCE }, { prefix: PIN });
+    const profileAt = args.indexOf('--profile');
+    const profileDir = profileAt >= 0 ? args[profileAt + 1] : undefined;
+    const svc = spawnNode(['bench/_oauth-service.ts'], { PORT: String(servicePort), GATEHOUSE_URL: apiUrl, SERVICE_KEY: service.secret, AUDIENCE }, {
+      prefix: PIN,
+      nodeFlags: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    });
     cleanups.add(() => stopChild(svc.child));
     const svcUrl = `http://127.0.0.1:${servicePort}`;
     await waitForPost(svcUrl, svc.child, svc.output);
@@ -130,7 +137,11 @@ export async function run(args: string[]): Promise<void> {
       issue: () => measured(api.child.pid, () => issue()),
       verify: () => measured(api.child.pid, () => verify()),
     });
-    say('a route of the provider service (service process; online checks also load the API):');
+    // The service is the process under test now: it gets CPU 1 to itself, and the API (answering the
+    // service's usage reports, and the online checks) moves to CPU 0 beside the load generator, as it
+    // would run on a machine of its own in production rather than on the service's core.
+    if (PIN.length) execFileSync('taskset', ['-a', '-p', '-c', '0', String(api.child.pid)], { stdio: 'ignore' });
+    say('a route of the provider service (service process on CPU 1, the API moved to CPU 0; online checks also load the API):');
     const routes = await rounds(count, {
       none: () => measured(svc.child.pid, () => route('/none', {})()),
       offline: () => measured(svc.child.pid, () => route('/offline', bearer)()),
