@@ -6,6 +6,7 @@ import { connectTemporal } from '../temporal/client.js';
 import { createApp } from './app.js';
 import { startDraining } from './health.js';
 import { createUsage, type Usage, type UsageDeps } from '../core/usage/index.js';
+import { ensureUsagePartitions } from '../core/usage/partitions.js';
 import { startKeyVerifier } from '../core/keys/verifier.js';
 import { loadProcessConfig } from '../scripts/process-config.js';
 import { onStopSignals } from '../scripts/stop-signals.js';
@@ -30,6 +31,9 @@ export async function runApiProcess(opts: ApiProcessOptions = {}): Promise<void>
     );
   }
 
+  // The days ahead exist before the first record is written (the daily Schedule keeps them ahead).
+  const partitions = await ensureUsagePartitions(orm.em.fork(), { cutoff: new Date(Date.now() - config.GATEHOUSE_USAGE_RETENTION_DAYS * 86_400_000) });
+  if (partitions.moved > 0) log.warn({ moved: partitions.moved, created: partitions.created }, 'usage records caught by the DEFAULT partition moved into their days');
   const usage = (opts.createUsage ?? createUsage)({ databaseUrl: config.DATABASE_URL, orm, temporal, log });
   const verifier = await startKeyVerifier({
     databaseUrl: config.DATABASE_URL,

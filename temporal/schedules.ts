@@ -4,6 +4,7 @@ import type { Config } from '../core/config.js';
 import { keyRemindersWorkflow, type KeyRemindersInput } from '../workflows/key-reminders.js';
 import { monthlyRollupWorkflow, type MonthlyRollupInput } from '../workflows/monthly-rollup.js';
 import { outboxSweepWorkflow } from '../workflows/outbox-sweep.js';
+import { usagePartitionsWorkflow } from '../workflows/usage-partitions.js';
 import { limitRequestExpiryWorkflow } from '../workflows/limit-request-expiry.js';
 import { signingKeyRotationWorkflow, type SigningKeyRotationInput } from '../workflows/signing-keys.js';
 import { PUBLISH_BEFORE_SIGNING_MS, RETIRED_GRACE_MS } from '../core/oauth/signing-keys.js';
@@ -71,6 +72,22 @@ export function scheduleDefinitions(config: ScheduleConfig, overrides: ScheduleO
         workflowExecutionTimeout: '1 day',
       },
       // Missed while Temporal was down for up to a week: run on return (still the right month).
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '7 days' },
+    },
+    {
+      // usage_record's day partitions: retention drops whole days, the week ahead is made (00:15 UTC,
+      // after the day turned; the API process also makes them at start).
+      scheduleId: ids.usagePartitions,
+      spec: { calendars: [{ hour: 0, minute: 15, comment: 'every day, 00:15 UTC' }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: usagePartitionsWorkflow,
+        workflowId: ids.usagePartitions,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        args: [],
+        workflowExecutionTimeout: '1 hour',
+      },
+      // Missed while Temporal was down: run on return (a week of days is made ahead).
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '7 days' },
     },
     {

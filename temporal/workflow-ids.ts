@@ -65,6 +65,7 @@ export function scheduleIds({ TEMPORAL_TASK_QUEUE: taskQueue }: { TEMPORAL_TASK_
   return {
     keyReminders: `key-reminders:${taskQueue}`,
     monthlyUsage: `usage-monthly-rollup:${taskQueue}`,
+    usagePartitions: `usage-partitions:${taskQueue}`,
     outboxSweep: `outbox-sweep:${taskQueue}`,
     limitRequestExpiry: `limit-request-expiry:${taskQueue}`,
     signingKeyRotation: `signing-key-rotation:${taskQueue}`,

@@ -4,5 +4,6 @@ export * from './rotation.js';
 export * from './key-reminders.js';
 export * from './webhooks.js';
 export * from './monthly-rollup.js';
+export * from './usage-partitions.js';
 export * from './limit-request-expiry.js';
 export * from './signing-keys.js';

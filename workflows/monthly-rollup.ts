@@ -27,6 +27,8 @@ export interface MonthlyRollupResult {
   quotaResets?: number;
   prunedRecords: number;
   prunedMinutes: number;
+  /** Day partitions of raw records dropped (runs before partitioning report none). */
+  prunedPartitions?: number;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function monthlyRollupWorkflow(input: MonthlyRollupInput = {}): Pro
     ...(resets ? { quotaResets: resets.raised } : {}),
     prunedRecords: pruned.records,
     prunedMinutes: pruned.minutes,
+    ...(pruned.partitions === undefined ? {} : { prunedPartitions: pruned.partitions }),
   };
 }
 

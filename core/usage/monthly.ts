@@ -7,6 +7,7 @@ import { planLimitsOf } from '../plans/load.js';
 import { raiseEvent } from '../events.js';
 import { workspaceScope } from '../scope.js';
 import { BUCKETS, quantileFromHistogram, rollupSums } from './histogram.js';
+import { dropUsagePartitions } from './partitions.js';
 
 /** `key_id` of the row holding a workspace's total (key ids cannot start with `*`). */
 export const WORKSPACE_TOTAL = '*';
@@ -291,31 +292,24 @@ export async function raiseMonthlyReports(
 }
 
 /**
- * Deletes raw records and minute and hour rollups (counted together as `minutes`) older than the cutoff in batches, so no statement
- * holds locks for long; `onBatch` heartbeats between batches. Day and month rollups are kept. Then the
- * same, per workspace, for each workspace whose plan keeps logs for fewer days (`logRetentionDays`,
- * counted back from `now`) than the global cutoff does.
+ * Retention: drops the raw records' day partitions older than the cutoff (and deletes the few
+ * records DEFAULT holds past it: core/usage/partitions.ts), then deletes minute and hour rollups
+ * (counted together as `minutes`) older than the cutoff in batches, so no statement holds locks for
+ * long; `onBatch` heartbeats between batches. Day and month rollups are kept. Then, per workspace
+ * whose plan keeps logs for fewer days (`logRetentionDays`, counted back from `now`) than the global
+ * cutoff does, its records and rollups older than that, by row. `records` counts rows deleted by row;
+ * a dropped day counts in `partitions`.
  */
 export async function pruneUsage(
   em: () => EntityManager,
   cutoff: Date,
   opts: { batchSize?: number; onBatch?: (deleted: number) => void; cancelled?: () => boolean; now?: Date } = {},
-): Promise<{ records: number; minutes: number }> {
+): Promise<{ records: number; minutes: number; partitions: number }> {
   const batch = opts.batchSize ?? 10_000;
-  let records = 0;
+  const days = await dropUsagePartitions(em(), cutoff);
+  let records = days.deleted;
   let minutes = 0;
-  for (;;) {
-    if (opts.cancelled?.()) break;
-    const db = typedDb(em());
-    const { numDeletedRows } = await db
-      .deleteFrom('usage_record')
-      .where('id', 'in', db.selectFrom('usage_record').select('id').where('created_at', '<', cutoff).limit(batch))
-      .executeTakeFirst();
-    const n = Number(numDeletedRows);
-    records += n;
-    opts.onBatch?.(records + minutes);
-    if (n < batch) break;
-  }
+  opts.onBatch?.(records);
   // Rollups have a composite key: a batch is picked by ctid, the cheapest way to name rows to delete.
   for (const table of ['usage_minute', 'usage_hour'] as const) {
     for (;;) {
@@ -338,7 +332,7 @@ export async function pruneUsage(
     minutes += ws.minutes;
     opts.onBatch?.(records + minutes);
   }
-  return { records, minutes };
+  return { records, minutes, partitions: days.dropped.length };
 }
 
 const DAY = 86_400_000;

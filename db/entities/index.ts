@@ -6,7 +6,7 @@ import { Workspace } from './workspace.js';
 import { UiSession } from './ui-session.js';
 import { PortalLink } from './portal-link.js';
 import { LimitRequest } from './limit-request.js';
-import { UsageDay, UsageHour, UsageMinute, UsageMonth, UsageMonthPlan, UsageRecord } from './usage.js';
+import { PARTITIONED_TABLES, UsageDay, UsageHour, UsageMinute, UsageMonth, UsageMonthPlan, UsageRecord } from './usage.js';
 import { Plan } from './plan.js';
 import { WorkspaceQuota, WorkspaceRateCounter } from './workspace-counters.js';
 import { RateLimitCounter, UNLOGGED_TABLES } from './rate-limit-counter.js';
@@ -24,7 +24,7 @@ export { LimitRequest, UsageDay, UsageHour, UsageMinute, UsageMonth, UsageMonthP
 export { Plan, WorkspaceQuota, WorkspaceRateCounter };
 export type { IPlan, PlanRateLimit } from './plan.js';
 export type { PlanOverrides } from './workspace.js';
-export { RateLimitCounter, UNLOGGED_TABLES };
+export { RateLimitCounter, UNLOGGED_TABLES, PARTITIONED_TABLES };
 export { Branding, ProviderApi, SigningKey, OauthTokenRevocation };
 export type { IBranding } from './branding.js';
 export type { IProviderApi } from './provider-api.js';

@@ -3,7 +3,16 @@ import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 // Usage tables are written and read with SQL (batch COPY, upserts, aggregates); these entities
 // exist so the migration generator knows the tables and never proposes to drop them.
 
-/** One request: a call to Gatehouse's API, a verification, or a call a protected service reported. */
+/**
+ * One request: a call to Gatehouse's API, a verification, or a call a protected service reported.
+ *
+ * The table is partitioned by UTC day (`PARTITIONED_TABLES`): retention drops a day's partition
+ * instead of deleting its rows, and core/usage/partitions.ts creates the days ahead. The key is
+ * (id, created_at) because a partitioned table's unique keys must hold its partition key; ids
+ * stay unique (one sequence). MikroORM's `partitionBy` would list every child partition in the
+ * entity and call each day created at run time drift, so the partitioning is declared below and
+ * db/schema-drift.ts compares it with the database.
+ */
 export const UsageRecord = defineEntity({
   name: 'UsageRecord',
   tableName: 'usage_record',
@@ -33,10 +42,16 @@ export const UsageRecord = defineEntity({
     code: p.string().length(32).nullable(),
     /** False for records whose call is counted by another record (see docs/usage.md). */
     counted: p.boolean().default(true),
-    createdAt: p.datetime(),
+    createdAt: p.datetime().primary(),
   },
 });
 export type IUsageRecord = InferEntity<typeof UsageRecord>;
+
+/**
+ * Tables created `PARTITION BY` their migration, with the partition key as PostgreSQL spells it
+ * (`pg_get_partkeydef`): a fact the entities cannot carry without naming every partition.
+ */
+export const PARTITIONED_TABLES: Readonly<Record<string, string>> = { usage_record: 'RANGE (created_at)' };
 
 const rollupProperties = (big: boolean) => ({
   workspaceId: p.string().length(64).primary(),

@@ -15,6 +15,7 @@ import { Migration20261201031819_UsageSources } from './Migration20261201031819_
 import { Migration20261201045445_PortalSessions } from './Migration20261201045445_PortalSessions.js';
 import { Migration20261201062610_PortalBrandingOAuth } from './Migration20261201062610_PortalBrandingOAuth.js';
 import { Migration20261201071205_OutboxIndex } from './Migration20261201071205_OutboxIndex.js';
+import { Migration20261201080000_UsagePartitions } from './Migration20261201080000_UsagePartitions.js';
 
 export const migrationsList = [
   { name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial },
@@ -32,4 +33,5 @@ export const migrationsList = [
   { name: 'Migration20261201045445_PortalSessions', class: Migration20261201045445_PortalSessions },
   { name: 'Migration20261201062610_PortalBrandingOAuth', class: Migration20261201062610_PortalBrandingOAuth },
   { name: 'Migration20261201071205_OutboxIndex', class: Migration20261201071205_OutboxIndex },
+  { name: 'Migration20261201080000_UsagePartitions', class: Migration20261201080000_UsagePartitions },
 ];

@@ -163,6 +163,7 @@ const RAW_SQL: Record<string, string> = {
   'core/plans/limits-cache.ts': "a workspace's plan and overrides loaded by the verifier on its own pg pool, once per workspace per cache life (bench/verify)",
   'core/plans/quota.ts': "the monthly quota and credit grant charge per verification batch: a locked read and conditional update of the month's row in one statement on the verifier pool (bench/verify)",
   'core/usage/recorder.ts': 'COPY of raw usage rows (no builder has COPY) and the batch rollup upserts from unnest()ed arrays (bench/usage)',
+  'core/usage/partitions.ts': "usage_record's day partitions: CREATE/DROP TABLE … PARTITION OF, the catalog read of the partitions and the move of DEFAULT's rows (MikroORM has no partition DDL)",
 };
 const APP_DIRS = ['core', 'server', 'activities', 'temporal', 'client'];
 
