@@ -58,6 +58,8 @@ const schema = z.object({
   METRICS_PORT: optional(port),
   /** Set: `GET /metrics` needs `Authorization: Bearer <token>` (docs/operations.md). */
   GATEHOUSE_METRICS_TOKEN: optional(z.string().min(16, 'at least 16 characters').regex(/^\S+$/, 'no whitespace')),
+  /** Set: each process exports traces by OTLP/HTTP to `<endpoint>/v1/traces`; unset, tracing is off (docs/operations.md). */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optional(z.url()),
 });
 
 /** What Express accepts for `trust proxy` that we allow: a boolean, a hop count, named ranges or addresses. */

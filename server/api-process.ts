@@ -10,6 +10,8 @@ import { ensureUsagePartitions } from '../core/usage/partitions.js';
 import { startKeyVerifier } from '../core/keys/verifier.js';
 import { loadProcessConfig } from '../scripts/process-config.js';
 import { onStopSignals } from '../scripts/stop-signals.js';
+import { startTracing } from '../core/tracing/provider.js';
+import { expressRoute } from './trace-route.js';
 
 export interface ApiProcessOptions {
   /** The usage pipeline; bench/verify.ts swaps in one that records nothing, to price recording. */
@@ -21,6 +23,12 @@ export async function runApiProcess(opts: ApiProcessOptions = {}): Promise<void>
   const config = loadProcessConfig('the API process');
 
   const log = createLogger(config.LOG_LEVEL, 'gatehouse-api');
+  // Before the first connection: the Temporal client's interceptors depend on it.
+  const tracing = startTracing({
+    serviceName: 'gatehouse-api',
+    endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    routeOf: expressRoute,
+  });
   const orm = await createOrm(config.DATABASE_URL);
   const temporal = await connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
   const { createdSecret } = await bootstrap(orm.em.fork(), config, log);
@@ -67,6 +75,7 @@ export async function runApiProcess(opts: ApiProcessOptions = {}): Promise<void>
       await verifier.stop();
       await orm.close();
       await temporal.connection.close();
+      await tracing?.shutdown();
       log.info('api stopped');
       process.exit(0);
     })().catch((err: unknown) => {

@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from './constants.js';
+import { tracingClientInterceptors } from '../core/tracing/temporal.js';
 
 export interface TemporalHandle {
   client: Client;
@@ -11,7 +12,7 @@ export interface TemporalHandle {
 /** One connection per process, made at start-up and shared through the request context. */
 export async function connectTemporal(address: string, namespace: string, taskQueue: string): Promise<TemporalHandle> {
   const connection = await Connection.connect({ address });
-  return { client: new Client({ connection, namespace }), connection, taskQueue, namespace };
+  return { client: new Client({ connection, namespace, interceptors: { workflow: tracingClientInterceptors() } }), connection, taskQueue, namespace };
 }
 
 /** Registers Gatehouse's search attributes on a cluster that lacks them (a dev server gets them by flag). */

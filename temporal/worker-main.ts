@@ -13,6 +13,7 @@ import { createRegistry } from '../core/metrics/registry.js';
 import { observeWebhookAttempts } from '../core/metrics/webhooks.js';
 import { observeBacklog } from '../core/metrics/backlog.js';
 import { freeLoopbackPort, startWorkerMetricsServer } from '../core/metrics/worker-server.js';
+import { startTracing } from '../core/tracing/provider.js';
 
 const config = loadProcessConfig('the worker');
 
@@ -30,6 +31,8 @@ Runtime.install({
     },
   }),
 });
+// Before the bundle, the client and the worker are made: each takes its tracing parts from it.
+const tracing = startTracing({ serviceName: 'gatehouse-worker', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
 const orm = await createOrm(config.DATABASE_URL);
 const temporal = await connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE);
 const { worker, connection } = await createWorker({
@@ -67,4 +70,5 @@ await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : r
 await orm.close();
 await connection.close();
 await temporal.connection.close();
+await tracing?.shutdown();
 log.info('worker stopped');

@@ -1,12 +1,21 @@
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Activities } from '../activities/index.js';
+import { activeTracing } from '../core/tracing/provider.js';
+import { tracingWorkerOptions, WORKFLOW_TRACING_MODULE } from '../core/tracing/temporal.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
-/** Bundling takes seconds: tests and `npm start` bundle once and hand the code to every worker. */
+/**
+ * Bundling takes seconds: tests and `npm start` bundle once and hand the code to every worker.
+ * With tracing on (core/tracing), the workflow-side tracing interceptors go into the bundle.
+ */
 export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: quietBundlerLogger,
+    ...(activeTracing() && { workflowInterceptorModules: [WORKFLOW_TRACING_MODULE] }),
+  });
 }
 
 const noop = () => {};
@@ -27,6 +36,7 @@ export async function createWorker(opts: WorkerOptions): Promise<{ worker: Worke
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     activities: opts.activities,
+    ...tracingWorkerOptions(),
     ...(opts.bundle ? { workflowBundle: opts.bundle } : { workflowsPath: WORKFLOWS_PATH }),
   });
   return { worker, connection };

@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { MAX_COST, VERIFY_CODES, verifyKey } from '../../core/keys/verify.js';
+import { MAX_COST, VERIFY_CODES, verifyKey, type VerifyResult } from '../../core/keys/verify.js';
+import type { ServerDeps } from '../context.js';
 import { defineRoute } from './route.js';
 import { recordVerification } from '../usage-middleware.js';
 import { looksLikeJwt } from '../../core/oauth/tokens.js';
 import { verifyAccessToken } from '../../core/oauth/verify-token.js';
 import { tokenDeps } from '../oauth/endpoints.js';
+import { inSpan } from '../../core/tracing/provider.js';
 
 /** Secrets are at most 512 characters; an access token with many scopes runs longer. */
 const MAX_TOKEN_LENGTH = 8192;
@@ -79,22 +81,42 @@ export const verifyRoute = defineRoute({
   body: verifyBody,
   response: verifyResponse,
   handler: async ({ body, ctx, req, res }) => {
-    // A JWT is an access token (docs/oauth.md): its signature, expiry and revocation, then the permission.
-    const r = looksLikeJwt(body.key)
-      ? await verifyAccessToken(tokenDeps(ctx), { token: body.key, workspaceId: ctx.principal.workspaceId, permission: body.permission })
-      : await verifyKey({ secret: body.key, workspaceId: ctx.principal.workspaceId, permission: body.permission, ip: body.ip ?? ctx.ip, cost: body.cost }, ctx);
+    const r = await verification(ctx, ctx.principal.workspaceId, body, ctx.ip);
     recordVerification(ctx.usage, ctx.principal.workspaceId, r, req, res);
-    return {
-      valid: r.valid,
-      code: r.code,
-      key_id: r.keyId,
-      permissions: r.permissions,
-      ratelimit: r.ratelimit,
-      quota: r.quota,
-      credits: r.credits,
-      expires_at: r.expires === null ? null : new Date(r.expires).toISOString(),
-    };
+    return verifyAnswer(r);
   },
 });
+
+/**
+ * What the route does between authentication and the answer; the verify fast path
+ * (server/fast-verify.ts) calls it too. `ip`: the request's address, for a key's IP allowlist
+ * when the body names none.
+ */
+export function verification(deps: ServerDeps, workspaceId: string, body: z.output<typeof verifyBody>, ip: string): Promise<VerifyResult> {
+  // The span says what kind of credential and the answer's code, never the key, token or key id.
+  return inSpan('gatehouse.verify', async (span) => {
+    const jwt = looksLikeJwt(body.key);
+    // A JWT is an access token (docs/oauth.md): its signature, expiry and revocation, then the permission.
+    const r = await (jwt
+      ? verifyAccessToken(tokenDeps(deps), { token: body.key, workspaceId, permission: body.permission })
+      : verifyKey({ secret: body.key, workspaceId, permission: body.permission, ip: body.ip ?? ip, cost: body.cost }, deps));
+    span?.setAttributes({ 'gatehouse.credential': jwt ? 'access_token' : 'api_key', 'gatehouse.verify.code': r.code });
+    return r;
+  });
+}
+
+/** The route's JSON answer for a verification. */
+export function verifyAnswer(r: VerifyResult): z.input<typeof verifyResponse> {
+  return {
+    valid: r.valid,
+    code: r.code,
+    key_id: r.keyId,
+    permissions: r.permissions,
+    ratelimit: r.ratelimit,
+    quota: r.quota,
+    credits: r.credits,
+    expires_at: r.expires === null ? null : new Date(r.expires).toISOString(),
+  };
+}
 
 export const verifyRoutes = [verifyRoute];
