@@ -75,24 +75,40 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 /**
- * Records held column by column: a buffered record is a few array slots holding numbers and
- * references to strings the request already had (workspace, key id, route pattern), not an
- * object. Records wait up to a second, long enough to survive young-generation GCs; as objects
- * they were promoted and then cost old-generation GC on the request path.
+ * Records held column by column in arrays allocated once for a whole batch and reused batch after
+ * batch: recording a request stores a few numbers and references to strings the request already
+ * had (workspace, key id, route pattern), with no object, no array growth and nothing for the
+ * garbage collector. Records wait up to a second, long enough to survive young-generation GCs;
+ * as objects they were promoted and then cost old-generation GC on the request path, and as
+ * growing arrays each batch was copied over and over as it filled.
  */
 class Columns {
   n = 0;
-  readonly workspaceId: string[] = [];
-  readonly keyId: (string | null)[] = [];
-  readonly source: UsageSource[] = [];
-  readonly method: string[] = [];
-  readonly route: string[] = [];
-  readonly status: number[] = [];
-  readonly latencyMs: number[] = [];
-  readonly code: (string | null)[] = [];
-  readonly counted: boolean[] = [];
+  readonly workspaceId: string[];
+  readonly keyId: (string | null)[];
+  readonly source: UsageSource[];
+  readonly method: string[];
+  readonly route: string[];
+  readonly status: Uint16Array;
+  readonly latencyMs: Float64Array;
+  readonly code: (string | null)[];
+  /** 1: counted. */
+  readonly counted: Uint8Array;
   /** Epoch ms. */
-  readonly at: number[] = [];
+  readonly at: Float64Array;
+
+  constructor(readonly capacity: number) {
+    this.workspaceId = new Array<string>(capacity);
+    this.keyId = new Array<string | null>(capacity);
+    this.source = new Array<UsageSource>(capacity);
+    this.method = new Array<string>(capacity);
+    this.route = new Array<string>(capacity);
+    this.status = new Uint16Array(capacity);
+    this.latencyMs = new Float64Array(capacity);
+    this.code = new Array<string | null>(capacity);
+    this.counted = new Uint8Array(capacity);
+    this.at = new Float64Array(capacity);
+  }
 
   push(input: UsageInput): void {
     const i = this.n++;
@@ -104,30 +120,30 @@ class Columns {
     this.status[i] = input.status;
     this.latencyMs[i] = input.latencyMs > 0 ? input.latencyMs : 0;
     this.code[i] = input.code ?? null;
-    this.counted[i] = input.counted ?? true;
+    this.counted[i] = input.counted === false ? 0 : 1;
     this.at[i] = input.at ? input.at.getTime() : Date.now();
   }
 
   /** The first `n` records, as a new batch (a failed batch put back within the buffer bound). */
   head(n: number): Columns {
-    const c = new Columns();
-    for (let i = 0; i < n; i++) {
-      c.push({
-        workspaceId: this.workspaceId[i]!,
-        keyId: this.keyId[i]!,
-        source: this.source[i]!,
-        method: this.method[i]!,
-        route: this.route[i]!,
-        status: this.status[i]!,
-        latencyMs: this.latencyMs[i]!,
-        code: this.code[i]!,
-        counted: this.counted[i]!,
-        at: new Date(this.at[i]!),
-      });
-    }
+    const c = new Columns(this.capacity);
+    for (const name of STRING_COLUMNS) for (let i = 0; i < n; i++) c[name][i] = this[name][i]!;
+    c.status.set(this.status.subarray(0, n));
+    c.latencyMs.set(this.latencyMs.subarray(0, n));
+    c.counted.set(this.counted.subarray(0, n));
+    c.at.set(this.at.subarray(0, n));
+    c.n = n;
     return c;
   }
+
+  /** Empty again, for the next batch; the written records' strings are let go. */
+  clear(): void {
+    for (const name of STRING_COLUMNS) this[name].fill(null as never, 0, this.n);
+    this.n = 0;
+  }
 }
+
+const STRING_COLUMNS = ['workspaceId', 'keyId', 'source', 'method', 'route', 'code'] as const;
 
 /**
  * Per-process usage buffer. `record()` only stores a few array slots, so no request waits on
@@ -145,7 +161,9 @@ export class UsageRecorder {
   /** Full batches waiting to be written, oldest first. */
   private queue: Columns[] = [];
   /** The batch being filled. */
-  private current = new Columns();
+  private current: Columns;
+  /** Written batches, emptied for reuse: a steady stream allocates no new columns. */
+  private readonly spare: Columns[] = [];
   /** Records waiting in `queue` and `current`. */
   private count = 0;
   /** Records in batches being written: still lost on a crash, so inside the bound. */
@@ -173,6 +191,7 @@ export class UsageRecorder {
     this.pool.on('error', (err) => opts.log.warn({ error: connectionErrorFields(err) }, 'usage writer connection error'));
     this.log = opts.log;
     this.batchSize = opts.batchSize ?? 50_000;
+    this.current = new Columns(this.batchSize);
     this.maxBuffer = opts.maxBuffer ?? 100_000;
     this.afterFlush = opts.afterFlush;
     this.timer = setInterval(() => void this.flush(), opts.flushIntervalMs ?? 1_000);
@@ -198,13 +217,17 @@ export class UsageRecorder {
     this.current.push(input);
     if (this.current.n >= this.batchSize) {
       this.queue.push(this.current);
-      this.current = new Columns();
+      this.current = this.emptyColumns();
       if (Date.now() >= this.retryAfter) {
         if (this.running) this.kick?.();
         else void this.flush();
       }
     }
     return true;
+  }
+
+  private emptyColumns(): Columns {
+    return this.spare.pop() ?? new Columns(this.batchSize);
   }
 
   /** Records not yet committed: waiting, or in a batch being written. */
@@ -250,7 +273,7 @@ export class UsageRecorder {
           let batch: Columns | undefined = this.queue.shift();
           if (!batch && writing === 0 && this.current.n > 0) {
             batch = this.current;
-            this.current = new Columns();
+            this.current = this.emptyColumns();
           }
           if (!batch) break;
           const taken = batch;
@@ -263,6 +286,10 @@ export class UsageRecorder {
               this.inFlight -= taken.n;
               this.stats.written += taken.n;
               this.onBatchWritten?.(performance.now() - started, true);
+              if (this.spare.length <= WRITERS) {
+                taken.clear();
+                this.spare.push(taken);
+              }
             },
             (err: unknown) => {
               this.inFlight -= taken.n;
@@ -315,6 +342,7 @@ export class UsageRecorder {
       await upsertRollups(client, 'usage_minute', minute, 'int');
       await upsertRollups(client, 'usage_hour', hour, 'bigint');
       await upsertRollups(client, 'usage_day', day, 'bigint');
+      await upsertDayTotals(client, day);
       await client.query('commit');
     } catch (err) {
       await client.query('rollback').catch(() => {});
@@ -326,7 +354,7 @@ export class UsageRecorder {
 }
 
 /** Batches written at once, each on its own connection. */
-const WRITERS = 2;
+export const WRITERS = 2;
 
 export const USAGE_COLUMNS = 'workspace_id, key_id, source, method, route, status, latency_ms, code, counted, created_at';
 
@@ -512,5 +540,34 @@ async function upsertRollups(client: pg.PoolClient, table: 'usage_minute' | 'usa
       aggs.map((a) => `{${a.hist.join(',')}}`),
       aggs.map((a) => a.refused),
     ],
+  );
+}
+
+/**
+ * The day rows summed per workspace and day into usage_day_total (the provider's charts read one row
+ * per workspace and day there). A batch spans one or two days, so this is a few rows, in (day,
+ * workspace) order: the order every writer locks them in.
+ */
+async function upsertDayTotals(client: pg.PoolClient, day: Agg[]) {
+  const totals = new Map<string, { bucket: number; workspaceId: string; calls: number; e4: number; e5: number }>();
+  for (const a of day) {
+    const k = `${a.bucket}\u0000${a.workspaceId}`;
+    let t = totals.get(k);
+    if (!t) totals.set(k, (t = { bucket: a.bucket, workspaceId: a.workspaceId, calls: 0, e4: 0, e5: 0 }));
+    t.calls += a.calls;
+    t.e4 += a.e4;
+    t.e5 += a.e5;
+  }
+  if (totals.size === 0) return;
+  const rows = [...totals.values()].sort((a, b) => a.bucket - b.bucket || (a.workspaceId < b.workspaceId ? -1 : a.workspaceId > b.workspaceId ? 1 : 0));
+  // raw SQL: one upsert of the batch's workspace-day totals from unnest'ed arrays, beside the rollups, measured by the usage benchmark
+  await client.query(
+    `insert into usage_day_total as t (bucket, workspace_id, calls, errors_4xx, errors_5xx)
+     select b, w, c, e4, e5 from unnest($1::timestamptz[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) as u(b, w, c, e4, e5)
+     on conflict (bucket, workspace_id) do update set
+       calls = t.calls + excluded.calls,
+       errors_4xx = t.errors_4xx + excluded.errors_4xx,
+       errors_5xx = t.errors_5xx + excluded.errors_5xx`,
+    [rows.map((r) => new Date(r.bucket).toISOString()), rows.map((r) => r.workspaceId), rows.map((r) => r.calls), rows.map((r) => r.e4), rows.map((r) => r.e5)],
   );
 }

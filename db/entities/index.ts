@@ -6,7 +6,7 @@ import { Workspace } from './workspace.js';
 import { UiSession } from './ui-session.js';
 import { PortalLink } from './portal-link.js';
 import { LimitRequest } from './limit-request.js';
-import { PARTITIONED_TABLES, UsageDay, UsageHour, UsageMinute, UsageMonth, UsageMonthPlan, UsageRecord } from './usage.js';
+import { PARTITIONED_TABLES, UsageDay, UsageDayTotal, UsageHour, UsageMinute, UsageMonth, UsageMonthPlan, UsageRecord } from './usage.js';
 import { Plan } from './plan.js';
 import { WorkspaceQuota, WorkspaceRateCounter } from './workspace-counters.js';
 import { RateLimitCounter, UNLOGGED_TABLES } from './rate-limit-counter.js';
@@ -20,7 +20,7 @@ export { ApiKey, ApiKeySecret, Event, Workspace };
 export { AuditEntry };
 export type { IAuditEntry } from './audit-entry.js';
 export { UiSession, PortalLink };
-export { LimitRequest, UsageDay, UsageHour, UsageMinute, UsageMonth, UsageMonthPlan, UsageRecord };
+export { LimitRequest, UsageDay, UsageDayTotal, UsageHour, UsageMinute, UsageMonth, UsageMonthPlan, UsageRecord };
 export { Plan, WorkspaceQuota, WorkspaceRateCounter };
 export type { IPlan, PlanRateLimit } from './plan.js';
 export type { PlanOverrides } from './workspace.js';
@@ -38,4 +38,4 @@ export type { IWorkspace } from './workspace.js';
 export type { IUiSession } from './ui-session.js';
 
 /** Every entity, in one list, for the ORM config and the migration generator. */
-export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession, PortalLink, AuditEntry, UsageRecord, UsageMinute, UsageHour, UsageDay, UsageMonth, UsageMonthPlan, LimitRequest, RateLimitCounter, Plan, WorkspaceRateCounter, WorkspaceQuota, Branding, ProviderApi, SigningKey, OauthTokenRevocation, ...webhookEntities];
+export const entities = [Workspace, ApiKey, ApiKeySecret, Event, UiSession, PortalLink, AuditEntry, UsageRecord, UsageMinute, UsageHour, UsageDay, UsageDayTotal, UsageMonth, UsageMonthPlan, LimitRequest, RateLimitCounter, Plan, WorkspaceRateCounter, WorkspaceQuota, Branding, ProviderApi, SigningKey, OauthTokenRevocation, ...webhookEntities];

@@ -72,9 +72,34 @@ const rollupProperties = (big: boolean) => ({
 });
 
 export const UsageMinute = defineEntity({ name: 'UsageMinute', tableName: 'usage_minute', properties: rollupProperties(false) });
-export const UsageDay = defineEntity({ name: 'UsageDay', tableName: 'usage_day', properties: rollupProperties(true) });
+export const UsageDay = defineEntity({
+  name: 'UsageDay',
+  tableName: 'usage_day',
+  // Reads across every workspace (the provider's charts, closing a month) take a range of days: kept
+  // for good, the table would otherwise be read whole for one month.
+  indexes: [{ name: 'usage_day_bucket_index', properties: ['bucket'] }],
+  properties: rollupProperties(true),
+});
 /** Kept beside the minute and day rollups so ragged ends of a range read hours, not minutes. */
 export const UsageHour = defineEntity({ name: 'UsageHour', tableName: 'usage_hour', properties: rollupProperties(true) });
+
+/**
+ * A workspace's calls and errors per UTC day, every key and route together: written by the batch
+ * writer beside usage_day, in the same transaction. The provider's charts read a month of every
+ * workspace here (one row per workspace and day) instead of summing every key's and route's day rows.
+ */
+export const UsageDayTotal = defineEntity({
+  name: 'UsageDayTotal',
+  tableName: 'usage_day_total',
+  properties: {
+    // Day first: the provider's charts read a range of days across every workspace.
+    bucket: p.datetime().primary(),
+    workspaceId: p.string().length(64).primary(),
+    calls: p.bigint('number'),
+    errors4xx: p.bigint('number').fieldName('errors_4xx'),
+    errors5xx: p.bigint('number').fieldName('errors_5xx'),
+  },
+});
 
 /** Written by the monthly-rollup workflow; key_id '*' holds the workspace's total. */
 export const UsageMonth = defineEntity({

@@ -16,6 +16,7 @@ import { Migration20261201045445_PortalSessions } from './Migration2026120104544
 import { Migration20261201062610_PortalBrandingOAuth } from './Migration20261201062610_PortalBrandingOAuth.js';
 import { Migration20261201071205_OutboxIndex } from './Migration20261201071205_OutboxIndex.js';
 import { Migration20261201080000_UsagePartitions } from './Migration20261201080000_UsagePartitions.js';
+import { Migration20261201083000_UsageDayTotals } from './Migration20261201083000_UsageDayTotals.js';
 
 export const migrationsList = [
   { name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial },
@@ -34,4 +35,5 @@ export const migrationsList = [
   { name: 'Migration20261201062610_PortalBrandingOAuth', class: Migration20261201062610_PortalBrandingOAuth },
   { name: 'Migration20261201071205_OutboxIndex', class: Migration20261201071205_OutboxIndex },
   { name: 'Migration20261201080000_UsagePartitions', class: Migration20261201080000_UsagePartitions },
+  { name: 'Migration20261201083000_UsageDayTotals', class: Migration20261201083000_UsageDayTotals },
 ];

@@ -184,6 +184,7 @@ const TENANT_TABLES: Record<TenantTable, true> = {
   usage_minute: true,
   usage_hour: true,
   usage_day: true,
+  usage_day_total: true,
   usage_month: true,
   webhook_endpoint: true,
   webhook_delivery: true,
@@ -232,8 +233,7 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
     "typedDb(tx).selectFrom('limit_request')": 'the provider decides a request of any workspace: found by id, it names its workspace, whose scope every write after it goes through',
   },
   'core/usage/provider.ts': {
-    "db.selectFrom('usage_day')": "the provider's charts (operators only): every workspace's day rollups summed per day",
-    "db.selectFrom('usage_day as u')": "the provider's charts (operators only): every workspace's calls and errors over the range, grouped by workspace_id, the top ten",
+    "db.selectFrom('usage_day_total')": "the provider's charts (operators only): every workspace's day totals over the range in one pass, summed per day and per workspace (grouping sets) for the top tens",
   },
   'core/limits/expire.ts': {
     "typedDb(deps.em()).selectFrom('limit_request')": "the expiry Schedule's sweep of every workspace's pending requests past expires_at; each is expired through its workspace's scope",
