@@ -58,6 +58,11 @@ const schema = z.object({
   METRICS_PORT: optional(port),
   /** Set: `GET /metrics` needs `Authorization: Bearer <token>` (docs/operations.md). */
   GATEHOUSE_METRICS_TOKEN: optional(z.string().min(16, 'at least 16 characters').regex(/^\S+$/, 'no whitespace')),
+  /**
+   * Seconds an API process keeps serving after SIGTERM, its /readyz answering 503 and every answer
+   * closing its connection, before it stops accepting: a load balancer's time to stop sending to it.
+   */
+  GATEHOUSE_DRAIN_SECONDS: z.coerce.number().min(0).max(300).default(0),
   /** Set: each process exports traces by OTLP/HTTP to `<endpoint>/v1/traces`; unset, tracing is off (docs/operations.md). */
   OTEL_EXPORTER_OTLP_ENDPOINT: optional(z.url()),
 });

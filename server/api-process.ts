@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { createLogger } from '../core/log.js';
 import { bootstrap } from '../core/bootstrap.js';
 import { createOrm } from '../db/orm.js';
@@ -54,16 +54,26 @@ export async function runApiProcess(opts: ApiProcessOptions = {}): Promise<void>
     log.info({ port: config.PORT, host: config.HOST }, 'api listening');
   });
 
+  let draining = false;
+  // While draining, each answer closes its connection, so keep-alive clients and balancers open
+  // their next one elsewhere instead of reusing a socket this process is about to close.
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    if (draining) res.setHeader('Connection', 'close');
+  });
+
   let stopping: Promise<void> | undefined;
   /**
    * Runs once, whatever signals arrive: a terminal's Ctrl-C reaches this process directly and again
-   * through `npm start`'s SIGTERM. Readiness turns 503 first, then the listener closes, in-flight
-   * requests finish, buffered usage is written and the pools close.
+   * through `npm start`'s SIGTERM. Readiness turns 503 first and, after GATEHOUSE_DRAIN_SECONDS, the
+   * listener closes, in-flight requests finish, buffered usage is written and the pools close.
    */
   function shutdown(signal: string): Promise<void> {
     stopping ??= (async () => {
       log.info({ signal }, 'api shutting down');
       startDraining(app);
+      draining = true;
+      // Still accepting, /readyz 503: the balancer's time to take this process out of rotation.
+      if (config.GATEHOUSE_DRAIN_SECONDS > 0) await new Promise((r) => setTimeout(r, config.GATEHOUSE_DRAIN_SECONDS * 1000));
       // Requests in flight get up to 5 s to finish, so their usage records are taken too.
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
