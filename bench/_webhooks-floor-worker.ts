@@ -1,6 +1,7 @@
 // Child process of `npm run bench -- webhooks`: a worker made by the same createWorker() as the
 // production worker (same options), running only the no-op workflow. Each no-op activity reports
-// the moment it ran to the parent over IPC, as the bench's receiver notes a webhook's arrival.
+// the moment it ran to the parent over IPC, as the bench's receiver notes a webhook's arrival
+// (on the same clock: timeOrigin + now(), sub-millisecond).
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../core/config.js';
@@ -16,7 +17,7 @@ const bundle = await bundleWorkflowCode({
 });
 const activities = {
   async noop(n: number): Promise<void> {
-    process.send?.([n, Date.now()]);
+    process.send?.([n, performance.timeOrigin + performance.now()]);
   },
 };
 const { worker, connection } = await createWorker({
