@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type { Row } from '../../db/kysely.js';
 import { notFound } from '../errors.js';
 import { raiseCheckedEvent, type RaisedEvent } from '../events.js';
+import { isCatalogEventType } from '../events/catalog.js';
 import { assertPayloadMatches } from '../events/payload-schema.js';
 import { page } from '../page.js';
 import { workspaceScope, type WorkspaceScope } from '../scope.js';
@@ -23,7 +24,10 @@ export interface PublishInput {
  */
 export async function publishEvent(deps: WebhookDeps, workspaceId: string, input: PublishInput): Promise<RaisedEvent> {
   assertNotReservedEventType(input.type, 'type');
-  assertPayloadMatches(input.type, await customEventTypeSchema(deps.em, workspaceId, input.type, 'type'), input.payload);
+  // A catalog type is every workspace's (start-up writes it) and its schema is in code: no read for it,
+  // one round trip fewer on the publish path (bench/webhooks.ts). A custom type's schema is read each time.
+  const customSchema = isCatalogEventType(input.type) ? null : await customEventTypeSchema(deps.em, workspaceId, input.type, 'type');
+  assertPayloadMatches(input.type, customSchema, input.payload);
   return raiseCheckedEvent(deps, { workspaceId, type: input.type, payload: input.payload, idempotencyKey: input.idempotencyKey, source: 'api' });
 }
 
