@@ -4,7 +4,7 @@ import globals from 'globals';
 import svelte from 'eslint-plugin-svelte';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'ui/dist', '.data', '.venv', '.reports', 'test-output'] },
+  { ignores: ['node_modules', 'ui/dist', 'packages/*/dist', '.data', '.venv', '.reports', 'test-output'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -11,6 +11,8 @@ export default defineConfig({
     outputFile: { json: '.reports/vitest.json' },
     projects: [
       {
+        // `@gatehouse/*` from the packages' sources (tsconfig `paths`), not their built dist/.
+        resolve: { tsconfigPaths: true },
         test: {
           name: 'node',
           include: ['test/**/*.test.ts'],

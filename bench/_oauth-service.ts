@@ -1,7 +1,7 @@
 // The provider's service for bench/oauth.ts: one Express app, the same handler behind four guards,
 // so the routes differ only in how a caller is checked. Env: PORT, GATEHOUSE_URL, SERVICE_KEY, AUDIENCE.
 import express, { type RequestHandler } from 'express';
-import { gatehouse } from '../client/express.js';
+import { gatehouse } from '@gatehouse/express';
 
 const env = (name: string) => process.env[name] ?? '';
 const common = { url: env('GATEHOUSE_URL'), apiKey: env('SERVICE_KEY'), permission: 'products:read', onError: (e: Error) => process.stderr.write(`${e.message}\n`) };

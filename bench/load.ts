@@ -105,3 +105,27 @@ export async function waitForPost(url: string, child: ChildProcess, output: stri
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+export type Measured = Load & { cpuUs?: number };
+
+/**
+ * Alternating rounds of each named load, best of each by req/s (interference only ever lowers a
+ * figure), with the median CPU time per request of the process measured (steadier on a shared machine).
+ */
+export async function rounds(count: number, runs: Record<string, () => Promise<Measured>>, say: (line: string) => void): Promise<Record<string, Measured & { cpuMedianUs: number }>> {
+  const best: Record<string, Measured> = {};
+  const cpu: Record<string, number[]> = {};
+  for (let i = 1; i <= count; i++) {
+    const line: string[] = [];
+    for (const [name, run] of Object.entries(runs)) {
+      const r = await run();
+      if (r.errors || r.non2xx) throw new Error(`${name}, round ${i}: ${r.errors} errors / ${r.non2xx} non-2xx`);
+      line.push(`${name} ${r.rps.toFixed(0)} req/s (p99 ${r.p99.toFixed(2)} ms${r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req`})`);
+      if (!best[name] || r.rps > best[name].rps) best[name] = r;
+      if (r.cpuUs !== undefined) (cpu[name] ??= []).push(r.cpuUs);
+    }
+    say(`round ${i}: ${line.join(', ')}`);
+  }
+  const median = (xs: number[] = []) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
+  return Object.fromEntries(Object.entries(best).map(([name, r]) => [name, { ...r, cpuMedianUs: median(cpu[name]) }]));
+}

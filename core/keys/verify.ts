@@ -5,7 +5,7 @@ import type { WorkspaceLimits } from '../plans/limits-cache.js';
 import type { QuotaDecision, QuotaName, SharedRateGrant } from '../plans/quota.js';
 import { chargeCredits } from './credits.js';
 import type { KeyRecord } from './key-record.js';
-import { parsePermissionExprCached, PermissionSyntaxError, satisfies, type PermissionExpr } from './permission-expr.js';
+import { parsePermissionExprCached, PermissionSyntaxError, satisfies, type PermissionExpr } from '../../packages/express/src/permission-expr.js';
 import type { KeyVerifier } from './verifier.js';
 
 /** In the order the checks run: the first that fails is the answer. */

@@ -1,6 +1,6 @@
 import type { VerifyResult } from '../keys/verify.js';
 import { parsePermissionInput } from '../keys/verify.js';
-import { satisfies } from '../keys/permission-expr.js';
+import { satisfies } from '../../packages/express/src/permission-expr.js';
 import { checkAccessToken, type TokenDeps } from './tokens.js';
 
 /**

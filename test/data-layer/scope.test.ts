@@ -147,7 +147,7 @@ describe('page: one cursor format, newest first', () => {
 });
 
 /**
- * Every module of the application (core/, server/, activities/, temporal/, client/) reaches tenant
+ * Every module of the application (core/, server/, activities/, temporal/, packages/) reaches tenant
  * tables only through workspaceScope(): no raw SQL, no Kysely `selectFrom`/`updateTable`/
  * `deleteFrom`/`insertInto` of a tenant table on any other receiver, no EntityManager call on a
  * tenant entity. The files listed here keep raw SQL, each for its reason (docs/architecture.md
@@ -165,7 +165,7 @@ const RAW_SQL: Record<string, string> = {
   'core/usage/recorder.ts': 'COPY of raw usage rows (no builder has COPY) and the batch rollup upserts from unnest()ed arrays (bench/usage)',
   'core/usage/partitions.ts': "usage_record's day partitions: CREATE/DROP TABLE … PARTITION OF, the catalog read of the partitions and the move of DEFAULT's rows (MikroORM has no partition DDL)",
 };
-const APP_DIRS = ['core', 'server', 'activities', 'temporal', 'client'];
+const APP_DIRS = ['core', 'server', 'activities', 'temporal', 'packages/client/src', 'packages/express/src'];
 
 function appSources(root: string, dir: string): string[] {
   return readdirSync(resolve(root, dir), { withFileTypes: true }).flatMap((e) =>

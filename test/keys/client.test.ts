@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// Imported by package name, as another TypeScript service would after `npm i gatehouse`.
-import { createGatehouseClient, isTRPCClientError, type AppRouter } from 'gatehouse';
+// Imported by package name, as another TypeScript service would after `npm i @gatehouse/client`.
+import { createGatehouseClient, isTRPCClientError, type AppRouter } from '@gatehouse/client';
 import type { inferRouterOutputs } from '@trpc/server';
 import { startStack, type Stack } from '../harness.js';
 

@@ -7,7 +7,7 @@ import express from 'express';
 import { createRemoteJWKSet, decodeJwt, exportSPKI, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatehouse, type GatehouseMiddleware, type GatehouseVerification } from '../../client/express.js';
+import { gatehouse, type GatehouseMiddleware, type GatehouseVerification } from '@gatehouse/express';
 import { startStack, type Stack } from '../harness.js';
 import { createKey, postForm, token, until, type OAuthKey } from '../oauth/oauth-client.js';
 

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatehouse, type GatehouseMiddleware, type GatehouseVerification } from '../../client/express.js';
+import { gatehouse, type GatehouseMiddleware, type GatehouseVerification } from '@gatehouse/express';
 import { startStack, type Stack } from '../harness.js';
 import { insertKey } from '../verify/keys.js';
 import { assignPlan, insertPlan, nextMonth } from './verify-helpers.js';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** Where workflows are started and Schedules declared. */
-const DIRS = ['core', 'server', 'activities', 'temporal', 'scripts', 'client'];
+const DIRS = ['core', 'server', 'activities', 'temporal', 'scripts', 'packages/client/src', 'packages/express/src'];
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatehouse, type GatehouseMiddleware } from '../../client/express.js';
+import { gatehouse, type GatehouseMiddleware } from '@gatehouse/express';
 import { startStack, type Stack } from '../harness.js';
 
 let stack: Stack;

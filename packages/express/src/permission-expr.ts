@@ -1,4 +1,4 @@
-import { hasScope, PERMISSION_PATTERN, PRESETS, type Preset } from '../permissions.js';
+import { hasScope, PERMISSION_PATTERN, PRESETS, type Preset } from './scopes.js';
 
 /**
  * A permission query as a verifier sends it: `products:write`, `a AND b`, `a OR (b AND c)`.

@@ -1,8 +1,8 @@
 // The Bearer side of `gatehouse/express`: an OAuth access token issued by Gatehouse's
 // `POST /oauth/token`, checked offline against the published JWKS, or online by introspection.
 import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from 'jose';
-import { expandPermissions } from '../core/permissions.js';
-import { satisfies, type PermissionExpr } from '../core/keys/permission-expr.js';
+import { expandPermissions } from './scopes.js';
+import { satisfies, type PermissionExpr } from './permission-expr.js';
 
 /** The algorithms Gatehouse signs with; anything else (`none`, HS256 with the public key) is refused. */
 const ALGORITHMS = ['ES256', 'EdDSA'];
@@ -43,8 +43,11 @@ export interface BearerVerifierOptions {
   fetch: typeof fetch;
 }
 
-/** Resolves to a verdict; rejects (the middleware answers 503) when Gatehouse cannot be asked. */
-export type BearerVerifier = (token: string, required: PermissionExpr | undefined) => Promise<TokenVerdict>;
+/**
+ * A verdict, synchronously for a token already verified (the common case: a caller reuses its
+ * token), else a promise; it rejects (the middleware answers 503) when Gatehouse cannot be asked.
+ */
+export type BearerVerifier = (token: string, required: PermissionExpr | undefined) => TokenVerdict | Promise<TokenVerdict>;
 
 /**
  * jose errors that mean "the keys could not be fetched" rather than "this token is bad": an
@@ -82,6 +85,12 @@ function verdict(c: Checked, required: PermissionExpr | undefined): TokenVerdict
 
 const refused = (code: 'NOT_FOUND' | 'EXPIRED'): TokenVerdict => ({ code, keyId: null, permissions: [], workspaceId: null, expiresAt: null });
 
+/**
+ * The cache's key: the token's last characters, inside its signature, so each request hashes 32
+ * characters rather than the whole token; a hit is trusted only if the whole token is equal.
+ */
+const cacheKey = (token: string) => token.slice(-32);
+
 export function bearerVerifier(opts: BearerVerifierOptions): BearerVerifier {
   const audiences = Array.isArray(opts.audience) ? opts.audience : [opts.audience];
   if (opts.introspect) return introspector(opts, audiences);
@@ -94,11 +103,8 @@ export function bearerVerifier(opts: BearerVerifierOptions): BearerVerifier {
     timeoutDuration: opts.timeoutMs,
     [customFetch]: opts.fetch,
   });
-  const verified = new Map<string, Checked & { until: number }>();
-  return async (token, required) => {
-    const hit = verified.get(token);
-    if (hit && Date.now() < hit.until) return verdict(hit, required);
-    if (hit) verified.delete(token);
+  const verified = new Map<string, Checked & { token: string; until: number }>();
+  const verify = async (token: string, required: PermissionExpr | undefined): Promise<TokenVerdict> => {
     try {
       const { payload } = await jwtVerify(token, jwks, {
         issuer: opts.issuer,
@@ -110,13 +116,23 @@ export function bearerVerifier(opts: BearerVerifierOptions): BearerVerifier {
       });
       if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
       const c = checked(payload);
-      verified.set(token, { ...c, until: Math.min(Date.now() + VERIFIED_TTL_MS, (payload.exp! + CLOCK_TOLERANCE_S) * 1000) });
+      verified.set(cacheKey(token), { ...c, token, until: Math.min(Date.now() + VERIFIED_TTL_MS, (payload.exp! + CLOCK_TOLERANCE_S) * 1000) });
       return verdict(c, required);
     } catch (err) {
       if (err instanceof errors.JWTExpired) return refused('EXPIRED');
       if (isUnavailable(err)) throw new Error(`access token keys unavailable: ${(err as Error).message}`, { cause: err });
       return refused('NOT_FOUND');
     }
+  };
+  // Not async: a cached token is answered in the same tick, with no promise made per request.
+  return (token, required) => {
+    const key = cacheKey(token);
+    const hit = verified.get(key);
+    if (hit?.token === token) {
+      if (Date.now() < hit.until) return verdict(hit, required);
+      verified.delete(key);
+    }
+    return verify(token, required);
   };
 }
 

@@ -1,0 +1,145 @@
+// `import { gatehouse } from '@gatehouse/express'`: protects an Express API with Gatehouse keys or
+// Gatehouse-issued OAuth access tokens and reports every response's status and latency back to
+// Gatehouse. The decisions are guard.ts's; this file reads Express's request and writes its response.
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { createGuard, type Decision, type GuardOptions } from './guard.js';
+
+export type { Decision, GatehouseVerification, Guard, GuardOptions, GuardRequest, UsageReport } from './guard.js';
+export { createGuard } from './guard.js';
+
+export interface GatehouseOptions extends GuardOptions {
+  /** Permission (or expression such as `a AND b`) the caller's key must hold; per request when a function. */
+  permission?: string | ((req: Request) => string | undefined);
+  /** Credits to charge per request (default 1; Gatehouse's default when omitted). */
+  cost?: number | ((req: Request) => number | undefined);
+}
+
+export interface GatehouseMiddleware extends RequestHandler {
+  /** Sends every buffered report now. */
+  flush(): Promise<void>;
+  /** Stops the timer and sends what is left: call on shutdown. */
+  close(): Promise<void>;
+}
+
+interface RouteLayer {
+  route?: { path: unknown; _handlesMethod?: (method: string) => boolean };
+  match?: (path: string) => unknown;
+}
+
+/**
+ * The pattern of the app route a request was (or would have been) handled by. A request the
+ * middleware refused never reached a route, so the app's top-level routes are matched against
+ * its path; routes inside nested routers are found only once routed.
+ */
+function routePattern(req: Request): string {
+  const routed = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof routed === 'string') return routedPattern(`${req.baseUrl ?? ''}${routed}`);
+  try {
+    const stack = (req.app as unknown as { router?: { stack?: RouteLayer[] } }).router?.stack ?? [];
+    const path = new URL(req.originalUrl, 'http://local').pathname;
+    for (const layer of stack) {
+      if (!layer.route || typeof layer.route.path !== 'string' || !layer.match?.(path)) continue;
+      if (layer.route._handlesMethod && !layer.route._handlesMethod(req.method)) continue;
+      return pattern(layer.route.path);
+    }
+  } catch {
+    // Express internals changed shape: fall through to "unmatched" rather than record a raw path.
+  }
+  return '(unmatched)';
+}
+
+/** `/products/:id` → `/products/{id}`, the style Gatehouse records routes in. */
+const pattern = (p: string) => p.replace(/:(\w+)/g, '{$1}') || '/';
+
+/** An app has a fixed set of routes: each one's pattern is worked out once, not per response. Bounded. */
+const routedPatterns = new Map<string, string>();
+function routedPattern(path: string): string {
+  let p = routedPatterns.get(path);
+  if (p === undefined) {
+    p = pattern(path);
+    if (routedPatterns.size >= 1_000) routedPatterns.clear();
+    routedPatterns.set(path, p);
+  }
+  return p;
+}
+
+/** Now as ISO 8601, made once per millisecond however many responses finish in it. */
+let isoAt = 0;
+let iso = '';
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoAt) {
+    isoAt = now;
+    iso = new Date(now).toISOString();
+  }
+  return iso;
+}
+
+/** What a response's usage report needs of its verification, set once it is decided. */
+interface Seen {
+  keyId: string | null;
+  code: string | null;
+}
+
+/** IPv4-mapped IPv6 (`::ffff:10.0.0.1`) as the IPv4 address allowlists are written in. */
+function clientIp(req: Request): string | undefined {
+  const ip = req.ip;
+  if (!ip) return undefined;
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/**
+ * Express middleware: answers 401/403/429 itself (RateLimit-* headers included), lets valid
+ * requests through with the verification in `res.locals.gatehouse`, and reports each response's
+ * status and latency to `POST /v1/usage` in batches. Gatehouse unreachable: 503 unless `failOpen`.
+ */
+export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
+  const guard = createGuard(opts);
+
+  function answer(res: Response, next: NextFunction, seen: Seen, decision: Decision) {
+    res.set(decision.headers);
+    if (!decision.allow) {
+      seen.keyId = decision.keyId;
+      seen.code = decision.code;
+      res.status(decision.status).json(decision.body);
+      return;
+    }
+    seen.keyId = decision.verification.key_id;
+    seen.code = decision.verification.code;
+    res.locals['gatehouse'] = decision.verification;
+    next();
+  }
+
+  // Not async: an access token already verified is answered in the same tick, with no promise
+  // made per request; only a round trip to Gatehouse returns one (which Express awaits).
+  const middleware = ((req: Request, res: Response, next: NextFunction): void | Promise<void> => {
+    const start = performance.now();
+    const seen: Seen = { keyId: null, code: null };
+    res.on('finish', () => {
+      guard.report({
+        key_id: seen.keyId,
+        method: req.method,
+        route: routePattern(req).slice(0, 200),
+        status: res.statusCode,
+        latency_ms: Math.round((performance.now() - start) * 100) / 100,
+        time: isoNow(),
+        code: seen.code,
+      });
+    });
+    const apiKey = req.get('x-api-key');
+    const decision = guard.check({
+      apiKey,
+      authorization: req.get('authorization'),
+      // Only a key's check uses the address (its allowlist); Express works it out on every read.
+      ip: apiKey ? clientIp(req) : undefined,
+      permission: typeof opts.permission === 'function' ? opts.permission(req) : opts.permission,
+      cost: typeof opts.cost === 'function' ? opts.cost(req) : opts.cost,
+    });
+    if (decision instanceof Promise) return decision.then((d) => answer(res, next, seen, d));
+    answer(res, next, seen, decision);
+  }) as GatehouseMiddleware;
+
+  middleware.flush = guard.flush;
+  middleware.close = guard.close;
+  return middleware;
+}
