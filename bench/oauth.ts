@@ -5,7 +5,7 @@
 //   auth (≥ 0.8), and ÷ the same route checking each token online by introspection (≥ 3).
 // Also printed: the same route checking the key itself online (x-api-key), the check before OAuth.
 // Options: --duration <s> (default 10), --connections <n> (default 32), --rounds <n> (default 5),
-// --profile <dir> (V8 CPU profile of the service process, written when it exits).
+// --profile <dir> (V8 CPU profiles written when they exit: the API's in <dir>/api, the service's in <dir>/service).
 // Starts its own database and Temporal as bench/verify.ts does; the API is `server/main.ts`.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -81,6 +81,9 @@ export async function run(args: string[]): Promise<void> {
     await em.execute(`update workspace set oauth_token_ttl_seconds = 3600, oauth_audiences = ? where id = 'default'`, [JSON.stringify([AUDIENCE])]);
     await orm.close();
 
+    const profileAt = args.indexOf('--profile');
+    const profileDir = profileAt >= 0 ? args[profileAt + 1] : undefined;
+    const profile = (sub: string) => (profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}/${sub}`] : []);
     const apiPort = await freePort();
     const api = spawnNode(['server/main.ts'], {
       DATABASE_URL: databaseUrl,
@@ -91,7 +94,7 @@ export async function run(args: string[]): Promise<void> {
       PORT: String(apiPort),
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
-    }, { prefix: PIN });
+    }, { prefix: PIN, nodeFlags: profile('api') });
     cleanups.add(() => stopChild(api.child));
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitForPost(apiUrl, api.child, api.output);
@@ -107,11 +110,9 @@ export async function run(args: string[]): Promise<void> {
     const verifyBody = JSON.stringify({ key: caller.secret, permission: 'products:read' });
 
     const servicePort = await freePort();
-    const profileAt = args.indexOf('--profile');
-    const profileDir = profileAt >= 0 ? args[profileAt + 1] : undefined;
     const svc = spawnNode(['bench/_oauth-service.ts'], { PORT: String(servicePort), GATEHOUSE_URL: apiUrl, SERVICE_KEY: service.secret, AUDIENCE }, {
       prefix: PIN,
-      nodeFlags: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      nodeFlags: profile('service'),
     });
     cleanups.add(() => stopChild(svc.child));
     const svcUrl = `http://127.0.0.1:${servicePort}`;

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { CryptoKey, JWK } from 'jose';
 import type { SigningAlg } from './signing-keys.js';
 import { OAUTH_PREFIX, SIGNING_KEYS_CHANGED } from './notify.js';
@@ -8,10 +9,17 @@ export interface RingKey {
   key: CryptoKey;
 }
 
+/** The active key's private half, as node:crypto signs with it (core/oauth/jws.ts). */
+export interface SignerKey {
+  kid: string;
+  alg: SigningAlg;
+  key: KeyObject;
+}
+
 /** The signing keys as one API process holds them. */
 export interface KeyRing {
   /** The key that signs; undefined only until the first one is made. */
-  signer: RingKey | undefined;
+  signer: SignerKey | undefined;
   /** Published keys (next, active, retired within their publication) by kid: what tokens verify against. */
   verifiers: ReadonlyMap<string, RingKey>;
   /** The JWKS document, as served. */

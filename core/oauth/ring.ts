@@ -1,6 +1,7 @@
+import { createPrivateKey, type JsonWebKey } from 'node:crypto';
 import { importJWK, type CryptoKey, type JWK } from 'jose';
 import { open } from '../webhooks/secret-box.js';
-import type { KeyRing, RingKey } from './cache.js';
+import type { KeyRing, RingKey, SignerKey } from './cache.js';
 import { ensureActiveSigningKey, publishedSigningKeys, sealedKeyBinding, type SigningKeyDeps } from './signing-keys.js';
 
 /**
@@ -14,7 +15,7 @@ export async function loadKeyRing(deps: SigningKeyDeps): Promise<KeyRing> {
     keys = await publishedSigningKeys(deps.em);
   }
   const verifiers = new Map<string, RingKey>();
-  let signer: RingKey | undefined;
+  let signer: SignerKey | undefined;
   let until = Number.POSITIVE_INFINITY;
   for (const k of keys) {
     verifiers.set(k.kid, { kid: k.kid, alg: k.alg, key: (await importJWK(k.publicJwk, k.alg)) as CryptoKey });
@@ -22,7 +23,7 @@ export async function loadKeyRing(deps: SigningKeyDeps): Promise<KeyRing> {
     // The newest active key signs (two are active only for the instant of a revoke's replacement).
     if (k.state === 'active' && !signer && k.privateKeySealed) {
       const jwk = JSON.parse(await open(deps, k.privateKeySealed, sealedKeyBinding(k.kid))) as JWK;
-      signer = { kid: k.kid, alg: k.alg, key: (await importJWK(jwk, k.alg)) as CryptoKey };
+      signer = { kid: k.kid, alg: k.alg, key: createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }) };
     }
   }
   return { signer, verifiers, jwks: { keys: keys.map((k) => k.publicJwk) }, until };
