@@ -544,30 +544,46 @@ async function upsertRollups(client: pg.PoolClient, table: 'usage_minute' | 'usa
 }
 
 /**
- * The day rows summed per workspace and day into usage_day_total (the provider's charts read one row
- * per workspace and day there). A batch spans one or two days, so this is a few rows, in (day,
+ * The day rows summed per workspace and day into usage_day_total (a workspace's summary and the
+ * provider's charts read one row per workspace and day there). A batch spans one or two days, so this is a few rows, in (day,
  * workspace) order: the order every writer locks them in.
  */
 async function upsertDayTotals(client: pg.PoolClient, day: Agg[]) {
-  const totals = new Map<string, { bucket: number; workspaceId: string; calls: number; e4: number; e5: number }>();
+  const totals = new Map<string, { bucket: number; workspaceId: string; calls: number; e4: number; e5: number; sum: number; max: number; hist: number[] }>();
   for (const a of day) {
     const k = `${a.bucket}\u0000${a.workspaceId}`;
     let t = totals.get(k);
-    if (!t) totals.set(k, (t = { bucket: a.bucket, workspaceId: a.workspaceId, calls: 0, e4: 0, e5: 0 }));
+    if (!t) totals.set(k, (t = { bucket: a.bucket, workspaceId: a.workspaceId, calls: 0, e4: 0, e5: 0, sum: 0, max: 0, hist: emptyHistogram() }));
     t.calls += a.calls;
     t.e4 += a.e4;
     t.e5 += a.e5;
+    t.sum += a.sum;
+    if (a.max > t.max) t.max = a.max;
+    for (let i = 0; i < a.hist.length; i++) t.hist[i]! += a.hist[i]!;
   }
   if (totals.size === 0) return;
   const rows = [...totals.values()].sort((a, b) => a.bucket - b.bucket || (a.workspaceId < b.workspaceId ? -1 : a.workspaceId > b.workspaceId ? 1 : 0));
   // raw SQL: one upsert of the batch's workspace-day totals from unnest'ed arrays, beside the rollups, measured by the usage benchmark
   await client.query(
-    `insert into usage_day_total as t (bucket, workspace_id, calls, errors_4xx, errors_5xx)
-     select b, w, c, e4, e5 from unnest($1::timestamptz[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) as u(b, w, c, e4, e5)
+    `insert into usage_day_total as t (bucket, workspace_id, calls, errors_4xx, errors_5xx, latency_sum, latency_max, hist)
+     select b, w, c, e4, e5, s, m, h::bigint[]
+       from unnest($1::timestamptz[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::float8[], $7::real[], $8::text[]) as u(b, w, c, e4, e5, s, m, h)
      on conflict (bucket, workspace_id) do update set
        calls = t.calls + excluded.calls,
        errors_4xx = t.errors_4xx + excluded.errors_4xx,
-       errors_5xx = t.errors_5xx + excluded.errors_5xx`,
-    [rows.map((r) => new Date(r.bucket).toISOString()), rows.map((r) => r.workspaceId), rows.map((r) => r.calls), rows.map((r) => r.e4), rows.map((r) => r.e5)],
+       errors_5xx = t.errors_5xx + excluded.errors_5xx,
+       latency_sum = t.latency_sum + excluded.latency_sum,
+       latency_max = greatest(t.latency_max, excluded.latency_max),
+       hist = ${ADD_HIST}`,
+    [
+      rows.map((r) => new Date(r.bucket).toISOString()),
+      rows.map((r) => r.workspaceId),
+      rows.map((r) => r.calls),
+      rows.map((r) => r.e4),
+      rows.map((r) => r.e5),
+      rows.map((r) => r.sum),
+      rows.map((r) => r.max),
+      rows.map((r) => `{${r.hist.join(',')}}`),
+    ],
   );
 }

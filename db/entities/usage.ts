@@ -84,9 +84,9 @@ export const UsageDay = defineEntity({
 export const UsageHour = defineEntity({ name: 'UsageHour', tableName: 'usage_hour', properties: rollupProperties(true) });
 
 /**
- * A workspace's calls and errors per UTC day, every key and route together: written by the batch
- * writer beside usage_day, in the same transaction. The provider's charts read a month of every
- * workspace here (one row per workspace and day) instead of summing every key's and route's day rows.
+ * A workspace's day, every key and route together: written by the batch writer beside usage_day, in
+ * the same transaction. A workspace's summary reads its whole days here (one row a day, not one per
+ * key and route), and the provider's charts a month of every workspace.
  */
 export const UsageDayTotal = defineEntity({
   name: 'UsageDayTotal',
@@ -98,6 +98,10 @@ export const UsageDayTotal = defineEntity({
     calls: p.bigint('number'),
     errors4xx: p.bigint('number').fieldName('errors_4xx'),
     errors5xx: p.bigint('number').fieldName('errors_5xx'),
+    latencySum: p.double(),
+    latencyMax: p.float().columnType('real'),
+    /** Counts per fixed latency bucket (core/usage/histogram.ts). */
+    hist: p.array<number>(Number).columnType('bigint[]'),
   },
 });
 
