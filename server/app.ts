@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { createContextInner, type ServerDeps } from './context.js';
 import { HttpError } from '../core/errors.js';
+import { BODY_LIMIT, BODY_LIMIT_BYTES, errorAnswer, INTERNAL_ERROR } from './error-answer.js';
 import { trustProxySetting } from '../core/config.js';
 import type { Principal } from './auth/principal.js';
 import { IP_NOT_ALLOWED, resolvePrincipal } from './auth/resolve.js';
@@ -15,16 +17,14 @@ import { buildOpenApi } from './rest/openapi.js';
 import { routes } from './rest/index.js';
 import { securityHeaders } from './security-headers.js';
 import { portalEnterRoute } from './portal-enter.js';
-import { PROVIDER_API_BODY_LIMIT, PROVIDER_API_PATH } from './rest/provider-api.js';
 import { oauthRouter } from './oauth/endpoints.js';
+import { PROVIDER_API_BODY_LIMIT, PROVIDER_API_PATH } from './rest/provider-api.js';
 import { brandedDocument, serveLogo } from './branded-document.js';
 import { toTRPCError } from './trpc.js';
 import { mountOperations } from './metrics.js';
+import { fastVerify } from './fast-verify.js';
 
 const UI_DIST = fileURLToPath(new URL('../ui/dist', import.meta.url));
-/** Event payloads may reach 256 KB; the envelope around them needs a little more. */
-export const BODY_LIMIT = '300kb';
-const BODY_LIMIT_BYTES = 300 * 1024;
 /** `/trpc`, `/trpc/keys.list`, `/trpc?batch=1`: what the tRPC middleware mounted at /trpc answers. */
 const TRPC_URL = /^\/trpc(?:[/?]|$)/;
 /** Calls one tRPC batch may carry: the UI sends a handful; more is a way to multiply one request's work. */
@@ -39,7 +39,8 @@ export function createApp(deps: ServerDeps) {
   const headers = securityHeaders(deps.config);
   app.use(headers.all);
   // /metrics, /readyz and request timings; verification answers are counted from here on.
-  deps = mountOperations(app, deps);
+  const operations = mountOperations(app, deps);
+  deps = operations.deps;
   app.use(usageMiddleware(deps.usage));
   const json = express.json({ limit: BODY_LIMIT });
   // The provider's OpenAPI document may run to 2 MB: that one route reads more.
@@ -48,6 +49,12 @@ export function createApp(deps: ServerDeps) {
   // re-serialises it with JSON.stringify, which overflows the stack on input nested thousands deep,
   // a 500 before the input guard can refuse it.
   app.use((req, res, next) => (TRPC_URL.test(req.url) ? next() : (req.path === PROVIDER_API_PATH ? documentJson : json)(req, res, next)));
+
+  // app.listen serves POST /v1/keys/verify before Express sees it; http.createServer(app) is Express alone.
+  const fast = fastVerify({ deps, observe: operations.observe, json, ipOf: expressIp(app) });
+  const serve = (req: IncomingMessage, res: ServerResponse) => fast(req, res) || app(req, res);
+  const listen = app.listen;
+  app.listen = ((...args: unknown[]) => listen.apply(serve, args as never)) as typeof app.listen;
 
   restRouter(routes, deps, app);
   // Form-encoded, answering in OAuth's error shape: beside the JSON route table, not in it.
@@ -112,30 +119,25 @@ export function createApp(deps: ServerDeps) {
     res.status(404).json({ error: { code: 'not_found', message: `No route ${req.method} ${req.path}` } });
   });
   app.use(errorHandler(deps));
-  return app;
+  // Exposed so a test can serve the same app with and without it and compare the answers.
+  return Object.assign(app, { fastVerify: fast });
+}
+
+/** Express's own `req.ip` getter (the app's trust proxy rule), read for a request Express has not seen. */
+function expressIp(app: Express): (req: IncomingMessage) => string {
+  const getter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(app.request) as object, 'ip')!.get!;
+  return (req) => (getter.call({ app, headers: req.headers, socket: req.socket }) as string | undefined) ?? '';
 }
 
 function errorHandler(deps: ServerDeps) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof HttpError) {
-      res.set(err.headers);
-      res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } });
-      return;
-    }
-    const e = err as { type?: string; status?: number };
-    if (e.type === 'entity.parse.failed') {
-      res.status(400).json({ error: { code: 'invalid_json', message: 'body: not valid JSON' } });
-      return;
-    }
-    if (e.type === 'entity.too.large') {
-      res.status(413).json({ error: { code: 'payload_too_large', message: `body: larger than ${BODY_LIMIT}` } });
-      return;
-    }
-    if (e.status && e.status >= 400 && e.status < 500) {
-      res.status(e.status).json({ error: { code: 'invalid_request', message: 'The request could not be read' } });
+    const answer = errorAnswer(err);
+    if (answer) {
+      if (answer.headers) res.set(answer.headers);
+      res.status(answer.status).json(answer.body);
       return;
     }
     deps.log.error({ err, method: req.method, path: req.path }, 'request failed');
-    res.status(500).json({ error: { code: 'internal_error', message: 'Internal error; it has been logged' } });
+    res.status(500).json(INTERNAL_ERROR);
   };
 }

@@ -31,10 +31,10 @@ export function routeLabel(req: Request, res: Response): string {
 
 /**
  * Operations endpoints of an API process: the request-duration histogram, `GET /metrics` (its own
- * registry per app) and `GET /readyz`. Returns the deps the app should use from here on: the usage
- * pipeline with verification answers counted.
+ * registry per app) and `GET /readyz`. Returns the deps the app should use from here on (the usage
+ * pipeline with verification answers counted) and the request-duration observer.
  */
-export function mountOperations(app: Express, deps: ServerDeps): ServerDeps {
+export function mountOperations(app: Express, deps: ServerDeps): { deps: ServerDeps; observe: ObserveRequest } {
   const registry = createRegistry();
   const usage = countVerifications(deps.usage, registry);
   observeRecorder(deps.usage.recorder, registry);
@@ -45,11 +45,13 @@ export function mountOperations(app: Express, deps: ServerDeps): ServerDeps {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  /** One answered request; the verify fast path (server/fast-verify.ts) observes its own here too. */
+  const observe: ObserveRequest = (method, route, status, start) => {
+    duration.observe({ method: METHODS.has(method) ? method : 'OTHER', route, status: String(status) }, (performance.now() - start) / 1000);
+  };
   // One listener function for every response, as the usage middleware does: no closure per request.
   function onFinish(this: Response) {
-    const start = (this.locals as { metricsStart?: number }).metricsStart!;
-    const method = METHODS.has(this.req.method) ? this.req.method : 'OTHER';
-    duration.observe({ method, route: routeLabel(this.req, this), status: String(this.statusCode) }, (performance.now() - start) / 1000);
+    observe(this.req.method, routeLabel(this.req, this), this.statusCode, (this.locals as { metricsStart?: number }).metricsStart!);
   }
   app.use((_req: Request, res: Response, next: NextFunction) => {
     (res.locals as { metricsStart?: number }).metricsStart = performance.now();
@@ -72,5 +74,8 @@ export function mountOperations(app: Express, deps: ServerDeps): ServerDeps {
       next(err);
     }
   });
-  return { ...deps, usage };
+  return { deps: { ...deps, usage }, observe };
 }
+
+/** Observes one answered request's duration from `start` (performance.now()). */
+export type ObserveRequest = (method: string, route: string, status: number, start: number) => void;

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { frameAncestors, type Config } from '../core/config.js';
 
@@ -45,6 +46,15 @@ function uiCsp(ancestors: string[], imgOrigins: string[] = []): string {
   ].join('; ');
 }
 
+/** What every API response carries: Express's `all` and the verify fast path (server/fast-verify.ts) both set them here. */
+export function setApiHeaders(res: Pick<ServerResponse, 'setHeader'>): void {
+  res.setHeader('Content-Security-Policy', API_CSP);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  // Gatehouse's URLs carry ids and filters; no other site needs to learn them from a Referer.
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('X-Frame-Options', 'DENY');
+}
+
 export interface SecurityHeaders {
   /** Every response: set first, so errors, 404s and tRPC's own responses carry them too. */
   all: (req: Request, res: Response, next: NextFunction) => void;
@@ -60,11 +70,7 @@ export function securityHeaders(config: Pick<Config, 'GATEHOUSE_PORTAL_FRAME_ANC
   const ui = uiCsp(ancestors);
   return {
     all(_req, res, next) {
-      res.setHeader('Content-Security-Policy', API_CSP);
-      res.setHeader('X-Content-Type-Options', 'nosniff');
-      // Gatehouse's URLs carry ids and filters; no other site needs to learn them from a Referer.
-      res.setHeader('Referrer-Policy', 'no-referrer');
-      res.setHeader('X-Frame-Options', 'DENY');
+      setApiHeaders(res);
       next();
     },
     ui(res, imgOrigins) {

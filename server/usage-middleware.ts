@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Usage, VerificationOutcome } from '../core/usage/index.js';
 import type { UsageSource } from '../core/usage/recorder.js';
@@ -45,6 +46,20 @@ export function markUsage(res: Response, principal: Principal | undefined, route
   locals.usageSource = res.req.headers['x-api-key'] === undefined ? 'ui' : 'api';
 }
 
+/** One call to Gatehouse's own API, for the request log (uncounted): the middleware's record, and the verify fast path's when it answers without a verification. */
+export function recordCall(usage: Usage, principal: Principal, source: 'api' | 'ui', method: string, route: string | undefined, status: number, start: number): void {
+  usage.record({
+    workspaceId: principal.workspaceId,
+    keyId: principal.keyId,
+    source,
+    method,
+    route: route === undefined ? '(unmatched)' : route.length > 200 ? route.slice(0, 200) : route,
+    status,
+    latencyMs: performance.now() - start,
+    counted: false,
+  });
+}
+
 /**
  * Records every call to Gatehouse's own API once its response is sent, for the request log: as
  * `api` (a key) or `ui` (the web UI's session), never counted. Usage means the provider's API
@@ -59,16 +74,7 @@ export function usageMiddleware(usage: Usage) {
   function onFinish(this: Response) {
     const locals = this.locals as UsageLocals;
     if (!locals.principal || locals.usageRecorded) return;
-    usage.record({
-      workspaceId: locals.principal.workspaceId,
-      keyId: locals.principal.keyId,
-      source: locals.usageSource ?? 'api',
-      method: this.req.method,
-      route: locals.usageRoute === undefined ? '(unmatched)' : locals.usageRoute.length > 200 ? locals.usageRoute.slice(0, 200) : locals.usageRoute,
-      status: this.statusCode,
-      latencyMs: performance.now() - locals.usageStart!,
-      counted: false,
-    });
+    recordCall(usage, locals.principal, locals.usageSource ?? 'api', this.req.method, locals.usageRoute, this.statusCode, locals.usageStart!);
   }
   return (_req: Request, res: Response, next: NextFunction) => {
     (res.locals as UsageLocals).usageStart = performance.now();
@@ -85,10 +91,14 @@ export function usageMiddleware(usage: Usage) {
 export function recordVerification(usage: Usage, workspaceId: string, result: VerificationOutcome, req: Request, res: Response): void {
   const locals = res.locals as UsageLocals;
   locals.usageRecorded = true;
-  const start = locals.usageStart;
+  verificationRecord(usage, workspaceId, result, locals.usageStart, req.headers);
+}
+
+/** The verification record itself, from the request's start (performance.now()) and headers: Express's route and the fast path both write it here. */
+export function verificationRecord(usage: Usage, workspaceId: string, result: VerificationOutcome, start: number | undefined, headers: IncomingHttpHeaders): void {
   usage.verification(workspaceId, result, {
     latencyMs: start === undefined ? 0 : performance.now() - start,
-    counted: req.headers[REPORTS_USAGE_HEADER] !== '1',
+    counted: headers[REPORTS_USAGE_HEADER] !== '1',
   });
 }
 

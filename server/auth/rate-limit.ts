@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { KeyVerifier } from '../../core/keys/verifier.js';
 import type { RateLimitState } from '../../core/keys/rate-limit.js';
 import { HttpError } from '../../core/errors.js';
@@ -23,7 +23,10 @@ export interface CallerLimitOptions {
  * The workspace's monthly quota is not applied here: it counts the provider's API traffic (the
  * verifications), and a customer over its quota must still be able to sign in and ask for more.
  */
-export async function enforceCallerRateLimit(verifier: KeyVerifier, principal: Principal, res?: Response, opts: CallerLimitOptions = {}): Promise<void> {
+/** Where the headers go: Express's response or the verify fast path's plain one. */
+type HeaderSink = Pick<ServerResponse, 'setHeader' | 'headersSent'>;
+
+export async function enforceCallerRateLimit(verifier: KeyVerifier, principal: Principal, res?: HeaderSink, opts: CallerLimitOptions = {}): Promise<void> {
   const own = principal.rateLimits ?? [];
   // An operator viewing as a customer spends its own workspace's room, never the customer's.
   const workspaceId = principal.viewAs?.operatorWorkspaceId ?? principal.workspaceId;
@@ -54,7 +57,7 @@ export async function enforceCallerRateLimit(verifier: KeyVerifier, principal: P
       scope = 'workspace';
     }
   }
-  if (res && !res.headersSent && state) res.set({ ...headersOf(state), 'RateLimit-Scope': scope });
+  if (res && !res.headersSent && state) setHeaders(res, { ...headersOf(state), 'RateLimit-Scope': scope });
 }
 
 function headersOf(state: RateLimitState): Record<string, string> {
@@ -66,7 +69,11 @@ function headersOf(state: RateLimitState): Record<string, string> {
   };
 }
 
-function refuse(state: RateLimitState, scope: 'key' | 'workspace', res?: Response): never {
+function setHeaders(res: HeaderSink, headers: Record<string, string>): void {
+  for (const name in headers) res.setHeader(name, headers[name]!);
+}
+
+function refuse(state: RateLimitState, scope: 'key' | 'workspace', res?: HeaderSink): never {
   const headers = headersOf(state);
   const retry = headers['RateLimit-Reset']!;
   const message =
@@ -75,6 +82,6 @@ function refuse(state: RateLimitState, scope: 'key' | 'workspace', res?: Respons
       : `This workspace's rate limit '${state.name}' (${state.limit} per window, shared by all its keys) is exhausted; retry in ${retry} s`;
   const refusal = new HttpError(429, 'rate_limited', message, undefined, { ...headers, 'RateLimit-Scope': scope, 'Retry-After': retry });
   // tRPC writes only its error body: the headers (Retry-After) must be on the response already.
-  if (res && !res.headersSent) res.set(refusal.headers);
+  if (res && !res.headersSent) setHeaders(res, refusal.headers);
   throw refusal;
 }

@@ -42,18 +42,28 @@ export async function resolvePrincipal(req: Request, deps: ServerDeps, opts: { s
     if (principal?.allowlist) assertIpAllowed(principal, req.ip);
     return principal;
   }
-  // req.ip is a getter that parses X-Forwarded-For on every read: the verification hot path
-  // (a key without an allowlist, while nothing is failing) never reads it here.
+  return principalFromKey(secret, deps, req, expressIp);
+}
+
+const expressIp = (req: Request) => req.ip ?? '';
+
+/**
+ * The x-api-key half of resolvePrincipal, shared with the verify fast path (server/fast-verify.ts),
+ * which has no Express request: `ipOf` reads the caller's address the way Express's `req.ip` does.
+ * The address is read only when needed (a getter that parses X-Forwarded-For): the verification hot
+ * path (a key without an allowlist, while nothing is failing) never reads it.
+ */
+export async function principalFromKey<R>(secret: string, deps: Pick<ServerDeps, 'verifier'>, req: R, ipOf: (req: R) => string): Promise<Principal | undefined> {
   const throttle = authThrottle(deps);
   if (throttle.active) {
-    const wait = throttle.retryAfter(req.ip ?? '', secret);
+    const wait = throttle.retryAfter(ipOf(req), secret);
     if (wait > 0) throw AuthThrottle.refusal(wait);
   }
   const principal = await authenticate(deps.verifier, secret);
   if (!principal) {
-    throttle.fail(req.ip ?? '', secret);
+    throttle.fail(ipOf(req), secret);
     return undefined;
   }
-  if (principal.allowlist) assertIpAllowed(principal, req.ip);
+  if (principal.allowlist) assertIpAllowed(principal, ipOf(req));
   return principal;
 }

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { z, ZodError } from 'zod';
 import { hasScope } from '../../core/permissions.js';
@@ -59,6 +60,34 @@ function parseHeaders(schema: z.ZodObject, req: Request): unknown {
 }
 
 /**
+ * A route's body as its handler gets it, from what the JSON parser left (undefined: no JSON body
+ * was sent). Shared with the verify fast path (server/fast-verify.ts).
+ */
+export function routeBody(route: AnyRoute, headers: IncomingHttpHeaders, sent: unknown): unknown {
+  // No body at all reads as `{}`, so `POST /api-keys/{id}/rotate` needs none when every field has a default.
+  // A body sent without Content-Type: application/json is refused, never read as `{}`.
+  const sentNothing = !headers['transfer-encoding'] && Number(headers['content-length'] ?? 0) === 0;
+  if (route.body && sent === undefined && !(sentNothing && route.body.safeParse({}).success)) {
+    throw new HttpError(400, 'invalid_input', 'body: expected a JSON object with Content-Type: application/json');
+  }
+  // Checked even where the route declares no body: a handler may still read req.body.
+  if (sent !== undefined) guard(sent, 'body');
+  return parse(route.body, sent ?? (route.body ? {} : undefined), 'body');
+}
+
+/**
+ * Writes answer no conditional request, so their ETag would be hashed for nothing; the bytes and
+ * headers are otherwise what res.json sends (verification's hot path, in Express and the fast path).
+ */
+export function writeJson(res: ServerResponse, status: number, result: unknown): void {
+  const json = JSON.stringify(result);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
+}
+
+/**
  * Registers the REST routes on `target`. Given the app itself rather than a Router mounted with
  * app.use, a request skips one level of router dispatch (a prefix trim and a second `next` chain
  * per request, measurable on verification's hot path); a Router is made when none is given.
@@ -80,15 +109,7 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps, target: Pick<Ro
         const headers = route.headers ? parseHeaders(route.headers, req) : {};
         // Express 5 parses the query string on first read of req.query: not at all for routes without one.
         const query = route.query ? parse(route.query, req.query, 'query') : {};
-        // No body at all reads as `{}`, so `POST /api-keys/{id}/rotate` needs none when every field has a default.
-        // A body sent without Content-Type: application/json is refused, never read as `{}`.
-        const sentNothing = !req.headers['transfer-encoding'] && Number(req.headers['content-length'] ?? 0) === 0;
-        if (route.body && req.body === undefined && !(sentNothing && route.body.safeParse({}).success)) {
-          throw new HttpError(400, 'invalid_input', 'body: expected a JSON object with Content-Type: application/json');
-        }
-        // Checked even where the route declares no body: a handler may still read req.body.
-        if (req.body !== undefined) guard(req.body, 'body');
-        const body = parse(route.body, req.body ?? (route.body ? {} : undefined), 'body');
+        const body = routeBody(route, req.headers, req.body);
         const ctx = createRestContext(deps, principal, req.ip ?? '');
         const result = await route.handler({ params, query, body, headers, ctx: ctx as never, req, res });
         // A write is answered once this process has heard its own key and limit changes: the
@@ -102,13 +123,7 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps, target: Pick<Ro
           res.status(status).json(result);
           return;
         }
-        // Writes answer no conditional request, so their ETag would be hashed for nothing; the
-        // bytes and headers are otherwise what res.json sends (verification's hot path).
-        const json = JSON.stringify(result);
-        res.statusCode = status;
-        res.setHeader('Content-Type', 'application/json; charset=utf-8');
-        res.setHeader('Content-Length', Buffer.byteLength(json));
-        res.end(json);
+        writeJson(res, status, result);
       } catch (err) {
         next(err);
       }

@@ -1,0 +1,149 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import type { Logger } from '../core/log.js';
+import { hasScope } from '../core/permissions.js';
+import { forbidden, unauthorized } from '../core/errors.js';
+import type { ServerDeps } from './context.js';
+import { principalFromKey } from './auth/resolve.js';
+import type { Principal } from './auth/principal.js';
+import { enforceCallerRateLimit } from './auth/rate-limit.js';
+import { BODY_LIMIT_BYTES, errorAnswer, INTERNAL_ERROR } from './error-answer.js';
+import type { ObserveRequest } from './metrics.js';
+import { routeBody, writeJson } from './rest/register.js';
+import { verification, verifyAnswer, verifyRoute, type verifyBody } from './rest/verify.js';
+import { setApiHeaders } from './security-headers.js';
+import { recordCall, verificationRecord } from './usage-middleware.js';
+
+/** Answers `true` when it took the request; anything else goes on to Express. */
+export type FastHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export interface FastVerifyOptions {
+  /** The app's deps after mountOperations: the usage pipeline that counts verification answers. */
+  deps: ServerDeps;
+  observe: ObserveRequest;
+  /** The app's JSON body parser (express.json): bodies the fast reader leaves alone are read by it, errors and all. */
+  json: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+  /** The caller's address, as Express's `req.ip` reads it (the app's trust proxy setting). */
+  ipOf: (req: IncomingMessage) => string;
+}
+
+const PATH = verifyRoute.path;
+const SCOPE = verifyRoute.scope!;
+
+/**
+ * `POST /v1/keys/verify` answered before Express: the hot path of every protected API, where
+ * Express's router (a walk over every route and middleware) and its JSON parser's content-type and
+ * charset parsing cost as much as the verification itself (BENCHMARKS.md).
+ *
+ * It takes exactly that method and path (no query string, no trailing slash) with an x-api-key
+ * header; the UI's session calls, a missing or repeated key and every other route go to Express.
+ * What it does is Express's route, step for step, through the same functions: the JSON parser's
+ * limits and errors (bodies other than plain `application/json` with a length are handed to
+ * express.json itself), the key's principal with the sign-in throttle and IP allowlist, the caller's
+ * rate limits, the scope, the route's body schema, the verification (keys and access tokens), the
+ * usage record, the security headers, the error shapes and the request-duration histogram. The
+ * Express route stays mounted: it serves the requests above and is what /openapi.json describes.
+ */
+export function fastVerify(opts: FastVerifyOptions): FastHandler {
+  const { deps, observe, json, ipOf } = opts;
+  const log: Logger = deps.log;
+
+  function readBody(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+    const h = req.headers;
+    const length = h['content-length'];
+    if (
+      (h['content-type'] === 'application/json' || h['content-type'] === 'application/json; charset=utf-8') &&
+      length !== undefined &&
+      h['transfer-encoding'] === undefined &&
+      h['content-encoding'] === undefined
+    ) {
+      const n = Number(length);
+      if (n > 0 && n <= BODY_LIMIT_BYTES) return readJson(req, n);
+    }
+    return new Promise((resolve, reject) => json(req, res, (err) => (err ? reject(err) : resolve((req as { body?: unknown }).body))));
+  }
+
+  async function answer(req: IncomingMessage, res: ServerResponse, secret: string, start: number): Promise<void> {
+    let principal: Principal | undefined;
+    let recorded = false;
+    try {
+      // In Express's order: the body parser runs before the route authenticates.
+      const sent = await readBody(req, res);
+      principal = await principalFromKey(secret, deps, req, ipOf);
+      if (!principal) throw unauthorized();
+      await enforceCallerRateLimit(deps.verifier, principal, res, { selfCounting: true });
+      if (!hasScope(principal.scopes, SCOPE)) throw forbidden(SCOPE);
+      const body = routeBody(verifyRoute, req.headers, sent) as z.output<typeof verifyBody>;
+      const r = await verification(deps, principal.workspaceId, body, body.ip === undefined ? ipOf(req) : '');
+      verificationRecord(deps.usage, principal.workspaceId, r, start, req.headers);
+      recorded = true;
+      writeJson(res, 200, verifyAnswer(r));
+    } catch (err) {
+      const refusal = errorAnswer(err);
+      if (refusal?.headers) for (const name in refusal.headers) res.setHeader(name, refusal.headers[name]!);
+      if (!refusal) log.error({ err, method: req.method, path: PATH }, 'request failed');
+      if (!res.headersSent) writeJson(res, refusal?.status ?? 500, refusal?.body ?? INTERNAL_ERROR);
+    }
+    observe('POST', PATH, res.statusCode, start);
+    // As the usage middleware: a call that authenticated but was not verified stays in the request log.
+    if (principal && !recorded) recordCall(deps.usage, principal, 'api', 'POST', PATH, res.statusCode, start);
+  }
+
+  return (req, res) => {
+    if (req.method !== 'POST' || req.url !== PATH) return false;
+    const key = req.headers['x-api-key'];
+    // Absent, blank or repeated: the session path and the refusals are Express's.
+    if (typeof key !== 'string' || key.includes(',')) return false;
+    const secret = key.trim();
+    if (!secret) return false;
+    const start = performance.now();
+    setApiHeaders(res);
+    void answer(req, res, secret, start);
+    return true;
+  };
+}
+
+/** The body parser's own error shapes (body-parser's `type`), so errorAnswer reads them alike. */
+const parseFailed = () => Object.assign(new SyntaxError('body: not valid JSON'), { status: 400, type: 'entity.parse.failed' });
+const sizeMismatch = () => Object.assign(new Error('request size did not match content length'), { status: 400, type: 'request.size.invalid' });
+/** The first character that is not JSON whitespace (RFC 8259: space, tab, LF, CR), as body-parser's strict check reads it. */
+function firstNonWhitespace(text: string): string | undefined {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return text[i];
+  }
+  return undefined;
+}
+
+/**
+ * A JSON body of known length, as express.json reads it (strict: an object or array at the top;
+ * a UTF-8 byte order mark dropped), without its content-type and charset parsing or decoder streams.
+ */
+function readJson(req: IncomingMessage, length: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let first: Buffer | undefined;
+    let rest: Buffer[] | undefined;
+    let received = 0;
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (!first) first = chunk;
+      else (rest ??= [first]).push(chunk);
+    });
+    req.once('error', reject);
+    req.once('end', () => {
+      if (received !== length) return reject(sizeMismatch());
+      let text = (rest ? Buffer.concat(rest, received) : first!).toString('utf8');
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      const c = text[0];
+      if (c !== '{' && c !== '[') {
+        const nonWs = firstNonWhitespace(text);
+        if (nonWs !== '{' && nonWs !== '[') return reject(parseFailed());
+      }
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(parseFailed());
+      }
+    });
+  });
+}
