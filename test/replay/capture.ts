@@ -31,8 +31,9 @@ import type { TestProject } from 'vitest/node';
 import { raiseEvent } from '../../core/events.js';
 import { startDeliveryWorkflow } from '../../core/webhooks/dispatch.js';
 import { ensureSchedules } from '../../temporal/schedules.js';
-import { deliveryWorkflowId, fanoutWorkflowId, recoveryWorkflowId, rotationWorkflowId } from '../../temporal/workflow-ids.js';
+import { deliveryWorkflowId, fanoutWorkflowId, recoveryWorkflowId, rotationWorkflowId, signingKeyRotationWorkflowId } from '../../temporal/workflow-ids.js';
 import { recoverWorkflow, type RecoverInput } from '../../workflows/recover.js';
+import { signingKeyRotationWorkflow, type SigningKeyRotationInput } from '../../workflows/signing-keys.js';
 import setupServices from '../global-setup.js';
 import { startStack, type Services } from '../harness.js';
 import { addKey, waitFor } from '../rotation/helpers.js';
@@ -75,6 +76,7 @@ try {
   await captureRecovery();
   await captureRecoveryContinuingAsNew();
   await captureSchedules();
+  await captureSigningKeyRotation();
   await captureSelfTest();
   process.stdout.write(`${written.length} histories written to ${HISTORIES_DIR}\n${written.map((n) => `  ${n}\n`).join('')}`);
 } finally {
@@ -248,6 +250,8 @@ async function captureSchedules(): Promise<void> {
     const schedule = client.schedule.getHandle(id);
     const before = await schedule.describe();
     const workflowType = before.action.workflowType;
+    // Its scheduled run waits ten minutes and then a day: captureSigningKeyRotation runs the same workflow with waits of a moment.
+    if (workflowType === signingKeyRotationWorkflow.name) continue;
     await schedule.trigger();
     const action = await waitFor(
       `a run of ${id}`,
@@ -261,6 +265,17 @@ async function captureSchedules(): Promise<void> {
     const name = workflowType.replace(/Workflow$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
     await record(`${name}-${currentCase[workflowType] ?? 'scheduled'}`, client.workflow.getHandle(workflowId, firstExecutionRunId));
   }
+}
+
+/** A signing-key rotation that publishes, promotes, retires and unpublishes, with waits of 100 ms. */
+async function captureSigningKeyRotation(): Promise<void> {
+  const input: SigningKeyRotationInput = { alg: 'ES256', publishMs: 100, graceMs: 100 };
+  const handle = await stack.temporal.client.workflow.start(signingKeyRotationWorkflow, {
+    workflowId: signingKeyRotationWorkflowId(stack.config),
+    taskQueue: stack.temporal.taskQueue,
+    args: [input],
+  });
+  await record('signing-key-rotation-rotated', handle);
 }
 
 async function captureSelfTest(): Promise<void> {
