@@ -154,6 +154,13 @@ export async function runScaleOut(stack: Stack, rx: Receiver, plan: ScaleOutPlan
   ];
   await Promise.all(lanes);
   await restart;
+  // The restarted API process takes traffic again: what it accepts is delivered like the rest.
+  const rejoined = apis[0]!;
+  for (let n = 0; n < 5; n++) {
+    const r = await call(rejoined, 'POST', '/events', { type: 'product.generated', payload: { n: `rejoined-${n}` } });
+    if (r.status !== 202) throw new Error(`the restarted API process answered ${r.status} to POST /events`);
+    accepted.push(r.body!['id'] as string);
+  }
   log(`load done: ${accepted.length} events accepted; waiting for deliveries and rotations`);
 
   const expected = new Set(endpoints.flatMap((ep) => accepted.map((id) => `${ep.path} ${id}`)));
