@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Worker } from '@temporalio/worker';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -6,6 +8,7 @@ import { createActivities } from '../../activities/index.js';
 import { startTracing, type Tracing } from '../../core/tracing/provider.js';
 import { expressRoute } from '../../server/trace-route.js';
 import { bundleWorkflows, createWorker } from '../../temporal/worker.js';
+import { startApi, stopApi } from '../api-process.js';
 import { startStack, type Stack } from '../harness.js';
 import { insertKey, type TestKey } from '../verify/keys.js';
 import { Receiver } from '../webhooks/receiver.js';
@@ -122,4 +125,34 @@ it('puts no secret, payload, key, signature or URL path and query in any span', 
     const values = [s.name, ...Object.values(s.attributes), ...s.events.flatMap((e) => [e.name, ...Object.values(e.attributes ?? {})])].map((v) => JSON.stringify(v) ?? '');
     for (const v of values) for (const f of forbidden) expect(v.includes(f), `span ${s.name} holds ${f.slice(0, 12)}…: ${v.slice(0, 200)}`).toBe(false);
   }
+});
+
+it('an API process with OTEL_EXPORTER_OTLP_ENDPOINT set posts its spans to <endpoint>/v1/traces', async () => {
+  const posts: { path: string; type: string; bytes: number }[] = [];
+  const collector = http.createServer((req, res) => {
+    let bytes = 0;
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('end', () => {
+      posts.push({ path: req.url ?? '', type: String(req.headers['content-type']), bytes });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+  const api = await startApi(stack, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}` });
+  try {
+    const res = await fetch(`${api.url}/v1/keys/verify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': stack.bootstrapKey },
+      body: JSON.stringify({ key: key.secret }),
+    });
+    expect(res.status).toBe(200);
+  } finally {
+    // The shutdown flushes the batch of spans still waiting.
+    await stopApi(api);
+    collector.closeAllConnections();
+    await new Promise((r) => collector.close(r));
+  }
+  expect(api.child.exitCode, api.output.join('')).toBe(0);
+  expect(posts.length).toBeGreaterThan(0);
+  expect(posts.every((p) => p.path === '/v1/traces' && p.type === 'application/json' && p.bytes > 0), JSON.stringify(posts)).toBe(true);
 });
