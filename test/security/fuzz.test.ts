@@ -280,7 +280,7 @@ function trpcProbes(path: string, def: ProcedureDef): Probe[] {
  * Tables that change with no input to blame: request logs and their rollups, rate-limit counters,
  * UI sessions. (api_key.last_used_at is filtered in the trigger: the verifier writes it in batches.)
  */
-const UNWATCHED = new Set(['usage_record', 'usage_minute', 'usage_hour', 'usage_day', 'usage_month', 'rate_limit_counter', 'ui_session', 'mikro_orm_migrations', 'fuzz_journal']);
+const UNWATCHED = new Set(['usage_record', 'usage_minute', 'usage_hour', 'usage_day', 'usage_day_total', 'usage_month', 'rate_limit_counter', 'ui_session', 'mikro_orm_migrations', 'fuzz_journal']);
 
 /**
  * A journal row per changed row, written by triggers in the same transaction as the change (so a
@@ -298,7 +298,8 @@ async function watchDatabase() {
       return null;
     end $$`);
   const tables = await em.execute<{ tablename: string }[]>(`select tablename from pg_tables where schemaname = current_schema()`);
-  const watched = tables.map((t) => t.tablename).filter((t) => !UNWATCHED.has(t) && !t.startsWith('mikro_orm'));
+  // usage_record's day partitions (usage_record_pYYYYMMDD, usage_record_default) are usage_record.
+  const watched = tables.map((t) => t.tablename).filter((t) => !UNWATCHED.has(t) && !t.startsWith('mikro_orm') && !t.startsWith('usage_record_'));
   for (const t of watched) await em.execute(`create trigger fuzz_note after insert or update or delete on "${t}" for each row execute function fuzz_note()`);
   return watched;
 }
