@@ -176,7 +176,8 @@ describe('the portal embedded in a provider page, third-party cookies blocked', 
       if (/frame-ancestors/.test(m.text())) refusals.push(m.text());
     });
     await page.goto(`${otherUrl}/frame?src=${encodeURIComponent(`${portalOrigin}/`)}`);
-    await until(async () => refusals.length > 0, 'Chromium to refuse the frame');
+    // The console line can come before the frame has swapped in its error page: wait for both.
+    await until(async () => refusals.length > 0 && page.frames().some((f) => f.url().startsWith('chrome-error:')), 'Chromium to refuse the frame');
     expect(refusals[0]).toMatch(new RegExp(`^Framing '${portalOrigin}/' violates .*"frame-ancestors `));
     // The frame holds Chromium's error page, not the portal.
     expect(page.frames().map((f) => f.url())).toEqual([expect.stringContaining(otherUrl), 'chrome-error://chromewebdata/']);
