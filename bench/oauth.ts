@@ -17,35 +17,11 @@ import { generateSecret, hashSecret, maskSecret } from '../core/keys/secret.js';
 import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
-import { load, measured, PIN, waitForPost, type Load } from './load.js';
+import { load, measured, PIN, rounds, waitForPost } from './load.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const AUDIENCE = 'https://products.bench.example';
-
-type Measured = Load & { cpuUs?: number };
-
-/**
- * Alternating rounds of each named load, best of each by req/s (interference only ever lowers a
- * figure), with the median CPU time per request of the process measured (steadier on a shared machine).
- */
-async function rounds(count: number, runs: Record<string, () => Promise<Measured>>): Promise<Record<string, Measured & { cpuMedianUs: number }>> {
-  const best: Record<string, Measured> = {};
-  const cpu: Record<string, number[]> = {};
-  for (let i = 1; i <= count; i++) {
-    const line: string[] = [];
-    for (const [name, run] of Object.entries(runs)) {
-      const r = await run();
-      if (r.errors || r.non2xx) throw new Error(`${name}, round ${i}: ${r.errors} errors / ${r.non2xx} non-2xx`);
-      line.push(`${name} ${r.rps.toFixed(0)} req/s (p99 ${r.p99.toFixed(2)} ms${r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req`})`);
-      if (!best[name] || r.rps > best[name].rps) best[name] = r;
-      if (r.cpuUs !== undefined) (cpu[name] ??= []).push(r.cpuUs);
-    }
-    say(`round ${i}: ${line.join(', ')}`);
-  }
-  const median = (xs: number[] = []) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
-  return Object.fromEntries(Object.entries(best).map(([name, r]) => [name, { ...r, cpuMedianUs: median(cpu[name]) }]));
-}
 
 export async function run(args: string[]): Promise<void> {
   const duration = option(args, 'duration', 10);
@@ -137,7 +113,7 @@ export async function run(args: string[]): Promise<void> {
     const server = await rounds(count, {
       issue: () => measured(api.child.pid, () => issue()),
       verify: () => measured(api.child.pid, () => verify()),
-    });
+    }, say);
     // The service is the process under test now: it gets CPU 1 to itself, and the API (answering the
     // service's usage reports, and the online checks) moves to CPU 0 beside the load generator, as it
     // would run on a machine of its own in production rather than on the service's core.
@@ -148,7 +124,7 @@ export async function run(args: string[]): Promise<void> {
       offline: () => measured(svc.child.pid, () => route('/offline', bearer)()),
       online: () => measured(svc.child.pid, () => route('/online', bearer)()),
       key: () => measured(svc.child.pid, () => route('/key', keyHeader)()),
-    });
+    }, say);
 
     const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
     const issuance = ratio(server['issue']!.rps, server['verify']!.rps);
