@@ -126,10 +126,11 @@ export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
         code: seen.code,
       });
     });
-    const apiKey = req.get('x-api-key');
+    const h = req.headers;
+    const apiKey = typeof h['x-api-key'] === 'string' ? h['x-api-key'] : undefined;
     const decision = guard.check({
       apiKey,
-      authorization: req.get('authorization'),
+      authorization: h.authorization,
       // Only a key's check uses the address (its allowlist); Express works it out on every read.
       ip: apiKey ? clientIp(req) : undefined,
       permission: typeof opts.permission === 'function' ? opts.permission(req) : opts.permission,

@@ -10,37 +10,96 @@ export interface UsageReporter {
   close(): Promise<void>;
 }
 
+/**
+ * Reports are kept as batches of `batchSize` (the one being filled last): a report is one push,
+ * a full batch is sent as it is, and beyond `maxBuffer` (Gatehouse unreachable for long) the
+ * oldest reports are dropped by moving a batch's start, not by shifting an array. Every step is
+ * O(1) per report however large the buffer grows; shifting one array of 10,000 per report, as
+ * this did, cost more than the request it reported.
+ */
 export function usageReporter(rest: GatehouseRest, opts: { batchSize: number; maxBuffer: number; flushIntervalMs: number; onError: (err: Error) => void }): UsageReporter {
   const { batchSize, maxBuffer, onError } = opts;
-  let buffer: UsageReport[] = [];
+  /** Full batches waiting, oldest first from `head`; `from` is how many of a batch were dropped. */
+  const batches: { items: UsageReport[]; from: number }[] = [];
+  let head = 0;
+  let filling: UsageReport[] = [];
+  let held = 0;
+  let dropped = 0;
   let sending: Promise<void> | undefined;
 
-  /** Sends batches while at least `min` reports wait. */
-  async function send(min: number): Promise<void> {
-    while (buffer.length >= min) {
-      const batch = buffer.slice(0, batchSize);
+  /** Drops the oldest reports beyond maxBuffer: whole batches, then the start of the next. */
+  function trim() {
+    while (held > maxBuffer) {
+      const oldest = batches[head];
+      const excess = held - maxBuffer;
+      if (!oldest) {
+        filling = filling.slice(excess);
+        held -= excess;
+        dropped += excess;
+        return;
+      }
+      const left = oldest.items.length - oldest.from;
+      const n = Math.min(excess, left);
+      oldest.from += n;
+      held -= n;
+      dropped += n;
+      if (n === left) batches[head++] = undefined!;
+    }
+  }
+
+  function enqueue(items: UsageReport[], from: number, first: boolean) {
+    const batch = { items, from };
+    if (!first) batches.push(batch);
+    else if (head > 0) batches[--head] = batch;
+    else batches.unshift(batch);
+    // Reclaim the sent slots now and then rather than shift on every send.
+    if (head > 64 && head * 2 > batches.length) {
+      batches.splice(0, head);
+      head = 0;
+    }
+  }
+
+  /** Sends the queued batches, and the one being filled when `all`. */
+  async function send(all: boolean): Promise<void> {
+    if (all && filling.length > 0) {
+      enqueue(filling, 0, false);
+      filling = [];
+    }
+    if (dropped > 0) {
+      onError(new Error(`gatehouse: usage buffer full (maxBuffer ${maxBuffer}): the ${dropped} oldest reports were dropped`));
+      dropped = 0;
+    }
+    while (head < batches.length) {
+      const { items, from } = batches[head]!;
+      batches[head++] = undefined!;
+      const batch = from === 0 ? items : items.slice(from);
+      held -= batch.length;
+      const keep = () => {
+        enqueue(batch, 0, true);
+        held += batch.length;
+        trim();
+      };
       try {
         const result = await rest.reportUsage(batch);
-        buffer = buffer.slice(batch.length);
         if (result.rejected > 0) onError(new Error(`gatehouse: ${result.rejected} usage reports rejected: ${result.errors[0]?.message ?? 'see the response'}`));
       } catch (err) {
         if (!(err instanceof GatehouseError)) {
           onError(new Error(`gatehouse: usage report failed: ${(err as Error).message}`));
-          return; // kept for the next tick
+          keep(); // for the next tick
+          return;
         }
         onError(new Error(`gatehouse: usage report answered ${err.status}`));
-        buffer = buffer.slice(batch.length);
         // A refusal (bad key, missing usage:write) will not fix itself by retrying: drop the batch.
         if (err.status >= 500) {
-          buffer = [...batch, ...buffer].slice(0, maxBuffer);
+          keep();
           return;
         }
       }
     }
   }
 
-  function start(min: number): Promise<void> {
-    const s = send(min).finally(() => {
+  function start(all: boolean): Promise<void> {
+    const s = send(all).finally(() => {
       sending = undefined;
     });
     sending = s;
@@ -49,7 +108,7 @@ export function usageReporter(rest: GatehouseRest, opts: { batchSize: number; ma
 
   /** Everything buffered, after a send already under way. */
   function flush(): Promise<void> {
-    return sending ? sending.then(flush) : start(1);
+    return sending ? sending.then(flush) : start(true);
   }
 
   const timer = setInterval(() => void flush(), opts.flushIntervalMs);
@@ -58,11 +117,15 @@ export function usageReporter(rest: GatehouseRest, opts: { batchSize: number; ma
 
   return {
     report(r) {
-      if (buffer.length >= maxBuffer) buffer.shift();
-      buffer.push(r);
+      filling.push(r);
+      held++;
+      if (held > maxBuffer) trim();
+      if (filling.length < batchSize) return;
+      enqueue(filling, 0, false);
+      filling = [];
       // Full batches only: the rest waits for the timer, so a busy service sends few full
       // batches rather than a small one per round trip.
-      if (buffer.length >= batchSize && !sending) void start(batchSize);
+      if (!sending) void start(false);
     },
     flush,
     async close() {
