@@ -22,7 +22,8 @@ import { PROVIDER_API_BODY_LIMIT, PROVIDER_API_PATH } from './rest/provider-api.
 import { brandedDocument, serveLogo } from './branded-document.js';
 import { toTRPCError } from './trpc.js';
 import { mountOperations } from './metrics.js';
-import { fastVerify } from './fast-verify.js';
+import { fastVerify, type FastHandler } from './fast-verify.js';
+import { fastToken } from './oauth/fast-token.js';
 
 const UI_DIST = fileURLToPath(new URL('../ui/dist', import.meta.url));
 /** `/trpc`, `/trpc/keys.list`, `/trpc?batch=1`: what the tRPC middleware mounted at /trpc answers. */
@@ -50,8 +51,11 @@ export function createApp(deps: ServerDeps) {
   // a 500 before the input guard can refuse it.
   app.use((req, res, next) => (TRPC_URL.test(req.url) ? next() : (req.path === PROVIDER_API_PATH ? documentJson : json)(req, res, next)));
 
-  // app.listen serves POST /v1/keys/verify before Express sees it; http.createServer(app) is Express alone.
-  const fast = fastVerify({ deps, observe: operations.observe, json, ipOf: expressIp(app) });
+  // app.listen serves POST /v1/keys/verify and POST /oauth/token before Express sees them;
+  // http.createServer(app) is Express alone.
+  const verify = fastVerify({ deps, observe: operations.observe, json, ipOf: expressIp(app) });
+  const token = fastToken({ deps, observe: operations.observe, view: expressView(app) });
+  const fast: FastHandler = (req, res) => verify(req, res) || token(req, res);
   const serve = (req: IncomingMessage, res: ServerResponse) => fast(req, res) || app(req, res);
   const listen = app.listen;
   app.listen = ((...args: unknown[]) => listen.apply(serve, args as never)) as typeof app.listen;
@@ -120,13 +124,21 @@ export function createApp(deps: ServerDeps) {
   });
   app.use(errorHandler(deps));
   // Exposed so a test can serve the same app with and without it and compare the answers.
-  return Object.assign(app, { fastVerify: fast });
+  return Object.assign(app, { fastPaths: fast });
 }
 
 /** Express's own `req.ip` getter (the app's trust proxy rule), read for a request Express has not seen. */
 function expressIp(app: Express): (req: IncomingMessage) => string {
   const getter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(app.request) as object, 'ip')!.get!;
   return (req) => (getter.call({ app, headers: req.headers, socket: req.socket }) as string | undefined) ?? '';
+}
+
+/**
+ * A request Express has not seen, as its getters read it (`ip`, `protocol`, `get('host')`, under the
+ * app's trust proxy setting): the prototype Express itself gives each request, over this one's headers and socket.
+ */
+function expressView(app: Express): (req: IncomingMessage) => Request {
+  return (req) => Object.assign(Object.create(app.request) as Request, { headers: req.headers, socket: req.socket, connection: req.socket });
 }
 
 function errorHandler(deps: ServerDeps) {

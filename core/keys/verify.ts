@@ -31,6 +31,11 @@ export interface VerifyInput {
   ip?: string;
   /** Credits to charge when everything else passes (default 1; 0 checks without charging). */
   cost?: number;
+  /**
+   * The secret's key when the caller has just looked it up (the token endpoint authenticates the
+   * client first): the secret is not hashed and looked up a second time.
+   */
+  record?: KeyRecord;
 }
 
 export interface VerifyResult {
@@ -113,7 +118,7 @@ export async function verifyKey(input: VerifyInput, deps: VerifyDeps): Promise<V
   if (!Number.isInteger(cost) || cost < 0 || cost > MAX_COST) throw badRequest(`cost: expected an integer from 0 to ${MAX_COST}`, 'cost');
   const expr = input.permission === undefined ? undefined : parsePermissionInput(input.permission);
 
-  const found = deps.verifier.lookup(input.secret);
+  const found = input.record ?? deps.verifier.lookup(input.secret);
   const record = found instanceof Promise ? await found : found;
   if (!record || record.revoked || record.workspaceId !== input.workspaceId) return { ...NOT_FOUND, permissions: [] };
 

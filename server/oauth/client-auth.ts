@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { KeyRecord } from '../../core/keys/key-record.js';
 import { invalidRequest, OAuthError } from '../../core/oauth/errors.js';
 import { AuthThrottle, authThrottle } from '../auth/throttle.js';
@@ -12,8 +12,11 @@ export type FormParams = Readonly<Record<string, string | undefined>>;
  * The form body, refused unless it is `application/x-www-form-urlencoded` (RFC 6749 §3.2) and
  * names every parameter once. Empty values count as absent (§3.1).
  */
-export function formParams(req: Request): FormParams {
-  if (!req.is('application/x-www-form-urlencoded')) throw invalidRequest('the body must be application/x-www-form-urlencoded');
+export function formParams(req: { headers: IncomingHttpHeaders; body?: unknown }): FormParams {
+  const type = req.headers['content-type'];
+  const semicolon = type?.indexOf(';') ?? -1;
+  const media = (semicolon < 0 ? type : type!.slice(0, semicolon))?.trim().toLowerCase();
+  if (media !== 'application/x-www-form-urlencoded') throw invalidRequest('the body must be application/x-www-form-urlencoded');
   const body = (req.body ?? {}) as Record<string, unknown>;
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(body)) {
@@ -58,8 +61,7 @@ export interface ClientCredentials {
  * one request, one authentication method (§2.3). A body `client_id` beside Basic credentials is
  * allowed when it names the same client (some clients send it anyway).
  */
-export function clientCredentials(req: Request, params: FormParams): ClientCredentials {
-  const header = req.headers.authorization;
+export function clientCredentials(header: string | undefined, params: FormParams): ClientCredentials {
   if (header !== undefined) {
     const m = /^Basic +([A-Za-z0-9+/=_-]*) *$/i.exec(header);
     if (!m) throw invalidClient(undefined, 'the Authorization header must carry Basic credentials');
@@ -91,9 +93,8 @@ function sameClientId(a: string, b: string): boolean {
  * unknown secret and for a secret of another client; failures feed the same throttle as bad
  * `x-api-key` headers. A revoked key is found: the caller decides what that means.
  */
-export async function authenticateClient(deps: ServerDeps, req: Request, creds: ClientCredentials): Promise<KeyRecord> {
+export async function authenticateClient(deps: ServerDeps, ip: string, creds: ClientCredentials): Promise<KeyRecord> {
   const throttle = authThrottle(deps);
-  const ip = req.ip ?? '';
   if (throttle.active) {
     const wait = throttle.retryAfter(ip, creds.secret);
     if (wait > 0) {

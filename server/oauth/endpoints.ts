@@ -1,9 +1,8 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { HttpError } from '../../core/errors.js';
 import type { KeyRecord } from '../../core/keys/key-record.js';
-import { isActive, verifyKey, type VerifyCode } from '../../core/keys/verify.js';
+import { isActive } from '../../core/keys/verify.js';
 import { invalidRequest, OAuthError, unauthorizedClient } from '../../core/oauth/errors.js';
-import { checkAccessToken, issueAccessToken, keyRing, revokeAccessToken, type TokenDeps } from '../../core/oauth/tokens.js';
+import { checkAccessToken, keyRing, revokeAccessToken, type TokenDeps } from '../../core/oauth/tokens.js';
 import { JWKS_MAX_AGE_SECONDS, SIGNING_ALGS } from '../../core/oauth/signing-keys.js';
 import { hasScope, OPERATOR } from '../../core/permissions.js';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -12,53 +11,29 @@ import { resolvePrincipal } from '../auth/resolve.js';
 import { enforceCallerRateLimit } from '../auth/rate-limit.js';
 import type { ServerDeps } from '../context.js';
 import { markUsage } from '../usage-middleware.js';
-import { authenticateClient, clientCredentials, formParams, invalidClient } from './client-auth.js';
+import { authenticateClient, clientCredentials, formParams } from './client-auth.js';
+import { noStore, oauthErrorAnswer } from './error-answer.js';
 import { issuerOf } from './issuer.js';
+import { TOKEN_PATH, tokenRequest } from './token-request.js';
 
 export const OAUTH_PATHS = {
   metadata: '/.well-known/oauth-authorization-server',
   jwks: '/.well-known/jwks.json',
-  token: '/oauth/token',
+  token: TOKEN_PATH,
   introspect: '/oauth/introspect',
   revoke: '/oauth/revoke',
 } as const;
 
-const GRANTABLE = 'client_credentials';
 
 export function tokenDeps(deps: ServerDeps): TokenDeps {
   return { verifier: deps.verifier, em: () => deps.orm.em.fork() as EntityManager, secretKey: deps.config.GATEHOUSE_SECRET_KEY };
 }
 
-/** Every answer of these endpoints may carry a token or say something about one: never cached (RFC 6749 §5.1). */
-function noStore(res: Response) {
-  res.set('Cache-Control', 'no-store');
-  res.set('Pragma', 'no-cache');
-}
+/** The endpoints' body parser: form-encoded only (RFC 6749 §3.2), small, each parameter once. */
+export const oauthForm = () => express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 const wrap = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => fn(req, res).catch(next);
-
-/** What a refused verification means to the token endpoint (RFC 6749 §5.2; 429 for the limits, which it does not cover). */
-function refusal(code: Exclude<VerifyCode, 'VALID'>, method: 'client_secret_basic' | 'client_secret_post', retryAt: number | undefined): OAuthError {
-  switch (code) {
-    case 'NOT_FOUND':
-      return invalidClient(method);
-    case 'DISABLED':
-      return unauthorizedClient('the key is disabled');
-    case 'EXPIRED':
-      return unauthorizedClient('the key has expired');
-    case 'FORBIDDEN':
-      return unauthorizedClient('the key may not be used from this address');
-    case 'INSUFFICIENT_PERMISSIONS':
-      return unauthorizedClient('the key may not obtain tokens');
-    case 'RATE_LIMITED': {
-      const seconds = Math.max(1, Math.ceil(((retryAt ?? Date.now()) - Date.now()) / 1000));
-      return new OAuthError(429, 'temporarily_unavailable', "the key's rate limit is exhausted", { 'Retry-After': String(seconds) });
-    }
-    case 'USAGE_EXCEEDED':
-      return unauthorizedClient('the key or its workspace has used up its allowance');
-  }
-}
 
 /**
  * The OAuth 2.0 authorization server: RFC 8414 metadata, the JWKS, and the token (RFC 6749 §4.4),
@@ -67,7 +42,7 @@ function refusal(code: Exclude<VerifyCode, 'VALID'>, method: 'client_secret_basi
  */
 export function oauthRouter(deps: ServerDeps): Router {
   const router = Router();
-  const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+  const form = oauthForm();
   const td = tokenDeps(deps);
 
   router.get(OAUTH_PATHS.metadata, (req, res) => {
@@ -79,7 +54,7 @@ export function oauthRouter(deps: ServerDeps): Router {
       jwks_uri: `${issuer}${OAUTH_PATHS.jwks}`,
       introspection_endpoint: `${issuer}${OAUTH_PATHS.introspect}`,
       revocation_endpoint: `${issuer}${OAUTH_PATHS.revoke}`,
-      grant_types_supported: [GRANTABLE],
+      grant_types_supported: ['client_credentials'],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
@@ -99,28 +74,14 @@ export function oauthRouter(deps: ServerDeps): Router {
     }),
   );
 
+  // Also served before Express, by server/oauth/fast-token.ts, through the same tokenRequest.
   router.post(
     OAUTH_PATHS.token,
     form,
     wrap(async (req, res) => {
       noStore(res);
       const params = formParams(req);
-      const grantType = params['grant_type'];
-      if (grantType === undefined) throw invalidRequest('grant_type: required');
-      const creds = clientCredentials(req, params);
-      const record = await authenticateClient(deps, req, creds);
-      if (record.revoked) throw unauthorizedClient('the key has been revoked');
-      if (grantType !== GRANTABLE) throw new OAuthError(400, 'unsupported_grant_type', `grant_type: only ${GRANTABLE} is supported`);
-      const audience = requestedAudience(params);
-      const issuer = issuerOf(deps.config, req);
-      // Issuing is a verification of the key: its state, IP allowlist, rate limits, quota and
-      // credits, counted and recorded as one (route /oauth/token).
-      const started = performance.now();
-      const verdict = await verifyKey({ secret: creds.secret, workspaceId: record.workspaceId, ip: req.ip }, deps);
-      deps.usage.verification(record.workspaceId, verdict, { latencyMs: performance.now() - started, counted: true, route: OAUTH_PATHS.token });
-      if (verdict.code !== 'VALID') throw refusal(verdict.code, creds.method, verdict.ratelimit?.reset);
-      const token = await issueAccessToken(td, { record, scope: params['scope'], audience, issuer });
-      res.json({ access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn, scope: token.scope });
+      res.json(await tokenRequest(deps, td, { params, authorization: req.headers.authorization, ip: req.ip ?? '', issuer: issuerOf(deps.config, req) }));
     }),
   );
 
@@ -161,8 +122,8 @@ export function oauthRouter(deps: ServerDeps): Router {
     wrap(async (req, res) => {
       noStore(res);
       const params = formParams(req);
-      const creds = clientCredentials(req, params);
-      const record = await authenticateClient(deps, req, creds);
+      const creds = clientCredentials(req.headers.authorization, params);
+      const record = await authenticateClient(deps, req.ip ?? '', creds);
       if (record.revoked) throw unauthorizedClient('the key has been revoked');
       const token = params['token'];
       if (token === undefined) throw invalidRequest('token: required');
@@ -178,14 +139,6 @@ export function oauthRouter(deps: ServerDeps): Router {
 
   router.use([OAUTH_PATHS.token, OAUTH_PATHS.introspect, OAUTH_PATHS.revoke, OAUTH_PATHS.jwks], oauthErrors(deps));
   return router;
-}
-
-/** `audience` (Auth0's and many clients' name) or `resource` (RFC 8707); one value, and the same if both are sent. */
-function requestedAudience(params: Record<string, string | undefined>): string | undefined {
-  const audience = params['audience'];
-  const resource = params['resource'];
-  if (audience !== undefined && resource !== undefined && audience !== resource) throw invalidRequest('audience and resource: name one target');
-  return audience ?? resource;
 }
 
 interface IntrospectionCaller {
@@ -207,8 +160,8 @@ async function introspectionCaller(deps: ServerDeps, req: Request, res: Response
     if (!hasScope(principal.scopes, 'keys:verify')) throw new OAuthError(403, 'insufficient_scope', 'x-api-key: the key lacks keys:verify');
     return { workspaceId: principal.workspaceId, operator: principal.scopes.has(OPERATOR) };
   }
-  const creds = clientCredentials(req, params);
-  const record: KeyRecord = await authenticateClient(deps, req, creds);
+  const creds = clientCredentials(req.headers.authorization, params);
+  const record: KeyRecord = await authenticateClient(deps, req.ip ?? '', creds);
   const principal = isActive(record) ? await authenticate(deps.verifier, creds.secret) : undefined;
   if (!principal) throw unauthorizedClient('the key is revoked, disabled or expired');
   markUsage(res, principal, OAUTH_PATHS.introspect);
@@ -218,20 +171,14 @@ async function introspectionCaller(deps: ServerDeps, req: Request, res: Response
 
 function oauthErrors(deps: ServerDeps) {
   return (err: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (err instanceof OAuthError || err instanceof HttpError) {
-      const e = err instanceof OAuthError ? err : new OAuthError(err.status, err.code, err.message, err.headers);
-      noStore(res);
-      res.set(e.headers);
-      res.status(e.status).json({ error: e.error, error_description: e.description });
+    const answer = oauthErrorAnswer(err);
+    if (!answer) {
+      deps.log.error({ err, path: req.path }, 'oauth endpoint failed');
+      next(err);
       return;
     }
-    const status = (err as { status?: number }).status;
-    if (status && status >= 400 && status < 500) {
-      noStore(res);
-      res.status(400).json({ error: 'invalid_request', error_description: 'the request body could not be read' });
-      return;
-    }
-    deps.log.error({ err, path: req.path }, 'oauth endpoint failed');
-    next(err);
+    noStore(res);
+    res.set(answer.headers);
+    res.status(answer.status).json(answer.body);
   };
 }
