@@ -108,24 +108,43 @@ export async function waitForPost(url: string, child: ChildProcess, output: stri
 
 export type Measured = Load & { cpuUs?: number };
 
+export type RoundResult = Measured & { cpuMedianUs: number; perRound: number[] };
+
+const median = (xs: readonly number[] = []) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
+
 /**
- * Alternating rounds of each named load, best of each by req/s (interference only ever lowers a
- * figure), with the median CPU time per request of the process measured (steadier on a shared machine).
+ * Rounds of each named load, the arms in a fresh random order each round so none always runs
+ * first or after the same neighbour (issue 16). Per arm: its best round by req/s, every round's
+ * req/s (for roundRatio), and the median CPU time per request of the process measured.
  */
-export async function rounds(count: number, runs: Record<string, () => Promise<Measured>>, say: (line: string) => void): Promise<Record<string, Measured & { cpuMedianUs: number }>> {
+export async function rounds(count: number, runs: Record<string, () => Promise<Measured>>, say: (line: string) => void): Promise<Record<string, RoundResult>> {
   const best: Record<string, Measured> = {};
   const cpu: Record<string, number[]> = {};
+  const perRound: Record<string, number[]> = {};
   for (let i = 1; i <= count; i++) {
     const line: string[] = [];
-    for (const [name, run] of Object.entries(runs)) {
-      const r = await run();
+    const order = Object.keys(runs);
+    for (let j = order.length - 1; j > 0; j--) {
+      const k = Math.floor(Math.random() * (j + 1));
+      [order[j], order[k]] = [order[k]!, order[j]!];
+    }
+    for (const name of order) {
+      const r = await runs[name]!();
       if (r.errors || r.non2xx) throw new Error(`${name}, round ${i}: ${r.errors} errors / ${r.non2xx} non-2xx`);
       line.push(`${name} ${r.rps.toFixed(0)} req/s (p99 ${r.p99.toFixed(2)} ms${r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req`})`);
       if (!best[name] || r.rps > best[name].rps) best[name] = r;
       if (r.cpuUs !== undefined) (cpu[name] ??= []).push(r.cpuUs);
+      (perRound[name] ??= []).push(r.rps);
     }
     say(`round ${i}: ${line.join(', ')}`);
   }
-  const median = (xs: number[] = []) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
-  return Object.fromEntries(Object.entries(best).map(([name, r]) => [name, { ...r, cpuMedianUs: median(cpu[name]) }]));
+  return Object.fromEntries(Object.entries(best).map(([name, r]) => [name, { ...r, cpuMedianUs: median(cpu[name]), perRound: perRound[name]! }]));
+}
+
+/**
+ * The median over rounds of a's req/s ÷ b's in the same round: the two ran minutes apart at most,
+ * under the same conditions, where a ratio of bests can pair one arm's luckiest round with another's worst.
+ */
+export function roundRatio(a: RoundResult, b: RoundResult): number {
+  return Math.round(median(a.perRound.map((x, i) => x / b.perRound[i]!)) * 1000) / 1000;
 }

@@ -13,7 +13,7 @@ import { loadConfig } from '../core/config.js';
 import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
-import { load, measured, PIN, rounds, waitForPost } from './load.js';
+import { load, measured, PIN, roundRatio, rounds, waitForPost } from './load.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -94,10 +94,11 @@ export async function run(args: string[]): Promise<void> {
     const none = results['none']!;
     const verify = results['verify']!;
     const cached = results['cached']!;
-    const verifyRatio = ratio(verify.rps, none.rps);
-    const cachedRatio = ratio(cached.rps, none.rps);
-    say(`verifying every request max ${verify.rps.toFixed(0)} req/s ÷ unprotected max ${none.rps.toFixed(0)} req/s = ${verifyRatio} (reported)`);
-    say(`short cache (${CACHE_TTL_MS / 1000} s) max ${cached.rps.toFixed(0)} req/s ÷ unprotected = ${cachedRatio} (target ≥ 0.90)`);
+    // Each figure: the median of the per-round ratios; the ratio of the best rounds beside it.
+    const verifyRatio = roundRatio(verify, none);
+    const cachedRatio = roundRatio(cached, none);
+    say(`verifying every request ÷ unprotected, median of per-round ratios = ${verifyRatio} (reported); best ${verify.rps.toFixed(0)} ÷ ${none.rps.toFixed(0)} req/s = ${ratio(verify.rps, none.rps)}`);
+    say(`short cache (${CACHE_TTL_MS / 1000} s) ÷ unprotected = ${cachedRatio} (target ≥ 0.90); best ${cached.rps.toFixed(0)} ÷ ${none.rps.toFixed(0)} req/s = ${ratio(cached.rps, none.rps)}`);
     // CPU per request of the service alone: what the middleware costs the service itself.
     const cpuVerify = ratio(none.cpuMedianUs, verify.cpuMedianUs);
     const cpuCached = ratio(none.cpuMedianUs, cached.cpuMedianUs);

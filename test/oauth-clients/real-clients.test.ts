@@ -101,6 +101,8 @@ describe('OAuth with real clients', () => {
   it('refuses a missing permission with 403, and a tampered, foreign-audience, alg none or HS256-with-the-public-key token with 401', async () => {
     const writerToken = await token(stack, writer);
     expect(await refusal(await call('/products/1', writerToken))).toEqual({ status: 403, code: 'insufficient_permissions', challenge: 'Bearer error="insufficient_scope"' });
+    // Again, now from the service's cache of verified tokens: the same refusal.
+    expect(await refusal(await call('/products/1', writerToken))).toEqual({ status: 403, code: 'insufficient_permissions', challenge: 'Bearer error="insufficient_scope"' });
 
     const good = await token(stack, reader);
     const invalid = { status: 401, code: 'not_found', challenge: 'Bearer error="invalid_token"' };

@@ -47,7 +47,10 @@ export interface BearerVerifierOptions {
  * A verdict, synchronously for a token already verified (the common case: a caller reuses its
  * token), else a promise; it rejects (the middleware answers 503) when Gatehouse cannot be asked.
  */
-export type BearerVerifier = (token: string, required: PermissionExpr | undefined) => TokenVerdict | Promise<TokenVerdict>;
+export type BearerVerifier = ((token: string, required: PermissionExpr | undefined) => TokenVerdict | Promise<TokenVerdict>) & {
+  /** The verdict for a token verified before and still trusted, else undefined (nothing is fetched). */
+  cached?: (token: string, required: PermissionExpr | undefined) => TokenVerdict | undefined;
+};
 
 /**
  * jose errors that mean "the keys could not be fetched" rather than "this token is bad": an
@@ -103,7 +106,8 @@ export function bearerVerifier(opts: BearerVerifierOptions): BearerVerifier {
     timeoutDuration: opts.timeoutMs,
     [customFetch]: opts.fetch,
   });
-  const verified = new Map<string, Checked & { token: string; until: number }>();
+  /** `last`: the verdict for the permission last asked with this token (routes ask the same one, by identity: parsed once). */
+  const verified = new Map<string, Checked & { token: string; until: number; last?: { required: PermissionExpr | undefined; verdict: TokenVerdict } }>();
   const verify = async (token: string, required: PermissionExpr | undefined): Promise<TokenVerdict> => {
     try {
       const { payload } = await jwtVerify(token, jwks, {
@@ -124,16 +128,20 @@ export function bearerVerifier(opts: BearerVerifierOptions): BearerVerifier {
       return refused('NOT_FOUND');
     }
   };
-  // Not async: a cached token is answered in the same tick, with no promise made per request.
-  return (token, required) => {
+  /** A token verified before, still trusted: its verdict in the same tick, no promise made per request. */
+  const cached = (token: string, required: PermissionExpr | undefined): TokenVerdict | undefined => {
     const key = cacheKey(token);
     const hit = verified.get(key);
-    if (hit?.token === token) {
-      if (Date.now() < hit.until) return verdict(hit, required);
+    if (hit?.token !== token) return undefined;
+    if (Date.now() >= hit.until) {
       verified.delete(key);
+      return undefined;
     }
-    return verify(token, required);
+    let last = hit.last;
+    if (last === undefined || last.required !== required) hit.last = last = { required, verdict: verdict(hit, required) };
+    return last.verdict;
   };
+  return Object.assign((token: string, required: PermissionExpr | undefined) => cached(token, required) ?? verify(token, required), { cached });
 }
 
 /** RFC 7662: Gatehouse says whether the token is active now, so a revocation is seen at once. */

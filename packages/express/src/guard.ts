@@ -187,6 +187,7 @@ export function createGuard(opts: GuardOptions): Guard {
   });
   const cacheTtlMs = opts.cacheTtlMs ?? 0;
   const cache = new Map<string, CacheEntry[]>();
+  const tokenDecisions = new WeakMap<TokenVerdict, Decision>();
   const verifyToken =
     opts.audience === undefined
       ? undefined
@@ -259,6 +260,12 @@ export function createGuard(opts: GuardOptions): Guard {
   // request (the offline path's cost is the route's); only a round trip returns one.
   function check(req: GuardRequest): Decision | Promise<Decision> {
     const key = req.apiKey?.trim();
+    // A token this service has verified before is looked up as sent, before the header's pattern
+    // is run over its several hundred characters: only a token that matched it can be in the cache.
+    if (!key && verifyToken?.cached && req.authorization?.startsWith('Bearer ')) {
+      const hit = verifyToken.cached(req.authorization.slice(7), req.permission ? parsePermissionExprCached(req.permission) : undefined);
+      if (hit) return tokenDecision(hit);
+    }
     const token = key ? undefined : bearerToken(req.authorization);
     if (!key && !(token && verifyToken)) {
       const message = verifyToken ? 'Missing credentials: send an API key in x-api-key or an access token in Authorization: Bearer' : 'Missing API key: send it in the x-api-key header';
@@ -271,8 +278,15 @@ export function createGuard(opts: GuardOptions): Guard {
     } catch (err) {
       return unavailable(true, err);
     }
-    if (!(t instanceof Promise)) return decide(fromToken(t), true);
+    if (!(t instanceof Promise)) return tokenDecision(t);
     return t.then((tv) => decide(fromToken(tv), true), (err: unknown) => unavailable(true, err));
+  }
+
+  /** A cached token gives the same verdict object each time: decided once. */
+  function tokenDecision(t: TokenVerdict): Decision {
+    let d = tokenDecisions.get(t);
+    if (d === undefined) tokenDecisions.set(t, (d = decide(fromToken(t), true)));
+    return d;
   }
 
   return { check, report: reporter.report, flush: reporter.flush, close: reporter.close };
