@@ -4,7 +4,8 @@
 // - verifying every request (`POST /v1/keys/verify` per request): reported, no target; it is bounded
 //   by the verify endpoint, whose API process shares the machine's two cores with the service;
 // - with the short cache of valid verdicts on (`cacheTtlMs`, 5 s): target ≥ 0.90.
-// Options: --duration <s> (default 10), --connections <n> (default 32), --rounds <n> (default 5).
+// Options: --duration <s> (default 10), --connections <n> (default 32), --rounds <n> (default 5),
+// --profile <dir> (a V8 CPU profile of the service).
 // Starts its own database and Temporal as bench/verify.ts does; the API is `server/main.ts`.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -61,7 +62,10 @@ export async function run(args: string[]): Promise<void> {
     const service = await createKey('bench-service', ['keys:verify', 'usage:write']);
 
     const servicePort = await freePort();
-    const svc = spawnNode(['bench/_middleware-service.ts'], { PORT: String(servicePort), GATEHOUSE_URL: apiUrl, SERVICE_KEY: service, CACHE_TTL_MS: String(CACHE_TTL_MS) }, { prefix: PIN });
+    // --profile <dir>: the service writes a V8 CPU profile there when it exits.
+    const profileAt = args.indexOf('--profile');
+    const nodeFlags = profileAt >= 0 ? ['--cpu-prof', `--cpu-prof-dir=${args[profileAt + 1]}`] : [];
+    const svc = spawnNode(['bench/_middleware-service.ts'], { PORT: String(servicePort), GATEHOUSE_URL: apiUrl, SERVICE_KEY: service, CACHE_TTL_MS: String(CACHE_TTL_MS) }, { prefix: PIN, nodeFlags });
     cleanups.add(() => stopChild(svc.child));
     const svcUrl = `http://127.0.0.1:${servicePort}`;
     await waitForPost(svcUrl, svc.child, svc.output);
