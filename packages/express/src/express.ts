@@ -97,7 +97,7 @@ export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
   const guard = createGuard(opts);
 
   function answer(res: Response, next: NextFunction, seen: Seen, decision: Decision) {
-    res.set(decision.headers);
+    for (const name in decision.headers) res.setHeader(name, decision.headers[name]!);
     if (!decision.allow) {
       seen.keyId = decision.keyId;
       seen.code = decision.code;
