@@ -1,7 +1,7 @@
 // Load generation and measurement shared by the benchmarks: closed-loop autocannon runs, the
 // server's CPU time per request, CPU pinning, and waiting for a spawned server to listen.
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 export interface Load {
@@ -90,6 +90,39 @@ export const PIN = (() => {
     return [];
   }
 })();
+
+/** The PostgreSQL backends serving one database: their process titles name it (`postgres: … <db> …`). */
+export function backendsOf(database: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const title = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (title.startsWith('postgres: ') && title.split(' ').includes(database)) pids.push(Number(entry));
+    } catch {
+      // gone already
+    }
+  }
+  return pids;
+}
+
+/**
+ * Moves Gatehouse (the API process and the PostgreSQL backends of its database) to CPU 0, beside
+ * the load generator, so the service under test has CPU 1 to itself: in production Gatehouse runs
+ * elsewhere, and its ingesting the service's usage reports must not take the service's core. Call
+ * after the warm-up rounds, once the API's pools have opened their connections.
+ */
+export function pinGatehouse(apiPid: number, databaseUrl: string): void {
+  if (!PIN.length) return;
+  const database = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  for (const pid of [apiPid, ...backendsOf(database)]) {
+    try {
+      execFileSync('taskset', ['-a', '-p', '-c', '0', String(pid)], { stdio: 'ignore' });
+    } catch {
+      // a backend that closed meanwhile
+    }
+  }
+}
 
 export async function waitForPost(url: string, child: ChildProcess, output: string[]) {
   const deadline = Date.now() + 120_000;

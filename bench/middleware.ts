@@ -7,14 +7,13 @@
 // Options: --duration <s> (default 10), --connections <n> (default 32), --rounds <n> (default 5),
 // --profile <dir> (a V8 CPU profile of the service).
 // Starts its own database and Temporal as bench/verify.ts does; the API is `server/main.ts`.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { bootstrap } from '../core/bootstrap.js';
 import { loadConfig } from '../core/config.js';
 import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
-import { load, measured, PIN, roundRatio, rounds, waitForPost } from './load.js';
+import { load, measured, PIN, pinGatehouse, roundRatio, rounds, waitForPost } from './load.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -76,14 +75,15 @@ export async function run(args: string[]): Promise<void> {
     }
     // The service gets CPU 1 to itself; the API (verifying, ingesting the usage reports) runs on
     // CPU 0 beside the load generator, as bench/oauth.ts's route rounds do.
-    if (PIN.length) execFileSync('taskset', ['-a', '-p', '-c', '0', String(api.child.pid)], { stdio: 'ignore' });
+
 
     say(
       `middleware bench: ${connections} connections, ${count} rounds of ${duration} s, loopback; API pid ${api.child.pid}, service pid ${svc.child.pid}` +
-        (PIN.length ? '; service on CPU 1, API and load generator on CPU 0' : ''),
+        (PIN.length ? '; service on CPU 1, the API, its PostgreSQL backends and the load generator on CPU 0' : ''),
     );
     const route = (path: string) => (d = duration) => load(svcUrl, keyHeader, undefined, { duration: d, connections, path });
     for (const warm of [route('/none'), route('/verify'), route('/cached')]) await warm(2);
+    pinGatehouse(api.child.pid!, databaseUrl);
     const results = await rounds(
       count,
       {

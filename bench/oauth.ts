@@ -7,7 +7,6 @@
 // Options: --duration <s> (default 10), --connections <n> (default 32), --rounds <n> (default 5),
 // --profile <dir> (V8 CPU profiles written when they exit: the API's in <dir>/api, the service's in <dir>/service).
 // Starts its own database and Temporal as bench/verify.ts does; the API is `server/main.ts`.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { bootstrap } from '../core/bootstrap.js';
 import { loadConfig } from '../core/config.js';
@@ -17,7 +16,7 @@ import { generateSecret, hashSecret, maskSecret } from '../core/keys/secret.js';
 import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
-import { load, measured, PIN, roundRatio, rounds, waitForPost } from './load.js';
+import { load, measured, PIN, pinGatehouse, roundRatio, rounds, waitForPost } from './load.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -117,7 +116,7 @@ export async function run(args: string[]): Promise<void> {
     // The service is the process under test now: it gets CPU 1 to itself, and the API (answering the
     // service's usage reports, and the online checks) moves to CPU 0 beside the load generator, as it
     // would run on a machine of its own in production rather than on the service's core.
-    if (PIN.length) execFileSync('taskset', ['-a', '-p', '-c', '0', String(api.child.pid)], { stdio: 'ignore' });
+    pinGatehouse(api.child.pid!, databaseUrl);
     say('a route of the provider service (service process on CPU 1, the API moved to CPU 0; online checks also load the API):');
     const routes = await rounds(count, {
       none: () => measured(svc.child.pid, () => route('/none', {})()),

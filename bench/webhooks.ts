@@ -23,7 +23,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
@@ -34,7 +33,7 @@ import { createOrm, migrate } from '../db/orm.js';
 import { startTemporalDevServer, stopChild } from '../temporal/dev-server.js';
 import { deliveryWorkflowId, fanoutWorkflowId } from '../temporal/workflow-ids.js';
 import { freePort } from '../test/free-port.js';
-import { cpuSeconds, percentile } from './load.js';
+import { backendsOf, cpuSeconds, percentile } from './load.js';
 import { benchDatabase, Cleanups, option, spawnNode, type NodeChild } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -123,21 +122,6 @@ const fmt = (f: Figures) =>
   `${f.n} in ${f.seconds.toFixed(1)} s = ${f.perSecond.toFixed(1)}/s; from due: p50 ${f.p50.toFixed(0)} ms  p95 ${f.p95.toFixed(0)} ms  p99 ${f.p99.toFixed(0)} ms (accepted p50 ${f.acceptedP50.toFixed(0)} ms)`;
 const load = () => loadavg()[0]!.toFixed(1);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-
-/** The PostgreSQL backends serving one database: their process titles name it (`postgres: … <db> …`). */
-function backendsOf(database: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const title = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (title.startsWith('postgres: ') && title.split(' ').includes(database)) pids.push(Number(entry));
-    } catch {
-      // gone already
-    }
-  }
-  return pids;
-}
 
 /** CPU seconds so far of each part, for CPU per delivery: the profile of where a delivery's cost goes. */
 type Parts = Record<string, () => number[]>;

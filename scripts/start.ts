@@ -94,7 +94,9 @@ try {
   supervise('worker', 'temporal/worker-main.ts', env);
   supervise('api', 'server/main.ts', env);
   // Generous: a first start on a busy two-core machine builds the UI and seeds beside PostgreSQL and Temporal.
-  await waitForHealth(`http://127.0.0.1:${config.PORT}/healthz`, 120_000);
+  // /readyz, not /healthz: "ready" also means the key cache's change listener is connected, the
+  // state in which the API is meant to take traffic.
+  await waitForHealth(`http://127.0.0.1:${config.PORT}/readyz`, 120_000);
   say(`ready in ${elapsed()}`);
   say(`  App and API:      ${config.PUBLIC_URL ?? `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`}`);
   say(`  OpenAPI:          http://127.0.0.1:${config.PORT}/openapi.json`);
@@ -132,7 +134,7 @@ function run(cmd: string, args: string[]): Promise<void> {
 
 async function waitForHealth(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  // What /healthz said last (it names the dependency that is not ready), for the error if it never is.
+  // What it said last (it names the dependency that is not ready), for the error if it never is.
   let last = 'no answer';
   while (Date.now() < deadline) {
     try {
@@ -144,5 +146,5 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 300));
   }
-  throw new Error(`${url} was not healthy within ${timeoutMs / 1000}s (last answer: ${last})`);
+  throw new Error(`${url} was not ready within ${timeoutMs / 1000}s (last answer: ${last})`);
 }
