@@ -1,44 +1,12 @@
-import http, { type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../server/app.js';
-import { startStack, type Stack } from '../harness.js';
+import { describe, expect, it } from 'vitest';
+import { useTwoServers } from '../fast-paths.js';
 import { createKey, type OAuthKey } from './oauth-client.js';
 
 // POST /oauth/token served twice from the same app: as `app.listen` serves it (the fast path
 // first, server/oauth/fast-token.ts) and as Express alone (http.createServer(app)). Every case goes
 // to both and must get the same answer: status, the OAuth body, the headers that carry meaning.
-let stack: Stack;
-let fastServer: Server;
-let expressServer: Server;
-let fastUrl: string;
-let expressUrl: string;
-let fastTook = 0;
-
-const listen = async (server: Server) => {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-};
-
-beforeAll(async () => {
-  stack = await startStack({ worker: false });
-  const app = createApp(stack.deps);
-  fastServer = http.createServer((req, res) => {
-    if (app.fastPaths(req, res)) fastTook++;
-    else app(req, res);
-  });
-  expressServer = http.createServer(app);
-  fastUrl = await listen(fastServer);
-  expressUrl = await listen(expressServer);
-});
-afterAll(async () => {
-  for (const s of [fastServer, expressServer]) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-  await stack.close();
-});
+const s = useTwoServers();
 
 const HEADERS = ['content-type', 'cache-control', 'pragma', 'www-authenticate', 'content-security-policy', 'x-content-type-options', 'referrer-policy', 'x-frame-options'];
 
@@ -74,13 +42,13 @@ const form = (params: Record<string, string>) => new URLSearchParams(params).toS
 
 describe('POST /oauth/token on the fast path', () => {
   it('answers exactly as the Express route does, case by case', async () => {
-    const key = await createKey(stack);
-    const revoked = await createKey(stack);
-    expect((await stack.rest('POST', `/api-keys/${revoked.id}/revoke`)).status).toBe(200);
-    const limited = await createKey(stack, { rate_limits: [{ name: 'one', limit: 1, window_seconds: 3600 }] });
+    const key = await createKey(s.stack);
+    const revoked = await createKey(s.stack);
+    expect((await s.stack.rest('POST', `/api-keys/${revoked.id}/revoke`)).status).toBe(200);
+    const limited = await createKey(s.stack, { rate_limits: [{ name: 'one', limit: 1, window_seconds: 3600 }] });
     const post = (k: OAuthKey, extra: Record<string, string> = {}) => form({ grant_type: 'client_credentials', client_id: k.clientId, client_secret: k.secret, ...extra });
     // Its one call an hour, spent.
-    expect((await ask(fastUrl, { name: 'spend', body: post(limited) })).status).toBe(200);
+    expect((await ask(s.fastUrl, { name: 'spend', body: post(limited) })).status).toBe(200);
 
     const cases: Case[] = [
       { name: 'Basic', body: form({ grant_type: 'client_credentials' }), basic: key },
@@ -104,22 +72,22 @@ describe('POST /oauth/token on the fast path', () => {
       { name: 'a body over 16 kB', body: `${post(key)}&pad=${'x'.repeat(17_000)}` },
       { name: 'an empty body', body: '' },
     ];
-    const before = fastTook;
+    const before = s.fastTook();
     for (const c of cases) {
-      const viaExpress = await ask(expressUrl, c);
-      const viaFast = await ask(fastUrl, c);
+      const viaExpress = await ask(s.expressUrl, c);
+      const viaFast = await ask(s.fastUrl, c);
       expect({ case: c.name, ...viaFast }).toEqual({ case: c.name, ...viaExpress });
     }
-    expect(fastTook - before).toBe(cases.length);
+    expect(s.fastTook() - before).toBe(cases.length);
     // The cases are what they say: each answer is the one its name expects.
-    const statuses = await Promise.all(cases.map(async (c) => [c.name, (await ask(fastUrl, c)).status]));
+    const statuses = await Promise.all(cases.map(async (c) => [c.name, (await ask(s.fastUrl, c)).status]));
     expect(Object.fromEntries(statuses)).toMatchObject({ Basic: 200, 'client_secret_post': 200, 'a wrong secret in Basic': 401, 'a revoked key': 400, 'a rate-limited key': 429, 'too many parameters': 400 });
   });
 
   it('leaves other methods and paths to Express', async () => {
-    const before = fastTook;
-    expect((await fetch(`${fastUrl}/oauth/token`)).status).toBe(404);
-    expect((await fetch(`${fastUrl}/oauth/token?x=1`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })).status).toBe(401);
-    expect(fastTook).toBe(before);
+    const before = s.fastTook();
+    expect((await fetch(`${s.fastUrl}/oauth/token`)).status).toBe(404);
+    expect((await fetch(`${s.fastUrl}/oauth/token?x=1`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })).status).toBe(401);
+    expect(s.fastTook()).toBe(before);
   });
 });

@@ -1,52 +1,20 @@
-import http, { type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateSecret } from '../../core/keys/secret.js';
-import { createApp } from '../../server/app.js';
-import { startStack, type Stack } from '../harness.js';
+import { useTwoServers } from '../fast-paths.js';
 import { createKey, token } from '../oauth/oauth-client.js';
 import { changeKey, insertKey } from './keys.js';
 
 // The same app served twice: once as `app.listen` serves it (the fast path first, then Express)
 // and once as Express alone (http.createServer(app)), which answers POST /v1/keys/verify from the
 // route table. Every case goes to both and must get the same answer.
-let stack: Stack;
-let fastServer: Server;
-let expressServer: Server;
-let fastUrl: string;
-let expressUrl: string;
-let fastTook = 0;
-
-const listen = async (server: Server) => {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-};
-
-beforeAll(async () => {
-  stack = await startStack({ worker: false });
-  const app = createApp(stack.deps);
-  fastServer = http.createServer((req, res) => {
-    if (app.fastPaths(req, res)) fastTook++;
-    else app(req, res);
-  });
-  expressServer = http.createServer(app);
-  fastUrl = await listen(fastServer);
-  expressUrl = await listen(expressServer);
-});
-afterAll(async () => {
-  for (const s of [fastServer, expressServer]) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-  await stack.close();
-});
+const s = useTwoServers();
 
 /** What a caller can see: status, JSON body and the headers that carry meaning. */
 const HEADERS = ['content-type', 'content-security-policy', 'x-content-type-options', 'referrer-policy', 'x-frame-options', 'ratelimit-limit', 'ratelimit-scope'];
 
 async function ask(base: string, c: Case) {
   const headers: Record<string, string> = { 'content-type': c.contentType ?? 'application/json', ...c.headers };
-  if (c.caller !== null) headers['x-api-key'] = c.caller ?? stack.bootstrapKey;
+  if (c.caller !== null) headers['x-api-key'] = c.caller ?? s.stack.bootstrapKey;
   const res = await fetch(`${base}/v1/keys/verify`, { method: 'POST', headers, body: typeof c.body === 'string' ? c.body : JSON.stringify(c.body) });
   const text = await res.text();
   return {
@@ -70,15 +38,15 @@ interface Case {
 
 describe('POST /v1/keys/verify on the fast path', () => {
   it('answers exactly as the Express route does, case by case', async () => {
-    const valid = await insertKey(stack, { permissions: ['products:write'] });
-    const revoked = await insertKey(stack, {});
-    await changeKey(stack, revoked.pk, 'revoked_at = now()');
-    const limited = await insertKey(stack, { rateLimits: [{ name: 'none', limit: 0, windowSeconds: 3600 }] });
-    const limitedCaller = await insertKey(stack, { permissions: ['keys:verify'], rateLimits: [{ name: 'caller', limit: 0, windowSeconds: 3600 }] });
-    const countedCaller = await insertKey(stack, { permissions: ['keys:verify'], rateLimits: [{ name: 'caller', limit: 1_000_000, windowSeconds: 3600 }] });
-    const noScope = await insertKey(stack, { permissions: ['keys:read'] });
-    const oauthKey = await createKey(stack);
-    const accessToken = await token(stack, oauthKey);
+    const valid = await insertKey(s.stack, { permissions: ['products:write'] });
+    const revoked = await insertKey(s.stack, {});
+    await changeKey(s.stack, revoked.pk, 'revoked_at = now()');
+    const limited = await insertKey(s.stack, { rateLimits: [{ name: 'none', limit: 0, windowSeconds: 3600 }] });
+    const limitedCaller = await insertKey(s.stack, { permissions: ['keys:verify'], rateLimits: [{ name: 'caller', limit: 0, windowSeconds: 3600 }] });
+    const countedCaller = await insertKey(s.stack, { permissions: ['keys:verify'], rateLimits: [{ name: 'caller', limit: 1_000_000, windowSeconds: 3600 }] });
+    const noScope = await insertKey(s.stack, { permissions: ['keys:read'] });
+    const oauthKey = await createKey(s.stack);
+    const accessToken = await token(s.stack, oauthKey);
 
     const cases: Record<string, Case> = {
       valid: { body: { key: valid.secret, permission: 'products:write' } },
@@ -104,11 +72,11 @@ describe('POST /v1/keys/verify on the fast path', () => {
       'blank service key': { body: { key: valid.secret }, caller: '  ', fast: false },
     };
     for (const [name, c] of Object.entries(cases)) {
-      const before = fastTook;
-      const viaFast = await ask(fastUrl, c);
-      const viaExpress = await ask(expressUrl, c);
+      const before = s.fastTook();
+      const viaFast = await ask(s.fastUrl, c);
+      const viaExpress = await ask(s.expressUrl, c);
       expect({ name, ...viaFast }).toEqual({ name, ...viaExpress });
-      expect({ name, fast: fastTook - before }).toEqual({ name, fast: c.fast === false ? 0 : 1 });
+      expect({ name, fast: s.fastTook() - before }).toEqual({ name, fast: c.fast === false ? 0 : 1 });
     }
   });
 });
