@@ -1,7 +1,7 @@
 // Load generation and measurement shared by the benchmarks: closed-loop autocannon runs, the
 // server's CPU time per request, CPU pinning, and waiting for a spawned server to listen.
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 export interface Load {
@@ -68,13 +68,31 @@ const CLOCK_TICKS = 100;
  * A load run plus the server's CPU time per request: far steadier than req/s on a shared machine,
  * since another process taking the CPU lowers throughput but not the work each request needs.
  */
-export async function measured(pid: number | undefined, run: () => Promise<Load>): Promise<Load & { cpuUs?: number; total: number }> {
+export async function measured(
+  pid: number | undefined,
+  run: () => Promise<Load>,
+  others: Record<string, () => number[]> = {},
+): Promise<Load & { cpuUs?: number; total: number; busy?: Record<string, number> }> {
   const before = cpuSeconds(pid);
+  const othersBefore = Object.entries(others).map(([name, pids]) => [name, new Map(pids().map((p) => [p, cpuSeconds(p)]))] as const);
   const t0 = performance.now();
   const r = await run();
-  const total = r.rps * ((performance.now() - t0) / 1000);
+  const seconds = (performance.now() - t0) / 1000;
+  const total = r.rps * seconds;
   const after = cpuSeconds(pid);
-  return { ...r, total, cpuUs: before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / total };
+  // Each group's share of one CPU over the run, from the processes it had when the run started and
+  // still has (a backend its pool closed meanwhile counts for nothing).
+  const busy = othersBefore.length ? Object.fromEntries(othersBefore.map(([name, start]) => [name, usedSince(start) / seconds])) : undefined;
+  return { ...r, total, busy, cpuUs: before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / total };
+}
+
+function usedSince(start: Map<number, number | undefined>): number {
+  let used = 0;
+  for (const [pid, then] of start) {
+    const now = cpuSeconds(pid);
+    if (then !== undefined && now !== undefined) used += now - then;
+  }
+  return used;
 }
 
 /**
@@ -114,14 +132,80 @@ export function backendsOf(database: string): number[] {
  */
 export function pinGatehouse(apiPid: number, databaseUrl: string): void {
   if (!PIN.length) return;
-  const database = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
-  for (const pid of [apiPid, ...backendsOf(database)]) {
+  for (const pid of gatehousePids(apiPid, databaseUrl)) {
     try {
       execFileSync('taskset', ['-a', '-p', '-c', '0', String(pid)], { stdio: 'ignore' });
     } catch {
       // a backend that closed meanwhile
     }
   }
+}
+
+/** Gatehouse's processes: the API and the PostgreSQL backends of its database. */
+export function gatehousePids(apiPid: number, databaseUrl: string): number[] {
+  return [apiPid, ...backendsOf(decodeURIComponent(new URL(databaseUrl).pathname.slice(1)))];
+}
+
+/**
+ * What shares CPU 0 in the route rounds, as `measured` reports it: Gatehouse and the load generator
+ * (this process, autocannon). Both near 100 % together means CPU 0, not the service, set the pace.
+ */
+export function cpuZero(apiPid: number, databaseUrl: string): Record<string, () => number[]> {
+  return { Gatehouse: () => gatehousePids(apiPid, databaseUrl), 'load generator': () => [process.pid] };
+}
+
+/**
+ * Caps a process at `share` of one CPU (cgroup v1 `cpu` controller, or v2), so that it, not the
+ * load generator beside it, is the bottleneck of every arm: its req/s is then its capacity at that
+ * share. Returns a description, or undefined where cgroups cannot be written (not root, no controller).
+ */
+export function capCpu(pid: number, share: number, cleanups: { add(step: () => Promise<unknown>): void }): string | undefined {
+  const period = 10_000;
+  const quota = Math.round(share * period);
+  for (const [root, write] of [
+    ['/sys/fs/cgroup/cpu', (dir: string) => (writeFileSync(`${dir}/cpu.cfs_period_us`, String(period)), writeFileSync(`${dir}/cpu.cfs_quota_us`, String(quota)))],
+    ['/sys/fs/cgroup', (dir: string) => writeFileSync(`${dir}/cpu.max`, `${quota} ${period}`)],
+  ] as const) {
+    const dir = `${root}/gatehouse-bench-${pid}`;
+    try {
+      mkdirSync(dir);
+      write(dir);
+      writeFileSync(`${dir}/cgroup.procs`, String(pid));
+      // Cleanups run last-added first, so the process may still be in it: hand it back first.
+      cleanups.add(async () => {
+        try {
+          writeFileSync(`${root}/cgroup.procs`, String(pid));
+        } catch {
+          // exited already
+        }
+        rmdirSync(dir);
+      });
+      return `${Math.round(share * 100)} % of a CPU (${dir})`;
+    } catch {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // never made
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The route rounds' service capped at `--service-cpu` of a CPU (default 0.5; 1 turns the cap off).
+ * With two cores, the service has one and the load generator shares the other with Gatehouse,
+ * which ingests the service's usage reports: uncapped, an arm that reports usage starved the load
+ * generator (CPU 0 at ~100 %) while the service sat idle a third of the time, so req/s measured
+ * CPU 0, not the service. Capped, the service is the bottleneck of every arm and its req/s is
+ * its capacity at that share, the same for every arm.
+ */
+export function serviceCap(pid: number, args: readonly string[], cleanups: { add(step: () => Promise<unknown>): void }): string {
+  const at = args.indexOf('--service-cpu');
+  const share = at >= 0 ? Number(args[at + 1]) : 0.5;
+  if (!(share > 0 && share < 1)) return 'the service uncapped (--service-cpu 1)';
+  const capped = PIN.length ? capCpu(pid, share, cleanups) : undefined;
+  return capped ? `the service capped at ${capped}: it is the bottleneck of every arm` : 'the service uncapped (cgroups not writable here): req/s may measure the load generator';
 }
 
 export async function waitForPost(url: string, child: ChildProcess, output: string[]) {
@@ -139,7 +223,7 @@ export async function waitForPost(url: string, child: ChildProcess, output: stri
   }
 }
 
-export type Measured = Load & { cpuUs?: number };
+export type Measured = Load & { cpuUs?: number; busy?: Record<string, number> };
 
 export type RoundResult = Measured & { cpuMedianUs: number; perRound: number[] };
 
@@ -164,7 +248,8 @@ export async function rounds(count: number, runs: Record<string, () => Promise<M
     for (const name of order) {
       const r = await runs[name]!();
       if (r.errors || r.non2xx) throw new Error(`${name}, round ${i}: ${r.errors} errors / ${r.non2xx} non-2xx`);
-      line.push(`${name} ${r.rps.toFixed(0)} req/s (p99 ${r.p99.toFixed(2)} ms${r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req`})`);
+      const busy = Object.entries(r.busy ?? {}).map(([who, share]) => `, ${who} ${(share * 100).toFixed(0)} % of a CPU`).join('');
+      line.push(`${name} ${r.rps.toFixed(0)} req/s (p99 ${r.p99.toFixed(2)} ms${r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req`}${busy})`);
       if (!best[name] || r.rps > best[name].rps) best[name] = r;
       if (r.cpuUs !== undefined) (cpu[name] ??= []).push(r.cpuUs);
       (perRound[name] ??= []).push(r.rps);

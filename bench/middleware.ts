@@ -13,7 +13,7 @@ import { loadConfig } from '../core/config.js';
 import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
-import { load, measured, PIN, pinGatehouse, roundRatio, rounds, waitForPost } from './load.js';
+import { cpuZero, load, measured, PIN, pinGatehouse, roundRatio, rounds, serviceCap, waitForPost } from './load.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -84,12 +84,14 @@ export async function run(args: string[]): Promise<void> {
     const route = (path: string) => (d = duration) => load(svcUrl, keyHeader, undefined, { duration: d, connections, path });
     for (const warm of [route('/none'), route('/verify'), route('/cached')]) await warm(2);
     pinGatehouse(api.child.pid!, databaseUrl);
+    say(serviceCap(svc.child.pid!, args, cleanups));
+    const zero = cpuZero(api.child.pid!, databaseUrl);
     const results = await rounds(
       count,
       {
-        none: () => measured(svc.child.pid, () => route('/none')()),
-        verify: () => measured(svc.child.pid, () => route('/verify')()),
-        cached: () => measured(svc.child.pid, () => route('/cached')()),
+        none: () => measured(svc.child.pid, () => route('/none')(), zero),
+        verify: () => measured(svc.child.pid, () => route('/verify')(), zero),
+        cached: () => measured(svc.child.pid, () => route('/cached')(), zero),
       },
       say,
     );

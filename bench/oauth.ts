@@ -16,7 +16,7 @@ import { generateSecret, hashSecret, maskSecret } from '../core/keys/secret.js';
 import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
-import { load, measured, PIN, pinGatehouse, roundRatio, rounds, waitForPost } from './load.js';
+import { cpuZero, load, measured, PIN, pinGatehouse, roundRatio, rounds, serviceCap, waitForPost } from './load.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -117,12 +117,14 @@ export async function run(args: string[]): Promise<void> {
     // service's usage reports, and the online checks) moves to CPU 0 beside the load generator, as it
     // would run on a machine of its own in production rather than on the service's core.
     pinGatehouse(api.child.pid!, databaseUrl);
+    say(serviceCap(svc.child.pid!, args, cleanups));
+    const zero = cpuZero(api.child.pid!, databaseUrl);
     say('a route of the provider service (service process on CPU 1, the API moved to CPU 0; online checks also load the API):');
     const routes = await rounds(count, {
-      none: () => measured(svc.child.pid, () => route('/none', {})()),
-      offline: () => measured(svc.child.pid, () => route('/offline', bearer)()),
-      online: () => measured(svc.child.pid, () => route('/online', bearer)()),
-      key: () => measured(svc.child.pid, () => route('/key', keyHeader)()),
+      none: () => measured(svc.child.pid, () => route('/none', {})(), zero),
+      offline: () => measured(svc.child.pid, () => route('/offline', bearer)(), zero),
+      online: () => measured(svc.child.pid, () => route('/online', bearer)(), zero),
+      key: () => measured(svc.child.pid, () => route('/key', keyHeader)(), zero),
     }, say);
 
     const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;

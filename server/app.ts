@@ -130,7 +130,10 @@ export function createApp(deps: ServerDeps) {
 /** Express's own `req.ip` getter (the app's trust proxy rule), read for a request Express has not seen. */
 function expressIp(app: Express): (req: IncomingMessage) => string {
   const getter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(app.request) as object, 'ip')!.get!;
-  return (req) => (getter.call({ app, headers: req.headers, socket: req.socket }) as string | undefined) ?? '';
+  // With no X-Forwarded-For header every trust setting reads the socket's address (proxy-addr's
+  // chain is that address alone): read it directly instead of parsing the chain per request.
+  return (req) =>
+    (req.headers['x-forwarded-for'] === undefined ? req.socket.remoteAddress : (getter.call({ app, headers: req.headers, socket: req.socket }) as string | undefined)) ?? '';
 }
 
 /**

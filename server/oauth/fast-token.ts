@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Request } from 'express';
 import type { ServerDeps } from '../context.js';
 import type { FastHandler } from '../fast-verify.js';
@@ -9,7 +10,7 @@ import { setApiHeaders } from '../security-headers.js';
 import { formParams } from './client-auth.js';
 import { oauthForm, tokenDeps } from './endpoints.js';
 import { noStore, oauthErrorAnswer } from './error-answer.js';
-import { issuerOf } from './issuer.js';
+import { issuerAt, issuerOf } from './issuer.js';
 import { TOKEN_PATH, tokenRequest } from './token-request.js';
 
 export interface FastTokenOptions {
@@ -37,8 +38,20 @@ export function fastToken(opts: FastTokenOptions): FastHandler {
     try {
       await new Promise<void>((resolve, reject) => form(req as Request, res as never, (err?: unknown) => (err ? reject(err as Error) : resolve())));
       const params = formParams(req);
-      const seen = view(req);
-      writeJson(res, 200, await tokenRequest(deps, td, { params, authorization: req.headers.authorization, ip: seen.ip ?? '', issuer: issuerOf(deps.config, seen) }));
+      const h = req.headers;
+      // With no X-Forwarded-* header, Express's getters read the socket and Host whatever the
+      // trust proxy setting: read them directly rather than make Express's request view.
+      let ip: string;
+      let issuer: string;
+      if (h['x-forwarded-for'] === undefined && h['x-forwarded-proto'] === undefined) {
+        ip = req.socket.remoteAddress ?? '';
+        issuer = issuerAt(deps.config, (req.socket as TLSSocket).encrypted ? 'https' : 'http', h.host);
+      } else {
+        const seen = view(req);
+        ip = seen.ip ?? '';
+        issuer = issuerOf(deps.config, seen);
+      }
+      writeJson(res, 200, await tokenRequest(deps, td, { params, authorization: h.authorization, ip, issuer }));
     } catch (err) {
       const refusal = oauthErrorAnswer(err);
       if (!refusal) deps.log.error({ err, path: TOKEN_PATH }, 'oauth endpoint failed');

@@ -7,7 +7,11 @@ import type { Config } from '../../core/config.js';
  * and the base of every URL the metadata lists. Behind a proxy, set PUBLIC_URL: a Host header is
  * the client's to choose.
  */
-export function issuerOf(config: Pick<Config, 'PUBLIC_URL'>, req: Request): string {
-  const base = config.PUBLIC_URL ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+export function issuerOf(config: Pick<Config, 'PUBLIC_URL'>, req: Pick<Request, 'protocol' | 'get'>): string {
+  return issuerAt(config, req.protocol, req.get('host'));
+}
+
+export function issuerAt(config: Pick<Config, 'PUBLIC_URL'>, protocol: string, host: string | undefined): string {
+  const base = config.PUBLIC_URL ?? `${protocol}://${host ?? 'localhost'}`;
   return base.replace(/\/+$/, '');
 }

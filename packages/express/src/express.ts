@@ -2,7 +2,7 @@
 // Gatehouse-issued OAuth access tokens and reports every response's status and latency back to
 // Gatehouse. The decisions are guard.ts's; this file reads Express's request and writes its response.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { createGuard, type Decision, type GuardOptions } from './guard.js';
+import { createGuard, type Decision, type GuardOptions, type UsageReport } from './guard.js';
 
 export type { Decision, GatehouseVerification, Guard, GuardOptions, GuardRequest, UsageReport } from './guard.js';
 export { createGuard } from './guard.js';
@@ -75,15 +75,14 @@ function isoNow(): string {
   return iso;
 }
 
-/** What a response's usage report needs of its verification, set once it is decided. */
-interface Seen {
-  keyId: string | null;
-  code: string | null;
-}
-
-/** IPv4-mapped IPv6 (`::ffff:10.0.0.1`) as the IPv4 address allowlists are written in. */
+/**
+ * The caller's address as Express's `req.ip` reads it (the app's trust proxy setting), IPv4-mapped
+ * IPv6 (`::ffff:10.0.0.1`) as the IPv4 address allowlists are written in. With no X-Forwarded-For
+ * header every trust setting reads the socket's address, so that is read directly: `req.ip` parses
+ * the forwarding chain on every read.
+ */
 function clientIp(req: Request): string | undefined {
-  const ip = req.ip;
+  const ip = req.headers['x-forwarded-for'] === undefined ? req.socket.remoteAddress : req.ip;
   if (!ip) return undefined;
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
@@ -96,16 +95,16 @@ function clientIp(req: Request): string | undefined {
 export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
   const guard = createGuard(opts);
 
-  function answer(res: Response, next: NextFunction, seen: Seen, decision: Decision) {
+  function answer(res: Response, next: NextFunction, report: UsageReport, decision: Decision) {
     for (const name in decision.headers) res.setHeader(name, decision.headers[name]!);
     if (!decision.allow) {
-      seen.keyId = decision.keyId;
-      seen.code = decision.code;
+      report.key_id = decision.keyId;
+      report.code = decision.code;
       res.status(decision.status).json(decision.body);
       return;
     }
-    seen.keyId = decision.verification.key_id;
-    seen.code = decision.verification.code;
+    report.key_id = decision.verification.key_id;
+    report.code = decision.verification.code;
     res.locals['gatehouse'] = decision.verification;
     next();
   }
@@ -114,17 +113,15 @@ export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
   // made per request; only a round trip to Gatehouse returns one (which Express awaits).
   const middleware = ((req: Request, res: Response, next: NextFunction): void | Promise<void> => {
     const start = performance.now();
-    const seen: Seen = { keyId: null, code: null };
+    // The request's usage report, made now with every field in place (one object, one shape) and
+    // completed by the verification's answer and the response's end.
+    const report: UsageReport = { key_id: null, method: req.method, route: '', status: 0, latency_ms: 0, time: '', code: null };
     res.on('finish', () => {
-      guard.report({
-        key_id: seen.keyId,
-        method: req.method,
-        route: routePattern(req).slice(0, 200),
-        status: res.statusCode,
-        latency_ms: Math.round((performance.now() - start) * 100) / 100,
-        time: isoNow(),
-        code: seen.code,
-      });
+      report.route = routePattern(req).slice(0, 200);
+      report.status = res.statusCode;
+      report.latency_ms = Math.round((performance.now() - start) * 100) / 100;
+      report.time = isoNow();
+      guard.report(report);
     });
     const h = req.headers;
     const apiKey = typeof h['x-api-key'] === 'string' ? h['x-api-key'] : undefined;
@@ -136,8 +133,8 @@ export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
       permission: typeof opts.permission === 'function' ? opts.permission(req) : opts.permission,
       cost: typeof opts.cost === 'function' ? opts.cost(req) : opts.cost,
     });
-    if (decision instanceof Promise) return decision.then((d) => answer(res, next, seen, d));
-    answer(res, next, seen, decision);
+    if (decision instanceof Promise) return decision.then((d) => answer(res, next, report, d));
+    answer(res, next, report, decision);
   }) as GatehouseMiddleware;
 
   middleware.flush = guard.flush;
