@@ -11,6 +11,7 @@ import { BODY_LIMIT_BYTES, errorAnswer, INTERNAL_ERROR } from './error-answer.js
 import type { ObserveRequest } from './metrics.js';
 import { routeBody, writeJson } from './rest/register.js';
 import { verification, verifyAnswer, verifyRoute, type verifyBody } from './rest/verify.js';
+import { parseFailed, readExactly } from './read-body.js';
 import { setApiHeaders } from './security-headers.js';
 import { recordCall, verificationRecord } from './usage-middleware.js';
 
@@ -103,9 +104,27 @@ export function fastVerify(opts: FastVerifyOptions): FastHandler {
   };
 }
 
-/** The body parser's own error shapes (body-parser's `type`), so errorAnswer reads them alike. */
-const parseFailed = () => Object.assign(new SyntaxError('body: not valid JSON'), { status: 400, type: 'entity.parse.failed' });
-const sizeMismatch = () => Object.assign(new Error('request size did not match content length'), { status: 400, type: 'request.size.invalid' });
+/**
+ * A JSON body of known length, as express.json reads it (strict: an object or array at the top;
+ * a UTF-8 byte order mark dropped), without its content-type and charset parsing or decoder streams.
+ */
+function readJson(req: IncomingMessage, length: number): Promise<unknown> {
+  return readExactly(req, length).then((body) => {
+    let text = body.toString('utf8');
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    const c = text[0];
+    if (c !== '{' && c !== '[') {
+      const nonWs = firstNonWhitespace(text);
+      if (nonWs !== '{' && nonWs !== '[') throw parseFailed();
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw parseFailed();
+    }
+  });
+}
+
 /** The first character that is not JSON whitespace (RFC 8259: space, tab, LF, CR), as body-parser's strict check reads it. */
 function firstNonWhitespace(text: string): string | undefined {
   for (let i = 0; i < text.length; i++) {
@@ -113,37 +132,4 @@ function firstNonWhitespace(text: string): string | undefined {
     if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return text[i];
   }
   return undefined;
-}
-
-/**
- * A JSON body of known length, as express.json reads it (strict: an object or array at the top;
- * a UTF-8 byte order mark dropped), without its content-type and charset parsing or decoder streams.
- */
-function readJson(req: IncomingMessage, length: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let first: Buffer | undefined;
-    let rest: Buffer[] | undefined;
-    let received = 0;
-    req.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (!first) first = chunk;
-      else (rest ??= [first]).push(chunk);
-    });
-    req.once('error', reject);
-    req.once('end', () => {
-      if (received !== length) return reject(sizeMismatch());
-      let text = (rest ? Buffer.concat(rest, received) : first!).toString('utf8');
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      const c = text[0];
-      if (c !== '{' && c !== '[') {
-        const nonWs = firstNonWhitespace(text);
-        if (nonWs !== '{' && nonWs !== '[') return reject(parseFailed());
-      }
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        reject(parseFailed());
-      }
-    });
-  });
 }

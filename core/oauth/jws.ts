@@ -3,6 +3,18 @@ import type { SigningAlg } from './signing-keys.js';
 
 const b64url = (json: object) => Buffer.from(JSON.stringify(json)).toString('base64url');
 
+/** A signing key signs thousands of tokens with one header: its encoding is kept, per key id (a handful live at once). */
+const headers = new Map<string, string>();
+function encodedHeader(header: { alg: SigningAlg; kid: string; typ: string }): string {
+  const id = `${header.alg}.${header.kid}.${header.typ}`;
+  let encoded = headers.get(id);
+  if (encoded === undefined) {
+    if (headers.size >= 64) headers.clear();
+    headers.set(id, (encoded = b64url(header)));
+  }
+  return encoded;
+}
+
 /** Bytes of each of R and S in an ES256 signature (P-256). */
 const ES256_HALF = 32;
 
@@ -38,7 +50,7 @@ export function derToP1363(der: Buffer, half: number): Buffer {
  * signature is converted here instead. EdDSA is Ed25519.
  */
 export function signCompact(header: { alg: SigningAlg; kid: string; typ: string }, payload: object, key: KeyObject): string {
-  const input = `${b64url(header)}.${b64url(payload)}`;
+  const input = `${encodedHeader(header)}.${b64url(payload)}`;
   const data = Buffer.from(input);
   const signature = header.alg === 'ES256' ? derToP1363(sign('sha256', data, key), ES256_HALF) : sign(null, data, key);
   return `${input}.${signature.toString('base64url')}`;

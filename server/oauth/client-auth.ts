@@ -43,6 +43,8 @@ export function invalidClient(method: AuthMethod | undefined, description = 'cli
 
 /** RFC 6749 §2.3.1: each half of Basic credentials is form-urlencoded before base64. */
 function formDecode(s: string): string | undefined {
+  // A client id and a Gatehouse secret have nothing to decode.
+  if (!s.includes('%') && !s.includes('+')) return s;
   try {
     return decodeURIComponent(s.replace(/\+/g, ' '));
   } catch {

@@ -1,4 +1,4 @@
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { KeyRecord } from '../../core/keys/key-record.js';
 import { isActive } from '../../core/keys/verify.js';
 import { invalidRequest, OAuthError, unauthorizedClient } from '../../core/oauth/errors.js';
@@ -13,6 +13,7 @@ import type { ServerDeps } from '../context.js';
 import { markUsage } from '../usage-middleware.js';
 import { authenticateClient, clientCredentials, formParams } from './client-auth.js';
 import { noStore, oauthErrorAnswer } from './error-answer.js';
+import { oauthForm } from './form.js';
 import { issuerOf } from './issuer.js';
 import { TOKEN_PATH, tokenRequest } from './token-request.js';
 
@@ -30,7 +31,6 @@ export function tokenDeps(deps: ServerDeps): TokenDeps {
 }
 
 /** The endpoints' body parser: form-encoded only (RFC 6749 §3.2), small, each parameter once. */
-export const oauthForm = () => express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 const wrap = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => fn(req, res).catch(next);

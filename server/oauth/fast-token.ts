@@ -8,7 +8,8 @@ import { INTERNAL_ERROR } from '../error-answer.js';
 import { writeJson } from '../rest/register.js';
 import { setApiHeaders } from '../security-headers.js';
 import { formParams } from './client-auth.js';
-import { oauthForm, tokenDeps } from './endpoints.js';
+import { tokenDeps } from './endpoints.js';
+import { formReader } from './form.js';
 import { noStore, oauthErrorAnswer } from './error-answer.js';
 import { issuerAt, issuerOf } from './issuer.js';
 import { TOKEN_PATH, tokenRequest } from './token-request.js';
@@ -25,18 +26,18 @@ export interface FastTokenOptions {
  * `POST /oauth/token` answered before Express, as POST /v1/keys/verify is (server/fast-verify.ts):
  * a token request is a verification plus one signature, and Express's router walk cost as much as
  * the signature (BENCHMARKS.md, oauth). Everything else is the Express route's, through the same
- * functions: the same body parser (express.urlencoded, with its limits and errors), the same
- * tokenRequest, the same error answers and headers, and the request-duration histogram. The route
+ * functions: the same form parsing (server/oauth/form.ts: body-parser's parse step, its limits and
+ * errors), the same tokenRequest, the same error answers and headers, and the request-duration histogram. The route
  * stays mounted for `http.createServer(app)`; test/oauth/fast-token.test.ts compares the two.
  */
 export function fastToken(opts: FastTokenOptions): FastHandler {
   const { deps, observe, view } = opts;
   const td = tokenDeps(deps);
-  const form = oauthForm();
+  const readForm = formReader();
 
   async function answer(req: IncomingMessage & { body?: unknown }, res: ServerResponse, start: number): Promise<void> {
     try {
-      await new Promise<void>((resolve, reject) => form(req as Request, res as never, (err?: unknown) => (err ? reject(err as Error) : resolve())));
+      await readForm(req, res);
       const params = formParams(req);
       const h = req.headers;
       // With no X-Forwarded-* header, Express's getters read the socket and Host whatever the

@@ -71,6 +71,11 @@ describe('POST /oauth/token on the fast path', () => {
       { name: 'too many parameters', body: Array.from({ length: 21 }, (_, i) => `p${i}=1`).join('&') },
       { name: 'a body over 16 kB', body: `${post(key)}&pad=${'x'.repeat(17_000)}` },
       { name: 'an empty body', body: '' },
+      // Parsed by qs as body-parser parses them (server/oauth/form.ts): names and values decoded alike.
+      { name: 'a bracketed name', body: `${post(key)}&a[b]=1` },
+      { name: 'a byte order mark', body: `\uFEFF${post(key)}` },
+      { name: 'an encoded scope with a plus', body: `${post(key)}&scope=products%3Aread+products:read` },
+      { name: 'a name with no value', body: `${post(key)}&audience` },
     ];
     const before = s.fastTook();
     for (const c of cases) {
