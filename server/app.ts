@@ -53,8 +53,9 @@ export function createApp(deps: ServerDeps) {
 
   // app.listen serves POST /v1/keys/verify and POST /oauth/token before Express sees them;
   // http.createServer(app) is Express alone.
-  const verify = fastVerify({ deps, observe: operations.observe, json, ipOf: expressIp(app) });
-  const token = fastToken({ deps, observe: operations.observe, view: expressView(app) });
+  const ipOf = expressIp(app);
+  const verify = fastVerify({ deps, observe: operations.observe, json, ipOf });
+  const token = fastToken({ deps, observe: operations.observe, view: expressView(app), ipOf });
   const fast: FastHandler = (req, res) => verify(req, res) || token(req, res);
   const serve = (req: IncomingMessage, res: ServerResponse) => fast(req, res) || app(req, res);
   const listen = app.listen;

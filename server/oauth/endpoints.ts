@@ -30,8 +30,6 @@ export function tokenDeps(deps: ServerDeps): TokenDeps {
   return { verifier: deps.verifier, em: () => deps.orm.em.fork() as EntityManager, secretKey: deps.config.GATEHOUSE_SECRET_KEY };
 }
 
-/** The endpoints' body parser: form-encoded only (RFC 6749 §3.2), small, each parameter once. */
-
 type Handler = (req: Request, res: Response) => Promise<void>;
 const wrap = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => fn(req, res).catch(next);
 

@@ -18,8 +18,10 @@ export interface FastTokenOptions {
   /** The app's deps after mountOperations: the usage pipeline that counts the issuance. */
   deps: ServerDeps;
   observe: ObserveRequest;
-  /** The request as Express's getters read it (the app's trust proxy setting): for `ip`, `protocol` and `Host`. */
+  /** The request as Express's getters read it (the app's trust proxy setting): for `protocol` and `Host`. */
   view: (req: IncomingMessage) => Request;
+  /** The caller's address, as Express's `req.ip` reads it (the app's trust proxy setting). */
+  ipOf: (req: IncomingMessage) => string;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface FastTokenOptions {
  * stays mounted for `http.createServer(app)`; test/oauth/fast-token.test.ts compares the two.
  */
 export function fastToken(opts: FastTokenOptions): FastHandler {
-  const { deps, observe, view } = opts;
+  const { deps, observe, view, ipOf } = opts;
   const td = tokenDeps(deps);
   const readForm = formReader();
 
@@ -40,19 +42,11 @@ export function fastToken(opts: FastTokenOptions): FastHandler {
       await readForm(req, res);
       const params = formParams(req);
       const h = req.headers;
-      // With no X-Forwarded-* header, Express's getters read the socket and Host whatever the
-      // trust proxy setting: read them directly rather than make Express's request view.
-      let ip: string;
-      let issuer: string;
-      if (h['x-forwarded-for'] === undefined && h['x-forwarded-proto'] === undefined) {
-        ip = req.socket.remoteAddress ?? '';
-        issuer = issuerAt(deps.config, (req.socket as TLSSocket).encrypted ? 'https' : 'http', h.host);
-      } else {
-        const seen = view(req);
-        ip = seen.ip ?? '';
-        issuer = issuerOf(deps.config, seen);
-      }
-      writeJson(res, 200, await tokenRequest(deps, td, { params, authorization: h.authorization, ip, issuer }));
+      // With no X-Forwarded-Proto, Express's req.protocol is the socket's whatever the trust proxy
+      // setting: read it directly rather than make Express's request view.
+      const issuer =
+        h['x-forwarded-proto'] === undefined ? issuerAt(deps.config, (req.socket as TLSSocket).encrypted ? 'https' : 'http', h.host) : issuerOf(deps.config, view(req));
+      writeJson(res, 200, await tokenRequest(deps, td, { params, authorization: h.authorization, ip: ipOf(req), issuer }));
     } catch (err) {
       const refusal = oauthErrorAnswer(err);
       if (!refusal) deps.log.error({ err, path: TOKEN_PATH }, 'oauth endpoint failed');

@@ -7,7 +7,7 @@ import { readExactly } from '../read-body.js';
 const FORM_LIMIT_BYTES = 16 * 1024;
 const FORM_PARAMETER_LIMIT = 20;
 
-/** The OAuth endpoints' body parser, on the Express routes. */
+/** The endpoints' body parser on the Express routes: form-encoded only (RFC 6749 §3.2), small, each parameter once. */
 export const oauthForm = () => express.urlencoded({ extended: false, limit: FORM_LIMIT_BYTES, parameterLimit: FORM_PARAMETER_LIMIT });
 
 type Parser = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;

@@ -106,8 +106,15 @@ describe('delivery', () => {
     expect(event.status).toBe(200);
     expect(event.body.payload.workspace_id).not.toBe(operatorWs());
     expect((await stack.rest('GET', `/deliveries/${list[0]!.id}`)).status).toBe(200);
-    const described = await stack.temporal.client.workflow.getHandle(list[0]!.workflow_id).describe();
-    const sa = described.searchAttributes as Record<string, unknown[]>;
+    // The row says succeeded once the attempt is recorded; the workflow upserts its status search
+    // attribute after that activity returns, so it is waited for rather than read once.
+    const handle = stack.temporal.client.workflow.getHandle(list[0]!.workflow_id);
+    const sa = await eventually(
+      async () => (await handle.describe()).searchAttributes as Record<string, unknown[]>,
+      (attrs) => attrs['GatehouseDeliveryStatus']?.[0] !== 'pending',
+      20_000,
+      'the delivery status search attribute to leave pending',
+    );
     expect(sa['GatehouseWorkspace']).toEqual([operatorWs()]);
     expect(sa['GatehouseEndpoint']).toEqual([operatorEndpoint.id]);
     expect(sa['GatehouseDeliveryStatus']).toEqual(['succeeded']);
