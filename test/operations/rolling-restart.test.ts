@@ -71,4 +71,6 @@ it('restarts each API process in turn while requests flow: no 5xx and no connect
   expect(proxy.errors, 'requests the proxy sent to a process that then failed them').toEqual([]);
   expect([...statuses.keys()], `answers: ${JSON.stringify([...statuses])}`).toEqual([200]);
   expect(statuses.get(200)).toBe(sent);
-});
+  // Two stops and two cold starts of an API process (tsx) on a loaded 2-core CI machine: the waits
+  // above allow up to 30 + 60 s each, so the suite's 60 s default could end it mid-restart.
+}, 240_000);
