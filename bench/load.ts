@@ -3,6 +3,7 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
+import type { Cleanups } from './services.js';
 
 export interface Load {
   rps: number;
@@ -159,7 +160,7 @@ export function cpuZero(apiPid: number, databaseUrl: string): Record<string, () 
  * load generator beside it, is the bottleneck of every arm: its req/s is then its capacity at that
  * share. Returns a description, or undefined where cgroups cannot be written (not root, no controller).
  */
-export function capCpu(pid: number, share: number, cleanups: { add(step: () => Promise<unknown>): void }): string | undefined {
+export function capCpu(pid: number, share: number, cleanups: Cleanups): string | undefined {
   const period = 10_000;
   const quota = Math.round(share * period);
   for (const [root, write] of [
@@ -200,7 +201,7 @@ export function capCpu(pid: number, share: number, cleanups: { add(step: () => P
  * CPU 0, not the service. Capped, the service is the bottleneck of every arm and its req/s is
  * its capacity at that share, the same for every arm.
  */
-export function serviceCap(pid: number, args: readonly string[], cleanups: { add(step: () => Promise<unknown>): void }): string {
+export function serviceCap(pid: number, args: readonly string[], cleanups: Cleanups): string {
   const at = args.indexOf('--service-cpu');
   const share = at >= 0 ? Number(args[at + 1]) : 0.5;
   if (!(share > 0 && share < 1)) return 'the service uncapped (--service-cpu 1)';
