@@ -11,7 +11,7 @@ import { BODY_LIMIT_BYTES, errorAnswer, INTERNAL_ERROR } from './error-answer.js
 import type { ObserveRequest } from './metrics.js';
 import { routeBody, writeJson } from './rest/register.js';
 import { verification, verifyAnswer, verifyRoute, type verifyBody } from './rest/verify.js';
-import { parseFailed, readExactly } from './read-body.js';
+import { parseFailed, plainText } from './read-body.js';
 import { setApiHeaders } from './security-headers.js';
 import { recordCall, verificationRecord } from './usage-middleware.js';
 
@@ -50,17 +50,8 @@ export function fastVerify(opts: FastVerifyOptions): FastHandler {
   const log: Logger = deps.log;
 
   function readBody(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
-    const h = req.headers;
-    const length = h['content-length'];
-    if (
-      (h['content-type'] === 'application/json' || h['content-type'] === 'application/json; charset=utf-8') &&
-      length !== undefined &&
-      h['transfer-encoding'] === undefined &&
-      h['content-encoding'] === undefined
-    ) {
-      const n = Number(length);
-      if (n > 0 && n <= BODY_LIMIT_BYTES) return readJson(req, n);
-    }
+    const text = plainText(req, JSON_TYPES, BODY_LIMIT_BYTES);
+    if (text) return text.then(strictJson);
     return new Promise((resolve, reject) => json(req, res, (err) => (err ? reject(err) : resolve((req as { body?: unknown }).body))));
   }
 
@@ -104,25 +95,20 @@ export function fastVerify(opts: FastVerifyOptions): FastHandler {
   };
 }
 
-/**
- * A JSON body of known length, as express.json reads it (strict: an object or array at the top;
- * a UTF-8 byte order mark dropped), without its content-type and charset parsing or decoder streams.
- */
-function readJson(req: IncomingMessage, length: number): Promise<unknown> {
-  return readExactly(req, length).then((body) => {
-    let text = body.toString('utf8');
-    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    const c = text[0];
-    if (c !== '{' && c !== '[') {
-      const nonWs = firstNonWhitespace(text);
-      if (nonWs !== '{' && nonWs !== '[') throw parseFailed();
-    }
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw parseFailed();
-    }
-  });
+const JSON_TYPES = ['application/json', 'application/json; charset=utf-8'];
+
+/** JSON as express.json reads it: strict, an object or array at the top. */
+function strictJson(text: string): unknown {
+  const c = text[0];
+  if (c !== '{' && c !== '[') {
+    const nonWs = firstNonWhitespace(text);
+    if (nonWs !== '{' && nonWs !== '[') throw parseFailed();
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw parseFailed();
+  }
 }
 
 /** The first character that is not JSON whitespace (RFC 8259: space, tab, LF, CR), as body-parser's strict check reads it. */

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import qs from 'qs';
-import { readExactly } from '../read-body.js';
+import { plainText } from '../read-body.js';
 
 /** The OAuth endpoints' form bodies: small (a few parameters, one secret), so both limits are tight. */
 const FORM_LIMIT_BYTES = 16 * 1024;
 const FORM_PARAMETER_LIMIT = 20;
+const FORM_TYPES = ['application/x-www-form-urlencoded'];
 
 /** The endpoints' body parser on the Express routes: form-encoded only (RFC 6749 §3.2), small, each parameter once. */
 export const oauthForm = () => express.urlencoded({ extended: false, limit: FORM_LIMIT_BYTES, parameterLimit: FORM_PARAMETER_LIMIT });
@@ -22,19 +23,11 @@ type Parser = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) 
 export function formReader(): (req: IncomingMessage & { body?: unknown }, res: ServerResponse) => Promise<void> {
   const form = oauthForm() as unknown as Parser;
   return (req, res) => {
-    const h = req.headers;
-    const length = h['content-length'];
-    if (h['content-type'] === 'application/x-www-form-urlencoded' && length !== undefined && h['transfer-encoding'] === undefined && h['content-encoding'] === undefined) {
-      const n = Number(length);
-      if (n > 0 && n <= FORM_LIMIT_BYTES) {
-        return readExactly(req, n).then((body) => {
-          let text = body.toString('utf8');
-          // iconv-lite, which body-parser decodes with, drops a byte order mark.
-          if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-          req.body = parseForm(text);
-        });
-      }
-    }
+    const text = plainText(req, FORM_TYPES, FORM_LIMIT_BYTES);
+    if (text)
+      return text.then((t) => {
+        req.body = parseForm(t);
+      });
     return new Promise((resolve, reject) => form(req, res, (err) => (err ? reject(err as Error) : resolve())));
   };
 }
