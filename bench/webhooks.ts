@@ -387,6 +387,16 @@ export async function run(args: string[]): Promise<void> {
       say(`step ${g}/s, gatehouse: ${fmt(f)} ${ok ? 'sustained' : 'NOT sustained'}  (load ${load()})\n    ${f.cpu}`);
       if (ok) best.gatehouse = g;
     }
+    // Found that way, the rate it sustains is a floor, not its maximum: step up from it (×step) to
+    // the last rate below its first failure that it still sustains, as the main loop does.
+    const halved = best.gatehouse > 0 && best.gatehouse < lowestGatehouseFailure / step;
+    for (let g = Math.round(best.gatehouse * step * 10) / 10; halved && g < lowestGatehouseFailure; g = Math.round(g * step * 10) / 10) {
+      const f = await round(gatehouse, g, duration);
+      const ok = sustains(f, g);
+      say(`step ${g}/s, gatehouse: ${fmt(f)} ${ok ? 'sustained' : 'NOT sustained'}  (load ${load()})\n    ${f.cpu}`);
+      if (!ok) break;
+      best.gatehouse = g;
+    }
     const atMax = await alternated(best.floor, 1, `at the floor's maximum`);
 
     // Temporal's cost per delivery, from the histories of the last round's items.
