@@ -379,22 +379,21 @@ export async function run(args: string[]): Promise<void> {
         best.gatehouse = 0;
       } else r = Math.round(r * step * 10) / 10;
     }
-    // Gatehouse failed even the lowest step the floor needed: keep halving for it alone.
-    for (let g = lowestGatehouseFailure; best.gatehouse === 0 && g > 0.5; ) {
-      g = Math.round((g / 2) * 10) / 10;
+    const gatehouseSustains = async (g: number) => {
       const f = await round(gatehouse, g, duration);
       const ok = sustains(f, g);
       say(`step ${g}/s, gatehouse: ${fmt(f)} ${ok ? 'sustained' : 'NOT sustained'}  (load ${load()})\n    ${f.cpu}`);
-      if (ok) best.gatehouse = g;
+      return ok;
+    };
+    // Gatehouse failed even the lowest step the floor needed: keep halving for it alone.
+    for (let g = lowestGatehouseFailure; best.gatehouse === 0 && g > 0.5; ) {
+      g = Math.round((g / 2) * 10) / 10;
+      if (await gatehouseSustains(g)) best.gatehouse = g;
     }
     // Found that way, the rate it sustains is a floor, not its maximum: step up from it (×step) to
     // the last rate below its first failure that it still sustains, as the main loop does.
     const halved = best.gatehouse > 0 && best.gatehouse < lowestGatehouseFailure / step;
-    for (let g = Math.round(best.gatehouse * step * 10) / 10; halved && g < lowestGatehouseFailure; g = Math.round(g * step * 10) / 10) {
-      const f = await round(gatehouse, g, duration);
-      const ok = sustains(f, g);
-      say(`step ${g}/s, gatehouse: ${fmt(f)} ${ok ? 'sustained' : 'NOT sustained'}  (load ${load()})\n    ${f.cpu}`);
-      if (!ok) break;
+    for (let g = Math.round(best.gatehouse * step * 10) / 10; halved && g < lowestGatehouseFailure && (await gatehouseSustains(g)); g = Math.round(g * step * 10) / 10) {
       best.gatehouse = g;
     }
     const atMax = await alternated(best.floor, 1, `at the floor's maximum`);
