@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startStack, type Stack } from '../harness.js';
-import { buildUi, launchChromium, screenshot, until } from './browser.js';
+import { buildUi, launchChromium, screenshot, until, signInAt } from './browser.js';
 
 /**
  * The admin UI in a real browser against the real stack (PostgreSQL, Temporal, worker, API).
@@ -63,9 +63,7 @@ afterAll(async () => {
 });
 
 async function signIn(secret: string) {
-  await page.goto(stack.url + '/');
-  await page.getByLabel('API key').fill(secret);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInAt(page, stack.url + '/', secret);
   await page.getByRole('heading', { name: 'API Manager' }).waitFor();
 }
 
@@ -388,9 +386,7 @@ describe('admin UI in Chromium', () => {
     const admin = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     const adminPage = await admin.newPage();
     adminPage.setDefaultTimeout(15_000);
-    await adminPage.goto(stack.url + '/#/keys');
-    await adminPage.getByLabel('API key').fill(stack.bootstrapKey);
-    await adminPage.getByRole('button', { name: 'Sign in' }).click();
+    await signInAt(adminPage, stack.url + '/#/keys', stack.bootstrapKey);
     await adminPage.getByRole('button', { name: 'Revoke analytics-readonly' }).click();
     const dialog = adminPage.getByRole('dialog');
     const confirm = dialog.getByRole('button', { name: 'Revoke key' });

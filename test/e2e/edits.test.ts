@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startStack, type Stack } from '../harness.js';
-import { buildUi, launchChromium, screenshot, until } from './browser.js';
+import { buildUi, launchChromium, screenshot, until, signInAt } from './browser.js';
 
 /**
  * The edits a dashboard must offer, in a real browser against the real stack (issue #18, items 6,
@@ -39,9 +39,7 @@ afterAll(async () => {
 });
 
 async function signIn(secret: string) {
-  await page.goto(stack.url + '/');
-  await page.getByLabel('API key').fill(secret);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInAt(page, stack.url + '/', secret);
   await page.getByRole('heading', { name: 'API Manager' }).waitFor();
 }
 

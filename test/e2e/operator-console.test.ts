@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import axe from 'axe-core';
 import { startStack, type Stack } from '../harness.js';
-import { buildUi, launchChromium, screenshot, until } from './browser.js';
+import { buildUi, launchChromium, screenshot, until, signInAt } from './browser.js';
 
 /**
  * The operator console in a real browser against the real stack: the provider signs in with the
@@ -62,9 +62,7 @@ async function accessibilityProblems(p: Page): Promise<string[]> {
 }
 
 async function signIn(p: Page, secret: string) {
-  await p.goto(stack.url + '/');
-  await p.getByLabel('API key').fill(secret);
-  await p.getByRole('button', { name: 'Sign in' }).click();
+  await signInAt(p, stack.url + '/', secret);
   await p.getByRole('heading', { name: 'API Manager' }).waitFor();
 }
 

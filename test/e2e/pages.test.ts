@@ -7,7 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import axe from 'axe-core';
 import { ROUTES, routePath, type RouteName } from '../../ui/src/lib/routes.js';
 import { startStack, type Stack } from '../harness.js';
-import { buildUi, launchChromium, screenshot, SCREENSHOTS, until } from './browser.js';
+import { buildUi, launchChromium, screenshot, SCREENSHOTS, until, signInAt } from './browser.js';
 
 /**
  * Every page of the UI, and every dialog it opens, at 1280 px and at 375 px (a phone), with the data
@@ -228,9 +228,7 @@ async function settled(p: Page) {
 }
 
 async function signIn(p: Page, secret: string) {
-  await p.goto(stack.url + '/');
-  await p.getByLabel('API key').fill(secret);
-  await p.getByRole('button', { name: 'Sign in' }).click();
+  await signInAt(p, stack.url + '/', secret);
   await p.getByRole('heading', { name: 'API Manager' }).waitFor();
 }
 

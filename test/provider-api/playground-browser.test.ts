@@ -6,7 +6,7 @@ import axe from 'axe-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../harness.js';
-import { buildUi, launchChromium } from '../e2e/browser.js';
+import { buildUi, launchChromium, signInAt } from '../e2e/browser.js';
 
 /**
  * The provider API in the playground, in Chromium against the real stack: an operator registers a
@@ -68,16 +68,7 @@ async function accessibilityProblems(p: Page): Promise<string[]> {
 async function signedIn(secret: string): Promise<Page> {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   page.setDefaultTimeout(15_000);
-  await page.goto(stack.url + '/');
-  // The first load in a fresh context took over the default 15 s in CI (2 cores, other suites'
-  // stacks running): wait for the form or the boot error with a deadline of its own, and name the
-  // error rather than time out on a form that will never come.
-  const form = page.getByLabel('API key');
-  const bootError = page.getByRole('alert');
-  await form.or(bootError).first().waitFor({ timeout: 60_000 });
-  if (await bootError.isVisible()) throw new Error(`the UI did not start: ${await bootError.innerText()}`);
-  await form.fill(secret);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInAt(page, stack.url + '/', secret);
   await page.getByRole('link', { name: 'Playground' }).waitFor();
   return page;
 }
