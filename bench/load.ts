@@ -26,7 +26,7 @@ export async function load(
   url: string,
   headers: Record<string, string>,
   body: string | undefined,
-  opts: { duration: number; connections: number; path?: string; contentType?: string },
+  opts: { duration: number; connections: number; path?: string; contentType?: string; onResponse?: () => void },
 ): Promise<Load> {
   const latencies: number[] = [];
   let done!: (r: autocannon.Result) => void;
@@ -42,6 +42,7 @@ export async function load(
   }, (err, result) => (err ? failed(err) : done(result)));
   instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
     latencies.push(responseTime);
+    opts.onResponse?.();
   });
   const result = await finished;
   latencies.sort((a, b) => a - b);
@@ -55,10 +56,16 @@ export async function load(
 }
 /** CPU seconds (user + system) a process has used so far, from /proc; undefined off Linux. */
 export function cpuSeconds(pid: number | undefined): number | undefined {
+  const split = cpuSplit(pid);
+  return split && split.user + split.system;
+}
+
+/** The same, apart: the kernel's share (socket writes on loopback) moves with the other core's load. */
+function cpuSplit(pid: number | undefined): { user: number; system: number } | undefined {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     // utime and stime are fields 14 and 15 of stat(5); the split drops the first two.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
   } catch {
     return undefined;
   }
@@ -73,18 +80,21 @@ export async function measured(
   pid: number | undefined,
   run: () => Promise<Load>,
   others: Record<string, () => number[]> = {},
-): Promise<Load & { cpuUs?: number; total: number; busy?: Record<string, number> }> {
-  const before = cpuSeconds(pid);
+): Promise<Load & { cpuUs?: number; kernelShare?: number; total: number; busy?: Record<string, number> }> {
+  const before = cpuSplit(pid);
   const othersBefore = Object.entries(others).map(([name, pids]) => [name, new Map(pids().map((p) => [p, cpuSeconds(p)]))] as const);
   const t0 = performance.now();
   const r = await run();
   const seconds = (performance.now() - t0) / 1000;
   const total = r.rps * seconds;
-  const after = cpuSeconds(pid);
+  const after = cpuSplit(pid);
   // Each group's share of one CPU over the run, from the processes it had when the run started and
   // still has (a backend its pool closed meanwhile counts for nothing).
   const busy = othersBefore.length ? Object.fromEntries(othersBefore.map(([name, start]) => [name, usedSince(start) / seconds])) : undefined;
-  return { ...r, total, busy, cpuUs: before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / total };
+  if (before === undefined || after === undefined) return { ...r, total, busy };
+  const user = after.user - before.user;
+  const system = after.system - before.system;
+  return { ...r, total, busy, cpuUs: ((user + system) * 1e6) / total, kernelShare: system / (user + system) };
 }
 
 function usedSince(start: Map<number, number | undefined>): number {
@@ -224,7 +234,7 @@ export async function waitForPost(url: string, child: ChildProcess, output: stri
   }
 }
 
-export type Measured = Load & { cpuUs?: number; busy?: Record<string, number> };
+export type Measured = Load & { cpuUs?: number; kernelShare?: number; busy?: Record<string, number> };
 
 export type RoundResult = Measured & { cpuMedianUs: number; perRound: number[] };
 
@@ -250,7 +260,7 @@ export async function rounds(count: number, runs: Record<string, () => Promise<M
       const r = await runs[name]!();
       if (r.errors || r.non2xx) throw new Error(`${name}, round ${i}: ${r.errors} errors / ${r.non2xx} non-2xx`);
       const busy = Object.entries(r.busy ?? {}).map(([who, share]) => `, ${who} ${(share * 100).toFixed(0)} % of a CPU`).join('');
-      line.push(`${name} ${r.rps.toFixed(0)} req/s (p99 ${r.p99.toFixed(2)} ms${r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req`}${busy})`);
+      line.push(`${name} ${r.rps.toFixed(0)} req/s (p99 ${r.p99.toFixed(2)} ms${r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req${r.kernelShare === undefined ? '' : ` (${(r.kernelShare * 100).toFixed(0)} % kernel)`}`}${busy})`);
       if (!best[name] || r.rps > best[name].rps) best[name] = r;
       if (r.cpuUs !== undefined) (cpu[name] ??= []).push(r.cpuUs);
       (perRound[name] ??= []).push(r.rps);

@@ -4,8 +4,11 @@
 // - verifying every request (`POST /v1/keys/verify` per request): reported, no target; it is bounded
 //   by the verify endpoint, whose API process shares the machine's two cores with the service;
 // - with the short cache of valid verdicts on (`cacheTtlMs`, 5 s): target ≥ 0.90.
+// Gatehouse shares this machine, so every arm has it ingesting the same usage reports beside it
+// (bench/ingestion-ballast.ts); `none (quiet)` is the unprotected route with Gatehouse idle, and
+// `ingestion_interference` what its ingestion next door costs a route that never calls it.
 // Options: --duration <s> (default 10), --connections <n> (default 32), --rounds <n> (default 5),
-// --profile <dir> (a V8 CPU profile of the service).
+// --profile <dir> (a V8 CPU profile of the service), --profile-api <dir> (one of the API).
 // Starts its own database and Temporal as bench/verify.ts does; the API is `server/main.ts`.
 import { randomBytes } from 'node:crypto';
 import { bootstrap } from '../core/bootstrap.js';
@@ -14,6 +17,7 @@ import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
 import { cpuZero, load, measured, PIN, pinGatehouse, roundRatio, rounds, serviceCap, waitForPost } from './load.js';
+import { ballast, usageSink } from './ingestion-ballast.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -36,6 +40,9 @@ export async function run(args: string[]): Promise<void> {
     await orm.close();
 
     const apiPort = await freePort();
+    // --profile-api <dir>: the API (verifying, ingesting the usage reports) writes a V8 CPU profile there.
+    const apiProfileAt = args.indexOf('--profile-api');
+    const apiFlags = apiProfileAt >= 0 ? ['--cpu-prof', `--cpu-prof-dir=${args[apiProfileAt + 1]}`] : [];
     const api = spawnNode(['server/main.ts'], {
       DATABASE_URL: databaseUrl,
       TEMPORAL_ADDRESS: temporalAddress,
@@ -45,7 +52,7 @@ export async function run(args: string[]): Promise<void> {
       PORT: String(apiPort),
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
-    });
+    }, { nodeFlags: apiFlags });
     cleanups.add(() => stopChild(api.child));
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitForPost(apiUrl, api.child, api.output);
@@ -81,7 +88,17 @@ export async function run(args: string[]): Promise<void> {
       `middleware bench: ${connections} connections, ${count} rounds of ${duration} s, loopback; API pid ${api.child.pid}, service pid ${svc.child.pid}` +
         (PIN.length ? '; service on CPU 1, the API, its PostgreSQL backends and the load generator on CPU 0' : ''),
     );
-    const route = (path: string) => (d = duration) => load(svcUrl, keyHeader, undefined, { duration: d, connections, path });
+    // Every measured arm has Gatehouse ingesting the same reports beside it (bench/ingestion-ballast.ts):
+    // the guarded arms their own, with the ballast's batches going to a sink; the unprotected one
+    // the ballast's. `none (quiet)` is the unprotected route with Gatehouse idle: the interference.
+    const sink = await usageSink();
+    cleanups.add(sink.close);
+    const route = (path: string, to?: string) => async (d = duration) => {
+      const b = to === undefined ? undefined : ballast(to, service, 'bench-caller', path);
+      const r = await load(svcUrl, keyHeader, undefined, { duration: d, connections, path, onResponse: b?.tick });
+      await b?.settle();
+      return r;
+    };
     for (const warm of [route('/none'), route('/verify'), route('/cached')]) await warm(2);
     pinGatehouse(api.child.pid!, databaseUrl);
     say(serviceCap(svc.child.pid!, args, cleanups));
@@ -89,9 +106,10 @@ export async function run(args: string[]): Promise<void> {
     const results = await rounds(
       count,
       {
-        none: () => measured(svc.child.pid, () => route('/none')(), zero),
-        verify: () => measured(svc.child.pid, () => route('/verify')(), zero),
-        cached: () => measured(svc.child.pid, () => route('/cached')(), zero),
+        none: () => measured(svc.child.pid, () => route('/none', apiUrl)(), zero),
+        'none (quiet)': () => measured(svc.child.pid, () => route('/none')(), zero),
+        verify: () => measured(svc.child.pid, () => route('/verify', sink.url)(), zero),
+        cached: () => measured(svc.child.pid, () => route('/cached', sink.url)(), zero),
       },
       say,
     );
@@ -103,8 +121,12 @@ export async function run(args: string[]): Promise<void> {
     // Each figure: the median of the per-round ratios; the ratio of the best rounds beside it.
     const verifyRatio = roundRatio(verify, none);
     const cachedRatio = roundRatio(cached, none);
+    const quiet = results['none (quiet)']!;
+    const cachedVsQuiet = roundRatio(cached, quiet);
+    const interference = roundRatio(none, quiet);
     say(`verifying every request ÷ unprotected, median of per-round ratios = ${verifyRatio} (reported); best ${verify.rps.toFixed(0)} ÷ ${none.rps.toFixed(0)} req/s = ${ratio(verify.rps, none.rps)}`);
-    say(`short cache (${CACHE_TTL_MS / 1000} s) ÷ unprotected = ${cachedRatio} (target ≥ 0.90); best ${cached.rps.toFixed(0)} ÷ ${none.rps.toFixed(0)} req/s = ${ratio(cached.rps, none.rps)}`);
+    say(`short cache (${CACHE_TTL_MS / 1000} s) ÷ unprotected, both beside Gatehouse ingesting their reports = ${cachedRatio} (target ≥ 0.90); best ${cached.rps.toFixed(0)} ÷ ${none.rps.toFixed(0)} req/s = ${ratio(cached.rps, none.rps)}`);
+    say(`short cache ÷ unprotected with Gatehouse idle = ${cachedVsQuiet}; the unprotected route beside the ingestion ÷ with Gatehouse idle = ${interference}`);
     // CPU per request of the service alone: what the middleware costs the service itself.
     const cpuVerify = ratio(none.cpuMedianUs, verify.cpuMedianUs);
     const cpuCached = ratio(none.cpuMedianUs, cached.cpuMedianUs);
@@ -114,6 +136,8 @@ export async function run(args: string[]): Promise<void> {
         bench: 'middleware',
         verify_ratio: verifyRatio,
         cached_ratio: cachedRatio,
+        cached_vs_quiet_none_ratio: cachedVsQuiet,
+        ingestion_interference: interference,
         cpu_verify_ratio: Number.isFinite(cpuVerify) ? cpuVerify : null,
         cpu_cached_ratio: Number.isFinite(cpuCached) ? cpuCached : null,
         none_rps: Math.round(none.rps),

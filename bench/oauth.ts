@@ -17,6 +17,7 @@ import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
 import { cpuZero, load, measured, PIN, pinGatehouse, roundRatio, rounds, serviceCap, waitForPost } from './load.js';
+import { ballast, usageSink } from './ingestion-ballast.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -103,7 +104,17 @@ export async function run(args: string[]): Promise<void> {
     );
     const issue = (d = duration) => load(apiUrl, basic, tokenBody, { duration: d, connections, ...form });
     const verify = (d = duration) => load(apiUrl, verifyAuth, verifyBody, { duration: d, connections });
-    const route = (path: string, headers: Record<string, string>) => (d = duration) => load(svcUrl, headers, undefined, { duration: d, connections, path });
+    // Every route arm has Gatehouse ingesting the same usage reports beside it (bench/ingestion-ballast.ts):
+    // the guarded arms their own, with the ballast's batches going to a sink; the unprotected one the
+    // ballast's. `none (quiet)` is the unprotected route with Gatehouse idle: the interference.
+    const sink = await usageSink();
+    cleanups.add(sink.close);
+    const route = (path: string, headers: Record<string, string>, to?: string) => async (d = duration) => {
+      const b = to === undefined ? undefined : ballast(to, service.secret, 'bench-client', path);
+      const r = await load(svcUrl, headers, undefined, { duration: d, connections, path, onResponse: b?.tick });
+      await b?.settle();
+      return r;
+    };
     const keyHeader = { 'x-api-key': caller.secret };
     // Warm every path: JIT, caches, pools, the service's JWKS.
     for (const warm of [issue, verify, route('/none', {}), route('/offline', bearer), route('/online', bearer), route('/key', keyHeader)]) await warm(2);
@@ -121,21 +132,25 @@ export async function run(args: string[]): Promise<void> {
     const zero = cpuZero(api.child.pid!, databaseUrl);
     say('a route of the provider service (service process on CPU 1, the API moved to CPU 0; online checks also load the API):');
     const routes = await rounds(count, {
-      none: () => measured(svc.child.pid, () => route('/none', {})(), zero),
-      offline: () => measured(svc.child.pid, () => route('/offline', bearer)(), zero),
-      online: () => measured(svc.child.pid, () => route('/online', bearer)(), zero),
-      key: () => measured(svc.child.pid, () => route('/key', keyHeader)(), zero),
+      none: () => measured(svc.child.pid, () => route('/none', {}, apiUrl)(), zero),
+      'none (quiet)': () => measured(svc.child.pid, () => route('/none', {})(), zero),
+      offline: () => measured(svc.child.pid, () => route('/offline', bearer, sink.url)(), zero),
+      online: () => measured(svc.child.pid, () => route('/online', bearer, sink.url)(), zero),
+      key: () => measured(svc.child.pid, () => route('/key', keyHeader, sink.url)(), zero),
     }, say);
 
     const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
     // Each figure: the median of the per-round ratios; the ratio of the best rounds beside it.
     const issuance = roundRatio(server['issue']!, server['verify']!);
     const offlineVsNone = roundRatio(routes['offline']!, routes['none']!);
+    const offlineVsQuiet = roundRatio(routes['offline']!, routes['none (quiet)']!);
+    const interference = roundRatio(routes['none']!, routes['none (quiet)']!);
     const offlineVsOnline = roundRatio(routes['offline']!, routes['online']!);
     const offlineVsKey = roundRatio(routes['offline']!, routes['key']!);
     const best = (a: string, b: string, of: typeof server) => `best ${of[a]!.rps.toFixed(0)} ÷ ${of[b]!.rps.toFixed(0)} req/s = ${ratio(of[a]!.rps, of[b]!.rps)}`;
     say(`token issuance ÷ verify, median of per-round ratios = ${issuance} (target ≥ 0.5); ${best('issue', 'verify', server)}`);
-    say(`offline Bearer ÷ no auth = ${offlineVsNone} (target ≥ 0.8); ${best('offline', 'none', routes)}`);
+    say(`offline Bearer ÷ no auth, both beside Gatehouse ingesting their reports = ${offlineVsNone} (target ≥ 0.8); ${best('offline', 'none', routes)}`);
+    say(`offline Bearer ÷ no auth with Gatehouse idle = ${offlineVsQuiet}; the unprotected route beside the ingestion ÷ with Gatehouse idle = ${interference}`);
     say(`offline Bearer ÷ introspection = ${offlineVsOnline} (target ≥ 3); ${best('offline', 'online', routes)}`);
     say(`offline Bearer ÷ x-api-key verified online = ${offlineVsKey}; ${best('offline', 'key', routes)}`);
     // The same ratios by CPU time per request of the measured process (median of the rounds): the
@@ -154,6 +169,8 @@ export async function run(args: string[]): Promise<void> {
         bench: 'oauth',
         issuance_ratio: issuance,
         offline_vs_none_ratio: offlineVsNone,
+        offline_vs_quiet_none_ratio: offlineVsQuiet,
+        ingestion_interference: interference,
         offline_vs_introspect_ratio: offlineVsOnline,
         offline_vs_key_ratio: offlineVsKey,
         cpu_issuance_ratio: Number.isFinite(cpuIssuance) ? cpuIssuance : null,

@@ -19,6 +19,7 @@ import { securityHeaders } from './security-headers.js';
 import { portalEnterRoute } from './portal-enter.js';
 import { oauthRouter } from './oauth/endpoints.js';
 import { PROVIDER_API_BODY_LIMIT, PROVIDER_API_PATH } from './rest/provider-api.js';
+import { REPORT_USAGE_PATH } from './rest/usage.js';
 import { brandedDocument, serveLogo } from './branded-document.js';
 import { toTRPCError } from './trpc.js';
 import { mountOperations } from './metrics.js';
@@ -44,12 +45,14 @@ export function createApp(deps: ServerDeps) {
   deps = operations.deps;
   app.use(usageMiddleware(deps.usage));
   const json = express.json({ limit: BODY_LIMIT });
-  // The provider's OpenAPI document may run to 2 MB: that one route reads more.
-  const documentJson = express.json({ limit: PROVIDER_API_BODY_LIMIT });
+  // The provider's OpenAPI document may run to 2 MB, and a batch of usage reports to 5,000 records:
+  // those two routes read more.
+  const largeJson = express.json({ limit: PROVIDER_API_BODY_LIMIT });
+  const large = new Set([PROVIDER_API_PATH, REPORT_USAGE_PATH]);
   // tRPC reads its own bodies (maxBodySize below): handed one express.json parsed, its adapter
   // re-serialises it with JSON.stringify, which overflows the stack on input nested thousands deep,
   // a 500 before the input guard can refuse it.
-  app.use((req, res, next) => (TRPC_URL.test(req.url) ? next() : (req.path === PROVIDER_API_PATH ? documentJson : json)(req, res, next)));
+  app.use((req, res, next) => (TRPC_URL.test(req.url) ? next() : (large.has(req.path) ? largeJson : json)(req, res, next)));
 
   // app.listen serves POST /v1/keys/verify and POST /oauth/token before Express sees them;
   // http.createServer(app) is Express alone.

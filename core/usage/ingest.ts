@@ -2,7 +2,11 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { workspaceScope } from '../scope.js';
 import type { Usage } from './index.js';
 
-export const MAX_REPORTED_RECORDS = 1_000;
+/**
+ * Records per `POST /v1/usage`. A busy service's middleware sends batches this large: its cost per
+ * request is mostly the round trips, not the bytes (BENCHMARKS.md, "Where the middleware's cost goes").
+ */
+export const MAX_REPORTED_RECORDS = 5_000;
 /** Reports may arrive late (a service's buffer, a retry), but not so late that closed months change. */
 export const MAX_REPORT_AGE_MS = 7 * 86_400_000;
 const MAX_FUTURE_MS = 5 * 60_000;

@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import { z } from 'zod';
 import { ingestReported, MAX_REPORTED_RECORDS, type IngestProblem, type ReportedCall } from '../../core/usage/ingest.js';
 import { keyUsage } from '../../core/usage/key-usage.js';
@@ -179,26 +180,36 @@ const ReportedRecord = z.strictObject({
   code: z.string().regex(/^[A-Z_]{1,32}$/, 'expected a verification code such as VALID').nullable().optional(),
 });
 
+/** Read with the larger body limit (server/app.ts): 5,000 records of the longest fields are ~2.3 MB. */
+export const REPORT_USAGE_PATH = '/v1/usage';
+/** Records checked between two turns of the event loop: a full batch must not hold up verifications for its whole length. */
+const CHECKED_PER_TURN = 500;
+
 /** Each record's shape checked on its own, so one bad record names itself and the rest still count. */
-function readRecords(records: unknown[]): { calls: { index: number; call: ReportedCall }[]; problems: IngestProblem[] } {
+async function readRecords(records: unknown[]): Promise<{ calls: { index: number; call: ReportedCall }[]; problems: IngestProblem[] }> {
   const calls: { index: number; call: ReportedCall }[] = [];
   const problems: IngestProblem[] = [];
-  records.forEach((raw, index) => {
+  for (let index = 0; index < records.length; index++) {
+    if (index > 0 && index % CHECKED_PER_TURN === 0) await setImmediate();
+    const raw = records[index];
     const parsed = ReportedRecord.safeParse(raw);
     if (parsed.success) {
-      calls.push({ index, call: camelKeys(parsed.data) });
-      return;
+      // Spelled out rather than camelKeys: this runs per reported call, up to 1,000 per request,
+      // and the generic renamer's regex per key was a quarter of the route's CPU (bench middleware --profile-api).
+      const d = parsed.data;
+      calls.push({ index, call: { keyId: d.key_id, method: d.method, route: d.route, status: d.status, latencyMs: d.latency_ms, time: d.time, code: d.code } });
+      continue;
     }
     const issue = parsed.error.issues[0]!;
     const field = issue.path.map(String).join('.') || undefined;
     problems.push({ index, field, message: `${field ?? 'record'}: ${issue.message}` });
-  });
+  }
   return { calls, problems };
 }
 
 export const reportUsageRoute = defineRoute({
   method: 'post',
-  path: '/v1/usage',
+  path: REPORT_USAGE_PATH,
   summary: 'Report calls your API served (status, latency): 202 when all were accepted, 207 with per-record errors otherwise',
   tags: TAGS,
   scope: 'usage:write',
@@ -216,7 +227,7 @@ export const reportUsageRoute = defineRoute({
   errors: [207],
   response: IngestResponse,
   handler: async ({ body, ctx, res }) => {
-    const { calls, problems } = readRecords(body.records);
+    const { calls, problems } = await readRecords(body.records);
     const ingested = await ingestReported(ctx.em, ctx.usage, ctx.principal.workspaceId, calls);
     const errors = [...problems, ...ingested.errors.map(snakeField)].sort((a, b) => a.index - b.index);
     const result = { accepted: ingested.accepted, rejected: errors.length, errors };

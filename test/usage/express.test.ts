@@ -157,6 +157,15 @@ describe('POST /v1/usage', () => {
     const empty = await stack.rest('POST', '/v1/usage', { key: root.secret, body: { records: [] } });
     expect(empty.status).toBe(400);
     expect(empty.body.error.field).toBe('records');
+    // A busy service's batch: 5,000 records (over 300 kB, the other routes' body limit) in one request; one more is refused.
+    const batch = (n: number) => ({ records: Array.from({ length: n }, (_, i) => ({ method: 'GET', route: '/bulk/{id}', status: 200, latency_ms: i % 100, code: 'VALID' })) });
+    const full = await stack.rest('POST', '/v1/usage', { key: root.secret, body: batch(5_000) });
+    expect(JSON.stringify(batch(5_000)).length).toBeGreaterThan(300_000);
+    expect(full.status).toBe(202);
+    expect(full.body).toEqual({ accepted: 5_000, rejected: 0, errors: [] });
+    const over = await stack.rest('POST', '/v1/usage', { key: root.secret, body: batch(5_001) });
+    expect(over.status).toBe(400);
+    expect(over.body.error.field).toBe('records');
     const ro = await stack.workspace(['read-only']);
     const refused = await stack.rest('POST', '/v1/usage', { key: ro.secret, body: { records: [{ method: 'GET', route: '/a', status: 200, latency_ms: 1 }] } });
     expect(refused.status).toBe(403);

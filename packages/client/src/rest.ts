@@ -82,7 +82,7 @@ export class GatehouseError extends Error {
 
 export interface GatehouseRest {
   verify(input: VerifyInput): Promise<Verification>;
-  /** At most 1,000 records per call; a 207 lists the records refused. */
+  /** At most 5,000 records per call; a 207 lists the records refused. */
   reportUsage(records: UsageReport[]): Promise<UsageReportResult>;
   /** The same `idempotencyKey` within 24 h answers the same event and sends nothing new. */
   publishEvent(event: { type: string; payload: unknown; idempotencyKey?: string }): Promise<PublishedEvent>;

@@ -17,7 +17,10 @@ export interface GuardOptions {
   apiKey: string;
   /** How often usage reports are sent (default 1 s). */
   flushIntervalMs?: number;
-  /** Reports per POST /v1/usage (default 500, at most 1,000). */
+  /**
+   * Reports per POST /v1/usage (default and most 5,000; fewer are sent each `flushIntervalMs`). A
+   * busy service pays per round trip far more than per report, so the batches are large.
+   */
   batchSize?: number;
   /** Reports held while Gatehouse is unreachable; beyond this the oldest batch is dropped whole (default 10,000). */
   maxBuffer?: number;
@@ -180,7 +183,7 @@ export function createGuard(opts: GuardOptions): Guard {
   // Verification is on the request's path: no retries, the caller's own client retries.
   const rest = createGatehouseRest({ url: base, apiKey: opts.apiKey, timeoutMs, retries: 0, fetch: doFetch, headers: { 'x-gatehouse-reports-usage': '1' } });
   const reporter = usageReporter(rest, {
-    batchSize: Math.min(opts.batchSize ?? 500, 1_000),
+    batchSize: Math.min(opts.batchSize ?? 5_000, 5_000),
     maxBuffer: opts.maxBuffer ?? 10_000,
     flushIntervalMs: opts.flushIntervalMs ?? 1_000,
     onError,
