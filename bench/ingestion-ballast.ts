@@ -9,42 +9,35 @@ import type { AddressInfo } from 'node:net';
 // The middleware's default batch (packages/express/src/guard.ts).
 const BATCH = 5_000;
 
-export interface Ballast {
-  /** One response served: every BATCH-th sends a batch of that many reports. */
-  tick(): void;
-  /** Waits for the batches under way. */
-  settle(): Promise<void>;
-}
-
 /**
- * Sends `POST /v1/usage` batches shaped like the middleware's (full batches of `route`) to `url`.
- * An arm whose service reports its own usage gets one sending the same batches to a sink instead,
- * so the sending costs this process (the load generator's) the same in every arm; only where the
- * reports are ingested differs.
+ * Runs `load` (handed a hook to call per response) beside `POST /v1/usage` batches shaped like the
+ * middleware's (full batches of `route`) sent to `url`, and waits for them; alone when `url` is
+ * undefined. An arm whose service reports its own usage sends the same batches to a sink instead, so
+ * the sending costs this process (the load generator's) the same in every arm; only where the
+ * reports are ingested differs. A batch refused or not delivered fails the run.
  */
-export function ballast(url: string, apiKey: string, keyId: string, route: string): Ballast {
+export async function besideIngestion<T>(url: string | undefined, apiKey: string, keyId: string, route: string, load: (onResponse?: () => void) => Promise<T>): Promise<T> {
+  if (url === undefined) return load();
   let served = 0;
-  const pending = new Set<Promise<void>>();
-  return {
-    tick() {
-      if (++served % BATCH !== 0) return;
-      const time = new Date().toISOString();
-      const records = Array.from({ length: BATCH }, () => ({ key_id: keyId, method: 'GET', route, status: 200, latency_ms: 0.5, time, code: 'VALID' }));
-      const sent = fetch(`${url}/v1/usage`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
-        body: JSON.stringify({ records }),
-      }).then(async (res) => {
-        const body = await res.text();
-        if (res.status !== 202 && res.status !== 200) throw new Error(`ballast: ${url}/v1/usage answered ${res.status}: ${body}`);
-      });
-      pending.add(sent);
-      void sent.finally(() => pending.delete(sent));
-    },
-    async settle() {
-      await Promise.all(pending);
-    },
-  };
+  const sent: Promise<void>[] = [];
+  const result = await load(() => {
+    if (++served % BATCH !== 0) return;
+    const time = new Date().toISOString();
+    const records = Array.from({ length: BATCH }, () => ({ key_id: keyId, method: 'GET', route, status: 200, latency_ms: 0.5, time, code: 'VALID' }));
+    const batch = fetch(`${url}/v1/usage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+      body: JSON.stringify({ records }),
+    }).then(async (res) => {
+      const body = await res.text();
+      if (res.status !== 202) throw new Error(`ingestion ballast: ${url}/v1/usage answered ${res.status}: ${body}`);
+    });
+    // Awaited below; marked handled now so a failure mid-run waits for it rather than crash the process.
+    batch.catch(() => {});
+    sent.push(batch);
+  });
+  await Promise.all(sent);
+  return result;
 }
 
 /** Answers every POST as Gatehouse's `/v1/usage` does, having read the body: the sink of the arms that report their own usage. */

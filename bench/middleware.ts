@@ -17,7 +17,7 @@ import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
 import { cpuZero, load, measured, PIN, pinGatehouse, roundRatio, rounds, serviceCap, waitForPost } from './load.js';
-import { ballast, usageSink } from './ingestion-ballast.js';
+import { besideIngestion, usageSink } from './ingestion-ballast.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -93,12 +93,8 @@ export async function run(args: string[]): Promise<void> {
     // the ballast's. `none (quiet)` is the unprotected route with Gatehouse idle: the interference.
     const sink = await usageSink();
     cleanups.add(sink.close);
-    const route = (path: string, to?: string) => async (d = duration) => {
-      const b = to === undefined ? undefined : ballast(to, service, 'bench-caller', path);
-      const r = await load(svcUrl, keyHeader, undefined, { duration: d, connections, path, onResponse: b?.tick });
-      await b?.settle();
-      return r;
-    };
+    const route = (path: string, to?: string) => (d = duration) =>
+      besideIngestion(to, service, 'bench-caller', path, (onResponse) => load(svcUrl, keyHeader, undefined, { duration: d, connections, path, onResponse }));
     for (const warm of [route('/none'), route('/verify'), route('/cached')]) await warm(2);
     pinGatehouse(api.child.pid!, databaseUrl);
     say(serviceCap(svc.child.pid!, args, cleanups));

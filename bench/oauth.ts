@@ -17,7 +17,7 @@ import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
 import { cpuZero, load, measured, PIN, pinGatehouse, roundRatio, rounds, serviceCap, waitForPost } from './load.js';
-import { ballast, usageSink } from './ingestion-ballast.js';
+import { besideIngestion, usageSink } from './ingestion-ballast.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -109,12 +109,8 @@ export async function run(args: string[]): Promise<void> {
     // ballast's. `none (quiet)` is the unprotected route with Gatehouse idle: the interference.
     const sink = await usageSink();
     cleanups.add(sink.close);
-    const route = (path: string, headers: Record<string, string>, to?: string) => async (d = duration) => {
-      const b = to === undefined ? undefined : ballast(to, service.secret, 'bench-client', path);
-      const r = await load(svcUrl, headers, undefined, { duration: d, connections, path, onResponse: b?.tick });
-      await b?.settle();
-      return r;
-    };
+    const route = (path: string, headers: Record<string, string>, to?: string) => (d = duration) =>
+      besideIngestion(to, service.secret, 'bench-client', path, (onResponse) => load(svcUrl, headers, undefined, { duration: d, connections, path, onResponse }));
     const keyHeader = { 'x-api-key': caller.secret };
     // Warm every path: JIT, caches, pools, the service's JWKS.
     for (const warm of [issue, verify, route('/none', {}), route('/offline', bearer), route('/online', bearer), route('/key', keyHeader)]) await warm(2);
