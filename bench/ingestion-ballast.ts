@@ -5,9 +5,10 @@
 // (BENCHMARKS.md, "Gatehouse next door"). In production Gatehouse runs elsewhere.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MAX_REPORTED_RECORDS } from '../core/usage/ingest.js';
 
-// The middleware's default batch (packages/express/src/guard.ts).
-const BATCH = 5_000;
+// The middleware's default batch (packages/express/src/guard.ts): the most one request may carry.
+const BATCH = MAX_REPORTED_RECORDS;
 
 /**
  * Runs `load` (handed a hook to call per response) beside `POST /v1/usage` batches shaped like the

@@ -194,7 +194,7 @@ async function readRecords(records: unknown[]): Promise<{ calls: { index: number
     const raw = records[index];
     const parsed = ReportedRecord.safeParse(raw);
     if (parsed.success) {
-      // Spelled out rather than camelKeys: this runs per reported call, up to 1,000 per request,
+      // Spelled out rather than camelKeys: this runs per reported call, up to MAX_REPORTED_RECORDS per request,
       // and the generic renamer's regex per key was a quarter of the route's CPU (bench middleware --profile-api).
       const d = parsed.data;
       calls.push({ index, call: { keyId: d.key_id, method: d.method, route: d.route, status: d.status, latencyMs: d.latency_ms, time: d.time, code: d.code } });
