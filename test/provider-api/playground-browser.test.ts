@@ -69,7 +69,7 @@ async function signedIn(secret: string): Promise<Page> {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   page.setDefaultTimeout(15_000);
   await signInAt(page, stack.url + '/', secret);
-  await page.getByRole('link', { name: 'Playground' }).waitFor();
+  await page.getByRole('link', { name: 'Playground', exact: true }).waitFor();
   return page;
 }
 
@@ -89,7 +89,7 @@ describe('provider API in the browser', () => {
   it('a customer calls an operation from the playground and reads the answer', async () => {
     const ws = await stack.workspace(['admin']);
     const page = await signedIn(ws.secret);
-    await page.getByRole('link', { name: 'Playground' }).click();
+    await page.getByRole('link', { name: 'Playground', exact: true }).click();
     await page.getByRole('button', { name: /GET \/products\/\{id\}/ }).click();
     await page.getByLabel(/^id/).fill('prod_123');
     await page.getByRole('combobox', { name: /^Key/ }).selectOption({ index: 1 });
