@@ -19,7 +19,8 @@ function start(env: NodeJS.ProcessEnv): Promise<Started> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not ready within 90 s:\n${out}`)), 90_000);
     const poll = setInterval(() => {
-      if (out.includes('[gatehouse] ready in')) {
+      // The banner's last line: "ready in" comes first, and the lines after it may arrive in a later chunk.
+      if (out.includes('[gatehouse] ready in') && out.includes('Ctrl-C stops everything')) {
         clearInterval(poll);
         clearTimeout(timer);
         resolve({ child, output: () => out });
