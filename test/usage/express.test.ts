@@ -113,6 +113,33 @@ describe('gatehouse() Express middleware against a real Gatehouse', () => {
     s.closeAllConnections();
     await new Promise((r) => s.close(r));
   });
+
+  it('reports a request once, by the last of two guards it passed, and nothing for routes no guard saw', async () => {
+    const key = await createKey({ id: 'twice', permissions: ['products:read', 'orders:read'] });
+    const inner = gatehouse({ url: stack.url, apiKey: root.secret, permission: 'orders:read', flushIntervalMs: 60_000, onError: (e) => errors.push(e) });
+    const app = express();
+    app.get('/open', (_req, res) => {
+      res.json({});
+    });
+    app.use(guard);
+    app.get('/twice/:id', inner, (_req, res) => {
+      res.json({});
+    });
+    const s = app.listen(0, '127.0.0.1');
+    await new Promise((r) => s.once('listening', r));
+    const base = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    expect((await fetch(`${base}/twice/7`, { headers: { 'x-api-key': key } })).status).toBe(200);
+    expect((await fetch(`${base}/open`)).status).toBe(200);
+    await inner.close();
+    await guard.flush();
+    await stack.deps.usage.flush();
+    const log = await stack.rest('GET', '/logs?source=service&key_id=twice&limit=100', { key: root.secret });
+    expect(log.body.entries.map((e: { route: string; status: number }) => [e.route, e.status])).toEqual([['/twice/{id}', 200]]);
+    const open = await stack.rest('GET', '/logs?source=service&limit=100', { key: root.secret });
+    expect(open.body.entries.map((e: { route: string }) => e.route)).not.toContain('/open');
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  });
 });
 
 describe('POST /v1/usage', () => {

@@ -1,6 +1,6 @@
 // The REST calls a protected service makes, typed: verifying a key it received, reporting the
 // calls it served, and publishing events. No tRPC here: `@gatehouse/express` builds on this.
-import { retryingFetch, type RetryOptions } from './retrying-fetch.js';
+import { retryingFetch, settled, type RetryOptions } from './retrying-fetch.js';
 
 export interface GatehouseRestOptions extends RetryOptions {
   /** Base URL of the Gatehouse API, e.g. `https://gatehouse.example.com`. */
@@ -98,7 +98,16 @@ export function createGatehouseRest(opts: GatehouseRestOptions): GatehouseRest {
       headers: { 'content-type': 'application/json', 'x-api-key': opts.apiKey, ...opts.headers, ...headers },
       body: JSON.stringify(body),
     });
-    const json = (await res.json().catch(() => null)) as (T & { error?: { code?: string; message?: string; field?: string } }) | null;
+    let json: (T & { error?: { code?: string; message?: string; field?: string } }) | null;
+    try {
+      json = (await res.json()) as typeof json;
+    } catch (err) {
+      // An answer cut off or timed out mid-body is no answer; a refusal's body is only its detail.
+      if (res.ok) throw new Error(`Gatehouse's answer to ${path} could not be read: ${(err as Error).message}`, { cause: err });
+      json = null;
+    } finally {
+      settled(res);
+    }
     if (!res.ok && res.status !== 207) {
       const e = json?.error;
       throw new GatehouseError(res.status, e?.code ?? 'http_error', e?.message ?? `Gatehouse answered ${res.status}`, e?.field);

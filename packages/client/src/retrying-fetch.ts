@@ -34,23 +34,53 @@ function repeatable(init: RequestInit | undefined): boolean {
   return method === 'GET' || method === 'HEAD' || new Headers(init?.headers).has('idempotency-key');
 }
 
+/** The timeout of the attempt each answer came from, until the caller has read its body (`settled`). */
+const timeouts = new WeakMap<Response, ReturnType<typeof setTimeout>>();
+
+/**
+ * Ends the timeout of the attempt `res` answered, once its body has been read. Left to run, it
+ * would fire `timeoutMs` later on a call long done, and aborting cost ~30–50 µs of CPU each (a
+ * DOMException with its stack and an abort event into fetch): a service verifying every request
+ * paid that again for each one, seconds after answering it (BENCHMARKS.md). A caller that never
+ * settles only pays that cost.
+ */
+export function settled(res: Response): void {
+  clearTimeout(timeouts.get(res));
+}
+
+/** An attempt's deadline: covers the answer's headers and, until `settled`, its body. */
+function deadline(timeoutMs: number, outer: AbortSignal | null | undefined): { signal: AbortSignal; timer: ReturnType<typeof setTimeout> } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+  // A pending deadline must not keep the caller's process alive.
+  (timer as { unref?: () => void }).unref?.();
+  return { signal: outer ? AbortSignal.any([outer, controller.signal]) : controller.signal, timer };
+}
+
 export function retryingFetch({ timeoutMs = 10_000, retries = 2, fetch: inner = fetch }: RetryOptions = {}): typeof fetch {
   return async (input, init) => {
     for (let attempt = 0; ; attempt++) {
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+      const { signal, timer } = deadline(timeoutMs, init?.signal);
       const backoff = BASE_DELAY_MS * 2 ** attempt * (0.5 + Math.random());
       let res: Response;
       try {
         res = await inner(input, { ...init, signal });
       } catch (err) {
+        clearTimeout(timer);
         if (attempt >= retries || init?.signal?.aborted || !repeatable(init)) throw err;
         await delay(backoff);
         continue;
       }
-      if (attempt >= retries || !RETRY_STATUS.has(res.status) || (res.status !== 429 && !repeatable(init))) return res;
+      if (attempt >= retries || !RETRY_STATUS.has(res.status) || (res.status !== 429 && !repeatable(init))) {
+        timeouts.set(res, timer);
+        return res;
+      }
       const wait = retryAfterMs(res) ?? backoff;
-      if (wait > MAX_DELAY_MS) return res;
+      if (wait > MAX_DELAY_MS) {
+        timeouts.set(res, timer);
+        return res;
+      }
+      clearTimeout(timer);
       await res.body?.cancel();
       await delay(wait);
     }

@@ -148,12 +148,16 @@ export function bearerVerifier(opts: BearerVerifierOptions): BearerVerifier {
 function introspector(opts: BearerVerifierOptions, audiences: string[]): BearerVerifier {
   return async (token, required) => {
     let claims: JWTPayload & { active?: boolean };
+    // A timer cleared once answered rather than AbortSignal.timeout, whose abort still fires (and
+    // costs a DOMException) on every call long done: see @gatehouse/client's retrying-fetch.ts.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${opts.timeoutMs} ms`, 'TimeoutError')), opts.timeoutMs);
     try {
       const res = await opts.fetch(`${opts.url}/oauth/introspect`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-api-key': opts.apiKey },
         body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
-        signal: AbortSignal.timeout(opts.timeoutMs),
+        signal: controller.signal,
       });
       if (!res.ok) {
         await res.body?.cancel();
@@ -162,6 +166,8 @@ function introspector(opts: BearerVerifierOptions, audiences: string[]): BearerV
       claims = (await res.json()) as typeof claims;
     } catch (err) {
       throw new Error(`introspection failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
     }
     if (claims.active !== true) return refused('NOT_FOUND');
     // Active means valid somewhere: it must still be meant for this service, from this issuer.

@@ -1,6 +1,8 @@
 // `import { gatehouse } from '@gatehouse/express'`: protects an Express API with Gatehouse keys or
 // Gatehouse-issued OAuth access tokens and reports every response's status and latency back to
 // Gatehouse. The decisions are guard.ts's; this file reads Express's request and writes its response.
+import { subscribe } from 'node:diagnostics_channel';
+import { ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createGuard, type Decision, type GuardOptions, type UsageReport } from './guard.js';
 
@@ -87,6 +89,36 @@ function clientIp(req: Request): string | undefined {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
+const REPORT = Symbol('gatehouse.report');
+const SINK = Symbol('gatehouse.sink');
+/** A response the middleware saw: its report, and the guard that sends it. */
+type Reported = Response & { [REPORT]?: UsageReport; [SINK]?: (r: UsageReport) => void };
+
+/**
+ * Completes and hands on a guarded response's report once it is sent: one subscriber to Node's
+ * `http.server.response.finish` channel for every response of the process, rather than a
+ * `finish` listener and its closure added to each (measured in BENCHMARKS.md).
+ */
+function onFinished(message: unknown): void {
+  const { request, response } = message as { request: Request; response: Reported };
+  const report = response[REPORT];
+  if (report === undefined) return;
+  report.route = routePattern(request).slice(0, 200);
+  report.status = response.statusCode;
+  report.latency_ms = Math.round((performance.now() - report.latency_ms) * 100) / 100;
+  report.time = isoNow();
+  // Once per response, however many guards (or listeners, off the channel) saw it.
+  response[REPORT] = undefined;
+  response[SINK]!(report);
+}
+let subscribed = false;
+/**
+ * Node's own http server publishes every response's end on that channel; other runtimes' node:http
+ * (Bun's, Deno's) and other servers (HTTP/2's compatibility API) may not, and there a guarded
+ * response gets a `finish` listener of its own instead.
+ */
+const CHANNEL_RUNTIME = !('bun' in process.versions) && !('deno' in process.versions);
+
 /**
  * Express middleware: answers 401/403/429 itself (RateLimit-* headers included), lets valid
  * requests through with the verification in `res.locals.gatehouse`, and reports each response's
@@ -94,6 +126,10 @@ function clientIp(req: Request): string | undefined {
  */
 export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
   const guard = createGuard(opts);
+  if (!subscribed) {
+    subscribe('http.server.response.finish', onFinished);
+    subscribed = true;
+  }
 
   function answer(res: Response, next: NextFunction, report: UsageReport, decision: Decision) {
     for (const name in decision.headers) res.setHeader(name, decision.headers[name]!);
@@ -112,17 +148,13 @@ export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
   // Not async: an access token already verified is answered in the same tick, with no promise
   // made per request; only a round trip to Gatehouse returns one (which Express awaits).
   const middleware = ((req: Request, res: Response, next: NextFunction): void | Promise<void> => {
-    const start = performance.now();
-    // The request's usage report, made now with every field in place (one object, one shape) and
-    // completed by the verification's answer and the response's end.
-    const report: UsageReport = { key_id: null, method: req.method, route: '', status: 0, latency_ms: 0, time: '', code: null };
-    res.on('finish', () => {
-      report.route = routePattern(req).slice(0, 200);
-      report.status = res.statusCode;
-      report.latency_ms = Math.round((performance.now() - start) * 100) / 100;
-      report.time = isoNow();
-      guard.report(report);
-    });
+    // The request's usage report, made now with every field in place (one object, one shape),
+    // completed by the verification's answer and, once the response is sent, by onFinished.
+    // `latency_ms` holds the start until then.
+    const report: UsageReport = { key_id: null, method: req.method, route: '', status: 0, latency_ms: performance.now(), time: '', code: null };
+    (res as Reported)[REPORT] = report;
+    (res as Reported)[SINK] = guard.report;
+    if (!CHANNEL_RUNTIME || !(res instanceof ServerResponse)) res.once('finish', () => onFinished({ request: req, response: res }));
     const h = req.headers;
     const apiKey = typeof h['x-api-key'] === 'string' ? h['x-api-key'] : undefined;
     const decision = guard.check({
