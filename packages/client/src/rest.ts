@@ -84,6 +84,11 @@ export interface GatehouseRest {
   verify(input: VerifyInput): Promise<Verification>;
   /** At most 5,000 records per call; a 207 lists the records refused. */
   reportUsage(records: UsageReport[]): Promise<UsageReportResult>;
+  /**
+   * The same call with its body already encoded, `{"records":[…]}`: `@gatehouse/express` writes
+   * each report into its batch as the response finishes instead of keeping report objects.
+   */
+  reportUsageJson(body: string | Uint8Array): Promise<UsageReportResult>;
   /** The same `idempotencyKey` within 24 h answers the same event and sends nothing new. */
   publishEvent(event: { type: string; payload: unknown; idempotencyKey?: string }): Promise<PublishedEvent>;
 }
@@ -92,11 +97,12 @@ export function createGatehouseRest(opts: GatehouseRestOptions): GatehouseRest {
   const base = opts.url.replace(/\/+$/, '');
   const doFetch = retryingFetch(opts);
 
-  async function post<T>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
+  /** POSTs `body`, JSON already encoded. */
+  async function post<T>(path: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<T> {
     const res = await doFetch(`${base}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': opts.apiKey, ...opts.headers, ...headers },
-      body: JSON.stringify(body),
+      body: body as BodyInit,
     });
     let json: (T & { error?: { code?: string; message?: string; field?: string } }) | null;
     try {
@@ -116,9 +122,10 @@ export function createGatehouseRest(opts: GatehouseRestOptions): GatehouseRest {
   }
 
   return {
-    verify: (input) => post<Verification>('/v1/keys/verify', input),
-    reportUsage: (records) => post<UsageReportResult>('/v1/usage', { records }),
+    verify: (input) => post<Verification>('/v1/keys/verify', JSON.stringify(input)),
+    reportUsage: (records) => post<UsageReportResult>('/v1/usage', JSON.stringify({ records })),
+    reportUsageJson: (body) => post<UsageReportResult>('/v1/usage', body),
     publishEvent: ({ type, payload, idempotencyKey }) =>
-      post<PublishedEvent>('/events', { type, payload }, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+      post<PublishedEvent>('/events', JSON.stringify({ type, payload }), idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
   };
 }

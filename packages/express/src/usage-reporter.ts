@@ -1,6 +1,7 @@
 // Usage reports buffered and sent to `POST /v1/usage` in batches: a request never waits on it.
 import type { GatehouseRest, UsageReport } from '@gatehouse/client/rest';
 import { GatehouseError } from '@gatehouse/client/rest';
+import { EncodedBatch } from './encoded-batch.js';
 
 export interface UsageReporter {
   report(r: UsageReport): void;
@@ -11,18 +12,18 @@ export interface UsageReporter {
 }
 
 /**
- * Reports are kept as batches of `batchSize` (the one being filled last): a report is one push,
- * a full batch is sent as it is, and beyond `maxBuffer` (Gatehouse unreachable for long) the
- * oldest reports are dropped by moving a batch's start, not by shifting an array. Every step is
- * O(1) per report however large the buffer grows; shifting one array of 10,000 per report, as
- * this did, cost more than the request it reported.
+ * Reports are kept as batches of `batchSize` (the one being filled last), each report encoded as
+ * it arrives (encoded-batch.ts): a report is one row written, a full batch is sent as it is, and
+ * beyond `maxBuffer` (Gatehouse unreachable for long) the oldest reports are dropped by moving a
+ * batch's start, not by shifting an array. Every step is O(1) per report however large the buffer
+ * grows; shifting one array of 10,000 per report, as this once did, cost more than the request it reported.
  */
 export function usageReporter(rest: GatehouseRest, opts: { batchSize: number; maxBuffer: number; flushIntervalMs: number; onError: (err: Error) => void }): UsageReporter {
   const { batchSize, maxBuffer, onError } = opts;
-  /** Full batches waiting, oldest first from `head`; `from` is how many of a batch were dropped. */
-  const batches: { items: UsageReport[]; from: number }[] = [];
+  /** Full batches waiting, oldest first from `head`. */
+  const batches: (EncodedBatch | undefined)[] = [];
   let head = 0;
-  let filling: UsageReport[] = [];
+  let filling = new EncodedBatch(batchSize);
   let held = 0;
   let dropped = 0;
   let sending: Promise<void> | undefined;
@@ -30,25 +31,20 @@ export function usageReporter(rest: GatehouseRest, opts: { batchSize: number; ma
   /** Drops the oldest reports beyond maxBuffer: whole batches, then the start of the next. */
   function trim() {
     while (held > maxBuffer) {
-      const oldest = batches[head];
-      const excess = held - maxBuffer;
-      if (!oldest) {
-        filling = filling.slice(excess);
-        held -= excess;
-        dropped += excess;
-        return;
-      }
-      const left = oldest.items.length - oldest.from;
-      const n = Math.min(excess, left);
-      oldest.from += n;
+      const oldest = batches[head] ?? filling;
+      const n = Math.min(held - maxBuffer, oldest.length);
+      if (n === 0) return; // nothing left to drop (cannot happen while `held` is right)
+      oldest.dropOldest(n);
       held -= n;
       dropped += n;
-      if (n === left) batches[head++] = undefined!;
+      if (oldest !== filling && oldest.length === 0) {
+        oldest.release();
+        batches[head++] = undefined;
+      }
     }
   }
 
-  function enqueue(items: UsageReport[], from: number, first: boolean) {
-    const batch = { items, from };
+  function enqueue(batch: EncodedBatch, first: boolean) {
     if (!first) batches.push(batch);
     else if (head > 0) batches[--head] = batch;
     else batches.unshift(batch);
@@ -62,25 +58,25 @@ export function usageReporter(rest: GatehouseRest, opts: { batchSize: number; ma
   /** Sends the queued batches, and the one being filled when `all`. */
   async function send(all: boolean): Promise<void> {
     if (all && filling.length > 0) {
-      enqueue(filling, 0, false);
-      filling = [];
+      enqueue(filling, false);
+      filling = new EncodedBatch(batchSize);
     }
     if (dropped > 0) {
       onError(new Error(`gatehouse: usage buffer full (maxBuffer ${maxBuffer}): the ${dropped} oldest reports were dropped`));
       dropped = 0;
     }
     while (head < batches.length) {
-      const { items, from } = batches[head]!;
-      batches[head++] = undefined!;
-      const batch = from === 0 ? items : items.slice(from);
+      const batch = batches[head]!;
+      batches[head++] = undefined;
       held -= batch.length;
       const keep = () => {
-        enqueue(batch, 0, true);
+        enqueue(batch, true);
         held += batch.length;
         trim();
       };
       try {
-        const result = await rest.reportUsage(batch);
+        const result = await rest.reportUsageJson(batch.body());
+        batch.release();
         if (result.rejected > 0) onError(new Error(`gatehouse: ${result.rejected} usage reports rejected: ${result.errors[0]?.message ?? 'see the response'}`));
       } catch (err) {
         if (!(err instanceof GatehouseError)) {
@@ -94,6 +90,7 @@ export function usageReporter(rest: GatehouseRest, opts: { batchSize: number; ma
           keep();
           return;
         }
+        batch.release();
       }
     }
   }
@@ -120,9 +117,9 @@ export function usageReporter(rest: GatehouseRest, opts: { batchSize: number; ma
       filling.push(r);
       held++;
       if (held > maxBuffer) trim();
-      if (filling.length < batchSize) return;
-      enqueue(filling, 0, false);
-      filling = [];
+      if (!filling.full) return;
+      enqueue(filling, false);
+      filling = new EncodedBatch(batchSize);
       // Full batches only: the rest waits for the timer, so a busy service sends few full
       // batches rather than a small one per round trip.
       if (!sending) void start(false);
