@@ -168,9 +168,10 @@ export function cpuZero(apiPid: number, databaseUrl: string): Record<string, () 
 /**
  * Caps a process at `share` of one CPU (cgroup v1 `cpu` controller, or v2), so that it, not the
  * load generator beside it, is the bottleneck of every arm: its req/s is then its capacity at that
- * share. Returns a description, or undefined where cgroups cannot be written (not root, no controller).
+ * share. Returns a description and `release` (the cap lifted; also done at cleanup), or undefined
+ * where cgroups cannot be written (not root, no controller).
  */
-export function capCpu(pid: number, share: number, cleanups: Cleanups): string | undefined {
+export function capCpu(pid: number, share: number, cleanups: Cleanups): { description: string; release: () => void } | undefined {
   const period = 10_000;
   const quota = Math.round(share * period);
   for (const [root, write] of [
@@ -182,16 +183,20 @@ export function capCpu(pid: number, share: number, cleanups: Cleanups): string |
       mkdirSync(dir);
       write(dir);
       writeFileSync(`${dir}/cgroup.procs`, String(pid));
-      // Cleanups run last-added first, so the process may still be in it: hand it back first.
-      cleanups.add(async () => {
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
         try {
           writeFileSync(`${root}/cgroup.procs`, String(pid));
         } catch {
           // exited already
         }
         rmdirSync(dir);
-      });
-      return `${Math.round(share * 100)} % of a CPU (${dir})`;
+      };
+      // Cleanups run last-added first, so the process may still be in it: hand it back first.
+      cleanups.add(async () => release());
+      return { description: `${Math.round(share * 100)} % of a CPU (${dir})`, release };
     } catch {
       try {
         rmdirSync(dir);
@@ -216,7 +221,7 @@ export function serviceCap(pid: number, args: readonly string[], cleanups: Clean
   const share = at >= 0 ? Number(args[at + 1]) : 0.5;
   if (!(share > 0 && share < 1)) return 'the service uncapped (--service-cpu 1)';
   const capped = PIN.length ? capCpu(pid, share, cleanups) : undefined;
-  return capped ? `the service capped at ${capped}: it is the bottleneck of every arm` : 'the service uncapped (cgroups not writable here): req/s may measure the load generator';
+  return capped ? `the service capped at ${capped.description}: it is the bottleneck of every arm` : 'the service uncapped (cgroups not writable here): req/s may measure the load generator';
 }
 
 export async function waitForPost(url: string, child: ChildProcess, output: string[]) {
