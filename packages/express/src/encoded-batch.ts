@@ -5,8 +5,6 @@
 // string die young, and the batch is bytes outside the JS heap, in a buffer reused for the next.
 import type { UsageReport } from '@gatehouse/client/rest';
 
-/** Printable ASCII but `"` and `\`: written between quotes as it is. */
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 /** Route patterns, key ids, methods and codes repeat: each is encoded once. Bounded. */
 const encoded = new Map<string, string>();
 const ENCODED_MAX = 4_096;
@@ -28,7 +26,7 @@ let lastTimeEncoded = '""';
 function time(s: string): string {
   if (s !== lastTime) {
     lastTime = s;
-    lastTimeEncoded = PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+    lastTimeEncoded = JSON.stringify(s);
   }
   return lastTimeEncoded;
 }
