@@ -47,11 +47,26 @@ const UNKNOWN_KID_RELOAD_MS = 1_000;
 export class OAuthCache {
   /** False while the change listener is down: nothing is cached then. */
   enabled = false;
-  private ring: { epoch: number; promise: Promise<KeyRing> } | undefined;
+  private ring: { epoch: number; promise: Promise<KeyRing>; loaded?: KeyRing } | undefined;
   private ringLoadedAt = 0;
-  private readonly settings = new Map<string, { epoch: number; until: number; value: Promise<WorkspaceOAuth> }>();
+  private readonly settings = new Map<string, { epoch: number; until: number; value: Promise<WorkspaceOAuth>; loaded?: WorkspaceOAuth }>();
   private ringEpoch = 0;
   private settingsEpoch = 0;
+
+  /**
+   * The signing keys when they are loaded and fresh, else undefined: the token endpoint asks on
+   * every request, and answering without a promise saves it two microtask hops and a Promise.all.
+   */
+  freshRing(): KeyRing | undefined {
+    const cached = this.ring;
+    return cached?.loaded !== undefined && cached.epoch === this.ringEpoch && cached.loaded.until > Date.now() ? cached.loaded : undefined;
+  }
+
+  /** A workspace's token settings when they are loaded and fresh, else undefined (as freshRing). */
+  freshWorkspace(workspaceId: string): WorkspaceOAuth | undefined {
+    const hit = this.settings.get(workspaceId);
+    return hit?.loaded !== undefined && hit.epoch === this.settingsEpoch && hit.until > Date.now() ? hit.loaded : undefined;
+  }
 
   /** The signing keys, loaded by `load` when not cached (or stale). */
   async keyRing(load: () => Promise<KeyRing>): Promise<KeyRing> {
@@ -76,10 +91,14 @@ export class OAuthCache {
     this.ringLoadedAt = Date.now();
     const promise = load().then((ring) => ({ ...ring, until: Math.min(ring.until, Date.now() + MAX_AGE_MS) }));
     if (this.enabled) {
-      this.ring = { epoch, promise };
-      promise.catch(() => {
-        if (this.ring?.promise === promise) this.ring = undefined;
-      });
+      const entry: NonNullable<OAuthCache['ring']> = { epoch, promise };
+      this.ring = entry;
+      promise.then(
+        (ring) => (entry.loaded = ring),
+        () => {
+          if (this.ring === entry) this.ring = undefined;
+        },
+      );
     }
     return promise;
   }
@@ -89,11 +108,14 @@ export class OAuthCache {
     if (hit && hit.epoch === this.settingsEpoch && hit.until > Date.now()) return hit.value;
     const value = load();
     if (this.enabled) {
-      const entry = { epoch: this.settingsEpoch, until: Date.now() + MAX_AGE_MS, value };
+      const entry: { epoch: number; until: number; value: Promise<WorkspaceOAuth>; loaded?: WorkspaceOAuth } = { epoch: this.settingsEpoch, until: Date.now() + MAX_AGE_MS, value };
       this.settings.set(workspaceId, entry);
-      value.catch(() => {
-        if (this.settings.get(workspaceId) === entry) this.settings.delete(workspaceId);
-      });
+      value.then(
+        (loaded) => (entry.loaded = loaded),
+        () => {
+          if (this.settings.get(workspaceId) === entry) this.settings.delete(workspaceId);
+        },
+      );
     }
     return value;
   }

@@ -42,16 +42,27 @@ export function derToP1363(der: Buffer, half: number): Buffer {
   return out;
 }
 
-/**
- * A compact JWS (RFC 7515) of `payload`, signed in this thread with node:crypto: one signature
- * per token is the token endpoint's main cost, and WebCrypto (jose's SignJWT) adds a thread-pool
- * hop and promises to each. The key is passed bare: node:crypto's options form (`dsaEncoding`)
- * prepares the key again on every call, which costs as much as the signature, so ES256's DER
- * signature is converted here instead. EdDSA is Ed25519.
- */
-export function signCompact(header: { alg: SigningAlg; kid: string; typ: string }, payload: object, key: KeyObject): string {
+/** A compact JWS's first two parts (`header.payload`), as a string and as the bytes its signature covers. */
+export function signingInput(header: { alg: SigningAlg; kid: string; typ: string }, payload: object): { input: string; data: Buffer } {
   const input = `${encodedHeader(header)}.${b64url(payload)}`;
-  const data = Buffer.from(input);
-  const signature = header.alg === 'ES256' ? derToP1363(sign('sha256', data, key), ES256_HALF) : sign(null, data, key);
-  return `${input}.${signature.toString('base64url')}`;
+  // Base64url is ASCII: latin1 encodes it byte for byte, without UTF-8's scan.
+  return { input, data: Buffer.from(input, 'latin1') };
+}
+
+/**
+ * The JWS signature of `data` (RFC 7515), base64url, signed in this thread with node:crypto: one
+ * signature per token is the token endpoint's main cost, and WebCrypto (jose's SignJWT) adds a
+ * thread-pool hop and promises to each. The key is passed bare: node:crypto's options form
+ * (`dsaEncoding`) prepares the key again on every call, which costs as much as the signature, so
+ * ES256's DER signature is converted here instead. EdDSA is Ed25519.
+ */
+export function jwsSignature(alg: SigningAlg, data: Buffer, key: KeyObject): string {
+  const signature = alg === 'ES256' ? derToP1363(sign('sha256', data, key), ES256_HALF) : sign(null, data, key);
+  return signature.toString('base64url');
+}
+
+/** A compact JWS (RFC 7515) of `payload`, signed now. */
+export function signCompact(header: { alg: SigningAlg; kid: string; typ: string }, payload: object, key: KeyObject): string {
+  const { input, data } = signingInput(header, payload);
+  return `${input}.${jwsSignature(header.alg, data, key)}`;
 }

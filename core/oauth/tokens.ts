@@ -8,8 +8,8 @@ import type { KeyVerifier } from '../keys/verifier.js';
 import { hasScope, OPERATOR_SCOPES } from '../permissions.js';
 import type { KeyRing } from './cache.js';
 import { invalidScope, invalidTarget, unauthorizedClient } from './errors.js';
-import { signCompact } from './jws.js';
 import { loadKeyRing } from './ring.js';
+import { signCompactBatched } from './sign-batch.js';
 import { loadWorkspaceOAuth } from './settings.js';
 import { SIGNING_ALGS, type SigningAlg } from './signing-keys.js';
 
@@ -38,8 +38,8 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
  * even to a key holding them: a token is for the provider's own API, where they mean nothing,
  * and a leaked token must not reach Gatehouse's operator plane.
  */
-export function grantScopes(record: Pick<KeyRecord, 'scopes'>, requested: string | undefined): string[] {
-  const grantable = [...record.scopes].filter((s) => !OPERATOR_SCOPES.has(s)).sort();
+export function grantScopes(record: Pick<KeyRecord, 'scopes'>, requested: string | undefined): readonly string[] {
+  const grantable = grantableScopes(record.scopes);
   if (requested === undefined || requested.trim() === '') return grantable;
   const asked = [...new Set(requested.split(' ').filter(Boolean))];
   for (const s of asked) {
@@ -47,6 +47,14 @@ export function grantScopes(record: Pick<KeyRecord, 'scopes'>, requested: string
     if (OPERATOR_SCOPES.has(s) || !hasScope(grantable, s)) throw invalidScope(`scope: the key does not hold '${s.slice(0, 64)}'`);
   }
   return asked;
+}
+
+/** A key's scopes a token may carry, sorted; kept per scope set (a cached key's record keeps its set), as every token request of a key asks the same. */
+const grantableBySet = new WeakMap<ReadonlySet<string>, readonly string[]>();
+function grantableScopes(scopes: ReadonlySet<string>): readonly string[] {
+  let grantable = grantableBySet.get(scopes);
+  if (grantable === undefined) grantableBySet.set(scopes, (grantable = Object.freeze([...scopes].filter((s) => !OPERATOR_SCOPES.has(s)).sort())));
+  return grantable;
 }
 
 /**
@@ -85,7 +93,12 @@ export interface IssuedToken {
 export async function issueAccessToken(deps: TokenDeps, input: IssueInput): Promise<IssuedToken> {
   const { record } = input;
   const scopes = grantScopes(record, input.scope);
-  const [settings, ring] = await Promise.all([deps.verifier.oauth.workspace(record.workspaceId, () => loadWorkspaceOAuth(deps.em(), record.workspaceId)), keyRing(deps)]);
+  const oauth = deps.verifier.oauth;
+  let settings = oauth.freshWorkspace(record.workspaceId);
+  let ring = oauth.freshRing();
+  if (settings === undefined || ring === undefined) {
+    [settings, ring] = await Promise.all([settings ?? oauth.workspace(record.workspaceId, () => loadWorkspaceOAuth(deps.em(), record.workspaceId)), ring ?? keyRing(deps)]);
+  }
   const audience = resolveAudience(settings.audiences, input.audience, input.issuer);
   const signer = ring.signer;
   if (!signer) throw new Error('no active OAuth signing key');
@@ -94,7 +107,7 @@ export async function issueAccessToken(deps: TokenDeps, input: IssueInput): Prom
   const exp = record.expiresAt === null ? now + settings.tokenTtlSeconds : Math.min(now + settings.tokenTtlSeconds, Math.floor(record.expiresAt / 1000));
   if (exp <= now) throw unauthorizedClient('the key expires now');
   const scope = scopes.join(' ');
-  const accessToken = signCompact(
+  const accessToken = await signCompactBatched(
     { alg: signer.alg, kid: signer.kid, typ: ACCESS_TOKEN_TYP },
     { iss: input.issuer, sub: record.id, aud: audience, exp, iat: now, jti: newJti(record.secretRotation), client_id: record.clientId, scope, workspace_id: record.workspaceId },
     signer.key,

@@ -79,6 +79,25 @@ describe('POST /oauth/token', () => {
     expect(wider.body).toMatchObject({ error: 'invalid_scope' });
   });
 
+  it('gives each of many concurrent clients a token of its own (signatures are made together per event-loop turn)', async () => {
+    const clients = [
+      { key, scope: 'products:read products:write' },
+      { key: await createKey(stack, { permissions: ['orders:read'] }), scope: 'orders:read' },
+      { key: await createKey(stack, { permissions: ['products:read'] }), scope: 'products:read' },
+    ];
+    const asked = Array.from({ length: 24 }, (_, i) => clients[i % clients.length]!);
+    const answers = await Promise.all(asked.map((c) => tokenRequest(stack, c.key)));
+    const keySet = createLocalJWKSet((await jwks()).body as never);
+    const jtis = new Set<string>();
+    for (const [i, res] of answers.entries()) {
+      expect(res.status).toBe(200);
+      const { payload } = await jwtVerify(res.body.access_token, keySet, { issuer: stack.url, typ: 'at+jwt' });
+      expect(payload).toMatchObject({ sub: asked[i]!.key.id, client_id: asked[i]!.key.clientId, scope: asked[i]!.scope });
+      jtis.add(payload.jti!);
+    }
+    expect(jtis.size).toBe(asked.length);
+  });
+
   it('sends a token a client can use right away', async () => {
     expect((await token(stack, key)).split('.')).toHaveLength(3);
   });
