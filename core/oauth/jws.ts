@@ -60,9 +60,3 @@ export function jwsSignature(alg: SigningAlg, data: Buffer, key: KeyObject): str
   const signature = alg === 'ES256' ? derToP1363(sign('sha256', data, key), ES256_HALF) : sign(null, data, key);
   return signature.toString('base64url');
 }
-
-/** A compact JWS (RFC 7515) of `payload`, signed now. */
-export function signCompact(header: { alg: SigningAlg; kid: string; typ: string }, payload: object, key: KeyObject): string {
-  const { input, data } = signingInput(header, payload);
-  return `${input}.${jwsSignature(header.alg, data, key)}`;
-}
