@@ -64,7 +64,7 @@ export function retryingFetch({ timeoutMs = 10_000, retries = 2, fetch: inner = 
       const backoff = BASE_DELAY_MS * 2 ** attempt * (0.5 + Math.random());
       let res: Response;
       try {
-        res = await inner(input, { ...init, signal });
+        res = await inner(input, { ...init, ...uncopiedBody(init?.body, inner), signal });
       } catch (err) {
         clearTimeout(timer);
         if (attempt >= retries || init?.signal?.aborted || !repeatable(init)) throw err;
@@ -84,6 +84,27 @@ export function retryingFetch({ timeoutMs = 10_000, retries = 2, fetch: inner = 
       await res.body?.cancel();
       await delay(wait);
     }
+  };
+}
+
+/**
+ * Node's fetch (undici) copies a byte-array body before sending it. `@gatehouse/express` sends
+ * ~0.5 MB of usage reports per batch several times a second on a busy service, and those copies,
+ * external memory to V8, brought on a full garbage collection about every second (measured:
+ * BENCHMARKS.md, 2026-12-03). Handed the same bytes as a one-chunk stream, fetch writes them as
+ * they are. Only for the runtime's own fetch: one passed in may not take a stream body. Made per
+ * attempt, since a stream is read once.
+ */
+function uncopiedBody(body: RequestInit['body'], inner: typeof fetch): { body?: ReadableStream<Uint8Array>; duplex?: 'half' } {
+  if (inner !== globalThis.fetch || !(body instanceof Uint8Array)) return {};
+  return {
+    body: new ReadableStream({
+      start(controller) {
+        controller.enqueue(body);
+        controller.close();
+      },
+    }),
+    duplex: 'half',
   };
 }
 
