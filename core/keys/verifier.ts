@@ -1,4 +1,4 @@
-import { createHmac, hash as oneShotHash, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, hash as oneShotHash, timingSafeEqual, type KeyObject } from 'node:crypto';
 import pg from 'pg';
 import { connectionErrorFields } from '../../db/connection-error.js';
 import type { Logger } from '../log.js';
@@ -59,7 +59,12 @@ export class KeyVerifier {
   /** Statements sent by the hot path, for tests and metrics. */
   queries = 0;
   private listener: KeyListener | undefined;
-  private readonly pepper: string | undefined;
+  /**
+   * The pepper as a key object, made once: given the string, createHmac turns it into a key on
+   * every call, about a microsecond of each of a verification's two HMACs (the caller's and the
+   * verified key's) measured in the server (BENCHMARKS.md, 2026-12-03).
+   */
+  private readonly pepper: KeyObject | undefined;
   private readonly bootstrapDigest: Buffer | undefined;
   private readonly log: Logger;
   private readonly touchEveryMs: number;
@@ -70,7 +75,7 @@ export class KeyVerifier {
 
   constructor(opts: KeyVerifierOptions) {
     this.log = opts.log;
-    this.pepper = opts.pepper;
+    this.pepper = opts.pepper ? createSecretKey(Buffer.from(opts.pepper, 'utf8')) : undefined;
     this.bootstrapDigest = opts.bootstrapKey ? Buffer.from(hashSecret(opts.bootstrapKey, opts.pepper), 'hex') : undefined;
     this.cache = new KeyCache(opts.cache);
     this.pool = new pg.Pool({

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { connectionErrorFields } from '../../db/connection-error.js';
 import type { Logger } from '../log.js';
+import { binaryCopyChunks } from './copy-binary.js';
 import { BUCKETS, bucketOf, emptyHistogram } from './histogram.js';
 
 /**
@@ -149,7 +150,7 @@ const STRING_COLUMNS = ['workspaceId', 'keyId', 'source', 'method', 'route', 'co
  * Per-process usage buffer. `record()` only stores a few array slots, so no request waits on
  * PostgreSQL; batches go out by COPY (raw rows) plus one upsert per rollup table, in one
  * transaction, so raw rows and rollups never disagree. Up to two batches are written at once on
- * separate connections, so building one batch's COPY text and rollups overlaps PostgreSQL
+ * separate connections, so building one batch's COPY data and rollups overlaps PostgreSQL
  * writing the other. On a crash the loss is bounded by what was buffered or in flight: at most
  * one flush interval of traffic and never more than `maxBuffer` records, since records being
  * written count against the bound too.
@@ -358,60 +359,18 @@ export const WRITERS = 2;
 
 export const USAGE_COLUMNS = 'workspace_id, key_id, source, method, route, status, latency_ms, code, counted, created_at';
 
-/** COPY text format: backslash, tab, newline and carriage return escaped; \N is NULL. */
-const NEEDS_ESCAPE = /[\\\t\n\r]/;
-
-function copyText(s: string | null): string {
-  if (s === null) return '\\N';
-  if (!NEEDS_ESCAPE.test(s)) return s;
-  return s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
-}
-
-let lastTime = NaN;
-let lastIso = '';
-/** Records of one batch share few distinct milliseconds: format each once. */
-function iso(t: number): string {
-  if (t !== lastTime) {
-    lastTime = t;
-    lastIso = new Date(t).toISOString();
-  }
-  return lastIso;
-}
-
-export function copyLine(r: Row): string {
-  return `${copyText(r.workspaceId)}\t${copyText(r.keyId)}\t${copyText(r.source)}\t${copyText(r.method)}\t${copyText(r.route)}\t${r.status}\t${r.latencyMs}\t${copyText(r.code)}\t${r.counted ? 't' : 'f'}\t${iso(r.at.getTime())}\n`;
-}
-
-/** Lines per chunk handed to the COPY stream: one string per row would cost a stream write each. */
-const CHUNK = 2000;
-
-async function copyChunks(client: pg.PoolClient | pg.Client, chunks: () => Generator<string>): Promise<void> {
+/** A batch by COPY BINARY (copy-binary.ts). */
+async function copyColumns(client: pg.PoolClient | pg.Client, c: Columns): Promise<void> {
   // raw SQL: COPY FROM STDIN has no query builder, and it is the usage benchmark's measured write path
-  const stream = client.query(copyFrom(`copy usage_record (${USAGE_COLUMNS}) from stdin`));
-  await pipeline(Readable.from(chunks()), stream);
+  const stream = client.query(copyFrom(`copy usage_record (${USAGE_COLUMNS}) from stdin with (format binary)`));
+  await pipeline(Readable.from(binaryCopyChunks(c)), stream);
 }
 
 /** Raw rows by COPY, outside the recorder (benchmarks, tools). */
 export async function copyRows(client: pg.PoolClient | pg.Client, rows: Row[]): Promise<void> {
-  await copyChunks(client, function* () {
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      let s = '';
-      for (let j = i; j < Math.min(rows.length, i + CHUNK); j++) s += copyLine(rows[j]!);
-      yield s;
-    }
-  });
-}
-
-async function copyColumns(client: pg.PoolClient, c: Columns): Promise<void> {
-  await copyChunks(client, function* () {
-    for (let i = 0; i < c.n; i += CHUNK) {
-      let s = '';
-      for (let j = i, end = Math.min(c.n, i + CHUNK); j < end; j++) {
-        s += `${copyText(c.workspaceId[j]!)}\t${copyText(c.keyId[j]!)}\t${copyText(c.source[j]!)}\t${copyText(c.method[j]!)}\t${copyText(c.route[j]!)}\t${c.status[j]}\t${c.latencyMs[j]}\t${copyText(c.code[j]!)}\t${c.counted[j] ? 't' : 'f'}\t${iso(c.at[j]!)}\n`;
-      }
-      yield s;
-    }
-  });
+  const c = new Columns(rows.length);
+  for (const r of rows) c.push(r);
+  await copyColumns(client, c);
 }
 
 interface Agg {
