@@ -37,19 +37,6 @@ export interface UsageInput {
   at?: Date;
 }
 
-interface Row {
-  workspaceId: string;
-  keyId: string | null;
-  source: UsageSource;
-  method: string;
-  route: string;
-  status: number;
-  latencyMs: number;
-  code: string | null;
-  counted: boolean;
-  at: Date;
-}
-
 export interface RecorderOptions {
   databaseUrl: string;
   log: Logger;
@@ -367,7 +354,7 @@ async function copyColumns(client: pg.PoolClient | pg.Client, c: Columns): Promi
 }
 
 /** Raw rows by COPY, outside the recorder (benchmarks, tools). */
-export async function copyRows(client: pg.PoolClient | pg.Client, rows: Row[]): Promise<void> {
+export async function copyRows(client: pg.PoolClient | pg.Client, rows: UsageInput[]): Promise<void> {
   const c = new Columns(rows.length);
   for (const r of rows) c.push(r);
   await copyColumns(client, c);
