@@ -88,8 +88,12 @@ export class KeyVerifier {
     const counted = () => {
       this.queries++;
     };
-    this.limiter = new RateLimiter(this.pool, counted);
-    this.workspaceLimiter = new RateLimiter(this.pool, counted, WORKSPACE_COUNTERS);
+    this.limiter = new RateLimiter(this.pool, { onQuery: counted, onError: (err) => this.log.warn({ err }, 'rate-limit counters: a background statement failed') });
+    this.workspaceLimiter = new RateLimiter(this.pool, {
+      onQuery: counted,
+      onError: (err) => this.log.warn({ err }, 'workspace rate-limit counters: a background statement failed'),
+      counters: WORKSPACE_COUNTERS,
+    });
     this.limits = new WorkspaceLimitsCache(this.pool, counted);
     this.quota = new QuotaCounter(this.pool, counted);
     this.touches = new LastUsedTouches(this.pool, (err) => this.log.warn({ err }, 'could not write last_used_at'), counted);
@@ -168,8 +172,8 @@ export class KeyVerifier {
       this.log,
     );
     this.touches.start(this.touchEveryMs);
-    this.limiter.startPruning(60_000, (err) => this.log.warn({ err }, 'could not prune rate-limit counters'));
-    this.workspaceLimiter.startPruning(60_000, (err) => this.log.warn({ err }, 'could not prune workspace rate-limit counters'));
+    this.limiter.start();
+    this.workspaceLimiter.start();
     await this.listener.ready;
     return this;
   }
@@ -207,8 +211,7 @@ export class KeyVerifier {
   }
 
   async stop(): Promise<void> {
-    this.limiter.stop();
-    this.workspaceLimiter.stop();
+    await Promise.all([this.limiter.stop(), this.workspaceLimiter.stop()]);
     await this.listener?.stop();
     await this.touches.stop();
     await this.pool.end();
