@@ -2,7 +2,7 @@
 // yardsticks answering the same JSON: a bare Express handler and a raw node:http handler (the
 // ceiling for a Node process). Options: --duration <s> (default 10), --connections <n> (default 32),
 // --rounds <n> (default 5), --quota-rounds <n> (default 3), --cold <n> (default 10000),
-// --profile <dir> (V8 CPU profile of the API process).
+// --profile <dir> (V8 CPU profiles of the API processes and yardsticks).
 //
 // So that no figure flatters: the API runs in production configuration (a key pepper, the calling
 // service key with a rate limit, so every call counts against it); each round runs the four arms
@@ -94,7 +94,7 @@ async function paced(url: string, headers: Record<string, string>, body: string,
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
-const cpu = (r: { cpuUs?: number }) => (r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req`);
+const cpu = (r: { cpuUs?: number; kernelShare?: number }) => (r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req, kernel ${((r.kernelShare ?? 0) * 100).toFixed(0)}%`);
 
 function shuffled<T>(xs: readonly T[]): T[] {
   const out = [...xs];
@@ -234,7 +234,7 @@ export async function run(args: string[]): Promise<void> {
     await waitForPost(apiUrl, api.child, api.output);
     // The same API with a usage pipeline that records nothing: what recording costs verification.
     const unrecordedPort = await freePort();
-    const unrecorded = spawnNode(['bench/_verify-api-unrecorded.ts'], { ...apiEnv, PORT: String(unrecordedPort) }, { prefix: PIN });
+    const unrecorded = spawnNode(['bench/_verify-api-unrecorded.ts'], { ...apiEnv, PORT: String(unrecordedPort) }, { prefix: PIN, nodeFlags: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}/unrecorded`] : [] });
     cleanups.add(() => stopChild(unrecorded.child));
     const unrecordedUrl = `http://127.0.0.1:${unrecordedPort}`;
     await waitForPost(unrecordedUrl, unrecorded.child, unrecorded.output);
