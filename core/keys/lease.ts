@@ -6,7 +6,8 @@
  * - what this process handed out over the last `LEASE_HORIZON_MS` at its current pace,
  * - an eighth of the room left (so within 8 of the limit every request is a round trip, exact), and
  * - `LEASE_SHARE_OF_LIMIT` of the limit (limits under 1,000 never lease),
- * and what is not handed out goes back within `LEASE_MAX_AGE_MS`, at the window's end or at shutdown.
+ * and what is not handed out goes back within twice `LEASE_MAX_AGE_MS` (the limiter sweeps every
+ * `LEASE_MAX_AGE_MS`), at the window's end or at shutdown.
  * A limit is never exceeded, in one process or many: leased room is counted before it is handed out.
  */
 

@@ -95,7 +95,7 @@ export class KeyVerifier {
       counters: WORKSPACE_COUNTERS,
     });
     this.limits = new WorkspaceLimitsCache(this.pool, counted);
-    this.quota = new QuotaCounter(this.pool, counted);
+    this.quota = new QuotaCounter(this.pool, counted, (err) => this.log.warn({ err }, 'monthly quota: a background statement failed'));
     this.touches = new LastUsedTouches(this.pool, (err) => this.log.warn({ err }, 'could not write last_used_at'), counted);
     this.touchEveryMs = opts.touchEveryMs ?? 5_000;
     this.databaseUrl = opts.databaseUrl;
@@ -174,6 +174,7 @@ export class KeyVerifier {
     this.touches.start(this.touchEveryMs);
     this.limiter.start();
     this.workspaceLimiter.start();
+    this.quota.start();
     await this.listener.ready;
     return this;
   }
@@ -211,7 +212,7 @@ export class KeyVerifier {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.limiter.stop(), this.workspaceLimiter.stop()]);
+    await Promise.all([this.limiter.stop(), this.workspaceLimiter.stop(), this.quota.stop()]);
     await this.listener?.stop();
     await this.touches.stop();
     await this.pool.end();

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { RateLimit } from '../../db/entities/api-key.js';
+import { LEASE_MAX_AGE_MS, leaseSize } from '../keys/lease.js';
 import { monthBounds } from './effective.js';
 
 /** Which monthly allowance refused, or is reported: the call quota or the credit grant. */
@@ -43,6 +44,24 @@ interface Queue {
   rate: RateLimit | undefined;
   waiting: Waiter[];
   flushing: boolean;
+  /** The lease: charges of cost 1 counted in the month's row (and the shared rate limit's window), not yet handed out. */
+  lease: Lease | undefined;
+  /** When the last statement was sent (undefined before the first), and charges handed out since. */
+  sentAt: number | undefined;
+  handed: number;
+  /** Room left after the last statement, in charges of cost 1, and in the rate limit's window. */
+  headroom: number;
+  rateHeadroom: number;
+}
+
+interface Lease {
+  held: number;
+  month: string;
+  reset: number;
+  /** The month's calls and credits up to the last charge handed out. */
+  calls: number;
+  credits: number;
+  rate: { windowStart: number; reset: number; allowance: number; counted: number } | undefined;
 }
 
 /**
@@ -127,8 +146,11 @@ const CHARGE_WITH_RATE = { name: 'gatehouse-quota-charge-rate', text: CHARGE_WIT
 // raw SQL: the month's row, made on the first charge of the month (the charge above needs a row to lock)
 const CREATE_SQL = `insert into workspace_quota (workspace_id, month, calls, credits, updated_at) values ($1, $2::date, 0, 0, now()) on conflict do nothing`;
 
-// raw SQL: gives back one verification's call and credits when a check after the charge refused it
-const REFUND_SQL = `update workspace_quota set calls = greatest(calls - 1, 0), credits = greatest(credits - $3::bigint, 0), updated_at = now() where workspace_id = $1 and month = $2::date`;
+// raw SQL: gives back calls and credits: one verification's when a check after the charge refused it, or a lease's unused ones
+const REFUND_SQL = `update workspace_quota set calls = greatest(calls - $4::bigint, 0), credits = greatest(credits - $3::bigint, 0), updated_at = now() where workspace_id = $1 and month = $2::date`;
+
+// raw SQL: gives back a lease's unused room in the shared rate limit's window (as core/keys/rate-limit.ts refunds), on the same pool
+const RATE_REFUND_SQL = `update workspace_rate_counter set count = greatest(count - $4::int, 0) where workspace_id = $1 and name = $2 and window_start = $3`;
 
 /** `2026-12-01` for any time in December 2026 (UTC). */
 export function monthKey(start: Date): string {
@@ -139,45 +161,111 @@ export function monthKey(start: Date): string {
  * A workspace's monthly call quota and credit grant, shared by all its keys and every API process.
  * Within a process, charges for the same workspace that arrive while a statement is in flight go
  * together in the next one, as the rate limiter batches: exact however many processes take part.
+ *
+ * A busy workspace far from its allowances also charges a few calls of cost 1 ahead (a lease,
+ * bounded as the rate limiter's: core/keys/lease.ts), in the same statement, and hands them out from
+ * memory to verifications of cost 1; a verification of another cost always goes to PostgreSQL.
+ * Unused ones go back within two seconds, at the month's (or rate window's) end, or at shutdown.
  */
 export class QuotaCounter {
   private readonly queues = new Map<string, Queue>();
   /** (workspace, month) rows this process has made sure exist: the combined statement must not run twice. */
   private readonly known = new Set<string>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly onQuery: () => void = () => {},
+    private readonly onError: (err: unknown) => void = () => {},
   ) {}
+
+  /** Gives back leases nobody used for a second. */
+  start() {
+    this.sweepTimer = setInterval(() => void this.sweep(Date.now()), LEASE_MAX_AGE_MS);
+    this.sweepTimer.unref();
+  }
+
+  /** Gives back every lease, so a restart does not hold calls it will never hand out. */
+  async stop(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.stopping = true;
+    await this.sweep(Infinity);
+  }
+
+  /** Charges this process holds for the workspace, counted but not handed out (tests, docs). */
+  leased(workspaceId: string): number {
+    let sum = 0;
+    for (const q of this.queues.values()) if (q.workspaceId === workspaceId) sum += q.lease?.held ?? 0;
+    return sum;
+  }
 
   /**
    * Counts one verification of `cost` credits, or refuses it: the calls stop at `calls` a month and
-   * the credits at `credits` (null = that one is not limited).
+   * the credits at `credits` (null = that one is not limited). Answered without a statement when a
+   * lease has room and `cost` is 1.
    */
-  charge(workspaceId: string, calls: number | null, credits: number | null, cost: number, rate?: RateLimit): Promise<QuotaDecision> {
+  charge(workspaceId: string, calls: number | null, credits: number | null, cost: number, rate?: RateLimit): QuotaDecision | Promise<QuotaDecision> {
     const id = rate
       ? `${workspaceId}\u0000${calls}\u0000${credits}\u0000${rate.name}\u0000${rate.limit}\u0000${rate.windowSeconds}`
       : `${workspaceId}\u0000${calls}\u0000${credits}`;
     let queue = this.queues.get(id);
-    if (!queue) this.queues.set(id, (queue = { workspaceId, calls, credits, rate, waiting: [], flushing: false }));
+    if (!queue) {
+      queue = { workspaceId, calls, credits, rate, waiting: [], flushing: false, lease: undefined, sentAt: undefined, handed: 0, headroom: 0, rateHeadroom: 0 };
+      this.queues.set(id, queue);
+    }
+    if (cost === 1) {
+      const leased = this.fromLease(queue, Date.now());
+      if (leased) return leased;
+    }
     const q = queue;
     const p = new Promise<QuotaDecision>((resolve, reject) => q.waiting.push({ cost, resolve, reject }));
-    if (!q.flushing) void this.flush(id, q);
+    if (!q.flushing) void this.flush(q);
     return p;
   }
 
   /** Undoes one granted charge (a later check refused the verification). */
   async refund(workspaceId: string, d: QuotaDecision, cost: number): Promise<void> {
     this.onQuery();
-    await this.pool.query(REFUND_SQL, [workspaceId, d.month, cost]);
+    await this.pool.query(REFUND_SQL, [workspaceId, d.month, cost, 1]);
   }
 
-  private async flush(id: string, q: Queue): Promise<void> {
+  /** A charge of cost 1 handed out from the queue's lease, if it has fresh room in the current month and rate window. */
+  private fromLease(q: Queue, now: number): QuotaDecision | undefined {
+    const l = q.lease;
+    if (!l || l.held === 0 || now >= l.reset || now - q.sentAt! >= LEASE_MAX_AGE_MS || (l.rate && now >= l.rate.reset)) return undefined;
+    l.held--;
+    q.handed++;
+    l.calls++;
+    l.credits++;
+    const d: QuotaDecision = { allowed: true, month: l.month, reset: l.reset, calls: l.calls, credits: l.credits };
+    if (l.rate && q.rate) {
+      const r = l.rate;
+      r.counted++;
+      d.rate = { allowed: true, limit: q.rate, remaining: Math.max(0, r.allowance - r.counted), reset: r.reset, windowStart: r.windowStart };
+    }
+    return d;
+  }
+
+  private async flush(q: Queue): Promise<void> {
     q.flushing = true;
     while (q.waiting.length > 0) {
-      const batch = q.waiting.splice(0);
+      const waiting = q.waiting.splice(0);
+      const now = Date.now();
+      // What the statement that just answered leased goes to those of cost 1 who queued behind it.
+      const batch: Waiter[] = [];
+      for (const w of waiting) {
+        const leased = w.cost === 1 ? this.fromLease(q, now) : undefined;
+        if (leased) w.resolve(leased);
+        else batch.push(w);
+      }
+      if (batch.length === 0) continue;
+      if (q.lease && q.lease.held > 0) void this.giveBack(q);
+      const extra = this.stopping ? 0 : this.leaseSize(q, now);
+      q.sentAt = now;
+      q.handed = 0;
       try {
-        const retry = await this.run(q, batch);
+        const retry = await this.run(q, batch, extra);
         // Refused on credits with cheaper calls behind: those go again, as they would have one by one.
         if (retry.length > 0) q.waiting.unshift(...retry);
       } catch (err) {
@@ -185,15 +273,52 @@ export class QuotaCounter {
       }
     }
     q.flushing = false;
-    this.queues.delete(id);
   }
 
-  private async run(q: Queue, batch: Waiter[]): Promise<Waiter[]> {
-    if (q.rate) return this.runWithRate(q, q.rate, batch);
+  /** Extra charges of cost 1 to ask for: bounded by the calls, the credits and the shared rate limit alike. */
+  private leaseSize(q: Queue, now: number): number {
+    const elapsed = q.sentAt === undefined ? undefined : now - q.sentAt;
+    const limit = Math.min(q.calls ?? Infinity, q.credits ?? Infinity);
+    let extra = leaseSize(q.handed, elapsed, q.headroom, limit);
+    if (q.rate) extra = Math.min(extra, leaseSize(q.handed, elapsed, q.rateHeadroom, q.rate.limit));
+    return extra;
+  }
+
+  /** Returns a lease's unused calls, credits and rate-limit room; failures are only logged (the room comes back with the month or window). */
+  private giveBack(q: Queue): Promise<void> {
+    const l = q.lease!;
+    const n = l.held;
+    l.held = 0;
+    this.onQuery();
+    const month = this.pool.query(REFUND_SQL, [q.workspaceId, l.month, n, n]);
+    const rate = l.rate && q.rate ? (this.onQuery(), this.pool.query(RATE_REFUND_SQL, [q.workspaceId, q.rate.name, l.rate.windowStart, n])) : undefined;
+    return Promise.all([month, rate]).then(() => undefined, this.onError);
+  }
+
+  /** Gives back leases older than LEASE_MAX_AGE_MS (all of them at `Infinity`) and forgets idle queues. */
+  private async sweep(now: number): Promise<void> {
+    const returns: Promise<void>[] = [];
+    for (const [id, q] of this.queues) {
+      if (q.flushing || (q.sentAt !== undefined && now - q.sentAt < LEASE_MAX_AGE_MS)) continue;
+      if (q.lease && q.lease.held > 0) returns.push(this.giveBack(q));
+      this.queues.delete(id);
+    }
+    await Promise.all(returns);
+  }
+
+  /** Records what a statement granted beyond the batch as the queue's new lease. */
+  private keep(q: Queue, extraGranted: number, lease: Omit<Lease, 'held'>, headroom: number, rateHeadroom: number) {
+    q.lease = { ...lease, held: extraGranted };
+    q.headroom = headroom;
+    q.rateHeadroom = rateHeadroom;
+  }
+
+  private async run(q: Queue, batch: Waiter[], extra: number): Promise<Waiter[]> {
+    if (q.rate) return this.runWithRate(q, q.rate, batch, extra);
     const { start, end } = monthBounds();
     const month = monthKey(start);
     const reset = end.getTime();
-    const params = [q.workspaceId, month, batch.map((w) => w.cost), q.calls, q.credits];
+    const params = [q.workspaceId, month, costsWithExtra(batch, extra), q.calls, q.credits];
     this.onQuery();
     let res = await this.pool.query<{ calls: string; credits: string; n: number }>(CHARGE, params);
     if (res.rows.length === 0 && (await this.createRow(q.workspaceId, month))) {
@@ -208,12 +333,16 @@ export class QuotaCounter {
     }
     let calls = Number(row.calls);
     let credits = Number(row.credits);
-    const granted = row.n;
+    const granted = Math.min(row.n, batch.length);
     for (let i = 0; i < granted; i++) {
       calls += 1;
       credits += batch[i]!.cost;
+      q.handed++;
       batch[i]!.resolve({ allowed: true, month, reset, calls, credits });
     }
+    const extraGranted = row.n - granted;
+    const headroom = Math.min(q.calls === null ? Infinity : q.calls - calls - extraGranted, q.credits === null ? Infinity : q.credits - credits - extraGranted);
+    this.keep(q, extraGranted, { month, reset, calls, credits, rate: undefined }, headroom, 0);
     if (granted === batch.length) return [];
     const first = batch[granted]!;
     const refusedBy: QuotaName = q.calls !== null && calls + 1 > q.calls ? 'monthly_calls' : 'monthly_credits';
@@ -245,7 +374,7 @@ export class QuotaCounter {
    * took, as in verification's order of checks. Unlike run(), cheaper calls behind a refusal for
    * credits are not tried again here (that would take rate-limit room twice): they are refused too.
    */
-  private async runWithRate(q: Queue, rate: RateLimit, batch: Waiter[]): Promise<Waiter[]> {
+  private async runWithRate(q: Queue, rate: RateLimit, batch: Waiter[], extra: number): Promise<Waiter[]> {
     const now = Date.now();
     const { start, end } = monthBounds(now);
     const month = monthKey(start);
@@ -267,7 +396,7 @@ export class QuotaCounter {
     const res = await this.pool.query<{ calls: string; credits: string; n: number; rl_count: number; rl_granted: number; allowance: number }>(CHARGE_WITH_RATE, [
       q.workspaceId,
       month,
-      batch.map((w) => w.cost),
+      costsWithExtra(batch, extra),
       q.calls,
       q.credits,
       rate.name,
@@ -275,7 +404,7 @@ export class QuotaCounter {
       rate.limit,
       windowMs,
       previousShare,
-      batch.length,
+      batch.length + extra,
     ]);
     const row = res.rows[0];
     if (!row) {
@@ -291,13 +420,25 @@ export class QuotaCounter {
       i < row.rl_granted
         ? { allowed: true, limit: rate, remaining: Math.max(0, row.allowance - (before + i + 1)), reset: rateReset, windowStart }
         : { allowed: false, limit: rate, remaining: 0, reset: rateReset, windowStart };
-    for (let i = 0; i < row.n; i++) {
+    const granted = Math.min(row.n, batch.length);
+    for (let i = 0; i < granted; i++) {
       calls += 1;
       credits += batch[i]!.cost;
+      q.handed++;
       batch[i]!.resolve({ allowed: true, month, reset, calls, credits, rate: rateOf(i) });
     }
+    // The extras that passed both are the lease; those the rate limit passed and the quota did not go back at once.
+    const extraGranted = row.n - granted;
+    const rateExtra = Math.max(0, row.rl_granted - batch.length);
+    if (rateExtra > extraGranted) {
+      this.onQuery();
+      this.pool.query(RATE_REFUND_SQL, [q.workspaceId, rate.name, windowStart, rateExtra - extraGranted]).catch(this.onError);
+    }
+    const headroom = Math.min(q.calls === null ? Infinity : q.calls - calls - extraGranted, q.credits === null ? Infinity : q.credits - credits - extraGranted);
+    const counted = before + Math.min(row.rl_granted, batch.length);
+    this.keep(q, extraGranted, { month, reset, calls, credits, rate: { windowStart, reset: rateReset, allowance: row.allowance, counted } }, headroom, row.allowance - row.rl_count);
     const refusedBy: QuotaName = q.calls !== null && calls + 1 > q.calls ? 'monthly_calls' : 'monthly_credits';
-    for (let i = row.n; i < batch.length; i++) {
+    for (let i = granted; i < batch.length; i++) {
       const r = rateOf(i);
       batch[i]!.resolve(r.allowed ? { allowed: false, refusedBy, month, reset, calls, credits, rate: r } : { allowed: false, month, reset, calls, credits, rate: r });
     }
@@ -319,4 +460,11 @@ export class QuotaCounter {
     }
     return retry;
   }
+}
+
+/** The batch's costs, then `extra` calls of cost 1 to lease (last, so they pass only if every real one did). */
+function costsWithExtra(batch: Waiter[], extra: number): number[] {
+  const costs = batch.map((w) => w.cost);
+  for (let i = 0; i < extra; i++) costs.push(1);
+  return costs;
 }
