@@ -44,7 +44,7 @@ interface Queue {
   rate: RateLimit | undefined;
   waiting: Waiter[];
   flushing: boolean;
-  /** The lease: charges of cost 1 counted in the month's row (and the shared rate limit's window), not yet handed out. */
+  /** The lease: calls and credits counted in the month's row (and the shared rate limit's window), not yet handed out. */
   lease: Lease | undefined;
   /** When the last statement was sent (undefined before the first), and charges handed out since. */
   sentAt: number | undefined;
@@ -55,7 +55,9 @@ interface Queue {
 }
 
 interface Lease {
+  /** Calls held (each with its room in the shared rate limit), and credits held. */
   held: number;
+  heldCredits: number;
   month: string;
   reset: number;
   /** The month's calls and credits up to the last charge handed out. */
@@ -164,8 +166,8 @@ export function monthKey(start: Date): string {
  *
  * A busy workspace far from its allowances also charges a few calls of cost 1 ahead (a lease,
  * bounded as the rate limiter's: core/keys/lease.ts), in the same statement, and hands them out from
- * memory to verifications of cost 1; a verification of another cost always goes to PostgreSQL.
- * Unused ones go back within two seconds, at the month's (or rate window's) end, or at shutdown.
+ * memory: a verification takes one call and its cost in credits, while the lease holds them. Unused
+ * ones go back within two seconds, at the month's (or rate window's) end, or at shutdown.
  */
 export class QuotaCounter {
   private readonly queues = new Map<string, Queue>();
@@ -203,7 +205,7 @@ export class QuotaCounter {
   /**
    * Counts one verification of `cost` credits, or refuses it: the calls stop at `calls` a month and
    * the credits at `credits` (null = that one is not limited). Answered without a statement when a
-   * lease has room and `cost` is 1.
+   * lease holds a call and `cost` credits.
    */
   charge(workspaceId: string, calls: number | null, credits: number | null, cost: number, rate?: RateLimit): QuotaDecision | Promise<QuotaDecision> {
     const id = rate
@@ -214,10 +216,8 @@ export class QuotaCounter {
       queue = { workspaceId, calls, credits, rate, waiting: [], flushing: false, lease: undefined, sentAt: undefined, handed: 0, headroom: 0, rateHeadroom: 0 };
       this.queues.set(id, queue);
     }
-    if (cost === 1) {
-      const leased = this.fromLease(queue, Date.now());
-      if (leased) return leased;
-    }
+    const leased = this.fromLease(queue, Date.now(), cost);
+    if (leased) return leased;
     const q = queue;
     const p = new Promise<QuotaDecision>((resolve, reject) => q.waiting.push({ cost, resolve, reject }));
     if (!q.flushing) void this.flush(q);
@@ -230,14 +230,15 @@ export class QuotaCounter {
     await this.pool.query(REFUND_SQL, [workspaceId, d.month, cost, 1]);
   }
 
-  /** A charge of cost 1 handed out from the queue's lease, if it has fresh room in the current month and rate window. */
-  private fromLease(q: Queue, now: number): QuotaDecision | undefined {
+  /** A charge handed out from the queue's lease, if it holds a call and `cost` credits, fresh, in the current month and rate window. */
+  private fromLease(q: Queue, now: number, cost: number): QuotaDecision | undefined {
     const l = q.lease;
-    if (!l || l.held === 0 || now >= l.reset || now - q.sentAt! >= LEASE_MAX_AGE_MS || (l.rate && now >= l.rate.reset)) return undefined;
+    if (!l || l.held === 0 || l.heldCredits < cost || now >= l.reset || now - q.sentAt! >= LEASE_MAX_AGE_MS || (l.rate && now >= l.rate.reset)) return undefined;
     l.held--;
+    l.heldCredits -= cost;
     q.handed++;
     l.calls++;
-    l.credits++;
+    l.credits += cost;
     const d: QuotaDecision = { allowed: true, month: l.month, reset: l.reset, calls: l.calls, credits: l.credits };
     if (l.rate && q.rate) {
       const r = l.rate;
@@ -252,10 +253,10 @@ export class QuotaCounter {
     while (q.waiting.length > 0) {
       const waiting = q.waiting.splice(0);
       const now = Date.now();
-      // What the statement that just answered leased goes to those of cost 1 who queued behind it.
+      // What the statement that just answered leased goes to those who queued behind it.
       const batch: Waiter[] = [];
       for (const w of waiting) {
-        const leased = w.cost === 1 ? this.fromLease(q, now) : undefined;
+        const leased = this.fromLease(q, now, w.cost);
         if (leased) w.resolve(leased);
         else batch.push(w);
       }
@@ -288,9 +289,11 @@ export class QuotaCounter {
   private giveBack(q: Queue): Promise<void> {
     const l = q.lease!;
     const n = l.held;
+    const credits = l.heldCredits;
     l.held = 0;
+    l.heldCredits = 0;
     this.onQuery();
-    const month = this.pool.query(REFUND_SQL, [q.workspaceId, l.month, n, n]);
+    const month = this.pool.query(REFUND_SQL, [q.workspaceId, l.month, credits, n]);
     const rate = l.rate && q.rate ? (this.onQuery(), this.pool.query(RATE_REFUND_SQL, [q.workspaceId, q.rate.name, l.rate.windowStart, n])) : undefined;
     return Promise.all([month, rate]).then(() => undefined, this.onError);
   }
@@ -307,8 +310,8 @@ export class QuotaCounter {
   }
 
   /** Records what a statement granted beyond the batch as the queue's new lease. */
-  private keep(q: Queue, extraGranted: number, lease: Omit<Lease, 'held'>, headroom: number, rateHeadroom: number) {
-    q.lease = { ...lease, held: extraGranted };
+  private keep(q: Queue, extraGranted: number, lease: Omit<Lease, 'held' | 'heldCredits'>, headroom: number, rateHeadroom: number) {
+    q.lease = { ...lease, held: extraGranted, heldCredits: extraGranted };
     q.headroom = headroom;
     q.rateHeadroom = rateHeadroom;
   }
