@@ -1,41 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../core/log.js';
-import { startKeyVerifier, type KeyVerifier } from '../../core/keys/verifier.js';
-import { verifyKey, type VerifyResult } from '../../core/keys/verify.js';
 import { startStack, type Stack } from '../harness.js';
 import { insertKey, type TestKey } from '../verify/keys.js';
-import { assignPlan, insertPlan, type TestPlan } from './verify-helpers.js';
+import { hammerVerifier, ownVerifier } from '../verify/own-verifier.js';
+import { assignPlan, insertPlan, until, type TestPlan } from './verify-helpers.js';
 
-// Each test starts its own verifiers (API processes as far as the counters can tell) and stops them,
-// so what they leased goes back and the month's row can be read exactly.
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({ worker: false });
 }, 180_000);
 afterAll(() => stack?.close());
 
-const newVerifier = () =>
-  startKeyVerifier({ databaseUrl: stack.databaseUrl, pepper: stack.config.GATEHOUSE_KEY_PEPPER, log: createLogger('silent') });
-
 async function keyOnPlan(plan: TestPlan): Promise<TestKey> {
   const ws = await stack.workspace(['admin']);
   await assignPlan(stack, ws.workspaceId, await insertPlan(stack, plan));
   return insertKey(stack, { workspaceId: ws.workspaceId });
-}
-
-/** `total` verifications of `key` through `verifier`, `concurrency` at a time; `cost(i)` for the i-th. */
-async function hammer(verifier: KeyVerifier, key: TestKey, total: number, concurrency: number, cost: (i: number) => number = () => 1): Promise<VerifyResult[]> {
-  const results: VerifyResult[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        const c = cost(next++);
-        results.push(await verifyKey({ secret: key.secret, workspaceId: key.workspaceId, cost: c }, { verifier }));
-      }
-    }),
-  );
-  return results;
 }
 
 async function month(workspaceId: string): Promise<{ calls: number; credits: number }> {
@@ -57,11 +35,11 @@ async function sharedCount(workspaceId: string): Promise<number> {
 describe('a busy workspace far from its monthly quota', () => {
   it('is charged from memory between statements, exactly in one process, quota and shared rate limit alike', async () => {
     const key = await keyOnPlan({ monthlyCalls: 1_000_000, workspaceRateLimits: [{ limit: 1_000_000, windowSeconds: 3600 }] });
-    const verifier = await newVerifier();
+    const verifier = await ownVerifier(stack);
     try {
-      await hammer(verifier, key, 1, 1); // the key and the plan cached, the month's row made
+      await hammerVerifier(verifier, key, 1, 1); // the key and the plan cached, the month's row made
       const before = verifier.queries;
-      const results = await hammer(verifier, key, 3_000, 30);
+      const results = await hammerVerifier(verifier, key, 3_000, 30);
       expect(results.every((r) => r.code === 'VALID')).toBe(true);
       // Exact in one process: every answer a different remaining, none skipped, in both counters.
       const quota = results.map((r) => r.quota!.remaining).sort((a, b) => b - a);
@@ -83,11 +61,11 @@ describe('a busy workspace far from its monthly quota', () => {
 
   it('charges other costs from the lease while it holds their credits, every credit counted', async () => {
     const key = await keyOnPlan({ monthlyCalls: 1_000_000, monthlyCredits: 10_000_000 });
-    const verifier = await newVerifier();
+    const verifier = await ownVerifier(stack);
     try {
-      await hammer(verifier, key, 1, 1);
+      await hammerVerifier(verifier, key, 1, 1);
       const before = verifier.queries;
-      const results = await hammer(verifier, key, 2_000, 20, (i) => (i % 10 === 0 ? 7 : 1));
+      const results = await hammerVerifier(verifier, key, 2_000, 20, (i) => (i % 10 === 0 ? 7 : 1));
       expect(results.every((r) => r.code === 'VALID')).toBe(true);
       // Batching alone needs a statement per 20: at least 100. A cost of 7 comes out of the lease too.
       expect(verifier.queries - before).toBeLessThan(60);
@@ -100,13 +78,11 @@ describe('a busy workspace far from its monthly quota', () => {
 
   it('gives unused calls back within a couple of seconds while the process keeps running', async () => {
     const key = await keyOnPlan({ monthlyCalls: 1_000_000 });
-    const verifier = await newVerifier();
+    const verifier = await ownVerifier(stack);
     try {
-      await hammer(verifier, key, 2_000, 20);
+      await hammerVerifier(verifier, key, 2_000, 20);
       expect(verifier.quota.leased(key.workspaceId)).toBeGreaterThan(0);
-      const deadline = Date.now() + 10_000;
-      while (verifier.quota.leased(key.workspaceId) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(verifier.quota.leased(key.workspaceId)).toBe(0);
+      await until(() => verifier.quota.leased(key.workspaceId) === 0, 'the unused lease given back', 10_000);
       expect(await month(key.workspaceId)).toEqual({ calls: 2_000, credits: 2_000 });
     } finally {
       await verifier.stop();
@@ -117,10 +93,10 @@ describe('a busy workspace far from its monthly quota', () => {
 describe('near its monthly quota', () => {
   it('two processes never pass the quota between them, and hand out all of it', async () => {
     const key = await keyOnPlan({ monthlyCalls: 2_000, workspaceRateLimits: [{ limit: 1_000_000, windowSeconds: 3600 }] });
-    const [a, b] = await Promise.all([newVerifier(), newVerifier()]);
+    const [a, b] = await Promise.all([ownVerifier(stack), ownVerifier(stack)]);
     let valid: number;
     try {
-      const [onA, onB] = await Promise.all([hammer(a, key, 1_500, 20), hammer(b, key, 1_500, 20)]);
+      const [onA, onB] = await Promise.all([hammerVerifier(a, key, 1_500, 20), hammerVerifier(b, key, 1_500, 20)]);
       const all = [...onA, ...onB];
       valid = all.filter((r) => r.code === 'VALID').length;
       expect(onA.some((r) => r.code === 'VALID') && onB.some((r) => r.code === 'VALID')).toBe(true);

@@ -1,35 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../core/log.js';
-import { startKeyVerifier, type KeyVerifier } from '../../core/keys/verifier.js';
-import { verifyKey, type VerifyResult } from '../../core/keys/verify.js';
 import { startStack, type Stack } from '../harness.js';
-import { insertKey, type TestKey } from './keys.js';
+import { insertKey } from './keys.js';
+import { hammerVerifier, ownVerifier } from './own-verifier.js';
+import { until } from '../plans/verify-helpers.js';
 
-// Each test starts its own verifiers (API processes as far as the counters can tell) and stops
-// them, so what they leased goes back and the counters can be read exactly.
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({ worker: false });
 }, 180_000);
 afterAll(() => stack?.close());
-
-const newVerifier = () =>
-  startKeyVerifier({ databaseUrl: stack.databaseUrl, pepper: stack.config.GATEHOUSE_KEY_PEPPER, log: createLogger('silent') });
-
-/** `total` verifications of `key` through `verifier`, `concurrency` at a time, in the order they were answered. */
-async function hammer(verifier: KeyVerifier, key: TestKey, total: number, concurrency: number): Promise<VerifyResult[]> {
-  const results: VerifyResult[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        next++;
-        results.push(await verifyKey({ secret: key.secret, workspaceId: key.workspaceId }, { verifier }));
-      }
-    }),
-  );
-  return results;
-}
 
 async function counted(pk: string, name: string): Promise<number> {
   const [row] = await stack.orm.em
@@ -41,11 +20,11 @@ async function counted(pk: string, name: string): Promise<number> {
 describe('a busy rate limit far from its limit', () => {
   it('is decided from memory between statements, exactly in one process, and gives back what it did not use', async () => {
     const key = await insertKey(stack, { rateLimits: [{ name: 'per-hour', limit: 1_000_000, windowSeconds: 3600 }] });
-    const verifier = await newVerifier();
+    const verifier = await ownVerifier(stack);
     try {
-      await hammer(verifier, key, 1, 1); // the key cached: what follows counts rate-limit statements only
+      await hammerVerifier(verifier, key, 1, 1); // the key cached: what follows counts rate-limit statements only
       const before = verifier.queries;
-      const results = await hammer(verifier, key, 3_000, 30);
+      const results = await hammerVerifier(verifier, key, 3_000, 30);
       expect(results.every((r) => r.code === 'VALID')).toBe(true);
       // Exact in one process: every answer a different `remaining`, none skipped.
       const remaining = results.map((r) => r.ratelimit!.remaining).sort((a, b) => b - a);
@@ -65,13 +44,11 @@ describe('a busy rate limit far from its limit', () => {
 
   it('gives unused room back within a couple of seconds while the process keeps running', async () => {
     const key = await insertKey(stack, { rateLimits: [{ name: 'per-hour', limit: 1_000_000, windowSeconds: 3600 }] });
-    const verifier = await newVerifier();
+    const verifier = await ownVerifier(stack);
     try {
-      await hammer(verifier, key, 2_000, 20);
+      await hammerVerifier(verifier, key, 2_000, 20);
       expect(verifier.limiter.leased(key.pk)).toBeGreaterThan(0);
-      const deadline = Date.now() + 10_000;
-      while (verifier.limiter.leased(key.pk) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(verifier.limiter.leased(key.pk)).toBe(0);
+      await until(() => verifier.limiter.leased(key.pk) === 0, 'the unused lease given back', 10_000);
       expect(await counted(key.pk, 'per-hour')).toBe(2_000);
     } finally {
       await verifier.stop();
@@ -85,9 +62,9 @@ describe('a busy rate limit far from its limit', () => {
         { name: 'per-day', limit: 300, windowSeconds: 86_400 },
       ],
     });
-    const verifier = await newVerifier();
+    const verifier = await ownVerifier(stack);
     try {
-      const results = await hammer(verifier, key, 800, 40);
+      const results = await hammerVerifier(verifier, key, 800, 40);
       expect(results.filter((r) => r.code === 'VALID')).toHaveLength(300);
     } finally {
       await verifier.stop();
@@ -100,10 +77,10 @@ describe('a busy rate limit far from its limit', () => {
 describe('near its limit', () => {
   it('leases nothing: two processes never pass the limit between them, and hand out all of it', async () => {
     const key = await insertKey(stack, { rateLimits: [{ name: 'per-hour', limit: 2_000, windowSeconds: 3600 }] });
-    const [a, b] = await Promise.all([newVerifier(), newVerifier()]);
+    const [a, b] = await Promise.all([ownVerifier(stack), ownVerifier(stack)]);
     let valid: number;
     try {
-      const [onA, onB] = await Promise.all([hammer(a, key, 1_500, 20), hammer(b, key, 1_500, 20)]);
+      const [onA, onB] = await Promise.all([hammerVerifier(a, key, 1_500, 20), hammerVerifier(b, key, 1_500, 20)]);
       valid = [...onA, ...onB].filter((r) => r.code === 'VALID').length;
       expect(onA.some((r) => r.code === 'VALID') && onB.some((r) => r.code === 'VALID')).toBe(true);
       // Never over. Under only by what one process leased while far from the limit and had no
@@ -118,9 +95,9 @@ describe('near its limit', () => {
 
   it('a limit under 1,000 never leases: the counter is exact at every moment', async () => {
     const key = await insertKey(stack, { rateLimits: [{ name: 'per-hour', limit: 999, windowSeconds: 3600 }] });
-    const verifier = await newVerifier();
+    const verifier = await ownVerifier(stack);
     try {
-      const results = await hammer(verifier, key, 600, 30);
+      const results = await hammerVerifier(verifier, key, 600, 30);
       expect(results.every((r) => r.code === 'VALID')).toBe(true);
       expect(verifier.limiter.leased(key.pk)).toBe(0);
       expect(await counted(key.pk, 'per-hour')).toBe(600);
