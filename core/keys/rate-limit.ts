@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { RateLimit } from '../../db/entities/api-key.js';
-import { LEASE_MAX_AGE_MS, leaseSize } from './lease.js';
+import { LEASE_MAX_AGE_MS, LeaseReturns, leaseSize } from './lease.js';
 
 export interface RateLimitState {
   /** The limit reported: the one that refused, else the one with least room left. */
@@ -126,6 +126,7 @@ export interface RateLimiterOptions {
  */
 export class RateLimiter {
   private readonly slots = new Map<string, Slot>();
+  private readonly returning = new LeaseReturns();
   private readonly sql: ReturnType<typeof counterSql>;
   private readonly onQuery: () => void;
   private readonly onError: (err: unknown) => void;
@@ -165,9 +166,9 @@ export class RateLimiter {
     await this.sweep(Infinity);
   }
 
-  /** Room this process holds for `owner`'s limits, counted but not handed out (tests, docs). */
+  /** Room this process holds for `owner`'s limits, counted but not handed out, or still on its way back (tests, docs). */
   leased(owner: string): number {
-    let sum = 0;
+    let sum = this.returning.get(owner);
     for (const s of this.slots.values()) if (s.owner === owner) sum += s.held;
     return sum;
   }
@@ -304,7 +305,7 @@ export class RateLimiter {
   private giveBackLease(s: Slot): Promise<void> {
     const n = s.held;
     s.held = 0;
-    return this.refund(s.owner, s.limit, s.windowStart, n).catch(this.onError);
+    return this.returning.track(s.owner, n, this.refund(s.owner, s.limit, s.windowStart, n)).catch(this.onError);
   }
 
   /** Gives back leases older than LEASE_MAX_AGE_MS (all of them at `Infinity`) and forgets idle slots. */

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { RateLimit } from '../../db/entities/api-key.js';
-import { LEASE_MAX_AGE_MS, leaseSize } from '../keys/lease.js';
+import { LEASE_MAX_AGE_MS, LeaseReturns, leaseSize } from '../keys/lease.js';
 import { monthBounds } from './effective.js';
 
 /** Which monthly allowance refused, or is reported: the call quota or the credit grant. */
@@ -171,6 +171,7 @@ export function monthKey(start: Date): string {
  */
 export class QuotaCounter {
   private readonly queues = new Map<string, Queue>();
+  private readonly returning = new LeaseReturns();
   /** (workspace, month) rows this process has made sure exist: the combined statement must not run twice. */
   private readonly known = new Set<string>();
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -195,9 +196,9 @@ export class QuotaCounter {
     await this.sweep(Infinity);
   }
 
-  /** Charges this process holds for the workspace, counted but not handed out (tests, docs). */
+  /** Calls this process holds for the workspace, counted but not handed out, or still on their way back (tests, docs). */
   leased(workspaceId: string): number {
-    let sum = 0;
+    let sum = this.returning.get(workspaceId);
     for (const q of this.queues.values()) if (q.workspaceId === workspaceId) sum += q.lease?.held ?? 0;
     return sum;
   }
@@ -295,7 +296,7 @@ export class QuotaCounter {
     this.onQuery();
     const month = this.pool.query(REFUND_SQL, [q.workspaceId, l.month, credits, n]);
     const rate = l.rate && q.rate ? (this.onQuery(), this.pool.query(RATE_REFUND_SQL, [q.workspaceId, q.rate.name, l.rate.windowStart, n])) : undefined;
-    return Promise.all([month, rate]).then(() => undefined, this.onError);
+    return this.returning.track(q.workspaceId, n, Promise.all([month, rate])).catch(this.onError);
   }
 
   /** Gives back leases older than LEASE_MAX_AGE_MS (all of them at `Infinity`) and forgets idle queues. */
