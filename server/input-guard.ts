@@ -26,6 +26,25 @@ function pathOf(node: Node | undefined, last?: string | number): (string | numbe
 const dotted = (parts: (string | number)[]) => parts.map((p) => truncate(String(p))).join('.');
 
 /**
+ * One child of `node`: a string checked, an object or array put on the stack to walk. A function
+ * of its own rather than a closure per node: the dev loader (tsx) names each closure it makes.
+ */
+function visit(stack: Node[], node: Node, child: unknown, key: string | number): InputProblem | undefined {
+  if (typeof child === 'string') {
+    const message = unstorableText(child);
+    return message ? { path: dotted(pathOf(node, key)), message } : undefined;
+  }
+  if (child === null || typeof child !== 'object') return undefined;
+  if (node.level >= MAX_INPUT_DEPTH) {
+    // Named by the field the caller sent it in: the full path would be 32 segments long.
+    const field = pathOf(node, key)[0];
+    return { path: typeof field === 'string' ? truncate(field) : '', message: `nested deeper than ${MAX_INPUT_DEPTH} levels` };
+  }
+  stack.push({ value: child, level: node.level + 1, key, parent: node });
+  return undefined;
+}
+
+/**
  * What no route or procedure can take, whatever its schema says, checked once for every request
  * before any schema runs: strings and object keys PostgreSQL would refuse (NUL, lone surrogates:
  * a database error, so a 500), and nesting deeper than MAX_INPUT_DEPTH (schemas, JSON.stringify and
@@ -44,29 +63,15 @@ export function inputProblem(input: unknown): InputProblem | undefined {
   const stack: Node[] = [{ value: input, level: 1, key: undefined, parent: undefined }];
   while (stack.length > 0) {
     const node = stack.pop()!;
-    const visit = (child: unknown, key: string | number): InputProblem | undefined => {
-      if (typeof child === 'string') {
-        const message = unstorableText(child);
-        return message ? { path: dotted(pathOf(node, key)), message } : undefined;
-      }
-      if (child === null || typeof child !== 'object') return undefined;
-      if (node.level >= MAX_INPUT_DEPTH) {
-        // Named by the field the caller sent it in: the full path would be 32 segments long.
-        const field = pathOf(node, key)[0];
-        return { path: typeof field === 'string' ? truncate(field) : '', message: `nested deeper than ${MAX_INPUT_DEPTH} levels` };
-      }
-      stack.push({ value: child, level: node.level + 1, key, parent: node });
-      return undefined;
-    };
     let problem: InputProblem | undefined;
     if (Array.isArray(node.value)) {
-      for (let i = 0; i < node.value.length && !problem; i++) problem = visit(node.value[i], i);
+      for (let i = 0; i < node.value.length && !problem; i++) problem = visit(stack, node, node.value[i], i);
     } else {
       for (const key of Object.keys(node.value)) {
         const message = unstorableText(key);
         // The key itself is never echoed: it is what is wrong.
         if (message) return { path: dotted(pathOf(node)), message: `a field name ${message}` };
-        problem = visit((node.value as Record<string, unknown>)[key], key);
+        problem = visit(stack, node, (node.value as Record<string, unknown>)[key], key);
         if (problem) break;
       }
     }

@@ -42,10 +42,15 @@ export function generateSecret(prefix: string, environment: KeyEnvironment): str
 
 /** True when the string has the generated shape and its checksum matches; no database involved. */
 export function hasValidChecksum(secret: string): boolean {
-  const m = SECRET_RE.exec(secret);
-  if (!m) return false;
-  const body = secret.slice(0, secret.length - CHECKSUM_CHARS);
-  return checksum(body) === secret.slice(-CHECKSUM_CHARS);
+  if (!SECRET_RE.test(secret)) return false;
+  // Compared digit by digit from the end, as base62Fixed writes them: no strings made. Every
+  // request is authenticated and every verification checked through here (twice per verify call).
+  let n = crc32(secret.slice(0, secret.length - CHECKSUM_CHARS)) >>> 0;
+  for (let i = secret.length - 1; i >= secret.length - CHECKSUM_CHARS; i--) {
+    if (secret.charCodeAt(i) !== BASE62.charCodeAt(n % 62)) return false;
+    n = Math.floor(n / 62);
+  }
+  return true;
 }
 
 export function environmentOf(secret: string): KeyEnvironment | undefined {

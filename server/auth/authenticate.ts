@@ -35,10 +35,16 @@ export async function authenticate(source: KeyVerifier | EntityManager, secret: 
     scopes: record.scopes,
     rateLimits: record.rateLimits,
     allowlist: record.hasAllowlist ? record.allowlist : undefined,
-    // A closure rather than the secret itself on the principal: nothing that serialises a
-    // principal (a logger, an error) can reach the secret through it.
-    recheck: () => authenticate(source instanceof KeyVerifier ? source : (source.fork() as EntityManager), secret, pepper),
+    // A function rather than the secret itself on the principal: nothing that serialises a
+    // principal (a logger, an error) can reach the secret through it. Bound, not an arrow: the
+    // dev loader (tsx) names every arrow made, a defineProperty per request on the verify path.
+    recheck: source instanceof KeyVerifier ? authenticate.bind(undefined, source, secret, pepper) : recheckWithFork.bind(undefined, source, secret, pepper),
   };
+}
+
+/** A principal authenticated through an EntityManager is checked again on a fresh fork of it. */
+function recheckWithFork(em: EntityManager, secret: string, pepper: string | undefined): Promise<Principal | undefined> {
+  return authenticate(em.fork() as EntityManager, secret, pepper);
 }
 
 /**
