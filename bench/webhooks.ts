@@ -19,8 +19,9 @@
 // The API (`server/main.ts`) and the worker (`temporal/worker-main.ts`) run as their own processes,
 // exactly as `npm run api` / `npm run worker`. Starts its own PostgreSQL database (on DATABASE_URL's
 // server, or an embedded one) and a Temporal dev server unless TEMPORAL_ADDRESS is set.
-// --profile <dir>: the API and worker write V8 CPU profiles there when they exit.
+// --profile <dir>: the API, the worker and the floor worker write V8 CPU profiles there when they exit.
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
@@ -132,6 +133,23 @@ function cpuOf(parts: Parts): Record<string, number> {
   return out;
 }
 
+/** A process's CPU seconds by thread name (/proc/<pid>/task/<tid>/stat): V8's main thread, the workflow thread, the SDK core's. */
+function threadCpu(pid: number | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (pid === undefined) return out;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
 /** A history event as fetchHistory() returns it: one `…Attributes` field set per event. */
 type HistoryEvent = Record<string, unknown> & { activityTaskStartedEventAttributes?: { attempt?: number | null } | null };
 
@@ -234,7 +252,7 @@ export async function run(args: string[]): Promise<void> {
     cleanups.add(() => stopChild(worker.child));
     const floorArrivals = new Map<string, number>();
     let floorReady = false;
-    const floor = spawnNode(['bench/_webhooks-floor-worker.ts'], { TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_TASK_QUEUE: floorQueue, LOG_LEVEL: 'warn' }, { ipc: true });
+    const floor = spawnNode(['bench/_webhooks-floor-worker.ts'], { TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_TASK_QUEUE: floorQueue, LOG_LEVEL: 'warn' }, { ipc: true, nodeFlags: prof('floor') });
     floor.child.on('message', (m: unknown) => {
       if (m === 'ready') floorReady = true;
       else if (Array.isArray(m)) floorArrivals.set(`floor-${suffix}-${m[0] as number}`, m[1] as number);
@@ -299,19 +317,28 @@ export async function run(args: string[]): Promise<void> {
     const lastRun = new Map<Arm['name'], Run>();
     const round = async (arm: Arm, r: number, seconds: number): Promise<Figures & { cpu: string }> => {
       const before = cpuOf(arm.parts);
+      const workerPid = arm.parts.worker?.()[0];
+      const threadsBefore = threadCpu(workerPid);
       const txBefore = await transactions();
       const driven = await drive(Math.round(r * seconds), arm.send, r);
       const f = await settle(`${arm.name} at ${r}/s`, driven, arm.arrivals, 300_000);
       lastRun.set(arm.name, driven);
       await quiesce(arm);
       const after = cpuOf(arm.parts);
+      const threadsAfter = threadCpu(workerPid);
       // Backends report their counts within a second of going idle: waited for, so the round's own are in.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       const tx = (await transactions()) - txBefore - 1;
       const cpu = Object.keys(after)
         .map((k) => `${k} ${(((after[k]! - (before[k] ?? 0)) * 1000) / f.n).toFixed(2)}`)
         .join(', ');
-      return { ...f, cpu: `CPU ms/delivery: ${cpu}; PostgreSQL transactions/delivery ${(tx / f.n).toFixed(2)}` };
+      const threads = Object.keys(threadsAfter)
+        .map((k) => [k, ((threadsAfter[k]! - (threadsBefore[k] ?? 0)) * 1000) / f.n] as const)
+        .filter(([, ms]) => ms >= 0.05)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, ms]) => `${k} ${ms.toFixed(2)}`)
+        .join(', ');
+      return { ...f, cpu: `CPU ms/delivery: ${cpu}; PostgreSQL transactions/delivery ${(tx / f.n).toFixed(2)}\n    worker threads, CPU ms/delivery: ${threads}` };
     };
     const sustains = (f: Figures, r: number) => f.perSecond >= 0.95 * r && f.p95 < sloMs;
     /** Both arms at `r`, `times` rounds, in ABBA order; the median round's p95 of each, and whether the floor kept up every round. */
