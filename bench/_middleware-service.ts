@@ -1,5 +1,6 @@
 // The provider's service for bench/middleware.ts: one Express app, the same handler unprotected,
-// behind @gatehouse/express verifying every request, and behind it with the short cache on.
+// behind a middleware that does nothing, behind @gatehouse/express verifying every request, and
+// behind it with the short cache on.
 // Usage reporting is on for both guarded routes. Env: PORT, GATEHOUSE_URL, SERVICE_KEY, CACHE_TTL_MS.
 import express, { type RequestHandler } from 'express';
 import { gatehouse } from '@gatehouse/express';
@@ -13,6 +14,9 @@ const handler: RequestHandler = (_req, res) => {
 const app = express();
 app.disable('x-powered-by');
 app.get('/none', handler);
+// A yardstick: the same handler behind a middleware that only calls next(), the price Express puts
+// on any middleware of a route.
+app.get('/passthrough', (_req, _res, next) => next(), handler);
 app.get('/verify', gatehouse(common), handler);
 app.get('/cached', gatehouse({ ...common, cacheTtlMs: Number(env('CACHE_TTL_MS')) }), handler);
 app.get('/healthz', (_req, res) => {

@@ -72,6 +72,24 @@ function cpuSplit(pid: number | undefined): { user: number; system: number } | u
 }
 const CLOCK_TICKS = 100;
 
+/** A process's CPU seconds by thread name (/proc/<pid>/task/<tid>/stat): V8's main thread, the workflow thread, the SDK core's. */
+export function threadCpu(pid: number | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (pid === undefined) return out;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+
 /**
  * A load run plus the server's CPU time per request: far steadier than req/s on a shared machine,
  * since another process taking the CPU lowers throughput but not the work each request needs.
@@ -80,21 +98,36 @@ export async function measured(
   pid: number | undefined,
   run: () => Promise<Load>,
   others: Record<string, () => number[]> = {},
-): Promise<Load & { cpuUs?: number; kernelShare?: number; total: number; busy?: Record<string, number> }> {
+): Promise<Load & { cpuUs?: number; kernelShare?: number; total: number; busy?: Record<string, number>; threadsUs?: Record<string, number> }> {
   const before = cpuSplit(pid);
+  const threadsBefore = threadCpu(pid);
   const othersBefore = Object.entries(others).map(([name, pids]) => [name, new Map(pids().map((p) => [p, cpuSeconds(p)]))] as const);
   const t0 = performance.now();
   const r = await run();
   const seconds = (performance.now() - t0) / 1000;
   const total = r.rps * seconds;
   const after = cpuSplit(pid);
+  const threadsAfter = threadCpu(pid);
   // Each group's share of one CPU over the run, from the processes it had when the run started and
   // still has (a backend its pool closed meanwhile counts for nothing).
   const busy = othersBefore.length ? Object.fromEntries(othersBefore.map(([name, start]) => [name, usedSince(start) / seconds])) : undefined;
   if (before === undefined || after === undefined) return { ...r, total, busy };
   const user = after.user - before.user;
   const system = after.system - before.system;
-  return { ...r, total, busy, cpuUs: ((user + system) * 1e6) / total, kernelShare: system / (user + system) };
+  // Per thread: V8's main thread against its collector's helpers and libuv's pool, which a
+  // process-wide figure lumps together.
+  const threadsUs = Object.fromEntries(Object.keys(threadsAfter).map((name) => [name, ((threadsAfter[name]! - (threadsBefore[name] ?? 0)) * 1e6) / total]));
+  return { ...r, total, busy, threadsUs, cpuUs: ((user + system) * 1e6) / total, kernelShare: system / (user + system) };
+}
+
+/** `main 80, V8Worker 12, …`: a `threadsUs` figure, largest first, threads under 0.5 µs left out. */
+export function threadsLine(threadsUs: Record<string, number> | undefined): string {
+  if (!threadsUs) return '';
+  return Object.entries(threadsUs)
+    .filter(([, us]) => us >= 0.5)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, us]) => `${name} ${us.toFixed(1)}`)
+    .join(', ');
 }
 
 function usedSince(start: Map<number, number | undefined>): number {
@@ -239,7 +272,7 @@ export async function waitForPost(url: string, child: ChildProcess, output: stri
   }
 }
 
-export type Measured = Load & { cpuUs?: number; kernelShare?: number; busy?: Record<string, number> };
+export type Measured = Load & { cpuUs?: number; kernelShare?: number; busy?: Record<string, number>; threadsUs?: Record<string, number> };
 
 export type RoundResult = Measured & { cpuMedianUs: number; perRound: number[] };
 
@@ -265,7 +298,7 @@ export async function rounds(count: number, runs: Record<string, () => Promise<M
       const r = await runs[name]!();
       if (r.errors || r.non2xx) throw new Error(`${name}, round ${i}: ${r.errors} errors / ${r.non2xx} non-2xx`);
       const busy = Object.entries(r.busy ?? {}).map(([who, share]) => `, ${who} ${(share * 100).toFixed(0)} % of a CPU`).join('');
-      line.push(`${name} ${r.rps.toFixed(0)} req/s (p99 ${r.p99.toFixed(2)} ms${r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req${r.kernelShare === undefined ? '' : ` (${(r.kernelShare * 100).toFixed(0)} % kernel)`}`}${busy})`);
+      line.push(`${name} ${r.rps.toFixed(0)} req/s (p99 ${r.p99.toFixed(2)} ms${r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req${r.kernelShare === undefined ? '' : ` (${(r.kernelShare * 100).toFixed(0)} % kernel)`}`}${busy}${r.threadsUs ? `; by thread, µs/req: ${threadsLine(r.threadsUs)}` : ''})`);
       if (!best[name] || r.rps > best[name].rps) best[name] = r;
       if (r.cpuUs !== undefined) (cpu[name] ??= []).push(r.cpuUs);
       (perRound[name] ??= []).push(r.rps);

@@ -7,6 +7,9 @@
 // Gatehouse shares this machine, so every arm has it ingesting the same usage reports beside it
 // (bench/ingestion-ballast.ts); `none (quiet)` is the unprotected route with Gatehouse idle, and
 // `ingestion_interference` what its ingestion next door costs a route that never calls it.
+// `passthrough`: the route behind a middleware that only calls next(), beside the same ingestion:
+// what Express charges any middleware (`passthrough_ratio`), so `cached_vs_passthrough_ratio` is
+// the guard's own share. Each arm's CPU is also printed per thread (main, V8's helpers).
 // Options: --duration <s> (default 10), --connections <n> (default 32), --rounds <n> (default 5),
 // --profile <dir> (a V8 CPU profile of the service), --profile-api <dir> (one of the API).
 // Starts its own database and Temporal as bench/verify.ts does; the API is `server/main.ts`.
@@ -95,7 +98,7 @@ export async function run(args: string[]): Promise<void> {
     cleanups.add(sink.close);
     const route = (path: string, to?: string) => (d = duration) =>
       besideIngestion(to, service, 'bench-caller', path, (onResponse) => load(svcUrl, keyHeader, undefined, { duration: d, connections, path, onResponse }));
-    for (const warm of [route('/none'), route('/verify'), route('/cached')]) await warm(2);
+    for (const warm of [route('/none'), route('/passthrough'), route('/verify'), route('/cached')]) await warm(2);
     pinGatehouse(api.child.pid!, databaseUrl);
     say(serviceCap(svc.child.pid!, args, cleanups));
     const zero = cpuZero(api.child.pid!, databaseUrl);
@@ -104,6 +107,7 @@ export async function run(args: string[]): Promise<void> {
       {
         none: () => measured(svc.child.pid, () => route('/none', apiUrl)(), zero),
         'none (quiet)': () => measured(svc.child.pid, () => route('/none')(), zero),
+        passthrough: () => measured(svc.child.pid, () => route('/passthrough', apiUrl)(), zero),
         verify: () => measured(svc.child.pid, () => route('/verify', sink.url)(), zero),
         cached: () => measured(svc.child.pid, () => route('/cached', sink.url)(), zero),
       },
@@ -120,8 +124,12 @@ export async function run(args: string[]): Promise<void> {
     const quiet = results['none (quiet)']!;
     const cachedVsQuiet = roundRatio(cached, quiet);
     const interference = roundRatio(none, quiet);
+    const passthrough = results['passthrough']!;
+    const passthroughRatio = roundRatio(passthrough, none);
+    const cachedVsPassthrough = roundRatio(cached, passthrough);
     say(`verifying every request ÷ unprotected, median of per-round ratios = ${verifyRatio} (reported); best ${verify.rps.toFixed(0)} ÷ ${none.rps.toFixed(0)} req/s = ${ratio(verify.rps, none.rps)}`);
     say(`short cache (${CACHE_TTL_MS / 1000} s) ÷ unprotected, both beside Gatehouse ingesting their reports = ${cachedRatio} (target ≥ 0.90); best ${cached.rps.toFixed(0)} ÷ ${none.rps.toFixed(0)} req/s = ${ratio(cached.rps, none.rps)}`);
+    say(`a middleware that only calls next() ÷ unprotected = ${passthroughRatio} (Express's price for any middleware); short cache ÷ that = ${cachedVsPassthrough} (the guard's own)`);
     say(`short cache ÷ unprotected with Gatehouse idle = ${cachedVsQuiet}; the unprotected route beside the ingestion ÷ with Gatehouse idle = ${interference}`);
     // CPU per request of the service alone: what the middleware costs the service itself.
     const cpuVerify = ratio(none.cpuMedianUs, verify.cpuMedianUs);
@@ -134,6 +142,8 @@ export async function run(args: string[]): Promise<void> {
         cached_ratio: cachedRatio,
         cached_vs_quiet_none_ratio: cachedVsQuiet,
         ingestion_interference: interference,
+        passthrough_ratio: passthroughRatio,
+        cached_vs_passthrough_ratio: cachedVsPassthrough,
         cpu_verify_ratio: Number.isFinite(cpuVerify) ? cpuVerify : null,
         cpu_cached_ratio: Number.isFinite(cpuCached) ? cpuCached : null,
         none_rps: Math.round(none.rps),

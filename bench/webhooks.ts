@@ -21,7 +21,6 @@
 // server, or an embedded one) and a Temporal dev server unless TEMPORAL_ADDRESS is set.
 // --profile <dir>: the API, the worker and the floor worker write V8 CPU profiles there when they exit.
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
@@ -34,7 +33,7 @@ import { createOrm, migrate } from '../db/orm.js';
 import { startTemporalDevServer, stopChild } from '../temporal/dev-server.js';
 import { deliveryWorkflowId, fanoutWorkflowId } from '../temporal/workflow-ids.js';
 import { freePort } from '../test/free-port.js';
-import { backendsOf, cpuSeconds, percentile } from './load.js';
+import { backendsOf, cpuSeconds, percentile, threadCpu } from './load.js';
 import { benchDatabase, Cleanups, option, spawnNode, type NodeChild } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -130,23 +129,6 @@ function cpuOf(parts: Parts): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, pids] of Object.entries(parts)) out[name] = pids().reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
   out['bench'] = process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6;
-  return out;
-}
-
-/** A process's CPU seconds by thread name (/proc/<pid>/task/<tid>/stat): V8's main thread, the workflow thread, the SDK core's. */
-function threadCpu(pid: number | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (pid === undefined) return out;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      // the thread ended
-    }
-  }
   return out;
 }
 
