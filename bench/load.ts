@@ -89,7 +89,6 @@ export function threadCpu(pid: number | undefined): Record<string, number> {
   return out;
 }
 
-
 /**
  * A load run plus the server's CPU time per request: far steadier than req/s on a shared machine,
  * since another process taking the CPU lowers throughput but not the work each request needs.
@@ -120,7 +119,7 @@ export async function measured(
   return { ...r, total, busy, threadsUs, cpuUs: ((user + system) * 1e6) / total, kernelShare: system / (user + system) };
 }
 
-/** `main 80, V8Worker 12, …`: a `threadsUs` figure, largest first, threads under 0.5 µs left out. */
+/** `MainThread 80.1, V8Worker 1.2, …`: a `threadsUs` figure, largest first, threads under 0.5 µs left out. */
 export function threadsLine(threadsUs: Record<string, number> | undefined): string {
   if (!threadsUs) return '';
   return Object.entries(threadsUs)

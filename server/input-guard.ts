@@ -27,7 +27,7 @@ const dotted = (parts: (string | number)[]) => parts.map((p) => truncate(String(
 
 /**
  * One child of `node`: a string checked, an object or array put on the stack to walk. A function
- * of its own rather than a closure per node: the dev loader (tsx) names each closure it makes.
+ * of its own rather than a closure per node: tsx (which `npm start` runs under) names each closure it makes.
  */
 function visit(stack: Node[], node: Node, child: unknown, key: string | number): InputProblem | undefined {
   if (typeof child === 'string') {

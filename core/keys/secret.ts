@@ -43,7 +43,7 @@ export function generateSecret(prefix: string, environment: KeyEnvironment): str
 /** True when the string has the generated shape and its checksum matches; no database involved. */
 export function hasValidChecksum(secret: string): boolean {
   if (!SECRET_RE.test(secret)) return false;
-  // Compared digit by digit from the end, as base62Fixed writes them: no strings made. Every
+  // Compared digit by digit from the end, as base62Fixed writes them, without building the digits. Every
   // request is authenticated and every verification checked through here (twice per verify call).
   let n = crc32(secret.slice(0, secret.length - CHECKSUM_CHARS)) >>> 0;
   for (let i = secret.length - 1; i >= secret.length - CHECKSUM_CHARS; i--) {

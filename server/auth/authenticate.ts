@@ -36,8 +36,8 @@ export async function authenticate(source: KeyVerifier | EntityManager, secret: 
     rateLimits: record.rateLimits,
     allowlist: record.hasAllowlist ? record.allowlist : undefined,
     // A function rather than the secret itself on the principal: nothing that serialises a
-    // principal (a logger, an error) can reach the secret through it. Bound, not an arrow: the
-    // dev loader (tsx) names every arrow made, a defineProperty per request on the verify path.
+    // principal (a logger, an error) can reach the secret through it. Bound, not an arrow: tsx (which
+    // `npm start` runs under) names every arrow it makes, a defineProperty per request on the verify path.
     recheck: source instanceof KeyVerifier ? authenticate.bind(undefined, source, secret, pepper) : recheckWithFork.bind(undefined, source, secret, pepper),
   };
 }
