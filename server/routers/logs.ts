@@ -67,6 +67,9 @@ async function assertStillAllowed(ctx: Context & { principal: Principal }): Prom
   }
 }
 
+const logsTailInput = z.strictObject({ keyId: z.string().min(1).max(128).optional(), source: z.enum(LOG_SOURCES).optional(), kind: z.enum(LOG_KINDS).optional() });
+type LogsTailInput = z.output<typeof logsTailInput>;
+
 export const logsRouter = router({
   /** The request log, newest first, keyset-paginated (`nextCursor` → `cursor`). */
   search: scopedProcedure('usage:read')
@@ -79,24 +82,33 @@ export const logsRouter = router({
    * and with an error once the caller may no longer read the log (checked before every poll).
    */
   tail: scopedProcedure('usage:read')
-    .input(z.strictObject({ keyId: z.string().min(1).max(128).optional(), source: z.enum(LOG_SOURCES).optional(), kind: z.enum(LOG_KINDS).optional() }).optional())
-    .subscription(async function* ({ ctx, input, signal }) {
-      // Claimed when the stream starts, so a stream that never starts holds no slot.
-      const release = claimTailSlot(ctx.principal.workspaceId);
-      signal?.addEventListener('abort', release, { once: true });
-      try {
-        const sources = logSources(input ?? {});
-        let after = await lastLogId(ctx.em, ctx.principal.workspaceId);
-        while (!signal?.aborted) {
-          await assertStillAllowed(ctx);
-          const { entries, lastId } = await logsAfter(ctx.em.fork(), ctx.principal.workspaceId, after, sources);
-          for (const e of entries) if (!input?.keyId || e.keyId === input.keyId) yield e;
-          if (lastId !== null) after = lastId;
-          // Aborted with the request, so a client leaving frees its slot at once, not a poll later.
-          if (lastId === null) await sleep(TAIL_POLL_MS, undefined, { signal });
-        }
-      } finally {
-        release();
-      }
+    .input(logsTailInput.optional())
+    .subscription(async ({ ctx, input, signal }) => {
+      // Where the tail starts is read before the stream answers `connected` (tRPC sends it once
+      // this resolver has returned): a record written after the client saw `connected` is always
+      // streamed. Read inside the stream, a slow first poll could start past it (seen in CI).
+      const start = await lastLogId(ctx.em, ctx.principal.workspaceId);
+      return tailAfter(ctx, input ?? {}, start, signal);
     }),
 });
+
+/** The tail's stream: every record of the caller's workspace after `start`, as it is written. */
+async function* tailAfter(ctx: Context & { principal: Principal }, input: LogsTailInput, start: string, signal: AbortSignal | undefined) {
+  // Claimed when the stream starts, so a stream that never starts holds no slot.
+  const release = claimTailSlot(ctx.principal.workspaceId);
+  signal?.addEventListener('abort', release, { once: true });
+  try {
+    const sources = logSources(input);
+    let after = start;
+    while (!signal?.aborted) {
+      await assertStillAllowed(ctx);
+      const { entries, lastId } = await logsAfter(ctx.em.fork(), ctx.principal.workspaceId, after, sources);
+      for (const e of entries) if (!input.keyId || e.keyId === input.keyId) yield e;
+      if (lastId !== null) after = lastId;
+      // Aborted with the request, so a client leaving frees its slot at once, not a poll later.
+      if (lastId === null) await sleep(TAIL_POLL_MS, undefined, { signal });
+    }
+  } finally {
+    release();
+  }
+}
