@@ -63,30 +63,44 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
 /** The same, apart: the kernel's share (socket writes on loopback) moves with the other core's load. */
 function cpuSplit(pid: number | undefined): { user: number; system: number } | undefined {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    // utime and stime are fields 14 and 15 of stat(5); the split drops the first two.
-    return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
+    return statTimes(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
 }
 const CLOCK_TICKS = 100;
 
+/** utime and stime (fields 14 and 15 of stat(5)) in seconds, read after the name, which may hold spaces and parentheses. */
+function statTimes(stat: string): { user: number; system: number } {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
+}
+
 /** A process's CPU seconds by thread name (/proc/<pid>/task/<tid>/stat): V8's main thread, the workflow thread, the SDK core's. */
 export function threadCpu(pid: number | undefined): Record<string, number> {
   const out: Record<string, number> = {};
-  if (pid === undefined) return out;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+  let tids: string[];
+  try {
+    tids = pid === undefined ? [] : readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out; // the process ended
+  }
+  for (const tid of tids) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+      const { user, system } = statTimes(stat);
+      out[name] = (out[name] ?? 0) + user + system;
     } catch {
       // the thread ended
     }
   }
   return out;
+}
+
+/** CPU by thread between two `threadCpu` readings, divided by `per` items (requests, deliveries) and times `scale` (1e6: µs, 1e3: ms). */
+export function threadCpuPer(before: Record<string, number>, after: Record<string, number>, per: number, scale: number): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((name) => [name, ((after[name]! - (before[name] ?? 0)) * scale) / per]));
 }
 
 /**
@@ -115,17 +129,17 @@ export async function measured(
   const system = after.system - before.system;
   // Per thread: V8's main thread against its collector's helpers and libuv's pool, which a
   // process-wide figure lumps together.
-  const threadsUs = Object.fromEntries(Object.keys(threadsAfter).map((name) => [name, ((threadsAfter[name]! - (threadsBefore[name] ?? 0)) * 1e6) / total]));
+  const threadsUs = threadCpuPer(threadsBefore, threadsAfter, total, 1e6);
   return { ...r, total, busy, threadsUs, cpuUs: ((user + system) * 1e6) / total, kernelShare: system / (user + system) };
 }
 
-/** `MainThread 80.1, V8Worker 1.2, …`: a `threadsUs` figure, largest first, threads under 0.5 µs left out. */
-export function threadsLine(threadsUs: Record<string, number> | undefined): string {
-  if (!threadsUs) return '';
-  return Object.entries(threadsUs)
-    .filter(([, us]) => us >= 0.5)
+/** `MainThread 80.1, V8Worker 1.2, …`: CPU by thread, largest first, at `decimals` places; threads that would round to nothing left out. */
+export function threadsLine(byThread: Record<string, number> | undefined, decimals = 1): string {
+  if (!byThread) return '';
+  return Object.entries(byThread)
+    .filter(([, v]) => v >= 5 * 10 ** -decimals)
     .sort((a, b) => b[1] - a[1])
-    .map(([name, us]) => `${name} ${us.toFixed(1)}`)
+    .map(([name, v]) => `${name} ${v.toFixed(decimals)}`)
     .join(', ');
 }
 

@@ -33,7 +33,7 @@ import { createOrm, migrate } from '../db/orm.js';
 import { startTemporalDevServer, stopChild } from '../temporal/dev-server.js';
 import { deliveryWorkflowId, fanoutWorkflowId } from '../temporal/workflow-ids.js';
 import { freePort } from '../test/free-port.js';
-import { backendsOf, cpuSeconds, percentile, threadCpu } from './load.js';
+import { backendsOf, cpuSeconds, percentile, threadCpu, threadCpuPer, threadsLine } from './load.js';
 import { benchDatabase, Cleanups, option, spawnNode, type NodeChild } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -314,12 +314,7 @@ export async function run(args: string[]): Promise<void> {
       const cpu = Object.keys(after)
         .map((k) => `${k} ${(((after[k]! - (before[k] ?? 0)) * 1000) / f.n).toFixed(2)}`)
         .join(', ');
-      const threads = Object.keys(threadsAfter)
-        .map((k) => [k, ((threadsAfter[k]! - (threadsBefore[k] ?? 0)) * 1000) / f.n] as const)
-        .filter(([, ms]) => ms >= 0.05)
-        .sort((a, b) => b[1] - a[1])
-        .map(([k, ms]) => `${k} ${ms.toFixed(2)}`)
-        .join(', ');
+      const threads = threadsLine(threadCpuPer(threadsBefore, threadsAfter, f.n, 1e3), 2);
       return { ...f, cpu: `CPU ms/delivery: ${cpu}; PostgreSQL transactions/delivery ${(tx / f.n).toFixed(2)}\n    worker threads, CPU ms/delivery: ${threads}` };
     };
     const sustains = (f: Figures, r: number) => f.perSecond >= 0.95 * r && f.p95 < sloMs;
