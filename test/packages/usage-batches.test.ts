@@ -37,6 +37,11 @@ describe('@gatehouse/express: the usage batches it sends', () => {
     const guard = createGuard({ url: 'http://gatehouse.test', apiKey: 'svc', flushIntervalMs: 60_000, fetch });
     const reports = [
       report(),
+      // Rows share their start and end with the last one while those fields are the same: each change shows.
+      report({ code: 'RATE_LIMITED', status: 429 }),
+      report({ code: 'RATE_LIMITED', time: '2026-12-03T08:00:00.124Z' }),
+      report({ route: '/products', time: '2026-12-03T08:00:00.124Z' }),
+      report({ key_id: 'key_2', time: '2026-12-03T08:00:00.124Z' }),
       report({ key_id: null, code: null, status: 401, latency_ms: 0 }),
       report({ route: '/say/"quoted"\\back\\slash', method: 'PATCH' }),
       report({ route: '/naïve/日本/😀', time: 'not\nan ISO time' }),

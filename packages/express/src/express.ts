@@ -35,14 +35,19 @@ interface RouteLayer {
  */
 function routePattern(req: Request): string {
   const routed = (req.route as { path?: unknown } | undefined)?.path;
-  if (typeof routed === 'string') return routedPattern(`${req.baseUrl ?? ''}${routed}`);
+  if (typeof routed === 'string') {
+    // At the app's top level the route's own path string is the key: the same string every time,
+    // whose hash V8 keeps, so no string is built or hashed per response.
+    const base = req.baseUrl;
+    return routedPattern(base ? `${base}${routed}` : routed);
+  }
   try {
     const stack = (req.app as unknown as { router?: { stack?: RouteLayer[] } }).router?.stack ?? [];
     const path = new URL(req.originalUrl, 'http://local').pathname;
     for (const layer of stack) {
       if (!layer.route || typeof layer.route.path !== 'string' || !layer.match?.(path)) continue;
       if (layer.route._handlesMethod && !layer.route._handlesMethod(req.method)) continue;
-      return pattern(layer.route.path);
+      return routedPattern(layer.route.path);
     }
   } catch {
     // Express internals changed shape: fall through to "unmatched" rather than record a raw path.
@@ -58,21 +63,37 @@ const routedPatterns = new Map<string, string>();
 function routedPattern(path: string): string {
   let p = routedPatterns.get(path);
   if (p === undefined) {
-    p = pattern(path);
+    p = pattern(path).slice(0, 200);
     if (routedPatterns.size >= 1_000) routedPatterns.clear();
     routedPatterns.set(path, p);
   }
   return p;
 }
 
-/** Now as ISO 8601, made once per millisecond however many responses finish in it. */
-let isoAt = 0;
+/**
+ * The wall clock as ISO 8601 at `perfNow` (a `performance.now()` the caller has read anyway): read
+ * once per millisecond of the monotonic clock however many responses finish in it, so a response
+ * costs one clock read, not two; and formatted by `toISOString` once per second, the milliseconds
+ * written after the second's prefix (the formatting cost more than the rest of a response's report,
+ * profiled in BENCHMARKS.md). The wall clock is still what is written (never `timeOrigin` plus the
+ * monotonic clock, which drifts from it when the system clock is adjusted).
+ */
+let isoPerfAt = -Infinity;
 let iso = '';
-function isoNow(): string {
-  const now = Date.now();
-  if (now !== isoAt) {
-    isoAt = now;
-    iso = new Date(now).toISOString();
+let second = NaN;
+let secondPrefix = '';
+function isoAt(perfNow: number): string {
+  if (perfNow - isoPerfAt >= 1) {
+    isoPerfAt = perfNow;
+    const ms = Date.now();
+    const s = Math.floor(ms / 1000);
+    if (s !== second) {
+      second = s;
+      // `2026-12-04T15:20:31.`: the part before the milliseconds, the same for the whole second.
+      secondPrefix = new Date(s * 1000).toISOString().slice(0, -4);
+    }
+    const m = ms - s * 1000;
+    iso = `${secondPrefix}${m < 10 ? '00' : m < 100 ? '0' : ''}${m}Z`;
   }
   return iso;
 }
@@ -89,10 +110,16 @@ function clientIp(req: Request): string | undefined {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
-const REPORT = Symbol('gatehouse.report');
-const SINK = Symbol('gatehouse.sink');
-/** A response the middleware saw: its report, and the guard that sends it. */
-type Reported = Response & { [REPORT]?: UsageReport; [SINK]?: (r: UsageReport) => void };
+/** A guarded response's report until it is sent, and the guard's sink that takes it then. */
+type Pending = UsageReport & { sink: (r: UsageReport) => void };
+
+/**
+ * Each guarded response's pending report, on the response under a symbol: one property store. A
+ * WeakMap keyed by the response, tried instead, cost more than the rest of the guard together
+ * (giving each response its identity hash, profiled on Node 24 in BENCHMARKS.md).
+ */
+const PENDING = Symbol('gatehouse.report');
+type Reported = Response & { [PENDING]?: Pending };
 
 /**
  * Completes and hands on a guarded response's report once it is sent: one subscriber to Node's
@@ -101,15 +128,16 @@ type Reported = Response & { [REPORT]?: UsageReport; [SINK]?: (r: UsageReport) =
  */
 function onFinished(message: unknown): void {
   const { request, response } = message as { request: Request; response: Reported };
-  const report = response[REPORT];
+  const report = response[PENDING];
   if (report === undefined) return;
-  report.route = routePattern(request).slice(0, 200);
-  report.status = response.statusCode;
-  report.latency_ms = Math.round((performance.now() - report.latency_ms) * 100) / 100;
-  report.time = isoNow();
   // Once per response, however many guards (or listeners, off the channel) saw it.
-  response[REPORT] = undefined;
-  response[SINK]!(report);
+  response[PENDING] = undefined;
+  const now = performance.now();
+  report.route = routePattern(request);
+  report.status = response.statusCode;
+  report.latency_ms = Math.round((now - report.latency_ms) * 100) / 100;
+  report.time = isoAt(now);
+  report.sink(report);
 }
 let subscribed = false;
 /**
@@ -118,6 +146,21 @@ let subscribed = false;
  * response gets a `finish` listener of its own instead.
  */
 const CHANNEL_RUNTIME = !('bun' in process.versions) && !('deno' in process.versions);
+
+/**
+ * Whether a response's end is published on the channel: decided once per prototype (an Express
+ * app's responses share one), since `instanceof` walks the chain Express lengthened on every call.
+ */
+let lastProto: unknown;
+let lastPublishes = false;
+function publishesFinish(res: Response): boolean {
+  const proto = Object.getPrototypeOf(res) as unknown;
+  if (proto !== lastProto) {
+    lastProto = proto;
+    lastPublishes = CHANNEL_RUNTIME && res instanceof ServerResponse;
+  }
+  return lastPublishes;
+}
 
 /**
  * Express middleware: answers 401/403/429 itself (RateLimit-* headers included), lets valid
@@ -151,10 +194,10 @@ export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
     // The request's usage report, made now with every field in place (one object, one shape),
     // completed by the verification's answer and, once the response is sent, by onFinished.
     // `latency_ms` holds the start until then.
-    const report: UsageReport = { key_id: null, method: req.method, route: '', status: 0, latency_ms: performance.now(), time: '', code: null };
-    (res as Reported)[REPORT] = report;
-    (res as Reported)[SINK] = guard.report;
-    if (!CHANNEL_RUNTIME || !(res instanceof ServerResponse)) res.once('finish', () => onFinished({ request: req, response: res }));
+    const start = performance.now();
+    const report: Pending = { key_id: null, method: req.method, route: '', status: 0, latency_ms: start, time: '', code: null, sink: guard.report };
+    (res as Reported)[PENDING] = report;
+    if (!publishesFinish(res)) res.once('finish', () => onFinished({ request: req, response: res }));
     const h = req.headers;
     const apiKey = typeof h['x-api-key'] === 'string' ? h['x-api-key'] : undefined;
     const decision = guard.check({
@@ -164,6 +207,7 @@ export function gatehouse(opts: GatehouseOptions): GatehouseMiddleware {
       ip: apiKey ? clientIp(req) : undefined,
       permission: typeof opts.permission === 'function' ? opts.permission(req) : opts.permission,
       cost: typeof opts.cost === 'function' ? opts.cost(req) : opts.cost,
+      now: start,
     });
     if (decision instanceof Promise) return decision.then((d) => answer(res, next, report, d));
     answer(res, next, report, decision);

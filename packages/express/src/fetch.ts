@@ -43,13 +43,14 @@ function withHeaders(response: Response, headers: Record<string, string>): Respo
 export function withGatehouse(opts: FetchGuardOptions): GatehouseFetch {
   const guard = createGuard(opts);
 
-  async function decide(request: Request) {
+  async function decide(request: Request, now: number) {
     return guard.check({
       apiKey: request.headers.get('x-api-key'),
       authorization: request.headers.get('authorization'),
       ip: opts.ip?.(request),
       permission: typeof opts.permission === 'function' ? opts.permission(request) : opts.permission,
       cost: typeof opts.cost === 'function' ? opts.cost(request) : opts.cost,
+      now,
     });
   }
 
@@ -57,7 +58,7 @@ export function withGatehouse(opts: FetchGuardOptions): GatehouseFetch {
 
   const wrap = ((handler: FetchHandler) => async (request: Request) => {
     const start = performance.now();
-    const decision = await decide(request);
+    const decision = await decide(request, start);
     let response: Response;
     try {
       response = decision.allow ? withHeaders(await handler(request, decision.verification), decision.headers) : refusedResponse(decision);
@@ -78,7 +79,7 @@ export function withGatehouse(opts: FetchGuardOptions): GatehouseFetch {
   }) as GatehouseFetch;
 
   wrap.verifyRequest = async (request) => {
-    const decision = await decide(request);
+    const decision = await decide(request, performance.now());
     return decision.allow ? { verification: decision.verification } : { response: refusedResponse(decision) };
   };
   wrap.flush = guard.flush;

@@ -67,6 +67,11 @@ export interface GuardRequest {
   ip?: string;
   permission?: string;
   cost?: number;
+  /**
+   * `performance.now()` when the request arrived, where the adapter has read it anyway (for its
+   * latency): the short cache's clock, so a cache hit reads no clock of its own.
+   */
+  now?: number;
 }
 
 export type Decision =
@@ -121,6 +126,7 @@ interface CacheEntry {
   ip: string | undefined;
   v: GatehouseVerification;
   decision: Decision;
+  /** `performance.now()` it expires at: the monotonic clock, which a system clock change does not move. */
   until: number;
 }
 
@@ -211,7 +217,7 @@ export function createGuard(opts: GuardOptions): Guard {
     // the verdict depended on: no string is built per request.
     const entries = cache.get(key);
     if (entries !== undefined) {
-      const now = Date.now();
+      const now = req.now ?? performance.now();
       for (const e of entries) {
         if (e.permission !== req.permission || e.cost !== req.cost || e.ip !== req.ip) continue;
         if (now < e.until) return e.v.ratelimit ? decide(e.v, false) : e.decision;
@@ -221,7 +227,7 @@ export function createGuard(opts: GuardOptions): Guard {
     }
     return verifyKey(key, req).then((v) => {
       const decision = decide(v, false);
-      if (v.valid) remember(key, { permission: req.permission, cost: req.cost, ip: req.ip, v, decision, until: Date.now() + cacheTtlMs });
+      if (v.valid) remember(key, { permission: req.permission, cost: req.cost, ip: req.ip, v, decision, until: performance.now() + cacheTtlMs });
       return decision;
     }, (err: unknown) => unavailable(false, err));
   }
