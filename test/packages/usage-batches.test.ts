@@ -7,6 +7,7 @@ import { createGuard, type UsageReport } from '@gatehouse/express';
 
 function capture() {
   const bodies: { records: UsageReport[] }[] = [];
+  const texts: string[] = [];
   let down = false;
   const fetch: typeof globalThis.fetch = async (input, init) => {
     if (down) throw new TypeError('fetch failed');
@@ -14,10 +15,11 @@ function capture() {
     const body = init?.body;
     const text = typeof body === 'string' ? body : new TextDecoder().decode(body as Uint8Array);
     const parsed = JSON.parse(text) as { records: UsageReport[] };
+    texts.push(text);
     bodies.push(parsed);
     return new Response(JSON.stringify({ accepted: parsed.records.length, rejected: 0, errors: [] }), { status: 202, headers: { 'content-type': 'application/json' } });
   };
-  return { bodies, fetch, setDown: (d: boolean) => (down = d) };
+  return { bodies, texts, fetch, setDown: (d: boolean) => (down = d) };
 }
 
 const report = (over: Partial<UsageReport> = {}): UsageReport => ({
@@ -33,7 +35,7 @@ const report = (over: Partial<UsageReport> = {}): UsageReport => ({
 
 describe('@gatehouse/express: the usage batches it sends', () => {
   it('sends each report as JSON.stringify would, whatever its text', async () => {
-    const { bodies, fetch } = capture();
+    const { bodies, texts, fetch } = capture();
     const guard = createGuard({ url: 'http://gatehouse.test', apiKey: 'svc', flushIntervalMs: 60_000, fetch });
     const reports = [
       report(),
@@ -48,11 +50,18 @@ describe('@gatehouse/express: the usage batches it sends', () => {
       report({ route: '/control/\u0001\u001f\u007f', key_id: 'k\u2028\u2029' }),
       report({ latency_ms: Number.NaN, status: 599 }),
       report({ route: `/${'long'.repeat(2_000)}` }),
+      // Numbers are written digit by digit where they are whole or in hundredths, else as String() writes them.
+      ...[0.07, 0.1, 12.3, 12.35, 100, 1.005, 1 / 3, -0, -1.5, 9_999_999.99, 10_000_000.5, 1e21, 5e-7, Number.POSITIVE_INFINITY, Number.MAX_VALUE].map((latency_ms) =>
+        report({ latency_ms }),
+      ),
+      ...[0, 7, 99, 200.5, 65_536, -1, 2 ** 31, Number.NEGATIVE_INFINITY].map((status) => report({ status })),
     ];
     for (const r of reports) guard.report(r);
     await guard.close();
     expect(bodies).toHaveLength(1);
     expect(bodies[0]).toEqual(JSON.parse(JSON.stringify({ records: reports })));
+    // The very text, not only the same values: what JSON.stringify of the reports writes.
+    expect(texts[0]).toBe(JSON.stringify({ records: reports }));
   });
 
   it('sends full batches as they fill, the rest on flush, in order', async () => {
