@@ -40,7 +40,7 @@ function writeDigits(buf: Buffer, at: number, v: number): number {
 function writeNumber(buf: Buffer, at: number, n: number): number {
   // The usual cases without making a string: a whole status code, and a latency in hundredths of a
   // millisecond (what the middleware reports), whose shortest form is its digits with trailing zeros
-  // dropped while n is far above a double's spacing (under 10^7 here).
+  // dropped while a hundredth is far coarser than the spacing of doubles near n (n under 10^7 here).
   if (n >= 0 && n < 1e7) {
     const h = Math.round(n * 100);
     if (h / 100 === n) {
