@@ -7,12 +7,14 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { gatehouse, type GatehouseMiddleware } from '@gatehouse/express';
+import { withGatehouse } from '@gatehouse/express/fetch';
 
 const VALID = JSON.stringify({ valid: true, code: 'VALID', key_id: 'key_1', permissions: ['products:read'], ratelimit: null, quota: null, credits: null, expires_at: null });
 let fake: Server;
 let service: Server;
 let guard: GatehouseMiddleware;
 let base: string;
+let fakeUrl: string;
 /** The records Gatehouse was sent, in order. */
 const records: { time: string; route: string; status: number }[] = [];
 
@@ -38,7 +40,8 @@ beforeAll(async () => {
       res.end(VALID);
     });
   });
-  guard = gatehouse({ url: await listen(fake), apiKey: 'service-key', permission: 'products:read', flushIntervalMs: 60_000 });
+  fakeUrl = await listen(fake);
+  guard = gatehouse({ url: fakeUrl, apiKey: 'service-key', permission: 'products:read', flushIntervalMs: 60_000 });
   const app = express();
   app.get('/products/:id', guard, (_req, res) => {
     res.json({ ok: true });
@@ -83,5 +86,23 @@ describe("@gatehouse/express: each report's time", () => {
     await guard.flush();
     expect(records.map((r) => r.time)).toEqual(times);
     expect(records.map((r) => r.route)).toEqual(times.map(() => '/products/{id}'));
+  });
+
+  it('is the same wall clock from the WHATWG Request/Response adapter', async () => {
+    records.length = 0;
+    const guarded = withGatehouse({ url: fakeUrl, apiKey: 'service-key', permission: 'products:read', flushIntervalMs: 60_000, route: () => '/products/{id}' });
+    const handler = guarded(() => Response.json({ ok: true }));
+    const times = ['2026-12-31T23:59:59.999Z', '2027-01-01T00:00:00.005Z', '2027-01-01T00:00:00.050Z'];
+    await nextMonotonicMs(performance.now());
+    vi.useFakeTimers({ toFake: ['Date'] });
+    for (const time of times) {
+      vi.setSystemTime(new Date(time));
+      const res = await handler(new Request('http://service.test/products/1', { headers: { 'x-api-key': 'caller-key' } }));
+      expect(res.status).toBe(200);
+      await nextMonotonicMs(performance.now());
+    }
+    vi.useRealTimers();
+    await guarded.close();
+    expect(records.map((r) => r.time)).toEqual(times);
   });
 });

@@ -1,6 +1,7 @@
 // `import { withGatehouse } from '@gatehouse/express/fetch'`: the same guard for WHATWG
 // Request/Response handlers (Hono, Next.js route handlers, Bun.serve, Deno.serve, itty-router...).
 import { createGuard, type GatehouseVerification, type Guard, type GuardOptions } from './guard.js';
+import { isoAt } from './iso-time.js';
 
 export type { Decision, GatehouseVerification, Guard, GuardOptions, GuardRequest, UsageReport } from './guard.js';
 export { createGuard } from './guard.js';
@@ -43,7 +44,7 @@ function withHeaders(response: Response, headers: Record<string, string>): Respo
 export function withGatehouse(opts: FetchGuardOptions): GatehouseFetch {
   const guard = createGuard(opts);
 
-  async function decide(request: Request, now: number) {
+  async function decide(request: Request, now?: number) {
     return guard.check({
       apiKey: request.headers.get('x-api-key'),
       authorization: request.headers.get('authorization'),
@@ -66,20 +67,21 @@ export function withGatehouse(opts: FetchGuardOptions): GatehouseFetch {
       response = Response.json({ error: { code: 'internal', message: 'Internal error' } }, { status: 500 });
       (opts.onError ?? (() => {}))(err as Error);
     }
+    const end = performance.now();
     guard.report({
       key_id: decision.allow ? decision.verification.key_id : decision.keyId,
       method: request.method,
       route: (opts.route?.(request) ?? '(unmatched)').slice(0, 200),
       status: response.status,
-      latency_ms: Math.round((performance.now() - start) * 100) / 100,
-      time: new Date().toISOString(),
+      latency_ms: Math.round((end - start) * 100) / 100,
+      time: isoAt(end),
       code: decision.allow ? decision.verification.code : decision.code,
     });
     return response;
   }) as GatehouseFetch;
 
   wrap.verifyRequest = async (request) => {
-    const decision = await decide(request, performance.now());
+    const decision = await decide(request);
     return decision.allow ? { verification: decision.verification } : { response: refusedResponse(decision) };
   };
   wrap.flush = guard.flush;
