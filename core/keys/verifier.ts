@@ -2,6 +2,7 @@ import { createHmac, createSecretKey, hash as oneShotHash, timingSafeEqual, type
 import pg from 'pg';
 import { connectionErrorFields } from '../../db/connection-error.js';
 import type { Logger } from '../log.js';
+import { DigestMemo } from './digest-memo.js';
 import { KeyCache, type KeyCacheOptions } from './key-cache.js';
 import { OAuthCache } from '../oauth/cache.js';
 import { startKeyListener, type KeyListener } from './key-listener.js';
@@ -66,6 +67,8 @@ export class KeyVerifier {
    */
   private readonly pepper: KeyObject | undefined;
   private readonly bootstrapDigest: Buffer | undefined;
+  /** With a pepper: found secrets' HMACs, remembered under a cheaper salted hash (digest-memo.ts). */
+  private readonly memo: DigestMemo | undefined;
   private readonly log: Logger;
   private readonly touchEveryMs: number;
   private readonly databaseUrl: string;
@@ -78,6 +81,7 @@ export class KeyVerifier {
     this.pepper = opts.pepper ? createSecretKey(Buffer.from(opts.pepper, 'utf8')) : undefined;
     this.bootstrapDigest = opts.bootstrapKey ? Buffer.from(hashSecret(opts.bootstrapKey, opts.pepper), 'hex') : undefined;
     this.cache = new KeyCache(opts.cache);
+    this.memo = this.pepper ? new DigestMemo(this.cache.maxEntries) : undefined;
     this.pool = new pg.Pool({
       connectionString: opts.databaseUrl,
       max: opts.poolSize ?? 10,
@@ -192,7 +196,20 @@ export class KeyVerifier {
       if (!timingSafeEqual(digest, this.bootstrapDigest)) return undefined;
       return this.cache.get(digest.toString('hex'), this.load);
     }
-    return this.cache.get(this.digest(secret).toString('hex'), this.load);
+    if (!this.memo) return this.cache.get(this.digest(secret).toString('hex'), this.load);
+    const name = this.memo.nameOf(secret);
+    const known = this.memo.get(name);
+    if (known !== undefined) return this.cache.get(known, this.load);
+    const hash = this.digest(secret).toString('hex');
+    const found = this.cache.get(hash, this.load);
+    if (!(found instanceof Promise)) {
+      if (found) this.memo.remember(name, hash);
+      return found;
+    }
+    return found.then((record) => {
+      if (record) this.memo!.remember(name, hash);
+      return record;
+    });
   }
 
   /**
