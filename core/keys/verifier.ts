@@ -190,20 +190,21 @@ export class KeyVerifier {
    */
   lookup(secret: string): KeyRecord | undefined | Promise<KeyRecord | undefined> {
     if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return undefined;
+    // A remembered secret passed the checksum and was found when it was remembered: neither is redone.
+    const name = this.memo?.nameOf(secret);
+    const known = name === undefined ? undefined : this.memo!.get(name);
+    if (known !== undefined) return this.cache.get(known, this.load);
     if (!hasValidChecksum(secret)) {
       if (!this.bootstrapDigest) return undefined;
       const digest = this.digest(secret);
       if (!timingSafeEqual(digest, this.bootstrapDigest)) return undefined;
       return this.cache.get(digest.toString('hex'), this.load);
     }
-    if (!this.memo) return this.cache.get(this.digest(secret).toString('hex'), this.load);
-    const name = this.memo.nameOf(secret);
-    const known = this.memo.get(name);
-    if (known !== undefined) return this.cache.get(known, this.load);
     const hash = this.digest(secret).toString('hex');
     const found = this.cache.get(hash, this.load);
+    if (name === undefined) return found;
     if (!(found instanceof Promise)) {
-      if (found) this.memo.remember(name, hash);
+      if (found) this.memo!.remember(name, hash);
       return found;
     }
     return found.then((record) => {
