@@ -16,16 +16,20 @@ import type { Principal } from './principal.js';
  * PostgreSQL directly with the same query and the same rules. Either way the look-up is by hash,
  * so no comparison runs on a value the caller can steer byte by byte.
  */
-export async function authenticate(source: KeyVerifier | EntityManager, secret: string, pepper?: string): Promise<Principal | undefined> {
-  let record: KeyRecord | undefined;
-  if (source instanceof KeyVerifier) {
-    const found = source.lookup(secret);
-    record = found instanceof Promise ? await found : found;
-  } else {
-    if (secret.length < 16 || secret.length > 256) return undefined;
-    const row = await keyByHash(source, hashSecret(secret, pepper));
-    record = row ? toRecord(row) : undefined;
-  }
+export function authenticate(source: KeyVerifier | EntityManager, secret: string, pepper?: string): Principal | undefined | Promise<Principal | undefined> {
+  if (!(source instanceof KeyVerifier)) return authenticateWithEm(source, secret, pepper);
+  // Answered without a promise when the key is cached: the verify path's every request (BENCHMARKS.md).
+  const found = source.lookup(secret);
+  return found instanceof Promise ? found.then((record) => principalOf(source, record, secret, pepper)) : principalOf(source, found, secret, pepper);
+}
+
+async function authenticateWithEm(em: EntityManager, secret: string, pepper?: string): Promise<Principal | undefined> {
+  if (secret.length < 16 || secret.length > 256) return undefined;
+  const row = await keyByHash(em, hashSecret(secret, pepper));
+  return principalOf(em, row ? toRecord(row) : undefined, secret, pepper);
+}
+
+function principalOf(source: KeyVerifier | EntityManager, record: KeyRecord | undefined, secret: string, pepper: string | undefined): Principal | undefined {
   if (!record || !isActive(record)) return undefined;
   if (source instanceof KeyVerifier) source.touches.touch(record.pk);
   return {
@@ -44,7 +48,7 @@ export async function authenticate(source: KeyVerifier | EntityManager, secret: 
 
 /** A principal authenticated through an EntityManager is checked again on a fresh fork of it. */
 function recheckWithFork(em: EntityManager, secret: string, pepper: string | undefined): Promise<Principal | undefined> {
-  return authenticate(em.fork() as EntityManager, secret, pepper);
+  return authenticateWithEm(em.fork() as EntityManager, secret, pepper);
 }
 
 /**

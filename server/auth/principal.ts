@@ -16,7 +16,7 @@ export interface Principal {
    * revoked, disabled or expired, its secret retired, or the session closed. Long-lived calls
    * (logs.tail) use it, since a principal resolved once would otherwise outlive a revocation.
    */
-  recheck?: () => Promise<Principal | undefined>;
+  recheck?: () => Principal | undefined | Promise<Principal | undefined>;
   /**
    * Set when an operator views this workspace as its customer (server/auth/view-as.ts): the key is
    * the operator's, of `operatorWorkspaceId`; the scopes are the read-only preset. Usage and limits

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { KeyVerifier } from '../../core/keys/verifier.js';
-import type { RateLimitState } from '../../core/keys/rate-limit.js';
+import type { RateLimitDecision, RateLimitState } from '../../core/keys/rate-limit.js';
 import { HttpError } from '../../core/errors.js';
 import type { Principal } from './principal.js';
 
@@ -26,46 +26,70 @@ export interface CallerLimitOptions {
 /** Where the headers go: Express's response or the verify fast path's plain one. */
 type HeaderSink = Pick<ServerResponse, 'setHeader' | 'headersSent'>;
 
-export async function enforceCallerRateLimit(verifier: KeyVerifier, principal: Principal, res?: HeaderSink, opts: CallerLimitOptions = {}): Promise<void> {
+export function enforceCallerRateLimit(verifier: KeyVerifier, principal: Principal, res?: HeaderSink, opts: CallerLimitOptions = {}): void | Promise<void> {
   const own = principal.rateLimits ?? [];
   // An operator viewing as a customer spends its own workspace's room, never the customer's.
   const workspaceId = principal.viewAs?.operatorWorkspaceId ?? principal.workspaceId;
-  let shared: readonly { name: string; limit: number; windowSeconds: number }[] = [];
-  if (!opts.selfCounting) {
-    const found = verifier.limits.get(workspaceId);
-    shared = (found instanceof Promise ? await found : found).rateLimits;
-  }
-  if (own.length === 0 && shared.length === 0) return;
+  if (opts.selfCounting) return limitCaller(verifier, principal.keyPk, workspaceId, own, [], res);
+  const found = verifier.limits.get(workspaceId);
+  return found instanceof Promise
+    ? found.then((limits) => limitCaller(verifier, principal.keyPk, workspaceId, own, limits.rateLimits, res))
+    : limitCaller(verifier, principal.keyPk, workspaceId, own, found.rateLimits, res);
+}
 
-  let state: RateLimitState | undefined;
-  let scope: 'key' | 'workspace' = 'key';
-  let grants: Awaited<ReturnType<typeof verifier.limiter.consume>>['grants'];
-  if (own.length > 0) {
-    const decision = await verifier.limiter.consume(principal.keyPk, own);
-    state = decision.state;
-    if (!decision.allowed) refuse(state, 'key', res);
-    grants = decision.grants;
+type Limits = readonly { name: string; limit: number; windowSeconds: number }[];
+
+/**
+ * The key's own limits, then the workspace's. Without a promise while the key's counters are decided
+ * from memory (its leases; core/keys/rate-limit.ts): every verification of a busy service key.
+ */
+function limitCaller(verifier: KeyVerifier, keyPk: string, workspaceId: string, own: Limits, shared: Limits, res: HeaderSink | undefined): void | Promise<void> {
+  if (own.length === 0) return shared.length === 0 ? undefined : limitWorkspace(verifier, workspaceId, shared, undefined, undefined, res);
+  const decision = verifier.limiter.consume(keyPk, own);
+  return decision instanceof Promise ? decision.then((d) => afterOwn(verifier, workspaceId, shared, d, res)) : afterOwn(verifier, workspaceId, shared, decision, res);
+}
+
+function afterOwn(verifier: KeyVerifier, workspaceId: string, shared: Limits, decision: RateLimitDecision, res: HeaderSink | undefined): void | Promise<void> {
+  if (!decision.allowed) refuse(decision.state, 'key', res);
+  if (shared.length === 0) return setRateLimitHeaders(res, decision.state, 'key');
+  return limitWorkspace(verifier, workspaceId, shared, decision.state, decision.grants, res);
+}
+
+async function limitWorkspace(
+  verifier: KeyVerifier,
+  workspaceId: string,
+  shared: Limits,
+  own: RateLimitState | undefined,
+  grants: RateLimitDecision['grants'],
+  res: HeaderSink | undefined,
+): Promise<void> {
+  const decision = await verifier.workspaceLimiter.consume(workspaceId, shared);
+  if (!decision.allowed) {
+    if (grants) await verifier.limiter.release(grants);
+    refuse(decision.state, 'workspace', res);
   }
-  if (shared.length > 0) {
-    const decision = await verifier.workspaceLimiter.consume(workspaceId, shared);
-    if (!decision.allowed) {
-      if (grants) await verifier.limiter.release(grants);
-      refuse(decision.state, 'workspace', res);
-    }
-    if (!state || decision.state.remaining < state.remaining) {
-      state = decision.state;
-      scope = 'workspace';
-    }
-  }
-  if (res && !res.headersSent && state) setHeaders(res, { ...headersOf(state), 'RateLimit-Scope': scope });
+  // The headers tell the limit with the least room left.
+  if (!own || decision.state.remaining < own.remaining) setRateLimitHeaders(res, decision.state, 'workspace');
+  else setRateLimitHeaders(res, own, 'key');
+}
+
+function setRateLimitHeaders(res: HeaderSink | undefined, state: RateLimitState, scope: 'key' | 'workspace'): void {
+  if (!res || res.headersSent) return;
+  res.setHeader('RateLimit-Limit', String(state.limit));
+  res.setHeader('RateLimit-Remaining', String(state.remaining));
+  res.setHeader('RateLimit-Reset', String(resetSecondsOf(state)));
+  res.setHeader('RateLimit-Scope', scope);
+}
+
+function resetSecondsOf(state: RateLimitState): number {
+  return Math.max(1, Math.ceil((state.reset - Date.now()) / 1000));
 }
 
 function headersOf(state: RateLimitState): Record<string, string> {
-  const resetSeconds = Math.max(1, Math.ceil((state.reset - Date.now()) / 1000));
   return {
     'RateLimit-Limit': String(state.limit),
     'RateLimit-Remaining': String(state.remaining),
-    'RateLimit-Reset': String(resetSeconds),
+    'RateLimit-Reset': String(resetSecondsOf(state)),
   };
 }
 

@@ -53,13 +53,23 @@ const expressIp = (req: Request) => req.ip ?? '';
  * The address is read only when needed (a getter that parses X-Forwarded-For): the verification hot
  * path (a key without an allowlist, while nothing is failing) never reads it.
  */
-export async function principalFromKey<R>(secret: string, deps: Pick<ServerDeps, 'verifier'>, req: R, ipOf: (req: R) => string): Promise<Principal | undefined> {
+export function principalFromKey<R>(
+  secret: string,
+  deps: Pick<ServerDeps, 'verifier'>,
+  req: R,
+  ipOf: (req: R) => string,
+): Principal | undefined | Promise<Principal | undefined> {
   const throttle = authThrottle(deps);
   if (throttle.active) {
     const wait = throttle.retryAfter(ipOf(req), secret);
     if (wait > 0) throw AuthThrottle.refusal(wait);
   }
-  const principal = await authenticate(deps.verifier, secret);
+  const found = authenticate(deps.verifier, secret);
+  // Without a promise when the key is cached (the verify path); throws, as the caller's await would, on a refusal.
+  return found instanceof Promise ? found.then((principal) => admitted(principal, throttle, secret, req, ipOf)) : admitted(found, throttle, secret, req, ipOf);
+}
+
+function admitted<R>(principal: Principal | undefined, throttle: AuthThrottle, secret: string, req: R, ipOf: (req: R) => string): Principal | undefined {
   if (!principal) {
     throttle.fail(ipOf(req), secret);
     return undefined;
