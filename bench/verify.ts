@@ -27,7 +27,7 @@ import { generateSecret, hashSecret, maskSecret } from '../core/keys/secret.js';
 import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
-import { load, measured, percentile, PIN, waitForPost, type Load } from './load.js';
+import { backendsOf, cpuSeconds, load, measured, percentile, PIN, waitForPost, type Load } from './load.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -217,6 +217,10 @@ export async function run(args: string[]): Promise<void> {
     const coldSecrets = await insertKeys('default', Array.from({ length: coldKeys }, (_, i) => `cold-${i}`), ['products:write']);
     await orm.close();
 
+    // The bench database's backends, by pid: one that closed during a round takes its share with it (an undercount).
+    const databaseName = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+    const databaseCpu = () => new Map(backendsOf(databaseName).map((pid) => [pid, cpuSeconds(pid) ?? 0]));
+    const cpuSince = (before: Map<number, number>) => [...databaseCpu()].reduce((sum, [pid, now]) => sum + now - (before.get(pid) ?? 0), 0);
     const apiPort = await freePort();
     const apiEnv = {
       DATABASE_URL: databaseUrl,
@@ -273,18 +277,25 @@ export async function run(args: string[]): Promise<void> {
     // Warm every arm: JIT, caches, pools.
     for (const arm of arms) await load(arm.url, auth, body, { duration: 3, connections });
 
-    const results: Record<Arm['name'], (Load & { cpuUs?: number })[]> = { raw: [], express: [], verify: [], unrecorded: [] };
+    const results: Record<Arm['name'], (Load & { cpuUs?: number; dbCpuUs?: number })[]> = { raw: [], express: [], verify: [], unrecorded: [] };
     for (let i = 1; i <= rounds; i++) {
       const order = shuffled(arms);
       for (const arm of order) {
         await drained(apiUrl);
-        const r = await measured(arm.pid, () => load(arm.url, auth, body, { duration, connections }));
+        const before = databaseCpu();
+        const r: Load & { cpuUs?: number; dbCpuUs?: number } = await measured(arm.pid, () => load(arm.url, auth, body, { duration, connections }));
         if (r.errors || r.non2xx) throw new Error(`errors during round ${i} (${arm.name}): ${r.errors} errors / ${r.non2xx} non-2xx`);
+        // What PostgreSQL spent on the arm, its usage rows written: on these two cores it competes with the API or the load generator.
+        if (arm.name === 'verify' || arm.name === 'unrecorded') {
+          await drained(apiUrl);
+          r.dbCpuUs = (cpuSince(before) * 1e6) / (r.rps * duration);
+        }
         results[arm.name].push(r);
       }
       const line = order.map((a) => {
         const r = results[a.name][i - 1]!;
-        return `${a.name} ${r.rps.toFixed(0)} req/s (p99 ${r.p99.toFixed(2)} ms${cpu(r)})`;
+        const db = r.dbCpuUs !== undefined ? `, PostgreSQL ${r.dbCpuUs.toFixed(1)} µs CPU/req` : '';
+        return `${a.name} ${r.rps.toFixed(0)} req/s (p99 ${r.p99.toFixed(2)} ms${cpu(r)}${db})`;
       });
       say(`round ${i}: ${line.join(', ')}`);
     }
@@ -367,6 +378,7 @@ export async function run(args: string[]): Promise<void> {
         raw_ratio: round(rawRatio, 3),
         p99_ratio: round(p99Ratio, 3),
         recording_ratio: round(recordingRatio, 3),
+        db_cpu_us: round(median(results.verify.map((r) => r.dbCpuUs ?? NaN)), 1),
         cold_rps: Math.round(coldRps),
         rps: Math.round(best('verify')),
         express_rps: Math.round(best('express')),

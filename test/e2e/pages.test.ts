@@ -296,8 +296,9 @@ describe('every page and dialog, at 1280 and 375 px', () => {
           expect(await menu.getAttribute('aria-expanded')).toBe('true');
           await check(p, 'open menu', width);
           await nav.getByRole('link', { name: 'Keys', exact: true }).click();
-          await p.getByRole('heading', { name: 'API keys' }).waitFor();
-          expect(await nav.isVisible()).toBe(false);
+          // The Keys page's own heading (the dashboard has an "API keys" section too), then the menu closes.
+          await p.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+          await nav.waitFor({ state: 'hidden', timeout: 5_000 });
         }
         await tour(p, width, false);
 
@@ -333,6 +334,8 @@ describe('every page in dark mode', () => {
       expect(await p.evaluate(() => getComputedStyle(document.documentElement).backgroundColor)).toBe('rgb(15, 19, 24)');
       await tour(p, 1280, false, true);
       await p.getByRole('button', { name: 'Sign out' }).click();
+      // Signed out once the form is back: loading the page sooner could still find the session.
+      await p.getByRole('button', { name: 'Sign in' }).waitFor();
       await signIn(p, stack.bootstrapKey);
       await tour(p, 1280, true, true);
     }, 'dark');
