@@ -94,6 +94,8 @@ async function paced(url: string, headers: Record<string, string>, body: string,
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+/** Null where the figure could not be read (no /proc: no CPU per process). */
+const finite = (n: number, d = 3) => (Number.isFinite(n) ? round(n, d) : null);
 const cpu = (r: { cpuUs?: number; kernelShare?: number }) => (r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req, kernel ${((r.kernelShare ?? 0) * 100).toFixed(0)}%`);
 
 function shuffled<T>(xs: readonly T[]): T[] {
@@ -307,6 +309,26 @@ export async function run(args: string[]): Promise<void> {
     const recordingRatio = perRound('verify', 'unrecorded');
     say(`max req/s: raw ${best('raw').toFixed(0)}, express ${best('express').toFixed(0)}, verify ${best('verify').toFixed(0)}, verify without usage recording ${best('unrecorded').toFixed(0)}`);
     say(`median of per-round ratios: verify/express ${ratio.toFixed(3)}, verify/raw ${rawRatio.toFixed(3)}, verify/unrecorded ${recordingRatio.toFixed(3)}`);
+    // The same comparisons by each server process's own CPU per request (the yardstick's ÷ the
+    // API's): what the throughput ratios would be if nothing else shared the server's core. Here
+    // the load generator and PostgreSQL share the two cores, and only the API's arms make
+    // PostgreSQL work (recording), so the throughput ratios also price the database's CPU.
+    const perRoundCpu = (a: Arm['name'], b: Arm['name']) => median(results[a].map((r, i) => (results[b][i]!.cpuUs ?? NaN) / (r.cpuUs ?? NaN)));
+    const cpuRatio = perRoundCpu('verify', 'express');
+    const rawCpuRatio = perRoundCpu('verify', 'raw');
+    const recordingCpuRatio = perRoundCpu('verify', 'unrecorded');
+    // Recording's whole cost on one machine: the API's CPU and PostgreSQL's, each per request.
+    const recordingTotalCpuRatio = median(
+      results.verify.map((r, i) => {
+        const u = results.unrecorded[i]!;
+        return ((u.cpuUs ?? NaN) + (u.dbCpuUs ?? NaN)) / ((r.cpuUs ?? NaN) + (r.dbCpuUs ?? NaN));
+      }),
+    );
+    if (Number.isFinite(cpuRatio)) {
+      const cpuOf = (a: Arm['name']) => median(results[a].map((r) => r.cpuUs ?? NaN)).toFixed(1);
+      say(`CPU per request, median: raw ${cpuOf('raw')} µs, express ${cpuOf('express')} µs, verify ${cpuOf('verify')} µs, unrecorded ${cpuOf('unrecorded')} µs`);
+      say(`median of per-round CPU ratios: verify/express ${cpuRatio.toFixed(3)}, verify/raw ${rawCpuRatio.toFixed(3)}, verify/unrecorded ${recordingCpuRatio.toFixed(3)} (with PostgreSQL's ${recordingTotalCpuRatio.toFixed(3)})`);
+    }
 
     // Open-loop latency at half of verify's best rate, every arm at the same rate, in random order;
     // the rate-limited key (a PostgreSQL upsert per request, batched) too.
@@ -379,6 +401,10 @@ export async function run(args: string[]): Promise<void> {
         p99_ratio: round(p99Ratio, 3),
         recording_ratio: round(recordingRatio, 3),
         db_cpu_us: round(median(results.verify.map((r) => r.dbCpuUs ?? NaN)), 1),
+        cpu_ratio: finite(cpuRatio),
+        raw_cpu_ratio: finite(rawCpuRatio),
+        recording_cpu_ratio: finite(recordingCpuRatio),
+        recording_total_cpu_ratio: finite(recordingTotalCpuRatio),
         cold_rps: Math.round(coldRps),
         rps: Math.round(best('verify')),
         express_rps: Math.round(best('express')),
@@ -392,7 +418,7 @@ export async function run(args: string[]): Promise<void> {
         unrecorded_p99_ms: round(latency['unrecorded']!.p99, 3),
         ratelimited_p99_ms: round(latency['verify, rate-limited key']!.p99, 3),
         quota_ratio: round(quotaRatio, 3),
-        quota_cpu_ratio: Number.isFinite(quotaCpuRatio) ? round(quotaCpuRatio, 3) : null,
+        quota_cpu_ratio: finite(quotaCpuRatio),
         load: [loadAtStart[0], loadAtEnd[0]].map((l) => round(l!, 2)),
       }),
     );
