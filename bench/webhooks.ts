@@ -13,7 +13,9 @@
 //   - Maximum sustained rate: both arms stepped up from --start-rate (25) by ×--step (1.25), order
 //     alternating per step, until both fail or --max-rate (400). An arm sustains a rate when it
 //     delivers ≥ 95 % of it over the step (items ÷ (last arrival − first due)) with a p95 under
-//     --slo-ms (1000). Then one more alternated round at the floor's maximum.
+//     --slo-ms (1000). Each arm's maximum is then narrowed between its best rate and its lowest
+//     failure by --refine (3) geometric bisections, arms alternated (to within ×1.03). Then one more
+//     alternated round at the floor's maximum.
 //   - Temporal cost: the histories of --sample (20) items of each arm's last round: history events
 //     and billable actions per delivery (definition at `actionsOf`).
 // The API (`server/main.ts`) and the worker (`temporal/worker-main.ts`) run as their own processes,
@@ -169,6 +171,7 @@ export async function run(args: string[]): Promise<void> {
   const maxRate = option(args, 'max-rate', 400);
   const sloMs = option(args, 'slo-ms', 1000);
   const sample = option(args, 'sample', 20);
+  const refine = option(args, 'refine', 3);
   const profileAt = args.indexOf('--profile');
   const profileDir = profileAt >= 0 ? args[profileAt + 1] : undefined;
   const env = loadConfig();
@@ -361,19 +364,23 @@ export async function run(args: string[]): Promise<void> {
     const at50 = await alternated(rate, rounds, 'latency');
 
     const best = { gatehouse: 0, floor: 0 };
+    /** The lowest rate each arm was seen not to sustain: its maximum lies between best and this. */
+    const lowestFailure = { gatehouse: Infinity, floor: Infinity };
+    /** One step of one arm at `r`: printed, and best or lowestFailure moved by its outcome. */
+    const sustainsAt = async (arm: Arm, r: number, label = 'step') => {
+      const f = await round(arm, r, duration);
+      const ok = sustains(f, r);
+      say(`${label} ${r}/s, ${arm.name.padEnd(9)}: ${fmt(f)} ${ok ? 'sustained' : 'NOT sustained'}  (load ${load()})\n    ${f.cpu}`);
+      if (ok) best[arm.name] = Math.max(best[arm.name], r);
+      else lowestFailure[arm.name] = Math.min(lowestFailure[arm.name], r);
+      return ok;
+    };
     const failed = { gatehouse: false, floor: false };
     let r = startRate;
-    let lowestGatehouseFailure = Infinity;
     for (let i = 0; r <= maxRate && !(failed.gatehouse && failed.floor); i++) {
       const order = i % 2 === 0 ? [gatehouse, floorArm] : [floorArm, gatehouse];
       for (const arm of order) {
-        if (failed[arm.name]) continue;
-        const f = await round(arm, r, duration);
-        const ok = sustains(f, r);
-        say(`step ${r}/s, ${arm.name.padEnd(9)}: ${fmt(f)} ${ok ? 'sustained' : 'NOT sustained'}  (load ${load()})\n    ${f.cpu}`);
-        if (ok) best[arm.name] = Math.max(best[arm.name], r);
-        else failed[arm.name] = true;
-        if (!ok && arm.name === 'gatehouse') lowestGatehouseFailure = Math.min(lowestGatehouseFailure, r);
+        if (!failed[arm.name] && !(await sustainsAt(arm, r))) failed[arm.name] = true;
       }
       if (best.floor === 0 && failed.floor) {
         // The floor cannot keep up with the first step: start again lower (both arms).
@@ -383,22 +390,26 @@ export async function run(args: string[]): Promise<void> {
         best.gatehouse = 0;
       } else r = Math.round(r * step * 10) / 10;
     }
-    const gatehouseSustains = async (g: number) => {
-      const f = await round(gatehouse, g, duration);
-      const ok = sustains(f, g);
-      say(`step ${g}/s, gatehouse: ${fmt(f)} ${ok ? 'sustained' : 'NOT sustained'}  (load ${load()})\n    ${f.cpu}`);
-      return ok;
-    };
     // Gatehouse failed even the lowest step the floor needed: keep halving for it alone.
-    for (let g = lowestGatehouseFailure; best.gatehouse === 0 && g > 0.5; ) {
+    for (let g = lowestFailure.gatehouse; best.gatehouse === 0 && g > 0.5; ) {
       g = Math.round((g / 2) * 10) / 10;
-      if (await gatehouseSustains(g)) best.gatehouse = g;
+      await sustainsAt(gatehouse, g);
     }
     // Found that way, the rate it sustains is a floor, not its maximum: step up from it (×step) to
     // the last rate below its first failure that it still sustains, as the main loop does.
-    const halved = best.gatehouse > 0 && best.gatehouse < lowestGatehouseFailure / step;
-    for (let g = Math.round(best.gatehouse * step * 10) / 10; halved && g < lowestGatehouseFailure && (await gatehouseSustains(g)); g = Math.round(g * step * 10) / 10) {
-      best.gatehouse = g;
+    const halved = best.gatehouse > 0 && best.gatehouse < lowestFailure.gatehouse / step;
+    for (let g = Math.round(best.gatehouse * step * 10) / 10; halved && g < lowestFailure.gatehouse; g = Math.round(g * step * 10) / 10) {
+      if (!(await sustainsAt(gatehouse, g))) break;
+    }
+    // Steps of ×1.25 read the ratio only as 0.64, 0.8 or 1.0 (a 0.90 target falls between two): each
+    // arm's maximum is narrowed between its best rate and its lowest failure by --refine (3) geometric
+    // bisections, arms alternated, to within ×1.03.
+    for (let k = 0; k < refine; k++) {
+      for (const arm of k % 2 === 0 ? [gatehouse, floorArm] : [floorArm, gatehouse]) {
+        const [lo, hi] = [best[arm.name], lowestFailure[arm.name]];
+        const mid = Math.round(Math.sqrt(lo * hi) * 10) / 10;
+        if (lo > 0 && hi < Infinity && mid > lo && mid < hi) await sustainsAt(arm, mid, 'refine');
+      }
     }
     const atMax = await alternated(best.floor, 1, `at the floor's maximum`);
 
