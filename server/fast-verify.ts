@@ -6,13 +6,13 @@ import { forbidden, unauthorized } from '../core/errors.js';
 import type { ServerDeps } from './context.js';
 import { principalFromKey } from './auth/resolve.js';
 import type { Principal } from './auth/principal.js';
-import { enforceCallerRateLimit } from './auth/rate-limit.js';
+import { enforceCallerRateLimit, type HeaderSink } from './auth/rate-limit.js';
 import { BODY_LIMIT_BYTES, errorAnswer, INTERNAL_ERROR } from './error-answer.js';
 import type { ObserveRequest } from './metrics.js';
 import { routeBody, writeJson } from './rest/register.js';
 import { verification, verifyAnswer, verifyRoute, type verifyBody } from './rest/verify.js';
 import { parseFailed, plainText } from './read-body.js';
-import { setApiHeaders } from './security-headers.js';
+import { API_HEADERS } from './security-headers.js';
 import { recordCall, verificationRecord } from './usage-middleware.js';
 
 /** Answers `true` when it took the request; anything else goes on to Express. */
@@ -56,6 +56,7 @@ export function fastVerify(opts: FastVerifyOptions): FastHandler {
   }
 
   async function answer(req: IncomingMessage, res: ServerResponse, secret: string, start: number): Promise<void> {
+    const headers = new AnswerHeaders();
     let principal: Principal | undefined;
     let recorded = false;
     try {
@@ -65,15 +66,16 @@ export function fastVerify(opts: FastVerifyOptions): FastHandler {
       const found = principalFromKey(secret, deps, req, ipOf);
       principal = found instanceof Promise ? await found : found;
       if (!principal) throw unauthorized();
-      const limited = enforceCallerRateLimit(deps.verifier, principal, res, { selfCounting: true });
+      const limited = enforceCallerRateLimit(deps.verifier, principal, headers, { selfCounting: true });
       if (limited) await limited;
       if (!hasScope(principal.scopes, SCOPE)) throw forbidden(SCOPE);
       const body = routeBody(verifyRoute, req.headers, sent) as z.output<typeof verifyBody>;
       const r = await verification(deps, principal.workspaceId, body, body.ip === undefined ? ipOf(req) : '');
       verificationRecord(deps.usage, principal.workspaceId, r, start, req.headers);
       recorded = true;
-      writeJson(res, 200, verifyAnswer(r));
+      headers.writeJson(res, 200, verifyAnswer(r));
     } catch (err) {
+      headers.applyTo(res);
       const refusal = errorAnswer(err);
       if (refusal?.headers) for (const name in refusal.headers) res.setHeader(name, refusal.headers[name]!);
       if (!refusal) log.error({ err, method: req.method, path: PATH }, 'request failed');
@@ -92,13 +94,41 @@ export function fastVerify(opts: FastVerifyOptions): FastHandler {
     const secret = key.trim();
     if (!secret) return false;
     const start = performance.now();
-    setApiHeaders(res);
     void answer(req, res, secret, start);
     return true;
   };
 }
 
 const JSON_TYPES = ['application/json', 'application/json; charset=utf-8'];
+
+/**
+ * The answer's headers (API_HEADERS, then the caller's RateLimit-*), gathered in the list that
+ * `writeHead` takes and written with the status at once: each `setHeader` validates the name, lowercases
+ * it and stores it in the response's own map, and ten of them cost a request ~2 µs more than one list
+ * (BENCHMARKS.md, 2026-12-05). An error answer gets them through `setHeader` as Express's would.
+ */
+class AnswerHeaders implements HeaderSink {
+  readonly headersSent = false;
+  private readonly list = API_HEADERS.slice();
+
+  setHeader(name: string, value: string): void {
+    this.list.push(name, value);
+  }
+
+  /** The route's JSON answer, as writeJson writes it, headers and all in one writeHead. */
+  writeJson(res: ServerResponse, status: number, result: unknown): void {
+    const json = JSON.stringify(result);
+    this.list.push('Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(json)));
+    res.writeHead(status, this.list);
+    res.end(json);
+  }
+
+  /** Onto the response, one by one: for an error answer, whose own headers (Retry-After…) come after. */
+  applyTo(res: ServerResponse): void {
+    if (res.headersSent) return;
+    for (let i = 0; i < this.list.length; i += 2) res.setHeader(this.list[i]!, this.list[i + 1]!);
+  }
+}
 
 /** JSON as express.json reads it: strict, an object or array at the top. */
 function strictJson(text: string): unknown {

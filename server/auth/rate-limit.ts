@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { KeyVerifier } from '../../core/keys/verifier.js';
 import type { RateLimitDecision, RateLimitState } from '../../core/keys/rate-limit.js';
 import { HttpError } from '../../core/errors.js';
@@ -23,8 +22,11 @@ export interface CallerLimitOptions {
  * The workspace's monthly quota is not applied here: it counts the provider's API traffic (the
  * verifications), and a customer over its quota must still be able to sign in and ask for more.
  */
-/** Where the headers go: Express's response or the verify fast path's plain one. */
-type HeaderSink = Pick<ServerResponse, 'setHeader' | 'headersSent'>;
+/** Where the headers go: Express's response, or the verify fast path's list (server/fast-verify.ts). */
+export interface HeaderSink {
+  readonly headersSent: boolean;
+  setHeader(name: string, value: string): unknown;
+}
 
 export function enforceCallerRateLimit(verifier: KeyVerifier, principal: Principal, res?: HeaderSink, opts: CallerLimitOptions = {}): void | Promise<void> {
   const own = principal.rateLimits ?? [];
