@@ -289,6 +289,8 @@ export async function run(args: string[]): Promise<void> {
       },
       workflowIds: (id) => [id],
     };
+    /** The arms of round `i`, in ABBA order: neither always runs on the engine the other just loaded. */
+    const orderOf = (i: number) => (i % 2 === 0 ? [gatehouse, floorArm] : [floorArm, gatehouse]);
 
     /** Until every workflow of the arm's task queue has closed: the next arm starts on an idle engine. */
     const quiesce = async (arm: Arm) => {
@@ -326,8 +328,7 @@ export async function run(args: string[]): Promise<void> {
       const p95 = { gatehouse: [] as number[], floor: [] as number[] };
       let floorKeptUp = true;
       for (let i = 0; i < times; i++) {
-        const order = i % 2 === 0 ? [gatehouse, floorArm] : [floorArm, gatehouse];
-        for (const arm of order) {
+        for (const arm of orderOf(i)) {
           const f = await round(arm, r, duration);
           p95[arm.name].push(f.p95);
           if (arm.name === 'floor' && !sustains(f, r)) floorKeptUp = false;
@@ -378,8 +379,7 @@ export async function run(args: string[]): Promise<void> {
     const failed = { gatehouse: false, floor: false };
     let r = startRate;
     for (let i = 0; r <= maxRate && !(failed.gatehouse && failed.floor); i++) {
-      const order = i % 2 === 0 ? [gatehouse, floorArm] : [floorArm, gatehouse];
-      for (const arm of order) {
+      for (const arm of orderOf(i)) {
         if (!failed[arm.name] && !(await sustainsAt(arm, r))) failed[arm.name] = true;
       }
       if (best.floor === 0 && failed.floor) {
@@ -405,7 +405,7 @@ export async function run(args: string[]): Promise<void> {
     // arm's maximum is narrowed between its best rate and its lowest failure by --refine (3) geometric
     // bisections, arms alternated, to within ×1.03.
     for (let k = 0; k < refine; k++) {
-      for (const arm of k % 2 === 0 ? [gatehouse, floorArm] : [floorArm, gatehouse]) {
+      for (const arm of orderOf(k)) {
         const [lo, hi] = [best[arm.name], lowestFailure[arm.name]];
         const mid = Math.round(Math.sqrt(lo * hi) * 10) / 10;
         if (lo > 0 && hi < Infinity && mid > lo && mid < hi) await sustainsAt(arm, mid, 'refine');

@@ -12,7 +12,7 @@ import type { ObserveRequest } from './metrics.js';
 import { routeBody, writeJson } from './rest/register.js';
 import { verification, verifyAnswer, verifyRoute, type verifyBody } from './rest/verify.js';
 import { parseFailed, plainText } from './read-body.js';
-import { API_HEADERS } from './security-headers.js';
+import { API_HEADERS, JSON_CONTENT_TYPE, setHeaderList } from './security-headers.js';
 import { recordCall, verificationRecord } from './usage-middleware.js';
 
 /** Answers `true` when it took the request; anything else goes on to Express. */
@@ -118,15 +118,14 @@ class AnswerHeaders implements HeaderSink {
   /** The route's JSON answer, as writeJson writes it, headers and all in one writeHead. */
   writeJson(res: ServerResponse, status: number, result: unknown): void {
     const json = JSON.stringify(result);
-    this.list.push('Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(json)));
+    this.list.push('Content-Type', JSON_CONTENT_TYPE, 'Content-Length', String(Buffer.byteLength(json)));
     res.writeHead(status, this.list);
     res.end(json);
   }
 
   /** Onto the response, one by one: for an error answer, whose own headers (Retry-After…) come after. */
   applyTo(res: ServerResponse): void {
-    if (res.headersSent) return;
-    for (let i = 0; i < this.list.length; i += 2) res.setHeader(this.list[i]!, this.list[i + 1]!);
+    if (!res.headersSent) setHeaderList(res, this.list);
   }
 }
 

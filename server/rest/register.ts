@@ -9,6 +9,7 @@ import { resolvePrincipal } from '../auth/resolve.js';
 import { enforceCallerRateLimit } from '../auth/rate-limit.js';
 import { markUsage, SELF_COUNTING_ROUTES } from '../usage-middleware.js';
 import { inputProblem } from '../input-guard.js';
+import { JSON_CONTENT_TYPE } from '../security-headers.js';
 
 function expressPath(path: string): string {
   return path.replace(/\{(\w+)\}/g, ':$1');
@@ -82,7 +83,7 @@ export function routeBody(route: AnyRoute, headers: IncomingHttpHeaders, sent: u
 export function writeJson(res: ServerResponse, status: number, result: unknown): void {
   const json = JSON.stringify(result);
   res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Type', JSON_CONTENT_TYPE);
   res.setHeader('Content-Length', Buffer.byteLength(json));
   res.end(json);
 }
