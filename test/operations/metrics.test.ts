@@ -7,6 +7,7 @@ import { insertKey, type TestKey } from '../verify/keys.js';
 import { Receiver } from '../webhooks/receiver.js';
 import { killWorker, spawnWorker, until, type WorkerProcess } from '../webhooks-durability/helpers.js';
 import { scrape, total, type Sample } from './prometheus.js';
+import { clearOfWindowEdge } from '../window-edge.js';
 
 const TOKEN = 'metrics-token-for-the-test-0123456789';
 
@@ -62,6 +63,7 @@ describe('GET /metrics', () => {
 
   it("moves the API's series as verifications flow: by code, refusals by scope and kind, request durations by route pattern, usage written", async () => {
     const before = await scrape(`${api.url}/metrics`, TOKEN);
+    await clearOfWindowEdge(60);
     const codes = [await verify(key.secret), await verify(key.secret), await verify(key.secret), await verify(generateSecret('gate', 'live'))];
     expect(codes).toEqual(['VALID', 'VALID', 'RATE_LIMITED', 'NOT_FOUND']);
     const read = await fetch(`${api.url}/api-keys/${key.id}`, { headers: { 'x-api-key': stack.bootstrapKey } });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../harness.js';
 import { creditsOf, insertKey } from '../verify/keys.js';
+import { clearOfWindowEdge } from '../window-edge.js';
 import { notifyWorkspaceLimitsChanged } from '../../core/plans/notify.js';
 import { assignPlan, hammer, insertPlan, nextMonth, until, verifyAt } from './verify-helpers.js';
 
@@ -71,6 +72,7 @@ describe('verification enforces the workspace plan', () => {
     const planId = await insertPlan(stack, { keyRateLimits: [{ limit: 3, windowSeconds: 3600 }] });
     await assignPlan(stack, ws.workspaceId, planId);
 
+    await clearOfWindowEdge(3600);
     const codes = [];
     for (let i = 0; i < 4; i++) codes.push(await verifyAt(stack.url, ws.secret, { key: key.secret }));
     expect(codes.map((r) => r.code)).toEqual(['VALID', 'VALID', 'VALID', 'RATE_LIMITED']);
@@ -80,6 +82,7 @@ describe('verification enforces the workspace plan', () => {
     for (let i = 0; i < 4; i++) onLoose.push((await verifyAt(stack.url, ws.secret, { key: loose.secret })).code);
     expect(onLoose).toEqual(['VALID', 'VALID', 'VALID', 'RATE_LIMITED']);
     // 1 a minute does not imply 3 an hour (60 > 3): that key is held to both, and its own refuses first.
+    await clearOfWindowEdge(60);
     const onTight = await verifyAt(stack.url, ws.secret, { key: tight.secret });
     expect(onTight.code).toBe('VALID');
     expect((await verifyAt(stack.url, ws.secret, { key: tight.secret })).ratelimit).toMatchObject({ scope: 'key', name: 'per-minute' });

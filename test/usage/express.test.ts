@@ -4,6 +4,7 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatehouse, type GatehouseMiddleware } from '@gatehouse/express';
 import { startStack, type Stack } from '../harness.js';
+import { clearOfWindowEdge } from '../window-edge.js';
 
 let stack: Stack;
 let root: { workspaceId: string; secret: string; keyId: string };
@@ -58,6 +59,7 @@ describe('gatehouse() Express middleware against a real Gatehouse', () => {
     expect(forbidden.status).toBe(403);
     expect((await forbidden.json()).error.code).toBe('insufficient_permissions');
 
+    await clearOfWindowEdge(60);
     const ok1 = await call('/products/42', reader);
     expect(ok1.status).toBe(200);
     expect(await ok1.json()).toEqual({ id: '42', by: 'reader' });

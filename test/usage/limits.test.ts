@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LimitWatcher } from '../../core/usage/limits.js';
 import { startStack, type Stack } from '../harness.js';
+import { clearOfWindowEdge } from '../window-edge.js';
 
 let stack: Stack;
 let admin: { workspaceId: string; secret: string; keyId: string };
@@ -32,6 +33,7 @@ async function events(type: string) {
 describe('limit warnings', () => {
   it('raises approaching at 80 % and exceeded at 100 % of a rate limit, once per window', async () => {
     const secret = await createKey({ id: 'limited', permissions: ['products:read'], rate_limits: [{ name: 'per-minute', limit: 5, window_seconds: 60 }] });
+    await clearOfWindowEdge(60);
     const codes: string[] = [];
     for (let i = 0; i < 3; i++) codes.push((await verify(secret)).body.code);
     await stack.deps.usage.flush();

@@ -5,6 +5,7 @@ import { KeyVerifier } from '../../core/keys/verifier.js';
 import { verifyKey } from '../../core/keys/verify.js';
 import { startStack, type Stack } from '../harness.js';
 import { changeKey, creditsOf, insertKey } from './keys.js';
+import { clearOfWindowEdge } from '../window-edge.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -297,6 +298,7 @@ describe('rate limits', () => {
 describe("Gatehouse's own API and the calling key's rate limit", () => {
   it('answers 429 with RateLimit-* and Retry-After once the calling key is over its limit', async () => {
     const caller = await insertKey(stack, { permissions: ['keys:verify'], rateLimits: [{ name: 'api', limit: 2, windowSeconds: 60 }] });
+    await clearOfWindowEdge(60);
     const target = await insertKey(stack);
     const first = await verify({ key: target.secret }, caller.secret);
     expect(first.status).toBe(200);
@@ -316,6 +318,7 @@ describe("Gatehouse's own API and the calling key's rate limit", () => {
 
   it('answers TOO_MANY_REQUESTS over tRPC', async () => {
     const caller = await insertKey(stack, { permissions: ['keys:verify'], rateLimits: [{ name: 'api', limit: 1, windowSeconds: 60 }] });
+    await clearOfWindowEdge(60);
     const trpc = await stack.caller(caller.secret);
     await trpc.keys.verify({ key: 'x' });
     await expect(trpc.keys.verify({ key: 'x' })).rejects.toMatchObject({ code: 'TOO_MANY_REQUESTS' });
