@@ -182,7 +182,7 @@ export class UsageRecorder {
     this.current = new Columns(this.batchSize);
     this.maxBuffer = opts.maxBuffer ?? 100_000;
     this.afterFlush = opts.afterFlush;
-    this.timer = setInterval(() => void this.flush(), opts.flushIntervalMs ?? 1_000);
+    this.timer = setInterval(() => void this.drainOnce(), opts.flushIntervalMs ?? 1_000);
     this.timer.unref();
   }
 
@@ -224,9 +224,26 @@ export class UsageRecorder {
   }
 
   /** Writes everything buffered so far; resolves once it is committed (or given up on). */
-  flush(): Promise<void> {
-    // One drain at a time; it loops until the buffer is empty, so records added meanwhile go too.
-    this.running ??= this.drain().finally(() => {
+  async flush(): Promise<void> {
+    // One drain at a time. One under way (the timer's) may already be past taking batches: wait it
+    // out, then drain until the buffer is empty, so records added meanwhile go too.
+    while (this.running) await this.running;
+    await this.startDrain(true);
+  }
+
+  /**
+   * The timer's write: what is buffered now, once (full batches always go at once). Records that
+   * arrive meanwhile wait for the next tick instead of following in a batch of their own: under a
+   * steady load a drain that looped wrote back to back in batches of ~200 records, and each
+   * batch's fixed cost (a transaction, four rollup upserts PostgreSQL parses and plans anew) came
+   * to more than its rows (BENCHMARKS.md, 2026-12-05 evening).
+   */
+  private drainOnce(): Promise<void> {
+    return this.startDrain(false);
+  }
+
+  private startDrain(untilEmpty: boolean): Promise<void> {
+    this.running ??= this.drain(untilEmpty).finally(() => {
       this.running = undefined;
     });
     return this.running;
@@ -248,10 +265,12 @@ export class UsageRecorder {
   }
 
   /**
-   * Full batches go out as soon as a writer is free; the partly filled one only when no write
-   * is in flight, so a steady stream is written in full batches rather than in slivers.
+   * Full batches go out as soon as a writer is free; the partly filled one only when no write is
+   * in flight, and once a drain unless it is an explicit flush(), so a steady stream is written
+   * in a batch a tick rather than in slivers.
    */
-  private async drain(): Promise<void> {
+  private async drain(untilEmpty: boolean): Promise<void> {
+    let tookPartial = false;
     const ok = await new Promise<boolean>((resolve) => {
       let writing = 0;
       let failed = false;
@@ -259,7 +278,8 @@ export class UsageRecorder {
       const pump = () => {
         while (!failed && writing < WRITERS) {
           let batch: Columns | undefined = this.queue.shift();
-          if (!batch && writing === 0 && this.current.n > 0) {
+          if (!batch && writing === 0 && this.current.n > 0 && (untilEmpty || !tookPartial)) {
+            tookPartial = true;
             batch = this.current;
             this.current = this.emptyColumns();
           }

@@ -163,6 +163,40 @@ describe('the batch writer', () => {
     await rec.close();
   });
 
+  it('under a steady stream, writes a batch a tick rather than one write after another', async () => {
+    const interval = 200;
+    const rec = new UsageRecorder({ databaseUrl: stack.databaseUrl, log, batchSize: 50_000, flushIntervalMs: interval });
+    let batches = 0;
+    rec.onBatchWritten = () => void batches++;
+    const started = performance.now();
+    let sent = 0;
+    // A record every millisecond or so for about six ticks: a drain that looped wrote each write's
+    // arrivals at once in a batch of their own, one batch every few milliseconds.
+    while (performance.now() - started < 6 * interval) {
+      rec.record(input('ws-steady', sent++));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const ticks = (performance.now() - started) / interval;
+    expect(batches).toBeGreaterThan(0);
+    expect(batches).toBeLessThanOrEqual(Math.ceil(ticks) + 1);
+    await rec.close();
+    expect(await count('ws-steady')).toBe(sent);
+  });
+
+  it('flush() writes everything recorded before it, even when the timer is writing a batch', async () => {
+    const rec = new UsageRecorder({ databaseUrl: stack.databaseUrl, log, flushIntervalMs: 20 });
+    let sent = 0;
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 50; i++) {
+        rec.record(input('ws-flush', sent++));
+        if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1));
+      }
+      await rec.flush();
+      expect(await count('ws-flush')).toBe(sent);
+    }
+    await rec.close();
+  });
+
   it('drops beyond its bound instead of growing, and says how many', async () => {
     const rec = new UsageRecorder({ databaseUrl: stack.databaseUrl, log, batchSize: 1_000, maxBuffer: 5, flushIntervalMs: 60_000 });
     const kept = Array.from({ length: 8 }, (_, i) => rec.record(input('ws-bound', i)));
