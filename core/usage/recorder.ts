@@ -207,8 +207,10 @@ export class UsageRecorder {
       this.queue.push(this.current);
       this.current = this.emptyColumns();
       if (Date.now() >= this.retryAfter) {
+        // A full batch goes now, with the partly filled one at most once (as a tick writes), not a
+        // drain until empty that would chase a steady stream in slivers.
         if (this.running) this.kick?.();
-        else void this.flush();
+        else void this.drainOnce();
       }
     }
     return true;
