@@ -238,7 +238,7 @@ export class UsageRecorder {
    * arrive meanwhile wait for the next tick instead of following in a batch of their own: under a
    * steady load a drain that looped wrote back to back in batches of ~200 records, and each
    * batch's fixed cost (a transaction, four rollup upserts PostgreSQL parses and plans anew) came
-   * to more than its rows (BENCHMARKS.md, 2026-12-05 evening).
+   * to more than its rows (BENCHMARKS.md, "The usage recorder writes a batch a tick").
    */
   private drainOnce(): Promise<void> {
     return this.startDrain(false);
