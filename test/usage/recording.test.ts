@@ -222,6 +222,49 @@ describe('the batch writer', () => {
     const [row] = await stack.orm.em.fork().execute<{ route: string }[]>(`select route from usage_record where workspace_id = 'ws-escape'`);
     expect(row!.route).toBe('/a\\b\tc\nd');
   });
+
+  it('sums a batch of several slices into rollups exactly: keys and routes interleaved, across a minute boundary', async () => {
+    const ws = await stack.workspace(['admin']);
+    const n = 5_000;
+    // Rows a millisecond apart around the start of this minute: the batch spans two minute buckets,
+    // and more rows than the recorder sums in one event-loop turn.
+    const minuteStart = Math.floor(Date.now() / 60_000) * 60_000;
+    const first = minuteStart - 2_500;
+    const expected = new Map<string, { calls: number; e4: number; e5: number; refused: number; max: number }>();
+    for (let i = 0; i < n; i++) {
+      const keyId = `key_${i % 3}`;
+      const route = `/r${i % 5}`;
+      const status = [200, 200, 404, 503][i % 4]!;
+      const code = i % 6 === 0 ? 'RATE_LIMITED' : 'VALID';
+      const latencyMs = (i % 97) / 2;
+      const at = first + i;
+      stack.deps.usage.record({ workspaceId: ws.workspaceId, keyId, source: 'verification', method: 'POST', route, status, latencyMs, code, counted: true, at: new Date(at) });
+      const k = `${at - (at % 60_000)} ${keyId} POST ${route}`;
+      const e = expected.get(k) ?? { calls: 0, e4: 0, e5: 0, refused: 0, max: 0 };
+      e.calls++;
+      if (status === 404) e.e4++;
+      if (status === 503) e.e5++;
+      if (code !== 'VALID') e.refused++;
+      e.max = Math.max(e.max, latencyMs);
+      expected.set(k, e);
+    }
+    await stack.deps.usage.flush();
+    const rows = await stack.orm.em
+      .fork()
+      .execute<{ bucket: Date; key_id: string; route: string; calls: number; errors_4xx: number; errors_5xx: number; refused: number; latency_max: number }[]>(
+        `select bucket, key_id, route, calls, errors_4xx, errors_5xx, refused, latency_max from usage_minute where workspace_id = ?`,
+        [ws.workspaceId],
+      );
+    const actual = new Map(
+      rows.map((r) => [`${new Date(r.bucket).getTime()} ${r.key_id} ${r.route}`, { calls: r.calls, e4: r.errors_4xx, e5: r.errors_5xx, refused: r.refused, max: r.latency_max }]),
+    );
+    expect(new Set([...expected.keys()].map((k) => k.split(' ')[0])).size).toBe(2);
+    expect(actual).toEqual(expected);
+    const [total] = await stack.orm.em
+      .fork()
+      .execute<{ calls: string }[]>(`select sum(calls) as calls from usage_day_total where workspace_id = ?`, [ws.workspaceId]);
+    expect(Number(total!.calls)).toBe(n);
+  });
 });
 
 // The recorder writes its batches by COPY in PostgreSQL's binary format (core/usage/copy-binary.ts):
