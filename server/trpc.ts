@@ -6,6 +6,7 @@ import { badRequest, HttpError } from '../core/errors.js';
 import { inputProblem } from './input-guard.js';
 import { enforceCallerRateLimit } from './auth/rate-limit.js';
 import { SELF_COUNTING_ROUTES } from './usage-middleware.js';
+import { trackingKeyChanges } from '../core/keys/change-scope.js';
 
 const codeFor: Record<number, TRPCError['code']> = {
   400: 'BAD_REQUEST',
@@ -70,15 +71,17 @@ const guardInput = t.middleware(async ({ getRawInput, next }) => {
 
 export const publicProcedure = t.procedure.use(mapErrors).use(guardInput);
 
-export const authedProcedure = publicProcedure.use(async ({ ctx, next, path, type }) => {
+export const authedProcedure = publicProcedure.use(async ({ ctx, next, path }) => {
   if (ctx.refusal) throw toTRPCError(ctx.refusal);
   if (!ctx.principal) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Missing or invalid API key' });
   const selfCounting = SELF_COUNTING_ROUTES.has(`/trpc/${path}`);
   // The calling key's own rate limits: a 429 here surfaces as TOO_MANY_REQUESTS through mapErrors.
   await enforceCallerRateLimit(ctx.verifier, ctx.principal, ctx.http?.res, { selfCounting });
-  const result = await next({ ctx: { ...ctx, principal: ctx.principal } });
-  // As REST's writes: answered once this process has heard its own changes (core/keys/verifier.ts catchUp).
-  if (type === 'mutation' && !selfCounting) await ctx.verifier.catchUp();
+  const principal = ctx.principal;
+  const run = () => next({ ctx: { ...ctx, principal } });
+  const { result, changed } = await trackingKeyChanges(run);
+  // As REST's writes: answered once this process has heard its own key changes (core/keys/change-scope.ts).
+  if (changed) await ctx.verifier.catchUp();
   return result;
 });
 

@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { KEY_CHANGED_CHANNEL } from '../keys/notify.js';
-import { typedDb } from '../../db/kysely.js';
+import { sendKeyChange } from '../keys/notify.js';
 
 /**
  * OAuth changes travel on the key-change channel (core/keys/notify.ts), so the one LISTEN
@@ -15,7 +14,5 @@ export const workspaceSettingsChanged = (workspaceId: string) => `${OAUTH_PREFIX
 
 /** Inside the writing transaction: PostgreSQL delivers it on commit. */
 export async function notifyOAuthChanged(em: EntityManager, payload: string): Promise<void> {
-  await typedDb(em)
-    .selectNoFrom((eb) => eb.fn<string>('pg_notify', [eb.val(KEY_CHANGED_CHANNEL), eb.val(payload)]).as('notified'))
-    .execute();
+  await sendKeyChange(em, payload);
 }

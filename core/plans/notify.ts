@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { typedDb } from '../../db/kysely.js';
-import { KEY_CHANGED_CHANNEL } from '../keys/notify.js';
+import { sendKeyChange } from '../keys/notify.js';
 
 /**
  * Payloads on the key-change channel that name a workspace's limits rather than a key: every API
@@ -14,16 +13,10 @@ export const PLAN_LIMITS_PREFIX = 'plan:';
  * verification picks up the new limits at once in every process.
  */
 export async function notifyWorkspaceLimitsChanged(em: EntityManager, workspaceId: string): Promise<void> {
-  await send(em, `${WORKSPACE_LIMITS_PREFIX}${workspaceId}`);
+  await sendKeyChange(em, `${WORKSPACE_LIMITS_PREFIX}${workspaceId}`);
 }
 
 /** Call inside the transaction that edits a plan: every workspace on it has new limits. */
 export async function notifyPlanChanged(em: EntityManager, planId: string): Promise<void> {
-  await send(em, `${PLAN_LIMITS_PREFIX}${planId}`);
-}
-
-async function send(em: EntityManager, payload: string): Promise<void> {
-  await typedDb(em)
-    .selectNoFrom((eb) => eb.fn<string>('pg_notify', [eb.val(KEY_CHANGED_CHANNEL), eb.val(payload)]).as('notified'))
-    .execute();
+  await sendKeyChange(em, `${PLAN_LIMITS_PREFIX}${planId}`);
 }

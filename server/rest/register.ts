@@ -8,6 +8,7 @@ import type { AnyRoute, Method } from './route.js';
 import { resolvePrincipal } from '../auth/resolve.js';
 import { enforceCallerRateLimit } from '../auth/rate-limit.js';
 import { markUsage, SELF_COUNTING_ROUTES } from '../usage-middleware.js';
+import { trackingKeyChanges } from '../../core/keys/change-scope.js';
 import { inputProblem } from '../input-guard.js';
 import { JSON_CONTENT_TYPE } from '../security-headers.js';
 
@@ -112,10 +113,10 @@ export function restRouter(routes: AnyRoute[], deps: ServerDeps, target: Pick<Ro
         const query = route.query ? parse(route.query, req.query, 'query') : {};
         const body = routeBody(route, req.headers, req.body);
         const ctx = createRestContext(deps, principal, req.ip ?? '');
-        const result = await route.handler({ params, query, body, headers, ctx: ctx as never, req, res });
-        // A write is answered once this process has heard its own key and limit changes: the
-        // caller's next request never meets the cache as it was (a revoked key stays out).
-        if (route.method !== 'get' && !SELF_COUNTING_ROUTES.has(route.path)) await deps.verifier.catchUp();
+        const { result, changed } = await trackingKeyChanges(() => route.handler({ params, query, body, headers, ctx: ctx as never, req, res }));
+        // A write that changed a key or limit is answered once this process has heard that change:
+        // the caller's next request never meets the cache as it was (a revoked key stays out).
+        if (changed) await deps.verifier.catchUp();
         // A handler that chose its own status (/healthz's 503) keeps it; otherwise the route's.
         if (res.headersSent) return;
         const status = res.statusCode !== 200 ? res.statusCode : (route.status ?? 200);
