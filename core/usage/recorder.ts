@@ -1,4 +1,5 @@
 import { pipeline } from 'node:stream/promises';
+import { setImmediate } from 'node:timers/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -414,7 +415,7 @@ async function rollups(c: Columns): Promise<{ minute: Agg[]; hour: Agg[]; day: A
   const hour = new Grain(HOUR, groups);
   const day = new Grain(DAY, groups);
   for (let from = 0; from < c.n; from += ROLLUP_SLICE) {
-    if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (from > 0) await setImmediate();
     const to = Math.min(c.n, from + ROLLUP_SLICE);
     for (let i = from; i < to; i++) {
       if (!c.counted[i]) continue;
