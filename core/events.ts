@@ -9,6 +9,7 @@ import { workspaceScope } from './scope.js';
 import type { Logger } from './log.js';
 import type { Config } from './config.js';
 import { startDeliveryWorkflow, startFanout } from './webhooks/dispatch.js';
+import type { DispatchMarks } from './webhooks/dispatch-marks.js';
 import { deliveryWorkflowIdPrefix } from '../temporal/workflow-ids.js';
 import { ATTEMPT_TIMEOUT_MS } from './webhooks/http.js';
 import { parseRetrySchedule } from './webhooks/retry.js';
@@ -64,6 +65,8 @@ export interface EventDeps {
   log?: Logger;
   /** Given (the API and activities have it), a small fan-out starts its delivery workflows directly. */
   config?: Pick<Config, 'GATEHOUSE_WEBHOOK_RETRY_SCHEDULE'>;
+  /** The API's: events whose workflows started are marked dispatched in batches, not one UPDATE each. */
+  dispatched?: DispatchMarks;
 }
 
 /**
@@ -260,7 +263,8 @@ async function storeEvent(deps: EventDeps, input: CheckedEventInput): Promise<Ra
             ),
           ),
         );
-        await scope.updateTable('event').set({ dispatched_at: sql<Date>`now()` }).where('id', '=', event.id).where('dispatched_at', 'is', null).execute();
+        if (deps.dispatched) deps.dispatched.mark(event.id);
+        else await scope.updateTable('event').set({ dispatched_at: sql<Date>`now()` }).where('id', '=', event.id).where('dispatched_at', 'is', null).execute();
         return event;
       } catch (err) {
         // The fan-out workflow (or, failing that, the sweeper) starts whatever did not start here.

@@ -1,4 +1,5 @@
 import type { Server, ServerResponse } from 'node:http';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { createLogger } from '../core/log.js';
 import { bootstrap } from '../core/bootstrap.js';
 import { createOrm } from '../db/orm.js';
@@ -8,6 +9,7 @@ import { startDraining } from './health.js';
 import { createUsage, type Usage, type UsageDeps } from '../core/usage/index.js';
 import { ensureUsagePartitions } from '../core/usage/partitions.js';
 import { startKeyVerifier } from '../core/keys/verifier.js';
+import { DispatchMarks } from '../core/webhooks/dispatch-marks.js';
 import { loadProcessConfig } from '../scripts/process-config.js';
 import { onStopSignals } from '../scripts/stop-signals.js';
 import { startTracing } from '../core/tracing/provider.js';
@@ -49,7 +51,8 @@ export async function runApiProcess(opts: ApiProcessOptions = {}): Promise<void>
     bootstrapKey: config.GATEHOUSE_BOOTSTRAP_KEY,
     log,
   });
-  const app = createApp({ config, orm, temporal, log, usage, verifier });
+  const dispatched = new DispatchMarks({ em: () => orm.em.fork() as EntityManager, log });
+  const app = createApp({ config, orm, temporal, log, usage, verifier, dispatched });
   const server: Server = app.listen(config.PORT, config.HOST, () => {
     log.info({ port: config.PORT, host: config.HOST }, 'api listening');
   });
@@ -82,6 +85,8 @@ export async function runApiProcess(opts: ApiProcessOptions = {}): Promise<void>
       });
       // Buffered usage records are written before the pool closes (docs/usage.md, "Loss bound").
       await usage.close();
+      // Unwritten marks would only cost the outbox sweeper a no-op fan-out each; written, they cost nothing.
+      await dispatched.flush();
       await verifier.stop();
       await orm.close();
       await temporal.connection.close();

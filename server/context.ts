@@ -6,6 +6,7 @@ import type { Orm } from '../db/orm.js';
 import type { TemporalHandle } from '../temporal/client.js';
 import type { Usage } from '../core/usage/index.js';
 import type { KeyVerifier } from '../core/keys/verifier.js';
+import type { DispatchMarks } from '../core/webhooks/dispatch-marks.js';
 import type { Principal } from './auth/principal.js';
 import type { HttpError } from '../core/errors.js';
 
@@ -19,6 +20,8 @@ export interface ServerDeps {
   usage: Usage;
   /** Key cache + change listener + rate limiter: the verification hot path (core/keys/verifier.ts). */
   verifier: KeyVerifier;
+  /** Events whose delivery workflows started, marked dispatched in batches (core/webhooks/dispatch-marks.ts). */
+  dispatched: DispatchMarks;
 }
 
 export interface Context extends ServerDeps {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { inject } from 'vitest';
 import { createActivities } from '../activities/index.js';
 import { bootstrap } from '../core/bootstrap.js';
@@ -13,6 +14,7 @@ import { dropDatabase, ensureDatabase, withDatabase } from '../db/postgres.js';
 import { createApp } from '../server/app.js';
 import { createUsage } from '../core/usage/index.js';
 import { startKeyVerifier } from '../core/keys/verifier.js';
+import { DispatchMarks } from '../core/webhooks/dispatch-marks.js';
 import type { RecorderOptions } from '../core/usage/recorder.js';
 import { createContextInner, type ServerDeps } from '../server/context.js';
 import { authenticate } from '../server/auth/authenticate.js';
@@ -115,7 +117,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     bootstrapKey: config.GATEHOUSE_BOOTSTRAP_KEY,
     log,
   });
-  const deps: ServerDeps = { config, orm, temporal, log, usage, verifier };
+  const dispatched = new DispatchMarks({ em: () => orm.em.fork() as EntityManager, log });
+  const deps: ServerDeps = { config, orm, temporal, log, usage, verifier, dispatched };
 
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
@@ -200,6 +203,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         await workerConnection?.close();
       }
       await usage.close();
+      await dispatched.flush();
       await verifier.stop();
       await temporal.connection.close();
       await orm.close();

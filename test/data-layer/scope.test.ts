@@ -210,6 +210,9 @@ const ALLOWED: Record<string, { [call: string]: string }> = {
     "typedDb(deps.em).selectFrom('webhook_endpoint')": "an operator event's copies: the operator workspaces holding an active operator-wide endpoint subscribed to its type (each copy is then stored through that workspace's scope)",
     "db.insertInto('webhook_delivery')": "the outbox insert reads the event just stored (CTE ev) beside the workspace's endpoints, filtered by ep.workspace_id = the event's workspace, whose workspace_id each delivery takes",
   },
+  'core/webhooks/dispatch-marks.ts': {
+    "typedDb(this.opts.em()).updateTable('event')": "marks dispatched, by id, the events this API process stored and started, of any workspace, many in one UPDATE; it sets dispatched_at only",
+  },
   'core/webhooks/attempt.ts': {
     "typedDb(deps.em).selectFrom('webhook_delivery as d')": "workflow history holds the delivery's id only: this read learns the workspace from the row, and every write after it goes through the scope",
   },

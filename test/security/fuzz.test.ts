@@ -305,6 +305,9 @@ async function watchDatabase() {
 }
 
 async function journalEnd(): Promise<number> {
+  // Events marked dispatched in batches (core/webhooks/dispatch-marks.ts): written now, they count
+  // with the request that published them, not with whichever request runs when the batch goes.
+  await stack.deps.dispatched.flush();
   const [row] = await stack.orm.em.fork().execute<{ n: string | null }[]>(`select max(n) as n from fuzz_journal`);
   return Number(row?.n ?? 0);
 }

@@ -40,6 +40,9 @@ describe('POST /deliveries/{id}/replay', () => {
     const pub = await stack.rest('POST', '/events', { key, body: { type: 'export.completed', payload: { f: 'r' } } });
     const [failed] = await failedDeliveries(key, ep.id, 1);
     expect(failed!.attempts).toHaveLength(2);
+    // The row reads `failed` once the last attempt is recorded; its run ends a moment later (the status
+    // upsert, then completion), and a replay before that is refused with 409.
+    await stack.temporal.client.workflow.getHandle(failed!.workflow_id).result();
     const firstRun = await stack.temporal.client.workflow.getHandle(failed!.workflow_id).describe();
 
     rx.script('/replay', { status: 200 });
@@ -89,6 +92,8 @@ describe('POST /webhooks/{id}/recover', () => {
     const ep = (await stack.rest('POST', '/webhooks', { key, body: { url: `${rx.url}/recover`, event_types: ['content.published'] } })).body;
     for (let i = 0; i < 4; i++) await stack.rest('POST', '/events', { key, body: { type: 'content.published', payload: { i } } });
     const failed = await failedDeliveries(key, ep.id, 4);
+    // As above: each run ends a moment after its row reads `failed`, and only an ended run is replayed.
+    await Promise.all(failed.map((d) => stack.temporal.client.workflow.getHandle(d.workflow_id).result()));
     // One of them is older than the window asked for.
     const old = failed[3]!;
     await stack.orm.em.fork().execute(`update webhook_delivery set created_at = now() - interval '3 days' where id = ?`, [old.id]);
