@@ -127,7 +127,9 @@ describe('webhook delivery survives a restart of the Temporal server', () => {
     await until('every delivery to be recorded as succeeded', async () => (await deliveryStatuses(stack))['succeeded'] === total, 120_000, 250);
     const recoveredMs = Date.now() - backAt;
     expect(await deliveryStatuses(stack)).toEqual({ succeeded: total });
-    // Every event was handed to its fan-out: none is left for the outbox sweeper.
+    // Every event was handed to its fan-out: none is left for the outbox sweeper (the API's last marks,
+    // batched for up to half a second, written first: core/webhooks/dispatch-marks.ts).
+    await stack.deps.dispatched.flush();
     const undispatched = await stack.orm.em.fork().execute<{ n: string }[]>(`select count(*) as n from event where dispatched_at is null`);
     expect(Number(undispatched[0]!.n)).toBe(0);
 
