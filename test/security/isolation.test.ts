@@ -110,7 +110,7 @@ const bSecrets: string[] = [];
 
 /** Every row of B's, in every table holding tenant data: by `workspace_id`, or through a foreign key to such a table. */
 async function snapshotB(): Promise<Record<string, unknown[]>> {
-  // B's own calls (the controls) are written in batches: wait for them, so only A's calls are compared.
+  // B's own calls (the controls) and their dispatch marks are written in batches: wait for them, so only A's calls are compared.
   await settle();
   const em = stack.orm.em.fork();
   const tables = await em.execute<{ table_name: string; has_ws: boolean }[]>(
@@ -147,6 +147,8 @@ async function snapshotB(): Promise<Record<string, unknown[]>> {
 async function settle(): Promise<void> {
   await stack.deps.usage.flush();
   await stack.deps.verifier.touches.flush();
+  // B's publishes are marked dispatched up to half a second later (core/webhooks/dispatch-marks.ts).
+  await stack.deps.dispatched.flush();
 }
 
 /** `text` with each of B's ids in `kinds` replaced by its missing twin: what a missing id's answer says. */
