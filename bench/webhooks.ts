@@ -135,15 +135,25 @@ function cpuOf(parts: Parts): Record<string, number> {
 }
 
 /** A history event as fetchHistory() returns it: one `…Attributes` field set per event. */
-type HistoryEvent = Record<string, unknown> & { activityTaskStartedEventAttributes?: { attempt?: number | null } | null };
+type HistoryEvent = Record<string, unknown> & {
+  activityTaskStartedEventAttributes?: { attempt?: number | null } | null;
+  markerRecordedEventAttributes?: { markerName?: string | null } | null;
+  upsertWorkflowSearchAttributesEventAttributes?: { searchAttributes?: { indexedFields?: Record<string, unknown> | null } | null } | null;
+};
 
 /**
  * Billable actions in a history, after Temporal Cloud's definition of an action: a workflow started
  * (or continued as new), each activity attempt (scheduled once, retries counted by the attempt
  * number its Started event carries), each timer, each signal received or sent, each search-attribute
  * upsert, each child workflow started, each marker (local activity, side effect). Workflow tasks,
- * completions and heartbeats are not actions.
+ * completions and heartbeats are not actions, nor is versioning: the `TemporalChangeVersion` upsert
+ * is exempt (https://docs.temporal.io/cloud/actions) and so is the `patched()` marker beside it,
+ * which that list does not name (its markers are local activities' and, in Go and Java, side effects').
  */
+const PATCH_MARKER = 'core_patch';
+const versioningOnly = (u: NonNullable<HistoryEvent['upsertWorkflowSearchAttributesEventAttributes']>) =>
+  Object.keys(u.searchAttributes?.indexedFields ?? {}).every((k) => k === 'TemporalChangeVersion');
+
 function actionsOf(events: HistoryEvent[]): number {
   let n = 0;
   for (const e of events) {
@@ -153,9 +163,9 @@ function actionsOf(events: HistoryEvent[]): number {
       e['timerStartedEventAttributes'] ||
       e['workflowExecutionSignaledEventAttributes'] ||
       e['signalExternalWorkflowExecutionInitiatedEventAttributes'] ||
-      e['upsertWorkflowSearchAttributesEventAttributes'] ||
+      (e.upsertWorkflowSearchAttributesEventAttributes && !versioningOnly(e.upsertWorkflowSearchAttributesEventAttributes)) ||
       e['startChildWorkflowExecutionInitiatedEventAttributes'] ||
-      e['markerRecordedEventAttributes']
+      (e.markerRecordedEventAttributes && e.markerRecordedEventAttributes.markerName !== PATCH_MARKER)
     )
       n++;
   }

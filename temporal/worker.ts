@@ -21,6 +21,16 @@ export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
 const noop = () => {};
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
+/**
+ * Workflow tasks a worker holds at once. A delivery attempt is a local activity (workflows/delivery.ts),
+ * and its workflow task stays open while it runs, up to the attempt's 15 s: room for the 100 attempts at
+ * a time (the SDK's default for local activities) and as many other workflow tasks beside them, where the
+ * default of 40 let 40 attempts hanging on one endpoint stop every workflow on the worker
+ * (test/webhooks/local-attempts.test.ts). It also bounds the attempts a killed worker leaves to be made
+ * again (test/webhooks-durability/worker-kill.test.ts).
+ */
+export const MAX_WORKFLOW_TASKS = 200;
+
 export interface WorkerOptions {
   address: string;
   namespace: string;
@@ -36,6 +46,7 @@ export async function createWorker(opts: WorkerOptions): Promise<{ worker: Worke
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     activities: opts.activities,
+    maxConcurrentWorkflowTaskExecutions: MAX_WORKFLOW_TASKS,
     ...tracingWorkerOptions(),
     ...(opts.bundle ? { workflowBundle: opts.bundle } : { workflowsPath: WORKFLOWS_PATH }),
   });

@@ -1,6 +1,6 @@
-import { condition, defineSignal, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, defineSignal, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { AttemptOutcome, DeliveryInput } from '../core/webhooks/attempt.js';
+import type { AttemptInput, AttemptOutcome, DeliveryInput } from '../core/webhooks/attempt.js';
 import { SA } from '../temporal/search-attributes.js';
 
 // An attempt's HTTP exchange is cut at 15 s; the rest is PostgreSQL, so 30 s is ample and a
@@ -11,6 +11,20 @@ const { attemptDelivery } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
+
+// The same attempt run inside the workflow task, on the worker that runs the workflow: no activity
+// task goes through the server (five history events and a workflow task fewer a delivery; about a
+// third of the Temporal server's CPU a delivery, BENCHMARKS.md "Attempts as local activities").
+// Its retries of Gatehouse's own trouble last a minute at most; what outlasts that goes on as the
+// activity above, whose retries, unlike a local activity's, add nothing to the history while they wait.
+const { attemptDelivery: attemptInWorkflowTask } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+});
+
+/** Marks runs whose attempts are local activities; runs started before it replay their activities as they were. */
+const LOCAL_ATTEMPTS_PATCH = 'attempts-as-local-activities';
 
 export interface DeliveryResult {
   deliveryId: string;
@@ -35,15 +49,28 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryRe
   setHandler(retryNowSignal, () => {
     retryNow = true;
   });
+  const attemptOnce = patched(LOCAL_ATTEMPTS_PATCH) ? attemptLocallyFirst : attemptDelivery;
   let trigger = input.trigger;
   for (let attempt = 1; ; attempt++) {
     retryNow = false;
-    const outcome = await attemptDelivery({ ...input, attempt, trigger });
+    const outcome = await attemptOnce({ ...input, attempt, trigger });
     upsertSearchAttributes([{ key: SA.deliveryStatus, value: outcome.status }]);
     if (outcome.status !== 'retrying') return { deliveryId: input.deliveryId, status: outcome.status, attempts: attempt };
     // The same timer command as the sleep it replaces, so histories recorded before "retry now"
     // replay unchanged (test/replay); the signal, when it comes, cancels the timer.
     const early = await condition(() => retryNow, outcome.nextDelayMs);
     trigger = early ? 'manual' : 'scheduled';
+  }
+}
+
+/** An attempt in the workflow task; if Gatehouse's own trouble outlasts its minute, the same attempt as an activity. */
+async function attemptLocallyFirst(input: AttemptInput): Promise<AttemptOutcome> {
+  try {
+    return await attemptInWorkflowTask(input);
+  } catch (err) {
+    // A local activity's last failure is not an ActivityFailure here (test/webhooks/local-attempts.test.ts
+    // saw the activity's own ApplicationFailure come back): anything but the workflow's cancellation goes on.
+    if (isCancellation(err)) throw err;
+    return attemptDelivery(input);
   }
 }

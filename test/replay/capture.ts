@@ -15,7 +15,8 @@
  * `npm test`); a Temporal dev server is started from the installed CLI. The script starts the test
  * stack, drives every workflow through the paths worth keeping (a rotation ending by grace expiry,
  * by end-grace, by a newer rotation, after an extension; a delivery that succeeds, retries, gives
- * up, meets 410, is retried now during its backoff; a fan-out; a recovery, and one that continues as new; each Schedule's workflow run once; the self-test), waits for
+ * up, meets 410, is retried now during its backoff (`delivery-local-*`: attempts as local activities;
+ * `delivery-*` without it are runs started before); a fan-out; a recovery, and one that continues as new; each Schedule's workflow run once; the self-test), waits for
  * each to complete and writes its history as `<workflow>-<case>.json`.
  *
  * An existing history is kept unless --overwrite is given: it stands for runs started under older
@@ -166,13 +167,13 @@ async function captureDeliveries(): Promise<void> {
     return stack.temporal.client.workflow.getHandle(deliveryWorkflowId(eventId, endpointId));
   };
   const handles = {
-    'delivery-succeeds': await deliver('succeeds', { status: 200 }),
-    'delivery-retries-then-succeeds': await deliver('retries', { status: 500 }, { status: 500 }, { status: 200 }),
-    'delivery-exhausted': await deliver('exhausted', { status: 500 }),
-    'delivery-gone-410': await deliver('gone', { status: 410 }),
+    'delivery-local-succeeds': await deliver('succeeds', { status: 200 }),
+    'delivery-local-retries-then-succeeds': await deliver('retries', { status: 500 }, { status: 500 }, { status: 200 }),
+    'delivery-local-exhausted': await deliver('exhausted', { status: 500 }),
+    'delivery-local-gone-410': await deliver('gone', { status: 410 }),
   };
   for (const [name, handle] of Object.entries(handles)) await record(name, handle);
-  await record('delivery-retried-now', await retriedNow());
+  await record('delivery-local-retried-now', await retriedNow());
 }
 
 /**
