@@ -13,8 +13,9 @@ const { attemptDelivery } = proxyActivities<Activities>({
 });
 
 // The same attempt run inside the workflow task, on the worker that runs the workflow: no activity
-// task goes through the server (five history events and a workflow task fewer a delivery; about a
-// third of the Temporal server's CPU a delivery, BENCHMARKS.md "Attempts as local activities").
+// task goes through the server and no second workflow task is needed (12 history events a delivery
+// become 9; the Temporal server's CPU a delivery a fifth to a third less, BENCHMARKS.md "Attempts as
+// local activities").
 // Its retries of Gatehouse's own trouble last a minute at most; what outlasts that goes on as the
 // activity above, whose retries, unlike a local activity's, add nothing to the history while they wait.
 const { attemptDelivery: attemptInWorkflowTask } = proxyLocalActivities<Activities>({
