@@ -166,7 +166,7 @@ export async function runScaleOut(stack: Stack, rx: Receiver, plan: ScaleOutPlan
   const expected = new Set(endpoints.flatMap((ep) => accepted.map((id) => `${ep.path} ${id}`)));
   const arrivedPairs = () => new Set(rx.received.map((r) => `${r.path} ${String(r.headers['webhook-id'])}`));
   const missingNow = () => [...expected].filter((k) => !arrivedPairs().has(k));
-  // Attempts the killed worker held are retried once their 30 s start-to-close timeout passes.
+  // Attempts the killed worker held are made again once their workflow tasks time out (10 s); an attempt gone on as a regular activity, after its 30 s start-to-close timeout.
   await until('every accepted event delivered', () => missingNow().length === 0, 120_000, 250).catch(() => undefined);
 
   const survivor = apis[1]!;
