@@ -126,4 +126,3 @@ describe('a delivery attempt', () => {
     }
   });
 });
-
