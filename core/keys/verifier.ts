@@ -28,6 +28,9 @@ export interface KeyVerifierOptions {
   touchEveryMs?: number;
 }
 
+/** How often batched last_used_at touches are written, unless `touchEveryMs` says otherwise. */
+export const TOUCH_EVERY_MS = 5_000;
+
 /** Payloads of catchUp()'s markers on the key-change channel; a key pk never starts so. */
 const SYNC_PREFIX = 'sync:';
 
@@ -101,7 +104,7 @@ export class KeyVerifier {
     this.limits = new WorkspaceLimitsCache(this.pool, counted);
     this.quota = new QuotaCounter(this.pool, counted, (err) => this.log.warn({ err }, 'monthly quota: a background statement failed'));
     this.touches = new LastUsedTouches(this.pool, (err) => this.log.warn({ err }, 'could not write last_used_at'), counted);
-    this.touchEveryMs = opts.touchEveryMs ?? 5_000;
+    this.touchEveryMs = opts.touchEveryMs ?? TOUCH_EVERY_MS;
     this.databaseUrl = opts.databaseUrl;
   }
 

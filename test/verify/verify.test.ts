@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createLogger } from '../../core/log.js';
 import { generateSecret } from '../../core/keys/secret.js';
-import { KeyVerifier } from '../../core/keys/verifier.js';
+import { KeyVerifier, TOUCH_EVERY_MS } from '../../core/keys/verifier.js';
 import { verifyKey } from '../../core/keys/verify.js';
 import { startStack, type Stack } from '../harness.js';
 import { changeKey, creditsOf, insertKey } from './keys.js';
@@ -341,7 +341,7 @@ describe('the key cache', () => {
   it('answers repeated verifications from memory, touching last_used_at in batches', async () => {
     // Its 5 s timer would write the touches whenever it fired (once under load, mid-loop: 369 queries, not 368); this test writes them itself.
     await stack.deps.verifier.touches.stop();
-    onTestFinished(() => stack.deps.verifier.touches.start(5_000));
+    onTestFinished(() => stack.deps.verifier.touches.start(TOUCH_EVERY_MS));
     const key = await insertKey(stack);
     expect((await verify({ key: key.secret })).body.code).toBe('VALID');
     const before = stack.deps.verifier.queries;
