@@ -11,7 +11,8 @@ import { BODY_LIMIT_BYTES, errorAnswer, INTERNAL_ERROR } from './error-answer.js
 import type { ObserveRequest } from './metrics.js';
 import { routeBody, writeJson } from './rest/register.js';
 import { verification, verifyAnswer, verifyRoute, type verifyBody } from './rest/verify.js';
-import { parseFailed, plainText } from './read-body.js';
+import type { VerifyResult } from '../core/keys/verify.js';
+import { parseFailed, readPlainText } from './read-body.js';
 import { API_HEADERS, JSON_CONTENT_TYPE, setHeaderList } from './security-headers.js';
 import { recordCall, verificationRecord } from './usage-middleware.js';
 
@@ -49,41 +50,100 @@ export function fastVerify(opts: FastVerifyOptions): FastHandler {
   const { deps, observe, json, ipOf } = opts;
   const log: Logger = deps.log;
 
-  function readBody(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
-    const text = plainText(req, JSON_TYPES, BODY_LIMIT_BYTES);
-    if (text) return text.then(strictJson);
-    return new Promise((resolve, reject) => json(req, res, (err) => (err ? reject(err) : resolve((req as { body?: unknown }).body))));
-  }
+  /**
+   * One request, step by step, each step taken at once when its input is at hand or when its
+   * promise settles: a cached key, its leased rate limit and a verification answered from memory
+   * run in the turn the body arrived, with no promise (BENCHMARKS.md, "The verify path without
+   * promises"). Every step's failure ends in fail(), as the one catch of an async handler would.
+   */
+  class Exchange {
+    private readonly headers = new AnswerHeaders();
+    private principal: Principal | undefined;
+    private recorded = false;
 
-  async function answer(req: IncomingMessage, res: ServerResponse, secret: string, start: number): Promise<void> {
-    const headers = new AnswerHeaders();
-    let principal: Principal | undefined;
-    let recorded = false;
-    try {
-      // In Express's order: the body parser runs before the route authenticates.
-      const sent = await readBody(req, res);
-      // Awaited only when not answered from memory: each await of a plain value is a turn of the microtask queue.
-      const found = principalFromKey(secret, deps, req, ipOf);
-      principal = found instanceof Promise ? await found : found;
-      if (!principal) throw unauthorized();
-      const limited = enforceCallerRateLimit(deps.verifier, principal, headers, { selfCounting: true });
-      if (limited) await limited;
-      if (!hasScope(principal.scopes, SCOPE)) throw forbidden(SCOPE);
-      const body = routeBody(verifyRoute, req.headers, sent) as z.output<typeof verifyBody>;
-      const r = await verification(deps, principal.workspaceId, body, body.ip === undefined ? ipOf(req) : '');
-      verificationRecord(deps.usage, principal.workspaceId, r, start, req.headers);
-      recorded = true;
-      headers.writeJson(res, 200, verifyAnswer(r));
-    } catch (err) {
-      headers.applyTo(res);
+    constructor(
+      private readonly req: IncomingMessage,
+      private readonly res: ServerResponse,
+      private readonly secret: string,
+      private readonly start: number,
+    ) {}
+
+    /** In Express's order: the body parser runs before the route authenticates. */
+    begin(): void {
+      const plain = readPlainText(this.req, JSON_TYPES, BODY_LIMIT_BYTES, (err, text) => (err ? this.fail(err) : this.parse(text!)));
+      if (!plain) json(this.req, this.res, (err) => (err ? this.fail(err) : this.authenticate((this.req as { body?: unknown }).body)));
+    }
+
+    private parse(text: string): void {
+      let sent: unknown;
+      try {
+        sent = strictJson(text);
+      } catch (err) {
+        return this.fail(err);
+      }
+      this.authenticate(sent);
+    }
+
+    private authenticate(sent: unknown): void {
+      try {
+        const found = principalFromKey(this.secret, deps, this.req, ipOf);
+        if (found instanceof Promise) found.then((p) => this.limit(p, sent), (err: unknown) => this.fail(err));
+        else this.limit(found, sent);
+      } catch (err) {
+        this.fail(err);
+      }
+    }
+
+    private limit(principal: Principal | undefined, sent: unknown): void {
+      try {
+        this.principal = principal;
+        if (!principal) throw unauthorized();
+        const limited = enforceCallerRateLimit(deps.verifier, principal, this.headers, { selfCounting: true });
+        if (limited) limited.then(() => this.verify(principal, sent), (err: unknown) => this.fail(err));
+        else this.verify(principal, sent);
+      } catch (err) {
+        this.fail(err);
+      }
+    }
+
+    private verify(principal: Principal, sent: unknown): void {
+      try {
+        if (!hasScope(principal.scopes, SCOPE)) throw forbidden(SCOPE);
+        const body = routeBody(verifyRoute, this.req.headers, sent) as z.output<typeof verifyBody>;
+        const r = verification(deps, principal.workspaceId, body, body.ip === undefined ? ipOf(this.req) : '');
+        if (r instanceof Promise) r.then((v) => this.answer(principal, v), (err: unknown) => this.fail(err));
+        else this.answer(principal, r);
+      } catch (err) {
+        this.fail(err);
+      }
+    }
+
+    private answer(principal: Principal, r: VerifyResult): void {
+      try {
+        verificationRecord(deps.usage, principal.workspaceId, r, this.start, this.req.headers);
+        this.recorded = true;
+        this.headers.writeJson(this.res, 200, verifyAnswer(r));
+      } catch (err) {
+        return this.fail(err);
+      }
+      this.finish();
+    }
+
+    private fail(err: unknown): void {
+      const res = this.res;
+      this.headers.applyTo(res);
       const refusal = errorAnswer(err);
       if (refusal?.headers) for (const name in refusal.headers) res.setHeader(name, refusal.headers[name]!);
-      if (!refusal) log.error({ err, method: req.method, path: PATH }, 'request failed');
+      if (!refusal) log.error({ err, method: this.req.method, path: PATH }, 'request failed');
       if (!res.headersSent) writeJson(res, refusal?.status ?? 500, refusal?.body ?? INTERNAL_ERROR);
+      this.finish();
     }
-    observe('POST', PATH, res.statusCode, start);
-    // As the usage middleware: a call that authenticated but was not verified stays in the request log.
-    if (principal && !recorded) recordCall(deps.usage, principal, 'api', 'POST', PATH, res.statusCode, start);
+
+    private finish(): void {
+      observe('POST', PATH, this.res.statusCode, this.start);
+      // As the usage middleware: a call that authenticated but was not verified stays in the request log.
+      if (this.principal && !this.recorded) recordCall(deps.usage, this.principal, 'api', 'POST', PATH, this.res.statusCode, this.start);
+    }
   }
 
   return (req, res) => {
@@ -94,7 +154,7 @@ export function fastVerify(opts: FastVerifyOptions): FastHandler {
     const secret = key.trim();
     if (!secret) return false;
     const start = performance.now();
-    void answer(req, res, secret, start);
+    new Exchange(req, res, secret, start).begin();
     return true;
   };
 }

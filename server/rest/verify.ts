@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { MAX_COST, VERIFY_CODES, verifyKey, type VerifyResult } from '../../core/keys/verify.js';
+import { MAX_COST, VERIFY_CODES, verifyKeyNow, type VerifyResult } from '../../core/keys/verify.js';
 import type { ServerDeps } from '../context.js';
 import { defineRoute } from './route.js';
 import { recordVerification } from '../usage-middleware.js';
 import { looksLikeJwt } from '../../core/oauth/tokens.js';
 import { verifyAccessToken } from '../../core/oauth/verify-token.js';
 import { tokenDeps } from '../oauth/endpoints.js';
-import { inSpan } from '../../core/tracing/provider.js';
+import { activeTracing, inSpan } from '../../core/tracing/provider.js';
 
 /** Secrets are at most 512 characters; an access token with many scopes runs longer. */
 const MAX_TOKEN_LENGTH = 8192;
@@ -90,19 +90,24 @@ export const verifyRoute = defineRoute({
 /**
  * What the route does between authentication and the answer; the verify fast path
  * (server/fast-verify.ts) calls it too. `ip`: the request's address, for a key's IP allowlist
- * when the body names none.
+ * when the body names none. Without a promise when the key is answered from memory and no tracing
+ * is on (verifyKeyNow): the fast path then answers in the turn its body arrived.
  */
-export function verification(deps: ServerDeps, workspaceId: string, body: z.output<typeof verifyBody>, ip: string): Promise<VerifyResult> {
+export function verification(deps: ServerDeps, workspaceId: string, body: z.output<typeof verifyBody>, ip: string): VerifyResult | Promise<VerifyResult> {
+  if (!activeTracing()) return verifyCredential(deps, workspaceId, body, ip);
   // The span says what kind of credential and the answer's code, never the key, token or key id.
   return inSpan('gatehouse.verify', async (span) => {
-    const jwt = looksLikeJwt(body.key);
-    // A JWT is an access token (docs/oauth.md): its signature, expiry and revocation, then the permission.
-    const r = await (jwt
-      ? verifyAccessToken(tokenDeps(deps), { token: body.key, workspaceId, permission: body.permission })
-      : verifyKey({ secret: body.key, workspaceId, permission: body.permission, ip: body.ip ?? ip, cost: body.cost }, deps));
-    span?.setAttributes({ 'gatehouse.credential': jwt ? 'access_token' : 'api_key', 'gatehouse.verify.code': r.code });
+    const r = await verifyCredential(deps, workspaceId, body, ip);
+    span?.setAttributes({ 'gatehouse.credential': looksLikeJwt(body.key) ? 'access_token' : 'api_key', 'gatehouse.verify.code': r.code });
     return r;
   });
+}
+
+/** A JWT is an access token (docs/oauth.md): its signature, expiry and revocation, then the permission; anything else is a key. */
+function verifyCredential(deps: ServerDeps, workspaceId: string, body: z.output<typeof verifyBody>, ip: string): VerifyResult | Promise<VerifyResult> {
+  return looksLikeJwt(body.key)
+    ? verifyAccessToken(tokenDeps(deps), { token: body.key, workspaceId, permission: body.permission })
+    : verifyKeyNow({ secret: body.key, workspaceId, permission: body.permission, ip: body.ip ?? ip, cost: body.cost }, deps);
 }
 
 /** The route's JSON answer for a verification. */
