@@ -6,7 +6,8 @@ import type pg from 'pg';
  * crash is acceptable for a "last used" timestamp.
  */
 export class LastUsedTouches {
-  private pending = new Map<string, Date>();
+  /** Key pk → epoch ms: a number, not a Date, so a touch (two a verification) allocates nothing. */
+  private pending = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -21,7 +22,7 @@ export class LastUsedTouches {
     this.timer.unref();
   }
 
-  touch(keyPk: string, at = new Date()) {
+  touch(keyPk: string, at = Date.now()) {
     this.pending.set(keyPk, at);
   }
 
@@ -42,7 +43,7 @@ export class LastUsedTouches {
         `update api_key k set last_used_at = v.at
            from unnest($1::text[], $2::timestamptz[]) as v(pk, at)
           where k.pk = v.pk and (k.last_used_at is null or k.last_used_at < v.at)`,
-        [[...batch.keys()], [...batch.values()]],
+        [[...batch.keys()], Array.from(batch.values(), (ms) => new Date(ms))],
       );
     } catch (err) {
       // Keep the touches for the next attempt unless a newer one arrived meanwhile.

@@ -5,6 +5,8 @@ import { hashSecret } from '../../core/keys/secret.js';
 import { KeyVerifier } from '../../core/keys/verifier.js';
 import { isActive } from '../../core/keys/verify.js';
 import type { Principal } from './principal.js';
+import type { RateLimit } from '../../db/entities/api-key.js';
+import type { IpAllowlist } from '../../core/keys/ip-allowlist.js';
 
 /**
  * Resolves a secret to the key it belongs to, or undefined for any reason it may not be used
@@ -32,18 +34,43 @@ async function authenticateWithEm(em: EntityManager, secret: string, pepper?: st
 function principalOf(source: KeyVerifier | EntityManager, record: KeyRecord | undefined, secret: string, pepper: string | undefined): Principal | undefined {
   if (!record || !isActive(record)) return undefined;
   if (source instanceof KeyVerifier) source.touches.touch(record.pk);
-  return {
-    workspaceId: record.workspaceId,
-    keyPk: record.pk,
-    keyId: record.id,
-    scopes: record.scopes,
-    rateLimits: record.rateLimits,
-    allowlist: record.hasAllowlist ? record.allowlist : undefined,
-    // A function rather than the secret itself on the principal: nothing that serialises a
-    // principal (a logger, an error) can reach the secret through it. Bound, not an arrow: tsx (which
-    // `npm start` runs under) names every arrow it makes, a defineProperty per request on the verify path.
-    recheck: source instanceof KeyVerifier ? authenticate.bind(undefined, source, secret, pepper) : recheckWithFork.bind(undefined, source, secret, pepper),
-  };
+  return new KeyPrincipal(record, source, secret, pepper);
+}
+
+/**
+ * A key's principal. `recheck` resolves the same secret again, which it holds in a private field:
+ * nothing that serialises or spreads a principal (a logger, an error, an audit actor) reaches it.
+ * A class rather than an object with the secret bound into its recheck: the bound function was the
+ * largest cost of authenticating a cached key, every verification's caller (BENCHMARKS.md,
+ * "The verify path without promises").
+ */
+class KeyPrincipal implements Principal {
+  readonly workspaceId: string;
+  readonly keyPk: string;
+  readonly keyId: string;
+  readonly scopes: ReadonlySet<string>;
+  readonly rateLimits: readonly RateLimit[];
+  readonly allowlist: IpAllowlist | undefined;
+  readonly #source: KeyVerifier | EntityManager;
+  readonly #secret: string;
+  readonly #pepper: string | undefined;
+
+  constructor(record: KeyRecord, source: KeyVerifier | EntityManager, secret: string, pepper: string | undefined) {
+    this.workspaceId = record.workspaceId;
+    this.keyPk = record.pk;
+    this.keyId = record.id;
+    this.scopes = record.scopes;
+    this.rateLimits = record.rateLimits;
+    this.allowlist = record.hasAllowlist ? record.allowlist : undefined;
+    this.#source = source;
+    this.#secret = secret;
+    this.#pepper = pepper;
+  }
+
+  recheck(): Principal | undefined | Promise<Principal | undefined> {
+    const source = this.#source;
+    return source instanceof KeyVerifier ? authenticate(source, this.#secret, this.#pepper) : recheckWithFork(source, this.#secret, this.#pepper);
+  }
 }
 
 /** A principal authenticated through an EntityManager is checked again on a fresh fork of it. */
