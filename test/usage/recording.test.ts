@@ -223,14 +223,16 @@ describe('the batch writer', () => {
     expect(row!.route).toBe('/a\\b\tc\nd');
   });
 
-  it('sums a batch of several slices into rollups exactly: keys and routes interleaved, across a minute boundary', async () => {
+  it('sums a batch of several slices into rollups exactly: keys and routes interleaved, across a minute boundary, into minutes, hours and days', async () => {
     const ws = await stack.workspace(['admin']);
     const n = 5_000;
     // Rows a millisecond apart around the start of this minute: the batch spans two minute buckets,
     // and more rows than the recorder sums in one event-loop turn.
     const minuteStart = Math.floor(Date.now() / 60_000) * 60_000;
     const first = minuteStart - 2_500;
-    const expected = new Map<string, { calls: number; e4: number; e5: number; refused: number; max: number }>();
+    type Sums = { calls: number; e4: number; e5: number; refused: number; sum: number; max: number; hist: number };
+    const grains = { usage_minute: 60_000, usage_hour: 3_600_000, usage_day: 86_400_000 } as const;
+    const expected = Object.fromEntries(Object.keys(grains).map((t) => [t, new Map<string, Sums>()])) as Record<keyof typeof grains, Map<string, Sums>>;
     for (let i = 0; i < n; i++) {
       const keyId = `key_${i % 3}`;
       const route = `/r${i % 5}`;
@@ -239,27 +241,46 @@ describe('the batch writer', () => {
       const latencyMs = (i % 97) / 2;
       const at = first + i;
       stack.deps.usage.record({ workspaceId: ws.workspaceId, keyId, source: 'verification', method: 'POST', route, status, latencyMs, code, counted: true, at: new Date(at) });
-      const k = `${at - (at % 60_000)} ${keyId} POST ${route}`;
-      const e = expected.get(k) ?? { calls: 0, e4: 0, e5: 0, refused: 0, max: 0 };
-      e.calls++;
-      if (status === 404) e.e4++;
-      if (status === 503) e.e5++;
-      if (code !== 'VALID') e.refused++;
-      e.max = Math.max(e.max, latencyMs);
-      expected.set(k, e);
+      // Each grain summed straight from the calls, not from the finer grain.
+      for (const [table, step] of Object.entries(grains) as [keyof typeof grains, number][]) {
+        const k = `${at - (at % step)} ${keyId} POST ${route}`;
+        const e = expected[table].get(k) ?? { calls: 0, e4: 0, e5: 0, refused: 0, sum: 0, max: 0, hist: 0 };
+        e.calls++;
+        if (status === 404) e.e4++;
+        if (status === 503) e.e5++;
+        if (code !== 'VALID') e.refused++;
+        e.sum += latencyMs;
+        e.max = Math.max(e.max, latencyMs);
+        e.hist++;
+        expected[table].set(k, e);
+      }
     }
     await stack.deps.usage.flush();
-    const rows = await stack.orm.em
-      .fork()
-      .execute<{ bucket: Date; key_id: string; route: string; calls: number; errors_4xx: number; errors_5xx: number; refused: number; latency_max: number }[]>(
-        `select bucket, key_id, route, calls, errors_4xx, errors_5xx, refused, latency_max from usage_minute where workspace_id = ?`,
-        [ws.workspaceId],
+    for (const table of Object.keys(grains) as (keyof typeof grains)[]) {
+      const rows = await stack.orm.em
+        .fork()
+        .execute<{ bucket: Date; key_id: string; route: string; calls: string; errors_4xx: string; errors_5xx: string; refused: string; latency_sum: number; latency_max: number; hist: string[] }[]>(
+          `select bucket, key_id, route, calls, errors_4xx, errors_5xx, refused, latency_sum, latency_max, hist from ${table} where workspace_id = ?`,
+          [ws.workspaceId],
+        );
+      const actual = new Map(
+        rows.map((r) => [
+          `${new Date(r.bucket).getTime()} ${r.key_id} ${r.route}`,
+          {
+            calls: Number(r.calls),
+            e4: Number(r.errors_4xx),
+            e5: Number(r.errors_5xx),
+            refused: Number(r.refused),
+            sum: r.latency_sum,
+            max: r.latency_max,
+            // Every call lands in one histogram bucket.
+            hist: r.hist.reduce((t, x) => t + Number(x), 0),
+          },
+        ]),
       );
-    const actual = new Map(
-      rows.map((r) => [`${new Date(r.bucket).getTime()} ${r.key_id} ${r.route}`, { calls: r.calls, e4: r.errors_4xx, e5: r.errors_5xx, refused: r.refused, max: r.latency_max }]),
-    );
-    expect(new Set([...expected.keys()].map((k) => k.split(' ')[0])).size).toBe(2);
-    expect(actual).toEqual(expected);
+      expect(actual, table).toEqual(expected[table]);
+    }
+    expect(new Set([...expected.usage_minute.keys()].map((k) => k.split(' ')[0])).size).toBe(2);
     const [total] = await stack.orm.em
       .fork()
       .execute<{ calls: string }[]>(`select sum(calls) as calls from usage_day_total where workspace_id = ?`, [ws.workspaceId]);
