@@ -63,9 +63,13 @@ export interface RestResult {
   body: any;
 }
 
+type Activities = ReturnType<typeof createActivities>;
+
 export interface StackOptions {
   /** Run a Temporal worker on this file's own task queue (default true). */
   worker?: boolean;
+  /** The worker's activities as a test needs them: one that fails on cue, say. */
+  activities?: (made: Activities) => Activities;
   env?: Record<string, string>;
   /** Usage recorder tuning (flush interval, batch size, buffer bound). */
   usage?: Omit<RecorderOptions, 'databaseUrl' | 'log' | 'afterFlush'>;
@@ -129,7 +133,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       address: config.TEMPORAL_ADDRESS!,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
-      activities: createActivities({ orm, log, config, temporal }),
+      activities: (opts.activities ?? ((a) => a))(createActivities({ orm, log, config, temporal })),
       bundle: { codePath: services.workflowBundlePath } as never,
     });
     worker = created.worker;

@@ -2,10 +2,7 @@ import http, { type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createActivities } from '../../activities/index.js';
-import { createWorker } from '../../temporal/worker.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../harness.js';
 import { eventually, Receiver, verify } from './receiver.js';
 
@@ -18,39 +15,23 @@ import { eventually, Receiver, verify } from './receiver.js';
 
 let stack: Stack;
 let rx: Receiver;
-let worker: Worker;
-let workerRun: Promise<void>;
-let closeConnection: () => Promise<void>;
 /** Set by a test: local attempts fail, as when Gatehouse's own trouble outlasts their minute. */
 let localAttemptsFail = false;
 
 beforeAll(async () => {
   rx = await new Receiver().start();
-  // The API only; the worker below is the stack's, but for the attempt a test can make fail.
-  stack = await startStack({ worker: false });
-  const activities = createActivities({ orm: stack.orm, log: stack.deps.log, config: stack.config, temporal: stack.temporal });
-  const created = await createWorker({
-    address: stack.config.TEMPORAL_ADDRESS!,
-    namespace: stack.config.TEMPORAL_NAMESPACE,
-    taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
-    activities: {
-      ...activities,
+  stack = await startStack({
+    activities: (made) => ({
+      ...made,
       attemptDelivery: (input) => {
         if (localAttemptsFail && Context.current().info.isLocal) throw ApplicationFailure.nonRetryable('the local attempt is out of retries');
-        return activities.attemptDelivery(input);
+        return made.attemptDelivery(input);
       },
-    },
-    bundle: { codePath: inject('workflowBundlePath') } as never,
+    }),
   });
-  worker = created.worker;
-  closeConnection = () => created.connection.close();
-  workerRun = worker.run();
 });
 
 afterAll(async () => {
-  worker.shutdown();
-  await workerRun;
-  await closeConnection();
   await stack.close();
   await rx.close();
 });
