@@ -10,6 +10,7 @@ import { startTemporalDevServer, stopChild, type RunningDevServer } from '../tem
 import { ensureTemporalCli } from './ensure-temporal.js';
 import { fail } from './fail.js';
 import { onStopSignals } from './stop-signals.js';
+import { buildUi } from './build-ui.js';
 
 const say = (line: string) => process.stdout.write(`[gatehouse] ${line}\n`);
 const t0 = Date.now();
@@ -87,7 +88,7 @@ try {
   // Always rebuilt (about a second), so a pulled change to the UI is never served stale.
   if (existsSync('ui/index.html')) {
     say('building the UI…');
-    await run(process.execPath, [resolve('node_modules/vite/bin/vite.js'), 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn']);
+    await buildUi();
   }
 
   const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress };
@@ -122,13 +123,6 @@ function supervise(name: string, entry: string, env: NodeJS.ProcessEnv, restarts
     }
     say(`${name} exited (${code ?? signal}); restarting`);
     setTimeout(() => supervise(name, entry, env, again), 1_000 * again);
-  });
-}
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { stdio: 'inherit' });
-    child.once('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`))));
   });
 }
 

@@ -7,7 +7,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../db/postgres.js';
 import { startTemporalDevServer } from '../temporal/dev-server.js';
 import { bundleWorkflows } from '../temporal/worker.js';
 import { freePort } from './free-port.js';
-import { buildUiForRun } from './e2e/browser.js';
+import { buildUi } from '../scripts/build-ui.js';
 
 const requireCjs = createRequire(import.meta.url);
 
@@ -47,7 +47,8 @@ export default async function setup(project: TestProject) {
     freePort().then((port) => startTemporalDevServer({ port })),
     bundleWorkflows(),
     // Built once, before any file serves it (test/e2e/browser.ts).
-    buildUiForRun(),
+    // As `npm start` builds it (scripts/build-ui.ts), so its build in start.test.ts changes no file.
+    buildUi(),
   ]);
   const workflowBundlePath = join(dir, 'workflow-bundle.js');
   await writeFile(workflowBundlePath, bundle.code);

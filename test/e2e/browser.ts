@@ -1,19 +1,14 @@
 import { access, mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SCREENSHOTS = `${ROOT}test-output/screenshots`;
 
-/** Builds ui/dist the way `npm run build:ui` does: once per run, by the global setup. */
-export async function buildUiForRun(): Promise<void> {
-  await build({ configFile: `${ROOT}ui/vite.config.ts`, logLevel: 'error' });
-}
-
 /**
- * The stack serves ui/dist as the global setup built it for this run. Test files must not rebuild
- * it: a rebuild replaces the files under the other test files serving them at the same moment.
+ * The stack serves ui/dist as the global setup built it for this run. Test files do not rebuild it;
+ * the one that runs `npm start` does, and that build replaces each file whole (scripts/build-ui.ts),
+ * so the other test files serving ui/dist meanwhile never see it emptied.
  */
 export async function buildUi(): Promise<void> {
   await access(`${ROOT}ui/dist/index.html`);
