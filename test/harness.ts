@@ -88,6 +88,24 @@ export interface Services {
   workflowBundlePath: string;
 }
 
+const CLOSE_STEP_MS = 30_000;
+
+/**
+ * One step of closing a stack, failing with its name when it has not finished in 30 s: a hook that
+ * hangs otherwise fails after its 120 s as "Hook timed out", naming nothing.
+ */
+async function step(name: string, run: () => Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`stack.close(): ${name} did not finish within ${CLOSE_STEP_MS / 1000} s`)), CLOSE_STEP_MS);
+  });
+  try {
+    await Promise.race([run(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A whole Gatehouse against this file's own database and task queue, on a free port. */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   quietRuntime();
@@ -199,19 +217,23 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
     async close() {
       server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      for (const id of schedules) await temporal.client.schedule.getHandle(id).delete().catch(() => undefined);
+      await step('the HTTP server', () => new Promise((r) => server.close(r)));
+      await step('the Schedules', async () => {
+        for (const id of schedules) await temporal.client.schedule.getHandle(id).delete().catch(() => undefined);
+      });
       if (worker) {
-        worker.shutdown();
-        await workerRun;
-        await workerConnection?.close();
+        await step('the worker', async () => {
+          worker!.shutdown();
+          await workerRun;
+          await workerConnection?.close();
+        });
       }
-      await usage.close();
-      await dispatched.flush();
-      await verifier.stop();
-      await temporal.connection.close();
-      await orm.close();
-      if (!opts.databaseUrl) await dropDatabase(databaseUrl);
+      await step('the usage recorder', () => usage.close());
+      await step('the dispatch marks', () => dispatched.flush());
+      await step('the key verifier', () => verifier.stop());
+      await step('the Temporal connection', () => temporal.connection.close());
+      await step('the ORM', () => orm.close());
+      if (!opts.databaseUrl) await step('dropping the database', () => dropDatabase(databaseUrl));
     },
   };
 }
