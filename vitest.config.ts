@@ -15,6 +15,8 @@ export default defineConfig({
         resolve: { tsconfigPaths: true },
         test: {
           name: 'node',
+          // One fork runs file after file, its modules loaded once: each file's stack is its own (startStack).
+          isolate: false,
           include: ['test/**/*.test.ts'],
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 60_000,
