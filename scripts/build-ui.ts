@@ -1,9 +1,9 @@
-// The admin UI's build for `npm start`, published so that a server reading ui/dist meanwhile never
-// sees it half made.
+// The admin UI's build for `npm start` and `npm run build:ui`, published so that a server reading
+// ui/dist meanwhile never sees it half made.
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DIST = join(ROOT, 'ui/dist');
@@ -52,3 +52,6 @@ function run(cmd: string, args: string[]): Promise<void> {
     child.once('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`))));
   });
 }
+
+// `npm run build:ui`: a deploy building beside a running API replaces its files the same way.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await buildUi();
