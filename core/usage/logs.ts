@@ -63,7 +63,7 @@ export interface LogPage {
 
 /** The columns a log entry shows, picked from the entity's row. */
 type LogRow = Pick<Row<'usage_record'>, (typeof LOG_COLUMNS)[number]>;
-const LOG_COLUMNS = ['id', 'created_at', 'key_id', 'source', 'method', 'route', 'status', 'latency_ms', 'code'] as const;
+export const LOG_COLUMNS = ['id', 'created_at', 'key_id', 'source', 'method', 'route', 'status', 'latency_ms', 'code'] as const;
 
 export const STATUS_FILTER = /^([1-5]xx|[1-5]\d\d)$/;
 
@@ -84,7 +84,7 @@ function fromMillisecondCursor(cursor: string): string {
   return cursor;
 }
 
-const toEntry = (r: LogRow): LogEntry => ({
+export const toEntry = (r: LogRow): LogEntry => ({
   id: r.id,
   time: new Date(r.created_at).toISOString(),
   keyId: r.key_id,
@@ -122,31 +122,4 @@ export async function searchLogs(em: EntityManager, workspaceId: string, f: LogF
   const cursor = f.cursor === undefined ? undefined : fromMillisecondCursor(f.cursor);
   const { items, nextCursor } = await page(q, { time: 'created_at', id: 'id', bigintId: true }, { cursor, limit });
   return { entries: items.map(toEntry), nextCursor };
-}
-
-/**
- * Records newer than `afterId`, oldest first: what a live tail polls for. The cursor moves past
- * every record read, shown or not, so a tail of the provider's traffic is not stuck behind the
- * UI's own calls (its polls are `ui` records too).
- */
-export async function logsAfter(
-  em: EntityManager,
-  workspaceId: string,
-  afterId: string,
-  sources: readonly UsageSource[] = LOG_SOURCES,
-  limit = 200,
-): Promise<{ entries: LogEntry[]; lastId: string | null }> {
-  const rows = await workspaceScope(em, workspaceId).selectFrom('usage_record').select(LOG_COLUMNS).where('id', '>', afterId).orderBy('id').limit(limit).execute();
-  return { entries: rows.filter((r) => sources.includes(r.source as UsageSource)).map(toEntry), lastId: rows.at(-1)?.id ?? null };
-}
-
-export async function lastLogId(em: EntityManager, workspaceId: string): Promise<string> {
-  const row = await workspaceScope(em, workspaceId)
-    .selectFrom('usage_record')
-    .select('id')
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  return row?.id ?? '0';
 }

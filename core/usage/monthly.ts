@@ -367,9 +367,11 @@ async function pruneWorkspace(
   for (;;) {
     if (opts.cancelled?.()) return { records, minutes };
     const scope = workspaceScope(em(), workspaceId);
+    // By the primary key's (created_at, id) within the workspace: one index probe a row.
     const { numDeletedRows } = await scope
       .deleteFrom('usage_record')
-      .where('id', 'in', scope.selectFrom('usage_record').select('id').where('created_at', '<', cutoff).limit(batch))
+      .where('created_at', '<', cutoff)
+      .where((eb) => eb(eb.refTuple('created_at', 'id'), 'in', scope.selectFrom('usage_record').select(['created_at', 'id']).where('created_at', '<', cutoff).limit(batch).$asTuple('created_at', 'id')))
       .executeTakeFirst();
     records += Number(numDeletedRows);
     if (Number(numDeletedRows) < batch) break;

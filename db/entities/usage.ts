@@ -7,27 +7,30 @@ import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
  * One request: a call to Gatehouse's API, a verification, or a call a protected service reported.
  *
  * The table is partitioned by UTC day (`PARTITIONED_TABLES`): retention drops a day's partition
- * instead of deleting its rows, and core/usage/partitions.ts creates the days ahead. The key is
- * (id, created_at) because a partitioned table's unique keys must hold its partition key; ids
- * stay unique (one sequence). MikroORM's `partitionBy` would list every child partition in the
- * entity and call each day created at run time drift, so the partitioning is declared below and
- * db/schema-drift.ts compares it with the database.
+ * instead of deleting its rows, and core/usage/partitions.ts creates the days ahead. MikroORM's
+ * `partitionBy` would list every child partition in the entity and call each day created at run
+ * time drift, so the partitioning is declared below and db/schema-drift.ts compares it with the
+ * database.
+ *
+ * Every verification writes a row, and PostgreSQL's cost a row is mostly its btrees' upkeep. So the
+ * primary key is the request log's own order, (workspace_id, created_at, id), read backwards for a
+ * page (newest first, the keyset's tie-break on id), instead of an index in that order beside a key
+ * on (id, created_at): 0.86× the insert time (BENCHMARKS.md, "One btree less a usage record").
+ * A partitioned table's unique keys must hold its partition key (created_at); ids stay unique (one
+ * sequence). A live tail reads a range of it too: its workspace's last seconds (core/usage/log-tail.ts).
  */
 export const UsageRecord = defineEntity({
   name: 'UsageRecord',
   tableName: 'usage_record',
-  // Columns and access method spelled out where MikroORM can compare them (it compares a raw
-  // `expression` by name only). The first index stays raw: MikroORM 7.2.1 reads `"id" DESC` back
-  // as ascending because it finds `id` inside `workspace_id`, so its diff would recreate the index
-  // on every run; scripts/migration-check.ts compares raw expressions with the database itself.
   indexes: [
-    { name: 'usage_record_workspace_created_index', expression: 'create index "usage_record_workspace_created_index" on "usage_record" ("workspace_id", "created_at" desc, "id" desc)' },
     { name: 'usage_record_workspace_key_created_index', columns: [{ name: 'workspaceId' }, { name: 'keyId' }, { name: 'createdAt', sort: 'desc' }] },
     { name: 'usage_record_created_brin', properties: ['createdAt'], type: 'brin' },
   ],
   properties: {
+    // In the primary key's order: workspace, time, id.
+    workspaceId: p.string().length(64).primary(),
+    createdAt: p.datetime().primary(),
     id: p.bigint('string').primary().autoincrement(),
-    workspaceId: p.string().length(64),
     keyId: p.string().length(128).nullable(),
     /**
      * `verification`, `service` (reported through POST /v1/usage): the provider's API traffic, which the
@@ -42,7 +45,6 @@ export const UsageRecord = defineEntity({
     code: p.string().length(32).nullable(),
     /** False for records whose call is counted by another record (see docs/usage.md). */
     counted: p.boolean().default(true),
-    createdAt: p.datetime().primary(),
   },
 });
 export type IUsageRecord = InferEntity<typeof UsageRecord>;

@@ -17,6 +17,7 @@ import { Migration20261201062610_PortalBrandingOAuth } from './Migration20261201
 import { Migration20261201071205_OutboxIndex } from './Migration20261201071205_OutboxIndex.js';
 import { Migration20261201080000_UsagePartitions } from './Migration20261201080000_UsagePartitions.js';
 import { Migration20261201083000_UsageDayTotals } from './Migration20261201083000_UsageDayTotals.js';
+import { Migration20261207033736_UsageRecordKey } from './Migration20261207033736_UsageRecordKey.js';
 
 export const migrationsList = [
   { name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial },
@@ -36,4 +37,5 @@ export const migrationsList = [
   { name: 'Migration20261201071205_OutboxIndex', class: Migration20261201071205_OutboxIndex },
   { name: 'Migration20261201080000_UsagePartitions', class: Migration20261201080000_UsagePartitions },
   { name: 'Migration20261201083000_UsageDayTotals', class: Migration20261201083000_UsageDayTotals },
+  { name: 'Migration20261207033736_UsageRecordKey', class: Migration20261207033736_UsageRecordKey },
 ];

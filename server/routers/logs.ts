@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { hasScope } from '../../core/permissions.js';
-import { lastLogId, LOG_KINDS, LOG_SOURCES, logsAfter, logSources, searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
+import { LogTail } from '../../core/usage/log-tail.js';
+import { LOG_KINDS, LOG_SOURCES, logSources, searchLogs, STATUS_FILTER } from '../../core/usage/logs.js';
 import type { Context } from '../context.js';
 import type { Principal } from '../auth/principal.js';
 import { router, scopedProcedure } from '../trpc.js';
@@ -78,8 +79,9 @@ export const logsRouter = router({
 
   /**
    * Live tail over SSE (httpSubscriptionLink): records written after the subscription started,
-   * polled once a second (records reach the table in batches anyway). Stops when the client goes,
-   * and with an error once the caller may no longer read the log (checked before every poll).
+   * polled once a second (records reach the table in batches anyway; core/usage/log-tail.ts).
+   * Stops when the client goes, and with an error once the caller may no longer read the log
+   * (checked before every poll).
    */
   tail: scopedProcedure('usage:read')
     .input(logsTailInput.optional())
@@ -87,26 +89,23 @@ export const logsRouter = router({
       // Where the tail starts is read before the stream answers `connected` (tRPC sends it once
       // this resolver has returned): a record written after the client saw `connected` is always
       // streamed. Read inside the stream, a slow first poll could start past it (seen in CI).
-      const start = await lastLogId(ctx.em, ctx.principal.workspaceId);
-      return tailAfter(ctx, input ?? {}, start, signal);
+      const tail = await LogTail.open(ctx.em, ctx.principal.workspaceId, logSources(input ?? {}));
+      return streamTail(ctx, input ?? {}, tail, signal);
     }),
 });
 
-/** The tail's stream: every record of the caller's workspace after `start`, as it is written. */
-async function* tailAfter(ctx: Context & { principal: Principal }, input: LogsTailInput, start: string, signal: AbortSignal | undefined) {
+/** The tail's stream: every record of the caller's workspace written after it opened, as it is written. */
+async function* streamTail(ctx: Context & { principal: Principal }, input: LogsTailInput, tail: LogTail, signal: AbortSignal | undefined) {
   // Claimed when the stream starts, so a stream that never starts holds no slot.
   const release = claimTailSlot(ctx.principal.workspaceId);
   signal?.addEventListener('abort', release, { once: true });
   try {
-    const sources = logSources(input);
-    let after = start;
     while (!signal?.aborted) {
       await assertStillAllowed(ctx);
-      const { entries, lastId } = await logsAfter(ctx.em.fork(), ctx.principal.workspaceId, after, sources);
+      const { entries, more } = await tail.poll(ctx.em.fork());
       for (const e of entries) if (!input.keyId || e.keyId === input.keyId) yield e;
-      if (lastId !== null) after = lastId;
       // Aborted with the request, so a client leaving frees its slot at once, not a poll later.
-      if (lastId === null) await sleep(TAIL_POLL_MS, undefined, { signal });
+      if (!more) await sleep(TAIL_POLL_MS, undefined, { signal });
     }
   } finally {
     release();

@@ -149,4 +149,35 @@ describe('GET /logs', () => {
     expect(got).toMatchObject({ keyId: 'key-live', route: '/live', status: 201 });
     await iterator.return?.();
   });
+
+  it('tails a record written after a newer one it has shown: writers commit in any order', async () => {
+    const caller = await stack.caller(ws.secret);
+    const iterator = (await caller.logs.tail({ keyId: 'key-order' }))[Symbol.asyncIterator]();
+    const write = async (route: string, at?: Date) => {
+      stack.deps.usage.record({ workspaceId: ws.workspaceId, keyId: 'key-order', source: 'service', method: 'GET', route, status: 200, latencyMs: 1, at });
+      await stack.deps.usage.flush();
+    };
+    // Subscribed once a marker comes through, as above.
+    const next = iterator.next();
+    const deadline = Date.now() + 15_000;
+    for (let arrived = false; !arrived; ) {
+      if (Date.now() > deadline) throw new Error('the tail showed no marker within 15 s');
+      await write('/ready');
+      arrived = await Promise.race([next.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 1_500))]);
+    }
+    const nextRoute = async () => {
+      let got;
+      do got = (await iterator.next()).value;
+      while (got?.route === '/ready');
+      return got;
+    };
+    await write('/newer');
+    expect(await nextRoute()).toMatchObject({ route: '/newer' });
+    // Stamped before /newer (a batch of another writer or API process, committed after it).
+    await write('/older', new Date(Date.now() - 3_000));
+    const older = await nextRoute();
+    expect(older).toMatchObject({ route: '/older' });
+    expect(Date.parse(older!.time)).toBeLessThan(Date.now() - 2_000);
+    await iterator.return?.();
+  });
 });
