@@ -125,7 +125,13 @@ export interface RateLimiterOptions {
  * workspace's keys share (workspace_rate_counter), the same statements on each.
  */
 export class RateLimiter {
-  private readonly slots = new Map<string, Slot>();
+  /**
+   * By owner, then by limit (sameLimit): found without building a string per request. An id string
+   * made per request was promoted out of the young generation before it died (on the verify fast
+   * path, 12 of 19 MB that only a full collection freed), and the API's paced-phase stalls are its
+   * full collections (BENCHMARKS.md, "Per-request strings that only a full collection freed").
+   */
+  private readonly slots = new Map<string, Slot[]>();
   private readonly returning = new LeaseReturns();
   private readonly sql: ReturnType<typeof counterSql>;
   private readonly onQuery: () => void;
@@ -169,7 +175,7 @@ export class RateLimiter {
   /** Room this process holds for `owner`'s limits, counted but not handed out, or still on its way back (tests, docs). */
   leased(owner: string): number {
     let sum = this.returning.get(owner);
-    for (const s of this.slots.values()) if (s.owner === owner) sum += s.held;
+    for (const s of this.slots.get(owner) ?? []) sum += s.held;
     return sum;
   }
 
@@ -185,7 +191,7 @@ export class RateLimiter {
     const now = Date.now();
     for (let i = 0; i < limits.length; i++) {
       const limit = limits[i]!;
-      const slot = this.slots.get(slotId(owner, limit));
+      const slot = this.slotOf(owner, limit);
       const grant = slot && this.fromLease(slot, now);
       if (!grant) return this.consumeFrom(i, owner, limits, taken, reported);
       taken.push({ limit, windowStart: grant.windowStart });
@@ -230,11 +236,12 @@ export class RateLimiter {
   }
 
   private take(owner: string, limit: RateLimit): Grant | Promise<Grant> {
-    const id = slotId(owner, limit);
-    let slot = this.slots.get(id);
+    let slot = this.slotOf(owner, limit);
     if (!slot) {
       slot = { owner, limit, waiting: [], flushing: false, held: 0, windowStart: 0, reset: 0, allowance: 0, counted: 0, leasedAt: undefined, handed: 0, headroom: 0 };
-      this.slots.set(id, slot);
+      const owned = this.slots.get(owner);
+      if (owned) owned.push(slot);
+      else this.slots.set(owner, [slot]);
     }
     const leased = this.fromLease(slot, Date.now());
     if (leased) return leased;
@@ -311,12 +318,22 @@ export class RateLimiter {
   /** Gives back leases older than LEASE_MAX_AGE_MS (all of them at `Infinity`) and forgets idle slots. */
   private async sweep(now: number): Promise<void> {
     const returns: Promise<void>[] = [];
-    for (const [id, s] of this.slots) {
-      if (s.flushing || (s.leasedAt !== undefined && now - s.leasedAt < LEASE_MAX_AGE_MS && now < s.reset)) continue;
-      if (s.held > 0) returns.push(this.giveBackLease(s));
-      this.slots.delete(id);
+    for (const [owner, owned] of this.slots) {
+      const kept = owned.filter((s) => {
+        if (s.flushing || (s.leasedAt !== undefined && now - s.leasedAt < LEASE_MAX_AGE_MS && now < s.reset)) return true;
+        if (s.held > 0) returns.push(this.giveBackLease(s));
+        return false;
+      });
+      if (kept.length === 0) this.slots.delete(owner);
+      else if (kept.length < owned.length) this.slots.set(owner, kept);
     }
     await Promise.all(returns);
+  }
+
+  private slotOf(owner: string, limit: RateLimit): Slot | undefined {
+    const owned = this.slots.get(owner);
+    if (owned) for (let i = 0; i < owned.length; i++) if (sameLimit(owned[i]!.limit, limit)) return owned[i];
+    return undefined;
   }
 
   private async refund(owner: string, limit: RateLimit, windowStart: number, n: number) {
@@ -326,6 +343,6 @@ export class RateLimiter {
 }
 
 /** A limit is named by what it allows too: a changed limit starts a new slot (and its own lease). */
-function slotId(owner: string, limit: RateLimit): string {
-  return `${owner}\u0000${limit.name}\u0000${limit.limit}\u0000${limit.windowSeconds}`;
+function sameLimit(a: RateLimit, b: RateLimit): boolean {
+  return a === b || (a.name === b.name && a.limit === b.limit && a.windowSeconds === b.windowSeconds);
 }

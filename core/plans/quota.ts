@@ -170,7 +170,8 @@ export function monthKey(start: Date): string {
  * ones go back within two seconds, at the month's (or rate window's) end, or at shutdown.
  */
 export class QuotaCounter {
-  private readonly queues = new Map<string, Queue>();
+  /** By workspace, then by allowance (sameAllowance): found without a string built per verification (as RateLimiter's slots). */
+  private readonly queues = new Map<string, Queue[]>();
   private readonly returning = new LeaseReturns();
   /** (workspace, month) rows this process has made sure exist: the combined statement must not run twice. */
   private readonly known = new Set<string>();
@@ -199,7 +200,7 @@ export class QuotaCounter {
   /** Calls this process holds for the workspace, counted but not handed out, or still on their way back (tests, docs). */
   leased(workspaceId: string): number {
     let sum = this.returning.get(workspaceId);
-    for (const q of this.queues.values()) if (q.workspaceId === workspaceId) sum += q.lease?.held ?? 0;
+    for (const q of this.queues.get(workspaceId) ?? []) sum += q.lease?.held ?? 0;
     return sum;
   }
 
@@ -209,13 +210,13 @@ export class QuotaCounter {
    * lease holds a call and `cost` credits.
    */
   charge(workspaceId: string, calls: number | null, credits: number | null, cost: number, rate?: RateLimit): QuotaDecision | Promise<QuotaDecision> {
-    const id = rate
-      ? `${workspaceId}\u0000${calls}\u0000${credits}\u0000${rate.name}\u0000${rate.limit}\u0000${rate.windowSeconds}`
-      : `${workspaceId}\u0000${calls}\u0000${credits}`;
-    let queue = this.queues.get(id);
+    const owned = this.queues.get(workspaceId);
+    let queue: Queue | undefined;
+    if (owned) for (let i = 0; i < owned.length && !queue; i++) if (sameAllowance(owned[i]!, calls, credits, rate)) queue = owned[i];
     if (!queue) {
       queue = { workspaceId, calls, credits, rate, waiting: [], flushing: false, lease: undefined, sentAt: undefined, handed: 0, headroom: 0, rateHeadroom: 0 };
-      this.queues.set(id, queue);
+      if (owned) owned.push(queue);
+      else this.queues.set(workspaceId, [queue]);
     }
     const leased = this.fromLease(queue, Date.now(), cost);
     if (leased) return leased;
@@ -302,10 +303,14 @@ export class QuotaCounter {
   /** Gives back leases older than LEASE_MAX_AGE_MS (all of them at `Infinity`) and forgets idle queues. */
   private async sweep(now: number): Promise<void> {
     const returns: Promise<void>[] = [];
-    for (const [id, q] of this.queues) {
-      if (q.flushing || (q.sentAt !== undefined && now - q.sentAt < LEASE_MAX_AGE_MS)) continue;
-      if (q.lease && q.lease.held > 0) returns.push(this.giveBack(q));
-      this.queues.delete(id);
+    for (const [workspaceId, owned] of this.queues) {
+      const kept = owned.filter((q) => {
+        if (q.flushing || (q.sentAt !== undefined && now - q.sentAt < LEASE_MAX_AGE_MS)) return true;
+        if (q.lease && q.lease.held > 0) returns.push(this.giveBack(q));
+        return false;
+      });
+      if (kept.length === 0) this.queues.delete(workspaceId);
+      else if (kept.length < owned.length) this.queues.set(workspaceId, kept);
     }
     await Promise.all(returns);
   }
@@ -464,6 +469,13 @@ export class QuotaCounter {
     }
     return retry;
   }
+}
+
+/** The same monthly allowances and shared rate limit: a changed plan starts a new queue (and its own lease). */
+function sameAllowance(q: Queue, calls: number | null, credits: number | null, rate: RateLimit | undefined): boolean {
+  if (q.calls !== calls || q.credits !== credits) return false;
+  if (!q.rate || !rate) return q.rate === rate;
+  return q.rate === rate || (q.rate.name === rate.name && q.rate.limit === rate.limit && q.rate.windowSeconds === rate.windowSeconds);
 }
 
 /** The batch's costs, then `extra` calls of cost 1 to lease (last, so they pass only if every real one did). */

@@ -74,6 +74,26 @@ describe('a busy rate limit far from its limit', () => {
   });
 });
 
+describe('a limit changed while its old value holds a lease', () => {
+  it('is decided under the new value from the next request: the old lease is not handed out under it', async () => {
+    const before = { name: 'per-hour', limit: 1_000_000, windowSeconds: 3600 };
+    const key = await insertKey(stack, { rateLimits: [before] });
+    const verifier = await ownVerifier(stack);
+    try {
+      await hammerVerifier(verifier, key, 2_000, 20);
+      expect(verifier.limiter.leased(key.pk)).toBeGreaterThan(0);
+      // Lowered below what this window already counted: the same name, a new value.
+      const lowered = await verifier.limiter.consume(key.pk, [{ ...before, limit: 1_000 }]);
+      expect(lowered.allowed).toBe(false);
+      expect(lowered.state).toMatchObject({ name: 'per-hour', limit: 1_000, remaining: 0 });
+      // The old value's lease still answers for the old value.
+      expect((await verifier.limiter.consume(key.pk, [before])).allowed).toBe(true);
+    } finally {
+      await verifier.stop();
+    }
+  });
+});
+
 describe('near its limit', () => {
   it('leases nothing: two processes never pass the limit between them, and hand out all of it', async () => {
     const key = await insertKey(stack, { rateLimits: [{ name: 'per-hour', limit: 2_000, windowSeconds: 3600 }] });
