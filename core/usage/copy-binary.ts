@@ -4,6 +4,7 @@
 // took about 45 % of the CPU a batch write costs the API; here a row is a few fixed-width writes
 // and copies of byte strings made once per distinct value, about 12 % (profiles, BENCHMARKS.md,
 // 2026-12-03). PostgreSQL parses no numbers or timestamps either.
+import { setImmediate } from 'node:timers/promises';
 
 /** The columns a batch holds, in USAGE_COLUMNS order (recorder.ts). */
 export interface UsageColumns {
@@ -62,8 +63,12 @@ function field(s: string | null): Buffer {
  * and route shares its leading fields, and a key's are joined again only when they change: with
  * keys interleaved row by row, joining them at each change of caller cost 1.29 µs a row against
  * 0.46 (BENCHMARKS.md, "Usage batches encoded and summed").
+ *
+ * The event loop gets a turn after each chunk (about 1,000 rows): the copy stream never pushes
+ * back, so a whole batch (a second of traffic, 40,000 rows) was encoded in one stretch of 5–10 ms
+ * that every request arriving meanwhile waited out (BENCHMARKS.md, "A usage batch encoded a chunk a turn").
  */
-export function* binaryCopyChunks(c: UsageColumns): Generator<Buffer> {
+export async function* binaryCopyChunks(c: UsageColumns): AsyncGenerator<Buffer> {
   let buf: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   let pos = HEADER.copy(buf, 0);
   let head: Buffer = Buffer.alloc(0);
@@ -75,6 +80,7 @@ export function* binaryCopyChunks(c: UsageColumns): Generator<Buffer> {
     const need = head.length + code.length + FIXED_TAIL;
     if (pos + need > buf.length) {
       yield buf.subarray(0, pos);
+      await setImmediate();
       buf = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, need + TRAILER.length));
       pos = 0;
     }
