@@ -66,7 +66,7 @@ function field(s: string | null): Buffer {
  *
  * The event loop gets a turn after each chunk (about 1,000 rows): the copy stream never pushes
  * back, so a whole batch (a second of traffic, 40,000 rows) was encoded in one stretch of 5–10 ms
- * that every request arriving meanwhile waited out (BENCHMARKS.md, "A usage batch encoded a chunk a turn").
+ * that every request arriving meanwhile waited out (BENCHMARKS.md, 2026-12-07, "a usage batch encoded a chunk a turn").
  */
 export async function* binaryCopyChunks(c: UsageColumns): AsyncGenerator<Buffer> {
   let buf: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
