@@ -18,13 +18,18 @@ import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
  * on (id, created_at): 0.86× the insert time (BENCHMARKS.md, "One btree less a usage record").
  * A partitioned table's unique keys must hold its partition key (created_at); ids stay unique (one
  * sequence). A live tail reads a range of it too: its workspace's last seconds (core/usage/log-tail.ts).
+ *
+ * Its indexes are only those two btrees: every read names a workspace, and a day's partition is the
+ * unit a time range prunes to, so a BRIN on created_at served no query and cost every row ~0.55 µs of
+ * PostgreSQL's ~5.3 (BENCHMARKS.md, "usage_record without its BRIN"). The key index keeps
+ * workspace_id first: a filter on another workspace's key id finds nothing at once instead of
+ * reading that key's rows to drop them.
  */
 export const UsageRecord = defineEntity({
   name: 'UsageRecord',
   tableName: 'usage_record',
   indexes: [
     { name: 'usage_record_workspace_key_created_index', columns: [{ name: 'workspaceId' }, { name: 'keyId' }, { name: 'createdAt', sort: 'desc' }] },
-    { name: 'usage_record_created_brin', properties: ['createdAt'], type: 'brin' },
   ],
   properties: {
     // In the primary key's order: workspace, time, id.

@@ -18,6 +18,7 @@ import { Migration20261201071205_OutboxIndex } from './Migration20261201071205_O
 import { Migration20261201080000_UsagePartitions } from './Migration20261201080000_UsagePartitions.js';
 import { Migration20261201083000_UsageDayTotals } from './Migration20261201083000_UsageDayTotals.js';
 import { Migration20261207033736_UsageRecordKey } from './Migration20261207033736_UsageRecordKey.js';
+import { Migration20261207121239_UsageRecordNoBrin } from './Migration20261207121239_UsageRecordNoBrin.js';
 
 export const migrationsList = [
   { name: 'Migration20261123091902_Initial', class: Migration20261123091902_Initial },
@@ -38,4 +39,5 @@ export const migrationsList = [
   { name: 'Migration20261201080000_UsagePartitions', class: Migration20261201080000_UsagePartitions },
   { name: 'Migration20261201083000_UsageDayTotals', class: Migration20261201083000_UsageDayTotals },
   { name: 'Migration20261207033736_UsageRecordKey', class: Migration20261207033736_UsageRecordKey },
+  { name: 'Migration20261207121239_UsageRecordNoBrin', class: Migration20261207121239_UsageRecordNoBrin },
 ];
