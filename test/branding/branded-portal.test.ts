@@ -70,7 +70,10 @@ afterAll(async () => {
 });
 
 /** The brand mark's logo has loaded (a blocked or broken image has no natural width). */
-const logoLoaded = (selector: string) => page.locator(`${selector} img`).evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0);
+// decode() settles once the image has loaded (or failed to): the page's heading can show before its
+// logo arrives, and reading `complete` at that moment failed the test on a busy machine.
+const logoLoaded = (selector: string) =>
+  page.locator(`${selector} img`).evaluate((img: HTMLImageElement) => img.decode().then(() => img.naturalWidth > 0, () => false));
 
 describe('the branded portal in Chromium', () => {
   it('the sign-in page says Descriptra, with its logo, before anyone signs in', async () => {
