@@ -69,9 +69,11 @@ afterAll(async () => {
   await stack?.close();
 });
 
-/** The brand mark's logo has loaded (a blocked or broken image has no natural width). */
-// decode() settles once the image has loaded (or failed to): the page's heading can show before its
-// logo arrives, and reading `complete` at that moment failed the test on a busy machine.
+/**
+ * The brand mark's logo has loaded (a blocked or broken image has no natural width). decode() settles
+ * once the image has loaded or failed: the heading can show before its logo arrives, and reading
+ * `complete` at that moment failed the test on a busy machine.
+ */
 const logoLoaded = (selector: string) =>
   page.locator(`${selector} img`).evaluate((img: HTMLImageElement) => img.decode().then(() => img.naturalWidth > 0, () => false));
 
