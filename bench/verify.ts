@@ -3,13 +3,14 @@
 // ceiling for a Node process). Options: --duration <s> (default 10), --connections <n> (default 32),
 // --rounds <n> (default 5), --quota-rounds <n> (default 3), --cold <n> (default 10000),
 // --paced-rounds <n> (default 5) of --paced-duration <s> (default 4) for latency,
-// --profile <dir> (V8 CPU profiles of the API processes and yardsticks).
+// --profile <dir> (V8 CPU profiles of the API process and yardsticks).
 //
 // So that no figure flatters: the API runs in production configuration (a key pepper, the calling
 // service key with a rate limit, so every call counts against it); each round runs the four arms
 // (raw, express, verify, verify without usage recording) in a fresh random order, all pinned to the
 // same CPU, after the recorder has written everything the previous arm left; ratios are the medians
-// of the per-round ratios. Latency is open-loop: requests are scheduled at a fixed rate and timed
+// of the per-round ratios. Verification with and without recording is one API process, its recording
+// switched between arms: what recording costs, not what two processes of the same code differ by. Latency is open-loop: requests are scheduled at a fixed rate and timed
 // from their scheduled send time, so a load generator running late counts against the server, not
 // for it; it too runs in rounds, arms shuffled each round, and its ratio is the median of the
 // per-round p99 ratios (the pooled one beside it). The cold round verifies 10,000 keys the API has
@@ -19,7 +20,7 @@
 // workspace rate limit (never reached) with the same in a workspace without a plan, alternated.
 // Starts its own PostgreSQL database (a fresh one on DATABASE_URL's server, or an embedded server)
 // and a Temporal dev server unless TEMPORAL_ADDRESS is set; the API runs as `node --import tsx
-// server/main.ts`, exactly as `npm run api` runs it.
+// bench/_verify-api.ts`: runApiProcess as `npm run api` runs it, with the switch for its recording.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { loadavg } from 'node:os';
@@ -178,16 +179,16 @@ export async function run(args: string[]): Promise<void> {
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
     };
-    const api = spawnNode(['server/main.ts'], { ...apiEnv, PORT: String(apiPort) }, { prefix: PIN, nodeFlags: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
+    const api = spawnNode(['bench/_verify-api.ts'], { ...apiEnv, PORT: String(apiPort) }, { prefix: PIN, ipc: true, nodeFlags: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] });
     cleanups.add(() => stopChild(api.child));
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitForPost(apiUrl, api.child, api.output);
-    // The same API with a usage pipeline that records nothing: what recording costs verification.
-    const unrecordedPort = await freePort();
-    const unrecorded = spawnNode(['bench/_verify-api-unrecorded.ts'], { ...apiEnv, PORT: String(unrecordedPort) }, { prefix: PIN, nodeFlags: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}/unrecorded`] : [] });
-    cleanups.add(() => stopChild(unrecorded.child));
-    const unrecordedUrl = `http://127.0.0.1:${unrecordedPort}`;
-    await waitForPost(unrecordedUrl, unrecorded.child, unrecorded.output);
+    /** Switches the API's usage recording; resolves once the API has. The arm `unrecorded` is the API with it off. */
+    const recording = (on: boolean) =>
+      new Promise<void>((resolve) => {
+        api.child.once('message', () => resolve());
+        api.child.send({ recording: on });
+      });
 
     const body = JSON.stringify({ key: secret, permission: 'products:write' });
     const auth = { 'x-api-key': serviceKey };
@@ -218,16 +219,20 @@ export async function run(args: string[]): Promise<void> {
       { name: 'raw', url: raw.url, pid: raw.pid },
       { name: 'express', url: express.url, pid: express.pid },
       { name: 'verify', url: apiUrl, pid: api.child.pid },
-      { name: 'unrecorded', url: unrecordedUrl, pid: unrecorded.child.pid },
+      { name: 'unrecorded', url: apiUrl, pid: api.child.pid },
     ];
     // Warm every arm: JIT, caches, pools.
-    for (const arm of arms) await load(arm.url, auth, body, { duration: 3, connections });
+    for (const arm of arms) {
+      await recording(arm.name !== 'unrecorded');
+      await load(arm.url, auth, body, { duration: 3, connections });
+    }
 
     const results: Record<Arm['name'], (Load & { cpuUs?: number; dbCpuUs?: number })[]> = { raw: [], express: [], verify: [], unrecorded: [] };
     for (let i = 1; i <= rounds; i++) {
       const order = shuffled(arms);
       for (const arm of order) {
         await drained(apiUrl);
+        await recording(arm.name !== 'unrecorded');
         const before = databaseCpu();
         const r: Load & { cpuUs?: number; dbCpuUs?: number } = await measured(arm.pid, () => load(arm.url, auth, body, { duration, connections }));
         if (r.errors || r.non2xx) throw new Error(`errors during round ${i} (${arm.name}): ${r.errors} errors / ${r.non2xx} non-2xx`);
@@ -292,6 +297,7 @@ export async function run(args: string[]): Promise<void> {
     for (let i = 1; i <= pacedRounds; i++) {
       for (const arm of shuffled(pacedArms)) {
         await drained(apiUrl);
+        await recording(arm.name !== 'unrecorded');
         const { latencies, ...r } = await paced(arm.url, '/v1/keys/verify', auth, arm.body, { rate: half, duration: pacedSeconds });
         if (r.errors || r.non2xx) throw new Error(`${arm.name}: errors at half rate: ${r.errors} errors / ${r.non2xx} non-2xx`);
         (pacedRuns[arm.name] ??= []).push(r);
@@ -310,7 +316,8 @@ export async function run(args: string[]): Promise<void> {
     const p99PooledRatio = latency['verify']!.p99 / latency['raw']!.p99;
     say(`p99 at half rate ÷ the raw handler's: median of per-round ratios ${p99Ratio.toFixed(2)}, pooled ${p99PooledRatio.toFixed(2)}; the load generator used ${(100 * median(generatorCpu)).toFixed(0)} % of its core (median, up to ${(100 * Math.max(...generatorCpu)).toFixed(0)} %)`);
 
-    // Cold cache: keys this API has never looked up, each verified once.
+    // Cold cache: keys this API has never looked up, each verified once; the API records again from here on.
+    await recording(true);
     await drained(apiUrl);
     const coldRps = await eachOnce(apiUrl, auth, coldSecrets.map((k) => JSON.stringify({ key: k, permission: 'products:write' })), connections);
     say(`cold cache: ${coldKeys} keys never seen, each verified once: ${coldRps.toFixed(0)} req/s`);
