@@ -10,11 +10,11 @@
 // (raw, express, verify, verify without usage recording) in a fresh random order, all pinned to the
 // same CPU, after the recorder has written everything the previous arm left; ratios are the medians
 // of the per-round ratios. Verification with and without recording is one API process, its recording
-// switched between arms: what recording costs, not what two processes of the same code differ by. Latency is open-loop: requests are scheduled at a fixed rate and timed
-// from their scheduled send time, so a load generator running late counts against the server, not
-// for it; it too runs in rounds, arms shuffled each round, and its ratio is the median of the
-// per-round p99 ratios (the pooled one beside it). The cold round verifies 10,000 keys the API has
-// never seen, each once.
+// switched between arms: what recording costs, not what two processes of the same code differ by.
+// Latency is open-loop: requests are scheduled at a fixed rate and timed from their scheduled send
+// time, so a load generator running late counts against the server, not for it; it too runs in
+// rounds, arms shuffled each round, and its ratio is the median of the per-round p99 ratios (the
+// pooled one beside it). The cold round verifies 10,000 keys the API has never seen, each once.
 //
 // The plan round compares verification in a workspace whose plan sets a monthly quota and a
 // workspace rate limit (never reached) with the same in a workspace without a plan, alternated.
