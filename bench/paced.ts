@@ -3,18 +3,18 @@
 // Node's own HTTP client cost the load generator ~60-80 µs of CPU a request: at 11-13k req/s its one
 // core was nearly full, and its own queueing and pauses became every arm's p99 (the raw handler's
 // p99 ran from 4 to 78 ms between runs at a fifth of its capacity). Here a request is one prebuilt
-// buffer written to a free socket, and an answer is read by its status line and Content-Length
-// (every server the bench measures sends one), one request at a time on each socket. autocannon's
+// buffer written to a free socket (bench/raw-http.ts), one request at a time on each socket. autocannon's
 // own rate option is no use either: each connection fires its quota as fast as it can at the start
 // of every second and then idles, so "half the rate" is really full load half the time.
 import net from 'node:net';
 import { percentile, type Load } from './load.js';
+import { AnswerReader, rawRequest } from './raw-http.js';
 
 interface Conn {
   socket: net.Socket;
   /** When the request on it was due (undefined: idle). */
   dueAt: number | undefined;
-  received: Buffer | undefined;
+  answers: AnswerReader;
 }
 
 export interface PacedOptions {
@@ -32,8 +32,6 @@ export interface PacedLoad extends Load {
   generatorCpu: number;
 }
 
-const HEADER_END = Buffer.from('\r\n\r\n');
-
 /**
  * Request i is due at start + i/rate and leaves then (checked every millisecond) on a free socket,
  * or on the next one to free up, whether or not earlier ones were answered; its latency is timed
@@ -42,9 +40,7 @@ const HEADER_END = Buffer.from('\r\n\r\n');
 export async function paced(url: string, path: string, headers: Record<string, string>, body: string, opts: PacedOptions): Promise<PacedLoad> {
   const target = new URL(url);
   const port = Number(target.port);
-  const payload = Buffer.from(body);
-  const head = [`POST ${path} HTTP/1.1`, `Host: ${target.host}`, 'Content-Type: application/json', `Content-Length: ${payload.length}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
-  const request = Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), payload]);
+  const request = rawRequest(url, path, headers, body);
   const total = Math.round(opts.rate * opts.duration);
   const maxConnections = opts.maxConnections ?? 256;
   const latencies: number[] = [];
@@ -74,25 +70,13 @@ export async function paced(url: string, path: string, headers: Record<string, s
       else idle.push(c);
     };
     const open = (): Conn => {
-      const c: Conn = { socket: net.connect(port, target.hostname), dueAt: undefined, received: undefined };
+      const c: Conn = { socket: net.connect(port, target.hostname), dueAt: undefined, answers: new AnswerReader() };
       c.socket.setNoDelay(true);
       all.add(c);
       c.socket.on('data', (chunk: Buffer) => {
-        const buf = c.received ? Buffer.concat([c.received, chunk]) : chunk;
-        const end = buf.indexOf(HEADER_END);
-        if (end < 0) {
-          c.received = buf;
-          return;
-        }
-        const headText = buf.toString('latin1', 0, end);
-        const length = /\r\ncontent-length:\s*(\d+)/i.exec(headText);
-        if (!length) throw new Error(`an answer without Content-Length: ${headText}`);
-        if (buf.length < end + 4 + Number(length[1])) {
-          c.received = buf;
-          return;
-        }
-        c.received = undefined;
-        if (headText.startsWith('HTTP/1.1 200')) latencies.push(performance.now() - c.dueAt!);
+        const status = c.answers.feed(chunk);
+        if (status === undefined) return;
+        if (status === 200) latencies.push(performance.now() - c.dueAt!);
         else non2xx++;
         finish();
         freed(c);

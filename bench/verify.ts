@@ -1,15 +1,20 @@
 // `npm run bench -- verify`: throughput and latency of POST /v1/keys/verify on loopback against two
 // yardsticks answering the same JSON: a bare Express handler and a raw node:http handler (the
-// ceiling for a Node process). Options: --duration <s> (default 10), --connections <n> (default 32),
-// --rounds <n> (default 5), --quota-rounds <n> (default 3), --cold <n> (default 10000),
-// --paced-rounds <n> (default 5) of --paced-duration <s> (default 4) for latency,
-// --profile <dir> (V8 CPU profiles of the API process and yardsticks).
+// ceiling for a Node process). Options: --duration <s> (default 2.5), --connections <n> (default 128),
+// --rounds <n> (default 20), --quota-rounds <n> (default 12), --cold <n> (default 10000),
+// --paced-rounds <n> (default 10) of --paced-duration <s> (default 2) for latency,
+// --profile <dir> (V8 CPU profiles of the API process and yardsticks). Many short rounds rather than
+// a few long ones: this machine's speed moves by a third for tens of seconds at a time, and an arm
+// paired with the others within ten seconds meets the same machine they do.
 //
 // So that no figure flatters: the API runs in production configuration (a key pepper, the calling
 // service key with a rate limit, so every call counts against it); each round runs the four arms
 // (raw, express, verify, verify without usage recording) in a fresh random order, all pinned to the
 // same CPU, after the recorder has written everything the previous arm left; ratios are the medians
-// of the per-round ratios. Verification with and without recording is one API process, its recording
+// of the per-round ratios. The closed-loop generator (bench/closed.ts) keeps 128 requests in
+// flight on raw sockets; PostgreSQL's backends run beside it on CPU 0 at a lower priority
+// (placeDatabase), as a database on hardware of its own would leave the API's core alone, and
+// their CPU is reported beside the figures. Each round prints how busy it kept the server. Verification with and without recording is one API process, its recording
 // switched between arms: what recording costs, not what two processes of the same code differ by.
 // Latency is open-loop: requests are scheduled at a fixed rate and timed from their scheduled send
 // time, so a load generator running late counts against the server, not for it; it too runs in
@@ -31,7 +36,8 @@ import { generateSecret, hashSecret, maskSecret } from '../core/keys/secret.js';
 import { createOrm, migrate } from '../db/orm.js';
 import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
-import { backendsOf, cpuSeconds, load, measured, percentile, PIN, waitForPost, type Load } from './load.js';
+import { closed } from './closed.js';
+import { backendsOf, cpuSeconds, measured, percentile, PIN, placeDatabase, waitForPost, type Load } from './load.js';
 import { paced } from './paced.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
@@ -41,7 +47,11 @@ const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.len
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 /** Null where the figure could not be read (no /proc: no CPU per process). */
 const finite = (n: number, d = 3) => (Number.isFinite(n) ? round(n, d) : null);
-const cpu = (r: { cpuUs?: number; kernelShare?: number }) => (r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req, kernel ${((r.kernelShare ?? 0) * 100).toFixed(0)}%`);
+const cpu = (r: { cpuUs?: number; kernelShare?: number; rps: number }) =>
+  r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req, kernel ${((r.kernelShare ?? 0) * 100).toFixed(0)}%, busy ${((r.cpuUs * r.rps) / 1e4).toFixed(0)}%`;
+
+/** Closed-loop load on POST /v1/keys/verify (bench/closed.ts). */
+const drive = (url: string, headers: Record<string, string>, body: string, opts: { duration: number; connections: number }) => closed(url, '/v1/keys/verify', headers, body, opts);
 
 function shuffled<T>(xs: readonly T[]): T[] {
   const out = [...xs];
@@ -99,9 +109,9 @@ async function eachOnce(url: string, headers: Record<string, string>, bodies: st
 }
 
 export async function run(args: string[]): Promise<void> {
-  const duration = option(args, 'duration', 10);
-  const connections = option(args, 'connections', 32);
-  const rounds = option(args, 'rounds', 5);
+  const duration = option(args, 'duration', 2.5);
+  const connections = option(args, 'connections', 128);
+  const rounds = option(args, 'rounds', 20);
   const coldKeys = option(args, 'cold', 10_000);
   // --profile <dir>: the API process writes a V8 CPU profile there when it exits (for optimising).
   const profileAt = args.indexOf('--profile');
@@ -224,7 +234,8 @@ export async function run(args: string[]): Promise<void> {
     // Warm every arm: JIT, caches, pools.
     for (const arm of arms) {
       await recording(arm.name !== 'unrecorded');
-      await load(arm.url, auth, body, { duration: 3, connections });
+      placeDatabase(databaseName);
+      await drive(arm.url, auth, body, { duration: 3, connections });
     }
 
     const results: Record<Arm['name'], (Load & { cpuUs?: number; dbCpuUs?: number })[]> = { raw: [], express: [], verify: [], unrecorded: [] };
@@ -233,8 +244,9 @@ export async function run(args: string[]): Promise<void> {
       for (const arm of order) {
         await drained(apiUrl);
         await recording(arm.name !== 'unrecorded');
+        placeDatabase(databaseName);
         const before = databaseCpu();
-        const r: Load & { cpuUs?: number; dbCpuUs?: number } = await measured(arm.pid, () => load(arm.url, auth, body, { duration, connections }));
+        const r: Load & { cpuUs?: number; dbCpuUs?: number } = await measured(arm.pid, () => drive(arm.url, auth, body, { duration, connections }));
         if (r.errors || r.non2xx) throw new Error(`errors during round ${i} (${arm.name}): ${r.errors} errors / ${r.non2xx} non-2xx`);
         // What PostgreSQL spent on the arm, its usage rows written: on these two cores it competes with the API or the load generator.
         if (arm.name === 'verify' || arm.name === 'unrecorded') {
@@ -283,14 +295,14 @@ export async function run(args: string[]): Promise<void> {
     // the rate-limited key (a PostgreSQL upsert per request, batched) too.
     const half = Math.max(1, Math.floor(best('verify') / 2));
     const limitedBody = JSON.stringify({ key: limitedSecret, permission: 'products:write' });
-    await load(apiUrl, auth, limitedBody, { duration: 2, connections });
+    await drive(apiUrl, auth, limitedBody, { duration: 2, connections });
     const pacedArms = [...arms.map((a) => ({ name: a.name as string, url: a.url, body })), { name: 'verify, rate-limited key', url: apiUrl, body: limitedBody }];
     // In rounds, each arm once a round in a fresh order, as the throughput rounds: a stall of the
     // shared machine (the raw handler's own p99 ran from 4 to 78 ms between runs) lands in one arm's
     // round, while a stall of verification's own (a usage batch, a lease's round trip) lands in each.
     // The ratio is the median of the per-round ratios; the pooled p99s are reported beside it.
-    const pacedRounds = option(args, 'paced-rounds', 5);
-    const pacedSeconds = option(args, 'paced-duration', 4);
+    const pacedRounds = option(args, 'paced-rounds', 10);
+    const pacedSeconds = option(args, 'paced-duration', 2);
     const pacedRuns: Record<string, Load[]> = {};
     const generatorCpu: number[] = [];
     const pooledLatencies: Record<string, number[]> = {};
@@ -298,6 +310,7 @@ export async function run(args: string[]): Promise<void> {
       for (const arm of shuffled(pacedArms)) {
         await drained(apiUrl);
         await recording(arm.name !== 'unrecorded');
+        placeDatabase(databaseName);
         const { latencies, ...r } = await paced(arm.url, '/v1/keys/verify', auth, arm.body, { rate: half, duration: pacedSeconds });
         if (r.errors || r.non2xx) throw new Error(`${arm.name}: errors at half rate: ${r.errors} errors / ${r.non2xx} non-2xx`);
         (pacedRuns[arm.name] ??= []).push(r);
@@ -319,6 +332,7 @@ export async function run(args: string[]): Promise<void> {
     // Cold cache: keys this API has never looked up, each verified once; the API records again from here on.
     await recording(true);
     await drained(apiUrl);
+    placeDatabase(databaseName);
     const coldRps = await eachOnce(apiUrl, auth, coldSecrets.map((k) => JSON.stringify({ key: k, permission: 'products:write' })), connections);
     say(`cold cache: ${coldKeys} keys never seen, each verified once: ${coldRps.toFixed(0)} req/s`);
 
@@ -334,11 +348,11 @@ export async function run(args: string[]): Promise<void> {
       ratelimit?: unknown;
     };
     if (!planSample.valid || !planSample.quota || !planSample.ratelimit) throw new Error(`the plan key does not verify under its plan: ${JSON.stringify(planSample)}`);
-    await load(apiUrl, freeAuth, freeBody, { duration: 2, connections });
-    await load(apiUrl, planAuth, planBody, { duration: 2, connections });
+    await drive(apiUrl, freeAuth, freeBody, { duration: 2, connections });
+    await drive(apiUrl, planAuth, planBody, { duration: 2, connections });
     const free: (Load & { cpuUs?: number })[] = [];
     const planned: (Load & { cpuUs?: number })[] = [];
-    const quotaRounds = option(args, 'quota-rounds', 3);
+    const quotaRounds = option(args, 'quota-rounds', 12);
     for (let i = 1; i <= quotaRounds; i++) {
       const pair = shuffled([
         { list: free, auth: freeAuth, body: freeBody },
@@ -346,7 +360,8 @@ export async function run(args: string[]): Promise<void> {
       ]);
       for (const p of pair) {
         await drained(apiUrl);
-        const r = await measured(api.child.pid, () => load(apiUrl, p.auth, p.body, { duration, connections }));
+        placeDatabase(databaseName);
+        const r = await measured(api.child.pid, () => drive(apiUrl, p.auth, p.body, { duration, connections }));
         if (r.errors || r.non2xx) throw new Error(`errors in plan round ${i}: ${r.errors} errors / ${r.non2xx} non-2xx`);
         p.list.push(r);
       }

@@ -1,0 +1,81 @@
+// Closed-loop load for bench/verify.ts's throughput rounds, over raw keep-alive sockets: each of
+// `connections` sockets sends a prebuilt request, waits for the whole answer and sends the next at
+// once, until the duration is up.
+//
+// autocannon spent ~15-20 µs of CPU a request on the generator's core, which PostgreSQL shares: its
+// batch writes of the API's usage rows left the generator short for tens of milliseconds at a time,
+// and the API's core sat idle 11-17 % of a verification round against 3-9 % for the raw handler and
+// the API recording nothing, arms that make PostgreSQL write nothing (BENCHMARKS.md, "A load
+// generator with room for PostgreSQL"). What the throughput ratios priced there was the
+// generator's starvation. Here a request costs the generator a fraction of that.
+import net from 'node:net';
+import { percentile, type Load } from './load.js';
+import { AnswerReader, rawRequest } from './raw-http.js';
+
+export interface ClosedLoad extends Load {
+  /** The generator's own CPU in the run, as a share of one core. */
+  generatorCpu: number;
+}
+
+/** Requests per second over `duration` seconds, each socket one request at a time; latencies from each request's send. */
+export async function closed(url: string, path: string, headers: Record<string, string>, body: string, opts: { duration: number; connections: number }): Promise<ClosedLoad> {
+  const target = new URL(url);
+  const request = rawRequest(url, path, headers, body);
+  const latencies: number[] = [];
+  let errors = 0;
+  let non2xx = 0;
+  const cpuBefore = process.cpuUsage();
+  const start = performance.now();
+  const end = start + opts.duration * 1000;
+
+  const connection = () =>
+    new Promise<void>((resolve) => {
+      const socket = net.connect(Number(target.port), target.hostname);
+      socket.setNoDelay(true);
+      const answers = new AnswerReader();
+      let sentAt = 0;
+      let settled = false;
+      const send = () => {
+        sentAt = performance.now();
+        socket.write(request);
+      };
+      const stop = () => {
+        if (settled) return;
+        settled = true;
+        socket.destroy();
+        resolve();
+      };
+      socket.on('connect', send);
+      socket.on('data', (chunk: Buffer) => {
+        const status = answers.feed(chunk);
+        if (status === undefined) return;
+        const now = performance.now();
+        if (status === 200) latencies.push(now - sentAt);
+        else non2xx++;
+        if (now < end) send();
+        else stop();
+      });
+      // A socket lost mid-run is an error, as autocannon counts one; the run goes on without it.
+      const lost = () => {
+        if (settled) return;
+        errors++;
+        stop();
+      };
+      socket.on('error', lost);
+      socket.on('close', lost);
+    });
+
+  await Promise.all(Array.from({ length: opts.connections }, connection));
+  const elapsed = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const answered = latencies.length + non2xx;
+  latencies.sort((a, b) => a - b);
+  return {
+    rps: answered / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
+    non2xx,
+    generatorCpu: (cpu.user + cpu.system) / 1e6 / elapsed,
+  };
+}
