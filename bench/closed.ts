@@ -9,8 +9,8 @@
 // generator with room for PostgreSQL"). What the throughput ratios priced there was the
 // generator's starvation. Here a request costs the generator a fraction of that.
 import net from 'node:net';
-import { percentile, type Load } from './load.js';
-import { AnswerReader, rawRequest } from './raw-http.js';
+import type { Load } from './load.js';
+import { AnswerReader, rawRequest, runFigures } from './raw-http.js';
 
 export interface ClosedLoad extends Load {
   /** The generator's own CPU in the run, as a share of one core. */
@@ -66,16 +66,6 @@ export async function closed(url: string, path: string, headers: Record<string, 
     });
 
   await Promise.all(Array.from({ length: opts.connections }, connection));
-  const elapsed = (performance.now() - start) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
-  const answered = latencies.length + non2xx;
-  latencies.sort((a, b) => a - b);
-  return {
-    rps: answered / elapsed,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    errors,
-    non2xx,
-    generatorCpu: (cpu.user + cpu.system) / 1e6 / elapsed,
-  };
+  const seconds = (performance.now() - start) / 1000;
+  return runFigures({ answered: latencies.length + non2xx, seconds, latencies, errors, non2xx, cpuBefore });
 }

@@ -7,8 +7,8 @@
 // own rate option is no use either: each connection fires its quota as fast as it can at the start
 // of every second and then idles, so "half the rate" is really full load half the time.
 import net from 'node:net';
-import { percentile, type Load } from './load.js';
-import { AnswerReader, rawRequest } from './raw-http.js';
+import type { Load } from './load.js';
+import { AnswerReader, rawRequest, runFigures } from './raw-http.js';
 
 interface Conn {
   socket: net.Socket;
@@ -111,17 +111,8 @@ export async function paced(url: string, path: string, headers: Record<string, s
     tick();
   });
 
-  const elapsed = (performance.now() - start) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
+  const seconds = (performance.now() - start) / 1000;
+  const figures = runFigures({ answered: total, seconds, latencies, errors, non2xx, cpuBefore });
   for (const c of all) c.socket.destroy();
-  latencies.sort((a, b) => a - b);
-  return {
-    rps: total / elapsed,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    errors,
-    non2xx,
-    latencies,
-    generatorCpu: (cpu.user + cpu.system) / 1e6 / elapsed,
-  };
+  return { ...figures, latencies };
 }

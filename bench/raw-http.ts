@@ -4,6 +4,8 @@
 // CPU a request and autocannon ~15-20; on these two cores the generator shares its core with
 // PostgreSQL, so what it spends a request decides whether the server under test is kept busy.
 
+import { percentile, type Load } from './load.js';
+
 const HEADER_END = Buffer.from('\r\n\r\n');
 const LENGTH_NAMES = ['\r\nContent-Length:', '\r\ncontent-length:'];
 
@@ -50,4 +52,21 @@ function contentLength(buf: Buffer, headEnd: number): number {
   const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
   if (!m) throw new Error(`an answer without Content-Length: ${head}`);
   return Number(m[1]);
+}
+
+/**
+ * A generator run's figures: requests a second over the run, the p50 and p99 of `latencies` (sorted
+ * here, in place), and the generator's own CPU since `cpuBefore` as a share of one core.
+ */
+export function runFigures(o: { answered: number; seconds: number; latencies: number[]; errors: number; non2xx: number; cpuBefore: NodeJS.CpuUsage }): Load & { generatorCpu: number } {
+  const cpu = process.cpuUsage(o.cpuBefore);
+  o.latencies.sort((a, b) => a - b);
+  return {
+    rps: o.answered / o.seconds,
+    p50: percentile(o.latencies, 50),
+    p99: percentile(o.latencies, 99),
+    errors: o.errors,
+    non2xx: o.non2xx,
+    generatorCpu: (cpu.user + cpu.system) / 1e6 / o.seconds,
+  };
 }
