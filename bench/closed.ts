@@ -2,12 +2,13 @@
 // `connections` sockets sends a prebuilt request, waits for the whole answer and sends the next at
 // once, until the duration is up.
 //
-// autocannon spent ~15-20 µs of CPU a request on the generator's core, which PostgreSQL shares: its
-// batch writes of the API's usage rows left the generator short for tens of milliseconds at a time,
-// and the API's core sat idle 11-17 % of a verification round against 3-9 % for the raw handler and
-// the API recording nothing, arms that make PostgreSQL write nothing (BENCHMARKS.md, "A load
-// generator with room for PostgreSQL"). What the throughput ratios priced there was the
-// generator's starvation. Here a request costs the generator a fraction of that.
+// With autocannon and 32 requests in flight, the API's core sat idle 11-17 % of a verification round
+// against 3-9 % for the raw handler and the API recording nothing, the arms that make PostgreSQL
+// write nothing: PostgreSQL's batch writes of the API's usage rows paused the generator, and 32
+// requests are a millisecond of the API's work. What the throughput ratios priced there was the
+// generator's pauses. The bench now keeps 128 in flight, and this generator spends 12-23 µs of CPU a
+// request against autocannon's 18-34, most of either the kernel's loopback delivery (BENCHMARKS.md,
+// "A load generator with room for PostgreSQL").
 import net from 'node:net';
 import type { Load } from './load.js';
 import { AnswerReader, rawRequest, runFigures } from './raw-http.js';

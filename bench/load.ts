@@ -200,7 +200,6 @@ export function pinGatehouse(apiPid: number, databaseUrl: string): void {
   }
 }
 
-/** Gatehouse's processes: the API and the PostgreSQL backends of its database. */
 /**
  * Moves a database's PostgreSQL backends to CPU 0, beside the load generator, at a lower priority
  * (nice 10) than it: the server under test keeps CPU 1 to itself, and the generator runs whenever it
@@ -222,6 +221,7 @@ export function placeDatabase(database: string): void {
   }
 }
 
+/** Gatehouse's processes: the API and the PostgreSQL backends of its database. */
 export function gatehousePids(apiPid: number, databaseUrl: string): number[] {
   return [apiPid, ...backendsOf(decodeURIComponent(new URL(databaseUrl).pathname.slice(1)))];
 }

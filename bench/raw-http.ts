@@ -1,7 +1,7 @@
 // The load generators' HTTP/1.1 on raw keep-alive sockets (bench/paced.ts, bench/closed.ts): a
 // request is one prebuilt buffer, and an answer is framed by its status line and Content-Length
 // (every server the benches measure sends one). Node's HTTP client cost the generator ~60-80 µs of
-// CPU a request and autocannon ~15-20; on these two cores the generator shares its core with
+// CPU a request and autocannon 18-34; on these two cores the generator shares its core with
 // PostgreSQL, so what it spends a request decides whether the server under test is kept busy.
 
 import { percentile, type Load } from './load.js';

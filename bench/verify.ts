@@ -14,8 +14,9 @@
 // of the per-round ratios. The closed-loop generator (bench/closed.ts) keeps 128 requests in
 // flight on raw sockets; PostgreSQL's backends run beside it on CPU 0 at a lower priority
 // (placeDatabase), as a database on hardware of its own would leave the API's core alone, and
-// their CPU is reported beside the figures. Each round prints how busy it kept the server. Verification with and without recording is one API process, its recording
-// switched between arms: what recording costs, not what two processes of the same code differ by.
+// their CPU is reported beside the figures. Each round prints how busy it kept the server.
+// Verification with and without recording is one API process, its recording switched between
+// arms: what recording costs, not what two processes of the same code differ by.
 // Latency is open-loop: requests are scheduled at a fixed rate and timed from their scheduled send
 // time, so a load generator running late counts against the server, not for it; it too runs in
 // rounds, arms shuffled each round, and its ratio is the median of the per-round p99 ratios (the
