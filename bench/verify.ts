@@ -200,6 +200,11 @@ export async function run(args: string[]): Promise<void> {
         api.child.once('message', () => resolve());
         api.child.send({ recording: on });
       });
+    /** Before an arm: the API's recording as that arm wants it, and PostgreSQL's backends (any opened since) placed. */
+    const setUp = async (arm: string) => {
+      await recording(arm !== 'unrecorded');
+      placeDatabase(databaseName);
+    };
 
     const body = JSON.stringify({ key: secret, permission: 'products:write' });
     const auth = { 'x-api-key': serviceKey };
@@ -234,8 +239,7 @@ export async function run(args: string[]): Promise<void> {
     ];
     // Warm every arm: JIT, caches, pools.
     for (const arm of arms) {
-      await recording(arm.name !== 'unrecorded');
-      placeDatabase(databaseName);
+      await setUp(arm.name);
       await drive(arm.url, auth, body, { duration: 3, connections });
     }
 
@@ -244,8 +248,7 @@ export async function run(args: string[]): Promise<void> {
       const order = shuffled(arms);
       for (const arm of order) {
         await drained(apiUrl);
-        await recording(arm.name !== 'unrecorded');
-        placeDatabase(databaseName);
+        await setUp(arm.name);
         const before = databaseCpu();
         const r: Load & { cpuUs?: number; dbCpuUs?: number } = await measured(arm.pid, () => drive(arm.url, auth, body, { duration, connections }));
         if (r.errors || r.non2xx) throw new Error(`errors during round ${i} (${arm.name}): ${r.errors} errors / ${r.non2xx} non-2xx`);
@@ -312,8 +315,7 @@ export async function run(args: string[]): Promise<void> {
     for (let i = 1; i <= pacedRounds; i++) {
       for (const arm of shuffled(pacedArms)) {
         await drained(apiUrl);
-        await recording(arm.name !== 'unrecorded');
-        placeDatabase(databaseName);
+        await setUp(arm.name);
         const { latencies, ...r } = await paced(arm.url, '/v1/keys/verify', auth, arm.body, { rate: half, duration: pacedSeconds });
         if (r.errors || r.non2xx) throw new Error(`${arm.name}: errors at half rate: ${r.errors} errors / ${r.non2xx} non-2xx`);
         (pacedRuns[arm.name] ??= []).push(r);
