@@ -1,4 +1,3 @@
-import { dereference, validate } from '@readme/openapi-parser';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { HttpError } from '../errors.js';
 import { pointerOf, refsOf, resolvePointer } from './pointer.js';
@@ -64,10 +63,14 @@ export async function documentProblems(doc: OpenApiDocument): Promise<DocumentPr
   }
   if (refProblems.length) return refProblems;
 
+  // Loaded on the first check, not with the module: the parser and its schemas are ~6 MB of heap that
+  // every API process would carry, and every full collection walk, for an operator's occasional upload
+  // (BENCHMARKS.md, "What stalls a paced round").
+  const parser = await import('@readme/openapi-parser');
   const options = { resolve: { external: false, file: false }, dereference: { circular: 'ignore' as const } };
-  let result: Awaited<ReturnType<typeof validate>>;
+  let result: Awaited<ReturnType<typeof parser.validate>>;
   try {
-    result = await validate(structuredClone(doc) as never, options);
+    result = await parser.validate(structuredClone(doc) as never, options);
   } catch (err) {
     // The parser throws on what it cannot read at all: still the document's problem, never a 500.
     return [{ path: '', message: (err as Error).message.split('\n')[0]! }];
@@ -79,7 +82,7 @@ export async function documentProblems(doc: OpenApiDocument): Promise<DocumentPr
   const problems: DocumentProblem[] = [];
   for (const e of result.errors) {
     const line = /^>\s*(\d+)\s*\|/m.exec(e.message)?.[1];
-    if (line && !lines) lines = pointerOf(await dereference(structuredClone(doc) as never, options).catch(() => ({})));
+    if (line && !lines) lines = pointerOf(await parser.dereference(structuredClone(doc) as never, options).catch(() => ({})));
     problems.push({ path: line ? (lines?.[Number(line) - 1] ?? '') : '', message: e.message.split('\n')[0]!.replace(/^[A-Z_]+ /, '') });
   }
   if (result.additionalErrors) problems.push({ path: '', message: `and ${result.additionalErrors} more errors` });
