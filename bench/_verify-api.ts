@@ -5,23 +5,30 @@
 // code served a median of 1.28× the requests of the first (BENCHMARKS.md, "Recording priced in one
 // process"): more than recording costs. Off, nothing is recorded and no limit is watched, as if the
 // usage pipeline were not there.
-import { createUsage } from '../core/usage/index.js';
+import { createUsage, type Usage } from '../core/usage/index.js';
 import { runApiProcess } from '../server/api-process.js';
 
 let recording = true;
-process.on('message', (m: { recording?: unknown }) => {
+let usage: Usage | undefined;
+process.on('message', (m: { recording?: unknown; buffered?: unknown }) => {
+  // How many records the recorder still holds: the bench waits for none between arms.
+  if (m.buffered === true) {
+    process.send?.({ buffered: usage === undefined ? null : usage.recorder.buffered });
+    return;
+  }
   recording = m.recording === true;
   process.send?.({ recording });
 });
 
 await runApiProcess({
   createUsage: (deps) => {
-    const usage = createUsage(deps);
+    const made = createUsage(deps);
+    usage = made;
     return {
-      ...usage,
-      record: (input) => (recording ? usage.record(input) : undefined),
-      observeLimits: (o) => (recording ? usage.observeLimits(o) : undefined),
-      verification: (workspaceId, r, opts) => (recording ? usage.verification(workspaceId, r, opts) : undefined),
+      ...made,
+      record: (input) => (recording ? made.record(input) : undefined),
+      observeLimits: (o) => (recording ? made.observeLimits(o) : undefined),
+      verification: (workspaceId, r, opts) => (recording ? made.verification(workspaceId, r, opts) : undefined),
     };
   },
 });

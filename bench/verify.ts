@@ -63,18 +63,6 @@ function shuffled<T>(xs: readonly T[]): T[] {
   return out;
 }
 
-/** Waits until the API's recorder holds nothing: the next arm must not pay for this one's writes. */
-async function drained(url: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    const buffered = Number(/^gatehouse_usage_buffered_records (\d+)/m.exec(text)?.[1] ?? NaN);
-    if (buffered === 0) return;
-    if (Date.now() > deadline) throw new Error(`the API's usage recorder did not drain within 60 s (${buffered} records buffered)`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Closed loop over `bodies`, each sent once, `connections` at a time: requests per second, and every answer must be VALID. */
 async function eachOnce(url: string, headers: Record<string, string>, bodies: string[], connections: number): Promise<number> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
@@ -194,12 +182,34 @@ export async function run(args: string[]): Promise<void> {
     cleanups.add(() => stopChild(api.child));
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitForPost(apiUrl, api.child, api.output);
-    /** Switches the API's usage recording; resolves once the API has. The arm `unrecorded` is the API with it off. */
-    const recording = (on: boolean) =>
-      new Promise<void>((resolve) => {
-        api.child.once('message', () => resolve());
-        api.child.send({ recording: on });
+    /** Sends the API a message and resolves with its answer's `key`. */
+    const ask = <T>(message: object, key: string) =>
+      new Promise<T>((resolve) => {
+        const answered = (m: Record<string, unknown>) => {
+          if (!(key in m)) return;
+          api.child.off('message', answered);
+          resolve(m[key] as T);
+        };
+        api.child.on('message', answered);
+        api.child.send(message);
       });
+    /** Switches the API's usage recording; resolves once the API has. The arm `unrecorded` is the API with it off. */
+    const recording = (on: boolean) => ask<boolean>({ recording: on }, 'recording');
+    /**
+     * Waits until the API's recorder holds nothing: the next arm must not pay for this one's writes.
+     * Asked over IPC, not read from `/metrics`: the scrapes, every 50 ms between arms, were the largest
+     * single item in a sampling heap profile of the API (BENCHMARKS.md, "What stalls a paced round").
+     */
+    const drained = async () => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const buffered = await ask<number | null>({ buffered: true }, 'buffered');
+        if (buffered === null) throw new Error('the API answered that it has no usage recorder to wait for');
+        if (buffered === 0) return;
+        if (Date.now() > deadline) throw new Error(`the API's usage recorder did not drain within 60 s (${buffered} records buffered)`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
     /** Before an arm: the API's recording as that arm wants it, and PostgreSQL's backends (any opened since) placed. */
     const setUp = async (arm: string) => {
       await recording(arm !== 'unrecorded');
@@ -247,14 +257,14 @@ export async function run(args: string[]): Promise<void> {
     for (let i = 1; i <= rounds; i++) {
       const order = shuffled(arms);
       for (const arm of order) {
-        await drained(apiUrl);
+        await drained();
         await setUp(arm.name);
         const before = databaseCpu();
         const r: Load & { cpuUs?: number; dbCpuUs?: number } = await measured(arm.pid, () => drive(arm.url, auth, body, { duration, connections }));
         if (r.errors || r.non2xx) throw new Error(`errors during round ${i} (${arm.name}): ${r.errors} errors / ${r.non2xx} non-2xx`);
         // What PostgreSQL spent on the arm, its usage rows written: on these two cores it competes with the API or the load generator.
         if (arm.name === 'verify' || arm.name === 'unrecorded') {
-          await drained(apiUrl);
+          await drained();
           r.dbCpuUs = (cpuSince(before) * 1e6) / (r.rps * duration);
         }
         results[arm.name].push(r);
@@ -314,7 +324,7 @@ export async function run(args: string[]): Promise<void> {
     const pooledLatencies: Record<string, number[]> = {};
     for (let i = 1; i <= pacedRounds; i++) {
       for (const arm of shuffled(pacedArms)) {
-        await drained(apiUrl);
+        await drained();
         await setUp(arm.name);
         const { latencies, ...r } = await paced(arm.url, '/v1/keys/verify', auth, arm.body, { rate: half, duration: pacedSeconds });
         if (r.errors || r.non2xx) throw new Error(`${arm.name}: errors at half rate: ${r.errors} errors / ${r.non2xx} non-2xx`);
@@ -336,7 +346,7 @@ export async function run(args: string[]): Promise<void> {
 
     // Cold cache: keys this API has never looked up, each verified once; the API records again from here on.
     await recording(true);
-    await drained(apiUrl);
+    await drained();
     placeDatabase(databaseName);
     const coldRps = await eachOnce(apiUrl, auth, coldSecrets.map((k) => JSON.stringify({ key: k, permission: 'products:write' })), connections);
     say(`cold cache: ${coldKeys} keys never seen, each verified once: ${coldRps.toFixed(0)} req/s`);
@@ -364,7 +374,7 @@ export async function run(args: string[]): Promise<void> {
         { list: planned, auth: planAuth, body: planBody },
       ]);
       for (const p of pair) {
-        await drained(apiUrl);
+        await drained();
         placeDatabase(databaseName);
         const r = await measured(api.child.pid, () => drive(apiUrl, p.auth, p.body, { duration, connections }));
         if (r.errors || r.non2xx) throw new Error(`errors in plan round ${i}: ${r.errors} errors / ${r.non2xx} non-2xx`);
