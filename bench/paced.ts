@@ -33,8 +33,6 @@ export interface PacedOptions {
   duration: number;
   /** The most sockets open at once; a request due when all are busy waits (and its wait counts). */
   maxConnections?: number;
-  /** Sockets opened, and each sent one request, before the first request is due. */
-  warmConnections?: number;
 }
 
 export interface PacedLoad extends Load {
@@ -67,7 +65,7 @@ export async function paced(url: string, path: string, headers: Record<string, s
   let answered = 0;
   let cpuBefore = process.cpuUsage();
   let start = 0;
-  let warming = Math.min(opts.warmConnections ?? WARM_CONNECTIONS, maxConnections);
+  let warming = Math.min(WARM_CONNECTIONS, maxConnections);
 
   await new Promise<void>((resolve) => {
     const finish = () => {
@@ -136,7 +134,6 @@ export async function paced(url: string, path: string, headers: Record<string, s
       start = performance.now();
       tick();
     };
-    if (warming === 0) begin();
     for (let i = warming; i > 0; i--) send(open(), WARMING);
   });
 
