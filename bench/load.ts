@@ -190,14 +190,7 @@ export function backendsOf(database: string): number[] {
  * after the warm-up rounds, once the API's pools have opened their connections.
  */
 export function pinGatehouse(apiPid: number, databaseUrl: string): void {
-  if (!PIN.length) return;
-  for (const pid of gatehousePids(apiPid, databaseUrl)) {
-    try {
-      execFileSync('taskset', ['-a', '-p', '-c', '0', String(pid)], { stdio: 'ignore' });
-    } catch {
-      // a backend that closed meanwhile
-    }
-  }
+  toCpuZero(gatehousePids(apiPid, databaseUrl));
 }
 
 /**
@@ -210,11 +203,16 @@ export function pinGatehouse(apiPid: number, databaseUrl: string): void {
  * before every arm: a pool may have opened a backend since.
  */
 export function placeDatabase(database: string): void {
+  toCpuZero(backendsOf(database), 10);
+}
+
+/** Each process, every thread of it, to CPU 0 (and to `nice`, when given) where the bench pins at all. */
+function toCpuZero(pids: number[], nice?: number): void {
   if (!PIN.length) return;
-  for (const pid of backendsOf(database)) {
+  for (const pid of pids) {
     try {
       execFileSync('taskset', ['-a', '-p', '-c', '0', String(pid)], { stdio: 'ignore' });
-      setPriority(pid, 10);
+      if (nice !== undefined) setPriority(pid, nice);
     } catch {
       // a backend that closed meanwhile
     }
