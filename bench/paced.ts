@@ -7,7 +7,7 @@
 // own rate option is no use either: each connection fires its quota as fast as it can at the start
 // of every second and then idles, so "half the rate" is really full load half the time.
 import net from 'node:net';
-import type { Load } from './load.js';
+import { percentile, type Load } from './load.js';
 import { AnswerReader, rawRequest, runFigures } from './raw-http.js';
 
 interface Conn {
@@ -26,6 +26,9 @@ interface Conn {
 const WARM_CONNECTIONS = 32;
 /** `dueAt` of a socket's warm-up request, whose answer is not counted. */
 const WARMING = -1;
+/** The longest the generator sleeps between turns, in ms: an answer arriving meanwhile is read (and timed) at most this late. */
+const NAP_MS = 0.1;
+const nap = new Int32Array(new SharedArrayBuffer(4));
 
 export interface PacedOptions {
   rate: number;
@@ -40,12 +43,19 @@ export interface PacedLoad extends Load {
   latencies: number[];
   /** The generator's own CPU in the run, as a share of one core. */
   generatorCpu: number;
+  /** p99 of how late requests left after they were due, in ms: the generator's part of every latency. */
+  lateP99: number;
 }
 
 /**
- * Request i is due at start + i/rate and leaves then (checked every millisecond) on a free socket,
- * or on the next one to free up, whether or not earlier ones were answered; its latency is timed
- * from when it was due, so a generator running late counts against the server, not for it.
+ * Request i is due at start + i/rate and leaves then on a free socket, or on the next one to free
+ * up, whether or not earlier ones were answered; its latency is timed from when it was due, so a
+ * generator running late counts against the server, not for it.
+ *
+ * Between requests the generator sleeps (Atomics.wait) until the next is due, never longer than
+ * NAP_MS, instead of a timer: Node's timers fire a millisecond apart at best, and sending what fell
+ * due at each tick left requests up to ~2 ms late at p99 in every arm, a constant that made the
+ * slower server's p99 look closer to the faster one's (BENCHMARKS.md, "A generator that sends on time").
  */
 export async function paced(url: string, path: string, headers: Record<string, string>, body: string, opts: PacedOptions): Promise<PacedLoad> {
   const target = new URL(url);
@@ -54,6 +64,8 @@ export async function paced(url: string, path: string, headers: Record<string, s
   const total = Math.round(opts.rate * opts.duration);
   const maxConnections = opts.maxConnections ?? 256;
   const latencies: number[] = [];
+  /** How late each request left after it was due: the generator's own delay, inside its latency. */
+  const lateness: number[] = [];
   const idle: Conn[] = [];
   const all = new Set<Conn>();
   /** Due times of requests waiting for a socket, oldest first. */
@@ -72,6 +84,7 @@ export async function paced(url: string, path: string, headers: Record<string, s
       if (++answered === total) resolve();
     };
     const send = (c: Conn, dueAt: number) => {
+      if (dueAt !== WARMING) lateness.push(performance.now() - dueAt);
       c.dueAt = dueAt;
       c.socket.write(request);
     };
@@ -118,7 +131,8 @@ export async function paced(url: string, path: string, headers: Record<string, s
       return c;
     };
     const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * opts.rate));
+      const now = performance.now();
+      const due = Math.min(total, Math.floor(((now - start) / 1000) * opts.rate) + 1);
       while (sent < due) {
         const dueAt = start + (sent * 1000) / opts.rate;
         sent++;
@@ -127,7 +141,12 @@ export async function paced(url: string, path: string, headers: Record<string, s
         if (c) send(c, dueAt);
         else waiting.push(dueAt);
       }
-      if (sent < total) setTimeout(tick, 1);
+      if (sent >= total) return;
+      // Asleep until the next request is due, at most NAP_MS so that answers are read promptly,
+      // then a turn of the event loop (setImmediate: its poll does not block) for them.
+      const next = start + (sent * 1000) / opts.rate - performance.now();
+      if (next > 0) Atomics.wait(nap, 0, 0, Math.min(next, NAP_MS));
+      setImmediate(tick);
     };
     const begin = () => {
       cpuBefore = process.cpuUsage();
@@ -140,5 +159,6 @@ export async function paced(url: string, path: string, headers: Record<string, s
   const seconds = (performance.now() - start) / 1000;
   const figures = runFigures({ answered: total, seconds, latencies, errors, non2xx, cpuBefore });
   for (const c of all) c.socket.destroy();
-  return { ...figures, latencies };
+  lateness.sort((a, b) => a - b);
+  return { ...figures, latencies, lateP99: percentile(lateness, 99) };
 }
