@@ -39,7 +39,7 @@ import { stopChild } from '../temporal/dev-server.js';
 import { freePort } from '../test/free-port.js';
 import { closed } from './closed.js';
 import { atGeneratorPriority, backendsOf, cpuSeconds, measured, percentile, PIN, placeDatabase, waitForPost, type Load } from './load.js';
-import { paced } from './paced.js';
+import { paced, type PacedLoad } from './paced.js';
 import { benchDatabase, benchTemporal, Cleanups, option, spawnNode } from './services.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -319,7 +319,7 @@ export async function run(args: string[]): Promise<void> {
     // The ratio is the median of the per-round ratios; the pooled p99s are reported beside it.
     const pacedRounds = option(args, 'paced-rounds', 10);
     const pacedSeconds = option(args, 'paced-duration', 2);
-    const pacedRuns: Record<string, (Load & { lateP99: number })[]> = {};
+    const pacedRuns: Record<string, Omit<PacedLoad, 'latencies'>[]> = {};
     const generatorCpu: number[] = [];
     const pooledLatencies: Record<string, number[]> = {};
     for (let i = 1; i <= pacedRounds; i++) {
