@@ -108,11 +108,11 @@ export function threadCpuPer(before: Record<string, number>, after: Record<strin
  * A load run plus the server's CPU time per request: far steadier than req/s on a shared machine,
  * since another process taking the CPU lowers throughput but not the work each request needs.
  */
-export async function measured<L extends Load>(
+export async function measured(
   pid: number | undefined,
-  run: () => Promise<L>,
+  run: () => Promise<Load>,
   others: Record<string, () => number[]> = {},
-): Promise<L & { cpuUs?: number; kernelShare?: number; total: number; busy?: Record<string, number>; threadsUs?: Record<string, number> }> {
+): Promise<Load & { cpuUs?: number; kernelShare?: number; total: number; busy?: Record<string, number>; threadsUs?: Record<string, number> }> {
   const before = cpuSplit(pid);
   const threadsBefore = threadCpu(pid);
   const othersBefore = Object.entries(others).map(([name, pids]) => [name, new Map(pids().map((p) => [p, cpuSeconds(p)]))] as const);

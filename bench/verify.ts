@@ -48,18 +48,11 @@ const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.len
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 /** Null where the figure could not be read (no /proc: no CPU per process). */
 const finite = (n: number, d = 3) => (Number.isFinite(n) ? round(n, d) : null);
-const cpu = (r: { cpuUs?: number; kernelShare?: number; rps: number; generatorCpu?: number }) =>
-  (r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req, kernel ${((r.kernelShare ?? 0) * 100).toFixed(0)}%, busy ${((r.cpuUs * r.rps) / 1e4).toFixed(0)}%`) +
-  (r.generatorCpu === undefined ? '' : `, generator ${(r.generatorCpu * 100).toFixed(0)}%`);
+const cpu = (r: { cpuUs?: number; kernelShare?: number; rps: number }) =>
+  r.cpuUs === undefined ? '' : `, ${r.cpuUs.toFixed(0)} µs CPU/req, kernel ${((r.kernelShare ?? 0) * 100).toFixed(0)}%, busy ${((r.cpuUs * r.rps) / 1e4).toFixed(0)}%`;
 
-/**
- * Closed-loop load on POST /v1/keys/verify (bench/closed.ts), the generator at real-time priority as
- * in the paced rounds: otherwise the PostgreSQL backends beside it, busy only in the recording arms,
- * held it off its core and left the API idle 3-5 % more in those arms (BENCHMARKS.md, "Where
- * verification's cost lives, step by step").
- */
-const drive = (url: string, headers: Record<string, string>, body: string, opts: { duration: number; connections: number }) =>
-  atGeneratorPriority(() => closed(url, '/v1/keys/verify', headers, body, opts));
+/** Closed-loop load on POST /v1/keys/verify (bench/closed.ts). */
+const drive = (url: string, headers: Record<string, string>, body: string, opts: { duration: number; connections: number }) => closed(url, '/v1/keys/verify', headers, body, opts);
 
 function shuffled<T>(xs: readonly T[]): T[] {
   const out = [...xs];
@@ -260,14 +253,14 @@ export async function run(args: string[]): Promise<void> {
       await drive(arm.url, auth, body, { duration: 3, connections });
     }
 
-    const results: Record<Arm['name'], (Load & { cpuUs?: number; dbCpuUs?: number; generatorCpu?: number })[]> = { raw: [], express: [], verify: [], unrecorded: [] };
+    const results: Record<Arm['name'], (Load & { cpuUs?: number; dbCpuUs?: number })[]> = { raw: [], express: [], verify: [], unrecorded: [] };
     for (let i = 1; i <= rounds; i++) {
       const order = shuffled(arms);
       for (const arm of order) {
         await drained();
         await setUp(arm.name);
         const before = databaseCpu();
-        const r: Load & { cpuUs?: number; dbCpuUs?: number; generatorCpu?: number } = await measured(arm.pid, () => drive(arm.url, auth, body, { duration, connections }));
+        const r: Load & { cpuUs?: number; dbCpuUs?: number } = await measured(arm.pid, () => drive(arm.url, auth, body, { duration, connections }));
         if (r.errors || r.non2xx) throw new Error(`errors during round ${i} (${arm.name}): ${r.errors} errors / ${r.non2xx} non-2xx`);
         // What PostgreSQL spent on the arm, its usage rows written: on these two cores it competes with the API or the load generator.
         if (arm.name === 'verify' || arm.name === 'unrecorded') {
@@ -291,9 +284,6 @@ export async function run(args: string[]): Promise<void> {
     const recordingRatio = perRound('verify', 'unrecorded');
     say(`max req/s: raw ${best('raw').toFixed(0)}, express ${best('express').toFixed(0)}, verify ${best('verify').toFixed(0)}, verify without usage recording ${best('unrecorded').toFixed(0)}`);
     say(`median of per-round ratios: verify/express ${ratio.toFixed(3)}, verify/raw ${rawRatio.toFixed(3)}, verify/unrecorded ${recordingRatio.toFixed(3)}`);
-    // At real-time priority a generator busy 95 % of a second would be throttled by the kernel for the rest: it must stay well below.
-    const generatorShares = Object.values(results).flatMap((rs) => rs.flatMap((r) => (r.generatorCpu === undefined ? [] : [r.generatorCpu])));
-    say(`the load generator used ${(100 * median(generatorShares)).toFixed(0)} % of its core in these rounds (median, up to ${(100 * Math.max(...generatorShares)).toFixed(0)} %)`);
     // The same comparisons by each server process's own CPU per request (the yardstick's ÷ the
     // API's): what the throughput ratios would be if nothing else shared the server's core. Here
     // the load generator and PostgreSQL share the two cores, and only the API's arms make
@@ -375,8 +365,8 @@ export async function run(args: string[]): Promise<void> {
     if (!planSample.valid || !planSample.quota || !planSample.ratelimit) throw new Error(`the plan key does not verify under its plan: ${JSON.stringify(planSample)}`);
     await drive(apiUrl, freeAuth, freeBody, { duration: 2, connections });
     await drive(apiUrl, planAuth, planBody, { duration: 2, connections });
-    const free: (Load & { cpuUs?: number; generatorCpu?: number })[] = [];
-    const planned: (Load & { cpuUs?: number; generatorCpu?: number })[] = [];
+    const free: (Load & { cpuUs?: number })[] = [];
+    const planned: (Load & { cpuUs?: number })[] = [];
     const quotaRounds = option(args, 'quota-rounds', 12);
     for (let i = 1; i <= quotaRounds; i++) {
       const pair = shuffled([
