@@ -332,7 +332,11 @@ export async function run(args: string[]): Promise<void> {
         generatorCpu.push(r.generatorCpu);
         pooledLatencies[arm.name] = (pooledLatencies[arm.name] ?? []).concat(latencies);
       }
-      say(`paced round ${i} at ${half} req/s (half of verify's median round), p99 from scheduled send: ${pacedArms.map((a) => `${a.name} ${pacedRuns[a.name]![i - 1]!.p99.toFixed(2)} ms (sent late ${pacedRuns[a.name]![i - 1]!.lateP99.toFixed(2)})`).join(', ')}`);
+      const lines = pacedArms.map(({ name }) => {
+        const r = pacedRuns[name]![i - 1]!;
+        return `${name} ${r.p99.toFixed(2)} ms (sent late ${r.lateP99.toFixed(2)})`;
+      });
+      say(`paced round ${i} at ${half} req/s (half of verify's median round), p99 from scheduled send: ${lines.join(', ')}`);
     }
     const latency: Record<string, { p50: number; p99: number }> = {};
     for (const { name } of pacedArms) {
