@@ -46,9 +46,11 @@ describe('deliveries', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Replay delivery dlv_1' }));
     expect(onreplay).toHaveBeenCalledWith(expect.objectContaining({ id: 'dlv_1' }));
     expect(screen.queryByRole('button', { name: 'Replay delivery dlv_2' })).toBeNull();
-    const retrying = screen.getByRole('button', { name: 'Retry delivery dlv_2 now' }) as HTMLButtonElement;
+    const retrying = screen.getByRole('button', { name: 'Retry now: delivery dlv_2' }) as HTMLButtonElement;
     expect(retrying.disabled).toBe(false);
     expect(retrying.textContent).toBe('Retry now');
+    // WCAG 2.5.3 (axe's label-content-name-mismatch): a voice user says what they see, so the name must hold the visible text.
+    expect(retrying.getAttribute('aria-label')).toContain(retrying.textContent);
     expect(retrying.title).toMatch(/next attempt now/);
     expect(screen.getByText(/next in 4 min|next in 5 min/)).toBeTruthy();
     await fireEvent.click(retrying);
